@@ -1,0 +1,31 @@
+"""leantune: tune machine-learning training to an application's resource limits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from leantune.errors import DatasetError, LeantuneError, SpecError
+from leantune.spec import StudySpec, load_spec
+
+if TYPE_CHECKING:
+    from leantune.study import StudyResult
+
+__version__ = "0.1.0"
+
+
+def run(spec: Any, overrides: list[str] | tuple[str, ...] = (), **options: Any) -> StudyResult:
+    """Run a study from a StudySpec, a dict, or a YAML path. See `leantune.study.run_study`."""
+    from leantune.study import run_study
+
+    return run_study(load_spec(spec, overrides), **options)
+
+
+__all__ = [
+    "DatasetError",
+    "LeantuneError",
+    "SpecError",
+    "StudySpec",
+    "__version__",
+    "load_spec",
+    "run",
+]

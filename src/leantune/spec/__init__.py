@@ -1,0 +1,34 @@
+"""The study spec: what a study is, loaded from YAML or built in Python, validated before anything starts."""
+
+from leantune.spec._axis import Axis
+from leantune.spec._load import dump_spec, load_spec
+from leantune.spec._model import (
+    MODEL_TASKS,
+    ConstraintsSpec,
+    DatasetSpec,
+    OutputSpec,
+    ResourcesSpec,
+    SearchSpaceSpec,
+    SearchSpec,
+    StudySpec,
+    TrackingSpec,
+    TrainingSpec,
+    ValidationSpec,
+)
+
+__all__ = [
+    "MODEL_TASKS",
+    "Axis",
+    "ConstraintsSpec",
+    "DatasetSpec",
+    "OutputSpec",
+    "ResourcesSpec",
+    "SearchSpaceSpec",
+    "SearchSpec",
+    "StudySpec",
+    "TrackingSpec",
+    "TrainingSpec",
+    "ValidationSpec",
+    "dump_spec",
+    "load_spec",
+]

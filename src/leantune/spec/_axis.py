@@ -1,0 +1,119 @@
+"""One axis of the search space: an explicit list, or a compact power-of-two / power-of-ten range.
+
+`{pow2: [1, max]}` is 2, 4, ..., up to the largest power of two that fits the training fold;
+`{pow10: [-4, -1]}` is 1e-4, 1e-3, 1e-2, 1e-1. The bounds are exponents and both are included.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, model_serializer
+
+AxisName = Literal["batch_size", "learning_rate", "alpha"]
+
+# What each axis accepts, worded for error messages.
+_ALLOWED = {
+    "batch_size": "a list of positive integers, {pow2: [low, high]} or {pow2: [low, max]}",
+    "learning_rate": "a list of positive numbers, {pow10: [low, high]} or {pow2: [low, high]}",
+    "alpha": "a list of numbers >= 0, {pow10: [low, high]} or {pow2: [low, high]}",
+}
+
+
+class Axis(BaseModel):
+    """A parsed axis. `resolve` turns it into concrete values once the fold size is known."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kind: Literal["values", "pow2", "pow10"]
+    values: tuple[float, ...] = ()
+    low: int = 0
+    high: int | Literal["max"] = 0
+
+    def resolve(self, max_batch_size: int) -> list[Any]:
+        """Concrete values. `max_batch_size` is the smallest training fold's size."""
+        if self.kind == "values":
+            values = list(self.values)
+        else:
+            base = 2 if self.kind == "pow2" else 10
+            high = int(math.log2(max_batch_size)) if self.high == "max" else self.high
+            values = [float(base) ** exponent for exponent in range(self.low, high + 1)]
+        if self.name == "batch_size":
+            return [int(v) for v in values]
+        return [float(v) for v in values]
+
+    @model_serializer
+    def _as_written(self) -> Any:
+        # Serialize in the form a user writes, so a dumped spec loads again.
+        if self.kind == "values":
+            if self.name == "batch_size":
+                return [int(v) for v in self.values]
+            return list(self.values)
+        return {self.kind: [self.low, self.high]}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def parse_axis(value: Any, name: str) -> Axis:
+    """Parse a user's axis, raising ValueError with a message that says what is allowed."""
+    if isinstance(value, Axis):
+        return value
+    allowed = _ALLOWED[name]
+    if _is_number(value):
+        value = [value]
+    if isinstance(value, list):
+        return _parse_values(value, name, allowed)
+    if isinstance(value, dict):
+        return _parse_range(value, name, allowed)
+    raise ValueError(f"must be {allowed}; got {value!r}")
+
+
+def _parse_values(values: list[Any], name: str, allowed: str) -> Axis:
+    if not values:
+        raise ValueError(f"must be {allowed}; got an empty list")
+    for value in values:
+        if name == "batch_size":
+            ok = _is_int(value) and value >= 1
+        elif name == "learning_rate":
+            ok = _is_number(value) and math.isfinite(value) and value > 0
+        else:
+            ok = _is_number(value) and math.isfinite(value) and value >= 0
+        if not ok:
+            raise ValueError(f"must be {allowed}; got {value!r} in {values!r}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"lists a value twice; got {values!r}")
+    return Axis(name=name, kind="values", values=tuple(float(v) for v in values))
+
+
+def _parse_range(spec: dict[str, Any], name: str, allowed: str) -> Axis:
+    if len(spec) != 1 or next(iter(spec)) not in ("pow2", "pow10"):
+        raise ValueError(f"must be {allowed}; got {spec!r}")
+    kind, bounds = next(iter(spec.items()))
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise ValueError(f"{kind} takes two exponents [low, high]; got {bounds!r}")
+    low, high = bounds
+    if high == "max":
+        if name != "batch_size" or kind != "pow2":
+            raise ValueError(
+                f"'max' is only allowed as the upper bound of batch_size's pow2 range; "
+                f"got {{{kind}: {bounds!r}}}"
+            )
+    elif not _is_int(high):
+        raise ValueError(f"{kind} exponents must be integers; got high={high!r}")
+    if not _is_int(low):
+        raise ValueError(f"{kind} exponents must be integers; got low={low!r}")
+    if high != "max" and low > high:
+        raise ValueError(f"{kind} needs low <= high; got low={low}, high={high}")
+    if name == "batch_size" and (kind != "pow2" or low < 0):
+        if kind != "pow2":
+            raise ValueError(f"batch_size takes pow2 ranges only; got {{{kind}: {bounds!r}}}")
+        raise ValueError(f"batch_size's pow2 exponents must be >= 0; got low={low}")
+    return Axis(name=name, kind=kind, low=low, high=high)

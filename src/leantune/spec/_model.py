@@ -1,0 +1,197 @@
+"""The study spec: one pydantic model that validates a whole study before anything starts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from leantune.spec._axis import Axis, parse_axis
+
+# strict=True keeps YAML's `true` from passing as 1 and "3" from passing as 3.
+PositiveInt = Annotated[int, Field(strict=True, gt=0)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
+
+ModelName = Literal["linear", "logistic", "svm"]
+TaskName = Literal["classification", "regression"]
+
+MODEL_TASKS: dict[str, str] = {
+    "linear": "regression",
+    "logistic": "classification",
+    "svm": "classification",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DatasetSpec(_Section):
+    source: Literal["sklearn", "pmlb"] = "sklearn"
+    name: Annotated[str, Field(min_length=1)]
+    task: TaskName | None = None
+    cache_dir: Path | None = None
+    """pmlb cache directory. Default: $LEANTUNE_PMLB_CACHE, else ~/.cache/leantune/pmlb."""
+
+
+class SearchSpaceSpec(_Section):
+    batch_size: Axis = Field(default_factory=lambda: parse_axis({"pow2": [1, "max"]}, "batch_size"))
+    learning_rate: Axis = Field(
+        default_factory=lambda: parse_axis({"pow10": [-4, -1]}, "learning_rate")
+    )
+    alpha: Axis = Field(default_factory=lambda: parse_axis([0.0001], "alpha"))
+
+    @field_validator("batch_size", "learning_rate", "alpha", mode="before")
+    @classmethod
+    def _parse(cls, value: Any, info: Any) -> Axis:
+        return parse_axis(value, info.field_name)
+
+
+class SearchSpec(_Section):
+    method: Literal["grid"] = "grid"
+    space: SearchSpaceSpec = Field(default_factory=SearchSpaceSpec)
+
+
+class TrainingSpec(_Section):
+    epochs: PositiveInt = 1
+    max_steps: PositiveInt | None = None
+    """Steps per fold. When set, it replaces `epochs`: training cycles over the fold until done."""
+    report_every: PositiveInt = 100
+    seed: NonNegativeInt = 0
+    shuffle: bool = True
+    """Shuffle each fold's rows every epoch (seeded). Off: rows are visited in fold order."""
+    log_every_step: bool = False
+    """Keep the full per-step training-loss series (large: batch 2 makes ~1e5 steps a fold)."""
+
+    @model_validator(mode="after")
+    def _epochs_or_steps(self) -> TrainingSpec:
+        if self.max_steps is not None and "epochs" in self.model_fields_set:
+            raise ValueError(
+                "set either training.epochs or training.max_steps, not both "
+                f"(got epochs={self.epochs}, max_steps={self.max_steps})"
+            )
+        return self
+
+
+class ValidationSpec(_Section):
+    test_size: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.3
+    cv_folds: PositiveInt = 5
+    """K-fold cross-validation on the training part; 1 means a single holdout split."""
+    holdout_size: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.2
+    """Validation share of the training part when cv_folds is 1."""
+
+
+class ConstraintsSpec(_Section):
+    """Limits the application puts on training. A trial that breaks one is never feasible."""
+
+    memory_mb: PositiveFloat | None = None
+    """Private memory of the trial's worker process: RSS − shared, in MB."""
+    memory_rise_mb: PositiveFloat | None = None
+    """Private memory gained since the trial started (ignores the worker's baseline)."""
+    step_time_ms: PositiveFloat | None = None
+    """Average time of one training step (one partial_fit call), over the trial so far."""
+    train_time_s: PositiveFloat | None = None
+    """Total training wall time of the trial, all folds."""
+    cpu_percent: PositiveFloat | None = None
+    """CPU use of the trial's worker process, in percent of one core."""
+
+    def active(self) -> dict[str, float]:
+        """The constraints that are set, by metric name."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+class ResourcesSpec(_Section):
+    cpus_per_trial: PositiveInt = 1
+    max_concurrent: PositiveInt | None = None
+    """Trials at once. Default: as many as the CPUs Ray sees allow."""
+    ray_address: str | None = None
+    """Default: start a local Ray. `auto` or `host:port` joins an existing cluster."""
+
+
+class OutputSpec(_Section):
+    dir: Path | None = None
+    """Run directory. Default: runs/<study-name>-<timestamp>."""
+    tracking_uri: str | None = None
+    """Same as tracking.uri (kept for study files that put it under output)."""
+
+
+class TrackingSpec(_Section):
+    uri: str | None = None
+    """MLflow tracking URI. Default: a sqlite file in the run directory."""
+    experiment: str | None = None
+    """MLflow experiment name. Default: the study name."""
+
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class StudySpec(_Section):
+    """A whole study: one dataset, one or more models, a search space and the constraints."""
+
+    name: str
+    dataset: DatasetSpec
+    model: list[ModelName]
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_path_part(cls, value: str) -> str:
+        if not _NAME_PATTERN.match(value):
+            raise ValueError(
+                "must start with a letter or digit and use only letters, digits, '_', '-' "
+                f"and '.', because it names the run directory; got {value!r}"
+            )
+        return value
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("model")
+    @classmethod
+    def _non_empty_unique(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must name at least one of 'linear', 'logistic', 'svm'; got []")
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a model twice; got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StudySpec:
+        tasks = {MODEL_TASKS[m] for m in self.model}
+        if len(tasks) > 1:
+            raise ValueError(
+                f"model: {self.model} mixes regression ('linear') and classification "
+                "('logistic', 'svm') models, but a study has one dataset and so one task"
+            )
+        if self.dataset.task is not None and tasks != {self.dataset.task}:
+            raise ValueError(
+                f"model: {self.model} needs a {tasks.pop()} task, "
+                f"but dataset.task is {self.dataset.task!r}"
+            )
+        if self.output.tracking_uri and self.tracking.uri:
+            if self.output.tracking_uri != self.tracking.uri:
+                raise ValueError(
+                    "output.tracking_uri and tracking.uri disagree; set one of them "
+                    f"(got {self.output.tracking_uri!r} and {self.tracking.uri!r})"
+                )
+        return self
+
+    @property
+    def task(self) -> str:
+        """The task the models need (the dataset must match it)."""
+        return MODEL_TASKS[self.model[0]]
+
+    @property
+    def tracking_uri(self) -> str | None:
+        return self.tracking.uri or self.output.tracking_uri
