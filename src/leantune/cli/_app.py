@@ -1,0 +1,121 @@
+"""The `leantune` command: run, validate, and browse studies."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from leantune.errors import LeantuneError
+
+app = typer.Typer(
+    name="leantune",
+    help="Tune SGD training to an application's resource limits (memory, time, CPU).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a spec key, e.g. --set output.dir=runs/mine --set training.epochs=2",
+        metavar="KEY=VALUE",
+    ),
+]
+StudyFile = Annotated[Path, typer.Argument(help="Study file (YAML).", show_default=False)]
+
+
+def user_errors(command: F) -> F:
+    """A user's mistake prints one line per problem and exits 2, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LeantuneError as error:
+            for line in error.problems:
+                stderr.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            stderr.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@user_errors
+def run(
+    study: StudyFile,
+    set_: SetOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Run a study: search, stop on constraints, pick the best feasible config, test it."""
+    from leantune.spec import load_spec
+    from leantune.study import run_study
+
+    spec = load_spec(study, set_ or [])
+    result = run_study(spec, console=stderr, show_progress=not quiet)
+    from leantune.cli._summary import print_summary
+
+    print_summary(result.summary, stdout)
+
+
+@app.command()
+@user_errors
+def validate(study: StudyFile, set_: SetOption = None) -> None:
+    """Check a study file (and its dataset) without running anything."""
+    from leantune.spec import load_spec
+    from leantune.study import prepare_study
+
+    prepared = prepare_study(load_spec(study, set_ or []))
+    axes = ", ".join(f"{k} {len(v)}" for k, v in prepared.param_space.items())
+    stdout.print(
+        f"[green]ok[/]: {prepared.dataset.describe()}\n"
+        f"  {prepared.n_trials} configs ({axes}) × {len(prepared.splits.folds)} folds",
+        highlight=False,
+    )
+
+
+@app.command()
+@user_errors
+def ui(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Browse a run in the MLflow UI, on localhost."""
+    from leantune.tracking import default_uri, serve_ui
+
+    uri = _run_tracking_uri(run_dir, default_uri)
+    stderr.print(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    raise typer.Exit(serve_ui(uri, port=port))
+
+
+def _run_tracking_uri(run_dir: Path, default_uri: Callable[[Path], str]) -> str:
+    if not run_dir.is_dir():
+        raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
+    summary = run_dir / "summary.json"
+    if summary.is_file():
+        return json.loads(summary.read_text())["tracking_uri"]
+    if (run_dir / "mlflow.db").is_file():
+        return default_uri(run_dir)
+    raise LeantuneError(
+        f"RUN_DIR: {str(run_dir)!r} holds no MLflow store (mlflow.db) or summary.json; "
+        "is it a leantune run directory?"
+    )
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,66 @@
+"""The short summary printed when a study ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+_SHOWN_STOPS = 10
+
+
+def _config_text(config: dict[str, Any]) -> str:
+    return (
+        f"{config['model']}, batch_size={config['batch_size']}, "
+        f"learning_rate={config['learning_rate']:g}, alpha={config['alpha']:g}"
+    )
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    out = console.print
+    best = summary["best"]
+    dataset = summary["dataset"]
+    if dataset.get("synthetic"):
+        out("[bold yellow]Dataset is a SYNTHETIC stand-in, not real data.[/]")
+    if best:
+        metric = best["cv_metric"].removeprefix("val_")
+        test = best["test"].get(f"test_{metric}")
+        out(f"[bold green]Best feasible config[/]: {_config_text(best['config'])}")
+        out(
+            f"  CV {metric} {best['cv_score_mean']:.4f} ± {best['cv_score_std']:.4f} "
+            f"({summary['folds']} folds) · [bold]test {metric} {test:.4f}[/]",
+            highlight=False,
+        )
+        out(
+            f"  model {best['model_size_bytes']:,} bytes · predict "
+            f"{best['inference_ms_per_sample'] * 1e3:.2f} µs/sample",
+            highlight=False,
+        )
+    else:
+        out(
+            "[bold red]No feasible config[/]: every trial broke a constraint, diverged or "
+            "failed. Loosen `constraints` or widen the search space."
+        )
+    counts = " · ".join(f"{k} {v}" for k, v in summary["status_counts"].items())
+    out(f"Trials: {summary['trials']} · {counts}", highlight=False)
+    stops = summary["stopped_trials"]
+    if stops:
+        by_metric = ", ".join(f"{n} by {m}" for m, n in summary["stopped_by"].items())
+        out(f"Stopped ({len(stops)}): {by_metric}")
+        for stop in stops[:_SHOWN_STOPS]:
+            out(f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False)
+        if len(stops) > _SHOWN_STOPS:
+            out(f"  … and {len(stops) - _SHOWN_STOPS} more in trials.csv")
+    for failure in summary["failed_trials"][:_SHOWN_STOPS]:
+        out(
+            f"  [red]{failure['status']}[/] {_config_text(failure['config'])}: {failure['error']}",
+            highlight=False,
+        )
+    out(
+        f"Time: {summary['wall_time_s']:.1f} s wall · {summary['trial_cpu_s']:.1f} CPU-s in "
+        f"trials · {summary['driver_cpu_s']:.1f} CPU-s on the driver",
+        highlight=False,
+    )
+    run_dir = summary["run_dir"]
+    out(f"Run directory: {run_dir} (summary.json, trials.csv, spec.yaml)", highlight=False)
+    out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", highlight=False)

@@ -1,0 +1,111 @@
+"""Leakage-free splits: a held-out test part, K cross-validation folds, and per-fold scaling.
+
+Splits are index arrays into the one shared feature matrix, so nothing here copies the data.
+Each fold carries the StandardScaler statistics of its own training rows only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from leantune.datasets._dataset import Dataset
+from leantune.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Rows to train on, rows to evaluate on, and the scaling fitted on the training rows."""
+
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+
+
+@dataclass(frozen=True)
+class Splits:
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    folds: list[Fold]
+    refit: Fold
+    """The whole training part against the test part, scaled on the training part only."""
+
+    @property
+    def min_fold_train_size(self) -> int:
+        return min(len(fold.train_idx) for fold in self.folds)
+
+
+def make_splits(
+    data: Dataset, *, test_size: float, cv_folds: int, holdout_size: float, seed: int
+) -> Splits:
+    """Split 70/30 (by default), stratified for classification, then fold the training part."""
+    stratify = data.task == "classification"
+    _check_sizes(data, test_size=test_size, cv_folds=cv_folds, stratify=stratify)
+    rows = np.arange(data.n_rows)
+    train_idx, test_idx = train_test_split(
+        rows,
+        test_size=test_size,
+        random_state=seed,
+        stratify=data.y if stratify else None,
+    )
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    y_train = data.y[train_idx]
+    if cv_folds == 1:
+        fit_rows, val_rows = train_test_split(
+            train_idx,
+            test_size=holdout_size,
+            random_state=seed,
+            stratify=y_train if stratify else None,
+        )
+        pairs = [(np.sort(fit_rows), np.sort(val_rows))]
+    else:
+        splitter = (
+            StratifiedKFold(cv_folds, shuffle=True, random_state=seed)
+            if stratify
+            else KFold(cv_folds, shuffle=True, random_state=seed)
+        )
+        with warnings.catch_warnings():
+            # Rare classes with fewer members than folds are fine for us: they still land in
+            # some folds' training rows, and every fold sees every class code via `classes`.
+            warnings.simplefilter("ignore", UserWarning)
+            pairs = [(train_idx[a], train_idx[b]) for a, b in splitter.split(train_idx, y_train)]
+    folds = [_fold(data.X, fit, val) for fit, val in pairs]
+    return Splits(train_idx, test_idx, folds, _fold(data.X, train_idx, test_idx))
+
+
+def _fold(X: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray) -> Fold:
+    scaler = StandardScaler().fit(X[train_idx])
+    return Fold(
+        train_idx=train_idx.astype(np.int64),
+        val_idx=val_idx.astype(np.int64),
+        mean=scaler.mean_.copy(),
+        scale=scaler.scale_.copy(),
+    )
+
+
+def _check_sizes(data: Dataset, *, test_size: float, cv_folds: int, stratify: bool) -> None:
+    n_train = int(data.n_rows * (1 - test_size))
+    if n_train < max(cv_folds, 2):
+        raise DatasetError(
+            f"validation.cv_folds: {cv_folds} folds need at least {max(cv_folds, 2)} training "
+            f"rows, but {data.name!r} has {data.n_rows} rows and test_size={test_size} leaves "
+            f"{n_train}"
+        )
+    if stratify:
+        counts = np.bincount(data.y)
+        if counts.min() < 2:
+            rare = int(np.argmin(counts))
+            raise DatasetError(
+                f"dataset {data.name!r}: class {data.classes[rare]!r} has only "
+                f"{counts.min()} row; a stratified train/test split needs at least 2 per class"
+            )
+        if cv_folds > 1 and cv_folds > int(counts.max() * (1 - test_size)):
+            raise DatasetError(
+                f"validation.cv_folds: {cv_folds} stratified folds need more rows per class; "
+                f"the largest class of {data.name!r} has {counts.max()} rows"
+            )

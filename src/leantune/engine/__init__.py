@@ -1,0 +1,35 @@
+"""The engine: the trial loop and the Ray Tune wiring (the only package that imports Ray)."""
+
+from leantune.engine._trial import (
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    TrainingPlan,
+    TrialData,
+    TrialOutcome,
+    train_trial,
+)
+from leantune.engine._tune import (
+    FEASIBLE,
+    STOPPED,
+    SearchRequest,
+    TrialObserver,
+    TrialRecord,
+    run_search,
+)
+
+__all__ = [
+    "DIVERGED",
+    "FAILED",
+    "FEASIBLE",
+    "FINISHED",
+    "STOPPED",
+    "SearchRequest",
+    "TrainingPlan",
+    "TrialData",
+    "TrialObserver",
+    "TrialOutcome",
+    "TrialRecord",
+    "run_search",
+    "train_trial",
+]

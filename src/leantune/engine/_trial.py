@@ -1,0 +1,254 @@
+"""The trial loop: one config trained fold after fold with mini-batch partial_fit.
+
+It knows nothing of Ray or MLflow: it calls `report(dict)` every `report_every` steps and at the
+end of each fold. The same loop refits the chosen config on the driver, so what is scored on the
+test part is trained exactly as it was tuned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from leantune.datasets import Fold
+from leantune.metrics import SystemSampler, Targets, batch_loss, evaluate, score_metric
+from leantune.models import get_model, weights
+
+Report = Callable[[dict[str, Any]], None]
+
+# Statuses a trial can end with on its own (the driver adds "stopped" and "feasible").
+FINISHED, DIVERGED, FAILED = "finished", "diverged", "failed"
+
+
+@dataclass(frozen=True)
+class TrialData:
+    """What every trial reads: the one shared feature matrix and index-only folds."""
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str
+    n_classes: int | None
+    folds: Sequence[Fold]
+
+    @property
+    def targets(self) -> Targets:
+        outputs = 1 if self.task == "regression" or self.n_classes == 2 else int(self.n_classes)
+        return Targets(self.task, outputs)
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    epochs: int = 1
+    max_steps: int | None = None
+    report_every: int = 100
+    seed: int = 0
+    shuffle: bool = True
+    log_every_step: bool = False
+
+    def steps_per_fold(self, n_rows: int, batch_size: int) -> int:
+        if self.max_steps is not None:
+            return self.max_steps
+        return self.epochs * math.ceil(n_rows / batch_size)
+
+    def steps_planned(self, folds: Sequence[Fold], batch_size: int) -> int:
+        return sum(self.steps_per_fold(len(fold.train_idx), batch_size) for fold in folds)
+
+
+@dataclass
+class TrialOutcome:
+    status: str
+    estimator: Any = None
+    fold_scores: list[float] = field(default_factory=list)
+    last_report: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Diverged(Exception):
+    """Training produced non-finite values; the trial ends with status `diverged`."""
+
+
+def train_trial(
+    config: Mapping[str, Any],
+    data: TrialData,
+    plan: TrainingPlan,
+    report: Report,
+    *,
+    cpus: int = 1,
+) -> TrialOutcome:
+    """Train one config on every fold, reporting as it goes. Never raises for a bad config:
+    divergence and errors end the trial with a status and a final report."""
+    run = _TrialRun(config, data, plan, report)
+    # Native thread pools get the trial's own CPUs only, so trials side by side stay honest.
+    with threadpool_limits(limits=cpus):
+        try:
+            for fold_index, fold in enumerate(data.folds):
+                run.train_fold(fold_index, fold)
+            return run.finish(FINISHED)
+        except Diverged as error:
+            return run.finish(DIVERGED, f"diverged: {error}")
+        except ValueError as error:
+            # scikit-learn raises ValueError on floating-point overflow: that is divergence.
+            if "overflow" in str(error).lower() or "infinity" in str(error).lower():
+                return run.finish(DIVERGED, f"diverged: {error}")
+            return run.finish(FAILED, f"{type(error).__name__}: {error}")
+        except Exception as error:
+            return run.finish(FAILED, f"{type(error).__name__}: {error}")
+
+
+class _TrialRun:
+    def __init__(
+        self, config: Mapping[str, Any], data: TrialData, plan: TrainingPlan, report: Report
+    ):
+        self.config = config
+        self.data = data
+        self.plan = plan
+        self.report = report
+        self.model = get_model(config["model"])
+        self.batch_size = int(config["batch_size"])
+        self.targets = data.targets
+        self.classes = np.arange(data.n_classes) if data.task == "classification" else None
+        self.metric, _ = score_metric(data.task)
+        self.steps_planned = plan.steps_planned(data.folds, self.batch_size)
+        self.sampler = SystemSampler()
+        self.step = 0
+        self.step_seconds = 0.0
+        self.fold_scores: list[float] = []
+        self.estimator: Any = None
+        self.last: dict[str, Any] = {}
+        self.fold_index = 0
+        self.epoch = 0
+
+    def train_fold(self, fold_index: int, fold: Fold) -> None:
+        X, y, plan, batch_size = self.data.X, self.data.y, self.plan, self.batch_size
+        loss, targets = self.model.loss, self.targets
+        mean, inv_scale = fold.mean, 1.0 / fold.scale
+        rng = np.random.default_rng([plan.seed, fold_index])
+        estimator = self.model.make(
+            learning_rate=float(self.config["learning_rate"]),
+            alpha=float(self.config["alpha"]),
+            seed=plan.seed,
+        )
+        self.estimator, self.fold_index = estimator, fold_index
+        n_rows = len(fold.train_idx)
+        steps = plan.steps_per_fold(n_rows, batch_size)
+        report_every = plan.report_every
+        order, position, epoch = fold.train_idx, n_rows, -1
+        window_seconds, window_losses = 0.0, []
+        clock = time.perf_counter
+        for fold_step in range(1, steps + 1):
+            if position >= n_rows:
+                epoch, position = epoch + 1, 0
+                order = rng.permutation(fold.train_idx) if plan.shuffle else fold.train_idx
+            started = clock()
+            rows = order[position : position + batch_size]
+            position += batch_size
+            X_batch = (X[rows] - mean) * inv_scale
+            y_batch = y[rows]
+            gathered = clock()
+            # Progressive loss: the batch under the weights before its update (the seed's
+            # definition). It is instrumentation, so it is kept out of the step time.
+            batch_value = batch_loss(X_batch, y_batch, weights(estimator), loss, targets)
+            measured = clock()
+            if fold_step == 1 and self.classes is not None:
+                # Every class code up front: a fold's first batch rarely holds them all.
+                estimator.partial_fit(X_batch, y_batch, classes=self.classes)
+            else:
+                estimator.partial_fit(X_batch, y_batch)
+            window_seconds += (gathered - started) + (clock() - measured)
+            window_losses.append(batch_value)
+            if not math.isfinite(batch_value):
+                raise Diverged(f"training loss is {batch_value} at step {self.step + fold_step}")
+            if fold_step % report_every == 0 or fold_step == steps:
+                self.epoch = epoch
+                self._report(fold, fold_step, steps, window_seconds, window_losses)
+                window_seconds, window_losses = 0.0, []
+
+    def _report(
+        self,
+        fold: Fold,
+        fold_step: int,
+        fold_steps: int,
+        window_seconds: float,
+        window_losses: list[float],
+    ) -> None:
+        self.step += len(window_losses)
+        self.step_seconds += window_seconds
+        current = weights(self.estimator)
+        if current is not None and not (
+            np.isfinite(current[0]).all() and np.isfinite(current[1]).all()
+        ):
+            raise Diverged(f"weights are not finite at step {self.step}")
+        quality = evaluate(
+            self.data.X,
+            self.data.y,
+            fold.val_idx,
+            fold.mean,
+            fold.scale,
+            current,
+            self.model.loss,
+            self.targets,
+        )
+        if not math.isfinite(quality["val_loss"]):
+            raise Diverged(f"validation loss is {quality['val_loss']} at step {self.step}")
+        fold_finished = fold_step == fold_steps
+        result: dict[str, Any] = {
+            "step": self.step,
+            "fold": self.fold_index,
+            "fold_step": fold_step,
+            "epoch": self.epoch,
+            "steps_planned": self.steps_planned,
+            "train_loss": float(np.mean(window_losses)),
+            "train_loss_last": window_losses[-1],
+            **quality,
+            "step_time_ms": 1e3 * self.step_seconds / self.step,
+            "window_step_time_ms": 1e3 * window_seconds / len(window_losses),
+            **self.sampler.sample(),
+            "fold_finished": fold_finished,
+        }
+        if self.plan.log_every_step:
+            result["train_loss_steps"] = list(window_losses)
+        if fold_finished:
+            self.fold_scores.append(quality[self.metric])
+            result["fold_score"] = quality[self.metric]
+        if fold_finished and len(self.fold_scores) == len(self.data.folds):
+            # The last report of the trial carries its outcome, so the driver needs no other
+            # channel to learn how it ended.
+            result.update(self._outcome_fields(FINISHED))
+        self.last = result
+        self.report(result)
+
+    def _outcome_fields(self, status: str, error: str | None = None) -> dict[str, Any]:
+        fields: dict[str, Any] = {"trial_status": status, "cv_metric": self.metric}
+        if self.fold_scores and len(self.fold_scores) == len(self.data.folds):
+            fields["cv_score_mean"] = float(np.mean(self.fold_scores))
+            fields["cv_score_std"] = float(np.std(self.fold_scores))
+        if error:
+            fields["error"] = error
+        return fields
+
+    def finish(self, status: str, error: str | None = None) -> TrialOutcome:
+        if status != FINISHED:
+            # The trial ends early: send one closing report that says why.
+            closing = {
+                **self.last,
+                "step": self.step,
+                "steps_planned": self.steps_planned,
+                **self.sampler.sample(),
+                **self._outcome_fields(status, error),
+            }
+            closing.pop("train_loss_steps", None)
+            self.last = closing
+            self.report(closing)
+        return TrialOutcome(
+            status=status,
+            estimator=self.estimator,
+            fold_scores=list(self.fold_scores),
+            last_report=self.last,
+            error=error,
+        )

@@ -1,0 +1,93 @@
+"""What every stopping policy shares: a read-only trial history in, a Decision out."""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why a trial was stopped: the rule, the metric, what it measured against what limit, when."""
+
+    rule: str
+    metric: str
+    value: float
+    threshold: float
+    step: int
+
+    def describe(self) -> str:
+        return f"{self.metric} {self.value:.4g} > {self.threshold:g} at step {self.step}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Continue, or stop with a reason. Policies return one on every report."""
+
+    stop: bool
+    reason: StopReason | None = None
+
+    @classmethod
+    def carry_on(cls) -> Decision:
+        return _CONTINUE
+
+    @classmethod
+    def stop_because(cls, reason: StopReason) -> Decision:
+        return cls(True, reason)
+
+
+_CONTINUE = Decision(False)
+
+
+class TrialHistory(Sequence[Mapping[str, Any]]):
+    """The reports of one trial so far, oldest first. Policies can read it, never change it."""
+
+    def __init__(
+        self, reports: Sequence[Mapping[str, Any]], config: Mapping[str, Any] | None = None
+    ):
+        self._reports = reports
+        self.config: Mapping[str, Any] = MappingProxyType(dict(config or {}))
+
+    def __len__(self) -> int:
+        return len(self._reports)
+
+    def __getitem__(self, index: Any) -> Any:
+        item = self._reports[index]
+        if isinstance(index, slice):
+            return [MappingProxyType(dict(r)) for r in item]
+        return MappingProxyType(item)
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        return (MappingProxyType(r) for r in self._reports)
+
+    @property
+    def last(self) -> Mapping[str, Any]:
+        return self[-1]
+
+    def values(self, metric: str) -> list[float]:
+        """The metric's reported values, skipping reports that lack it or hold a non-number."""
+        out = []
+        for report in self._reports:
+            value = report.get(metric)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out.append(float(value))
+        return out
+
+
+class StoppingPolicy(ABC):
+    """One rule that may end a trial early. It knows nothing of Ray; see `engine` for the adapter."""
+
+    @abstractmethod
+    def decide(self, history: TrialHistory) -> Decision:
+        """Called after every report of a trial."""
+
+
+def finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

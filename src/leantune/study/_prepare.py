@@ -1,0 +1,83 @@
+"""Everything checked and resolved before a study starts: data loaded, grid known, paths free.
+
+`prepare_study` raises LeantuneError for any problem and creates no file, database or process,
+so `leantune validate` and `leantune run` reject the same mistakes at the same point.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from leantune.datasets import Dataset, Splits, load_dataset, make_splits
+from leantune.errors import SpecError
+from leantune.spec import StudySpec
+
+
+@dataclass(frozen=True)
+class PreparedStudy:
+    spec: StudySpec
+    dataset: Dataset
+    splits: Splits
+    param_space: dict[str, list[Any]]
+    run_dir: Path
+
+    @property
+    def n_trials(self) -> int:
+        return math.prod(len(values) for values in self.param_space.values())
+
+
+def prepare_study(spec: StudySpec) -> PreparedStudy:
+    dataset = load_dataset(spec.dataset)
+    if dataset.task != spec.task:
+        raise SpecError(
+            f"model: {spec.model} needs a {spec.task} dataset, but {dataset.name!r} is "
+            f"{dataset.task} (set dataset.task if the inferred task is wrong)"
+        )
+    splits = make_splits(
+        dataset,
+        test_size=spec.validation.test_size,
+        cv_folds=spec.validation.cv_folds,
+        holdout_size=spec.validation.holdout_size,
+        seed=spec.training.seed,
+    )
+    fold_rows = splits.min_fold_train_size
+    space = spec.search.space
+    batch_sizes = space.batch_size.resolve(fold_rows)
+    too_big = [b for b in batch_sizes if b > fold_rows]
+    if too_big:
+        raise SpecError(
+            f"search.space.batch_size: must be <= the training fold size ({fold_rows} rows of "
+            f"{dataset.name!r}); got {too_big}. Use {{pow2: [1, max]}} to stop at the largest "
+            "power of two that fits"
+        )
+    if not batch_sizes:
+        raise SpecError(
+            f"search.space.batch_size: {space.batch_size.model_dump()} gives no batch size for a "
+            f"training fold of {fold_rows} rows"
+        )
+    param_space = {
+        "model": list(spec.model),
+        "batch_size": batch_sizes,
+        "learning_rate": space.learning_rate.resolve(fold_rows),
+        "alpha": space.alpha.resolve(fold_rows),
+    }
+    run_dir = _run_dir(spec)
+    return PreparedStudy(spec, dataset, splits, param_space, run_dir)
+
+
+def _run_dir(spec: StudySpec) -> Path:
+    if spec.output.dir is None:
+        return Path("runs") / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = spec.output.dir.expanduser()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SpecError(f"output.dir: must be a directory; got {str(run_dir)!r}, a file")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise SpecError(
+            f"output.dir: {str(run_dir)!r} already holds files (an earlier run?). Choose a new "
+            "directory, or remove it, so no earlier result is overwritten"
+        )
+    return run_dir

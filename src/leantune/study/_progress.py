@@ -1,0 +1,65 @@
+"""Live progress while a study runs: trials done, running, and how they ended."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class ProgressDisplay:
+    """A progress bar on a terminal; on a pipe or in CI, a plain line every ~10% of trials."""
+
+    def __init__(self, total: int, console: Console, enabled: bool = True):
+        self.total = total
+        self.console = console
+        self.enabled = enabled
+        self.running = 0
+        self.outcomes: Counter[str] = Counter()
+        self._live = enabled and console.is_terminal
+        self._every = max(1, total // 10)
+        self._bar: Progress | None = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self._live:
+            self._bar = Progress(
+                TextColumn("[bold]trials"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._counts(), total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def started(self) -> None:
+        self.running += 1
+        self._refresh()
+
+    def ended(self, status: str) -> None:
+        self.running = max(0, self.running - 1)
+        self.outcomes[status] += 1
+        self._refresh()
+        done = sum(self.outcomes.values())
+        if self.enabled and not self._live and (done % self._every == 0 or done == self.total):
+            self.console.print(f"trials {done}/{self.total} · {self._counts()}", highlight=False)
+
+    def _counts(self) -> str:
+        parts = [f"running {self.running}"] + [f"{k} {v}" for k, v in sorted(self.outcomes.items())]
+        return " · ".join(parts)
+
+    def _refresh(self) -> None:
+        if self._bar is not None:
+            self._bar.update(
+                self._task, completed=sum(self.outcomes.values()), description=self._counts()
+            )

@@ -1,0 +1,139 @@
+"""After the search: one row per trial, the best feasible config, and its refit on the test part."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
+from leantune.metrics import score_metric
+from leantune.models import model_size_bytes
+from leantune.study._prepare import PreparedStudy
+
+STATUSES = ("feasible", "stopped", "diverged", "failed")
+
+# Final-report metrics copied into trials.csv, and the peak memory over the trial.
+_FINAL_METRICS = (
+    "cv_score_mean",
+    "cv_score_std",
+    "val_loss",
+    "val_accuracy",
+    "val_rmse",
+    "step_time_ms",
+    "train_time_s",
+    "cpu_time_s",
+    "cpu_percent",
+    "memory_mb",
+    "memory_rise_mb",
+)
+
+
+def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
+    rows = []
+    for record in records:
+        last = record.last
+        reason = record.stop_reason
+        row: dict[str, Any] = {
+            "trial_id": record.trial_id,
+            **record.config,
+            "status": record.status,
+            "stop_reason": reason.describe() if reason else "",
+            "stop_rule": reason.rule if reason else "",
+            "stop_metric": reason.metric if reason else "",
+            "stop_value": reason.value if reason else np.nan,
+            "stop_threshold": reason.threshold if reason else np.nan,
+            "stop_step": reason.step if reason else np.nan,
+            "steps_done": last.get("step", 0),
+            "steps_planned": last.get("steps_planned", np.nan),
+            "folds_done": sum(1 for r in record.reports if r.get("fold_finished")),
+        }
+        for key in _FINAL_METRICS:
+            row[key] = last.get(key, np.nan)
+        memory = [r["memory_mb"] for r in record.reports if "memory_mb" in r]
+        row["peak_memory_mb"] = max(memory) if memory else np.nan
+        row["wall_time_s"] = (record.ended_at or record.started_at) - record.started_at
+        row["error"] = record.error or ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def status_counts(records: Sequence[TrialRecord]) -> dict[str, int]:
+    counts = Counter(r.status for r in records)
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def stops_by_metric(records: Sequence[TrialRecord]) -> dict[str, int]:
+    counts = Counter(r.stop_reason.metric for r in records if r.status == STOPPED and r.stop_reason)
+    return dict(counts.most_common())
+
+
+def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | None:
+    """The feasible trial with the best mean CV score.
+
+    Ties go to the cheaper trial (less training time). They are common: partial_fit updates
+    once per sample, so configs that differ only in batch size learn the same weights.
+    """
+    _, mode = score_metric(task)
+    scored = [r for r in records if r.status == FEASIBLE and "cv_score_mean" in r.last]
+    if not scored:
+        return None
+    sign = 1.0 if mode == "max" else -1.0
+    return max(
+        scored,
+        key=lambda r: (sign * r.last["cv_score_mean"], -r.last.get("train_time_s", 0.0)),
+    )
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """The chosen config refit on the whole training part and scored on the held-out test part."""
+
+    config: dict[str, Any]
+    test_metrics: dict[str, float]
+    model_size_bytes: int
+    inference_ms_per_sample: float
+    inference_ms_per_1000: float
+    status: str
+    error: str | None
+
+
+def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPlan) -> FinalModel:
+    data = prepared.dataset
+    refit = prepared.splits.refit
+    trial_data = TrialData(data.X, data.y, data.task, data.n_classes, [refit])
+    outcome = train_trial(best.config, trial_data, plan, lambda report: None)
+    test_metrics = {
+        key.replace("val_", "test_", 1): value
+        for key, value in outcome.last_report.items()
+        if key.startswith("val_")
+    }
+    per_sample, per_1000 = _inference_latency(outcome.estimator, data.X[refit.val_idx], refit)
+    return FinalModel(
+        config=dict(best.config),
+        test_metrics=test_metrics,
+        model_size_bytes=model_size_bytes(outcome.estimator),
+        inference_ms_per_sample=per_sample,
+        inference_ms_per_1000=per_1000,
+        status=outcome.status,
+        error=outcome.error,
+    )
+
+
+def _inference_latency(estimator: Any, X_test: np.ndarray, refit: Any) -> tuple[float, float]:
+    """Median time of scaling + predict on up to 1,000 test rows: (ms per sample, ms per 1000)."""
+    rows = X_test[:1000]
+    if estimator is None or len(rows) == 0:
+        return float("nan"), float("nan")
+    timings = []
+    for _ in range(7):
+        start = time.perf_counter()
+        estimator.predict((rows - refit.mean) / refit.scale)
+        timings.append(time.perf_counter() - start)
+    seconds = float(np.median(timings))
+    return 1e3 * seconds / len(rows), 1e6 * seconds / len(rows)

@@ -1,0 +1,299 @@
+"""Run a whole study: prepare, search on Ray Tune, pick the best feasible config, refit, record."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+from rich.console import Console
+
+import leantune
+from leantune.engine import (
+    SearchRequest,
+    TrainingPlan,
+    TrialData,
+    TrialRecord,
+    run_search,
+)
+from leantune.metrics import score_metric
+from leantune.spec import StudySpec, dump_spec
+from leantune.stoppers import from_constraints
+from leantune.study._prepare import PreparedStudy, prepare_study
+from leantune.study._progress import ProgressDisplay
+from leantune.study._results import (
+    FinalModel,
+    best_feasible,
+    refit_and_test,
+    status_counts,
+    stops_by_metric,
+    trials_table,
+)
+from leantune.tracking import Tracker, open_tracker
+
+
+@dataclass
+class StudyResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    trials: pd.DataFrame
+    records: list[TrialRecord] = field(repr=False)
+    final: FinalModel | None
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        return self.final.config if self.final else None
+
+
+def run_study(
+    spec: StudySpec,
+    *,
+    console: Console | None = None,
+    show_progress: bool = True,
+    tracker: Tracker | None = None,
+) -> StudyResult:
+    """Run `spec` end to end. Invalid input raises LeantuneError before anything is created."""
+    console = console or Console(stderr=True)
+    wall_start, driver_cpu_start = time.perf_counter(), _process_cpu_seconds()
+    prepared = prepare_study(spec)
+    run_dir = prepared.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    spec_yaml = dump_spec(spec)
+    (run_dir / "spec.yaml").write_text(spec_yaml)
+    console.print(
+        f"[bold]{spec.name}[/]: {prepared.dataset.describe()}; {prepared.n_trials} configs × "
+        f"{len(prepared.splits.folds)} folds → {run_dir}",
+        highlight=False,
+    )
+    tracker = tracker or open_tracker(
+        spec.tracking_uri, spec.tracking.experiment or spec.name, run_dir
+    )
+    tracker.start_study(
+        run_name=run_dir.name,
+        params=_flatten(spec.model_dump(mode="json")),
+        tags=_dataset_tags(prepared),
+        spec_yaml=spec_yaml,
+    )
+    plan = TrainingPlan(**spec.training.model_dump())
+    request = SearchRequest(
+        name="tune",
+        param_space=prepared.param_space,
+        data=TrialData(
+            prepared.dataset.X,
+            prepared.dataset.y,
+            prepared.dataset.task,
+            prepared.dataset.n_classes,
+            prepared.splits.folds,
+        ),
+        plan=plan,
+        storage_dir=run_dir / "ray",
+        cpus_per_trial=spec.resources.cpus_per_trial,
+        max_concurrent=spec.resources.max_concurrent,
+        ray_address=spec.resources.ray_address,
+    )
+    progress = ProgressDisplay(prepared.n_trials, console, enabled=show_progress)
+    observer = _StudyObserver(tracker, progress)
+    try:
+        with progress:
+            records = run_search(request, from_constraints(spec.constraints.active()), observer)
+    except BaseException:
+        tracker.end_study({}, {"leantune.outcome": "interrupted"}, [], failed=True)
+        raise
+
+    best = best_feasible(records, prepared.dataset.task)
+    final = refit_and_test(prepared, best, plan) if best else None
+    table = trials_table(records)
+    table.to_csv(run_dir / "trials.csv", index=False)
+    summary = _summary(
+        prepared,
+        records,
+        best,
+        final,
+        tracker,
+        wall_seconds=time.perf_counter() - wall_start,
+        driver_cpu_seconds=_process_cpu_seconds() - driver_cpu_start,
+    )
+    (run_dir / "summary.json").write_text(
+        json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
+    )
+    tracker.end_study(
+        metrics=_summary_metrics(summary),
+        tags={"leantune.outcome": "completed" if final else "no feasible config"},
+        artifacts=[run_dir / "trials.csv", run_dir / "summary.json"],
+    )
+    return StudyResult(run_dir, summary, table, records, final)
+
+
+class _StudyObserver:
+    """Sends the engine's trial events to the tracker and the progress display."""
+
+    def __init__(self, tracker: Tracker, progress: ProgressDisplay):
+        self.tracker = tracker
+        self.progress = progress
+
+    def trial_started(self, record: TrialRecord) -> None:
+        self.tracker.start_trial(record.trial_id, _run_name(record.config), record.config)
+        self.progress.started()
+
+    def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None:
+        self.tracker.log_report(record.trial_id, report)
+
+    def trial_ended(self, record: TrialRecord) -> None:
+        tags: dict[str, str] = {}
+        if record.stop_reason is not None:
+            reason = record.stop_reason
+            tags.update(
+                {
+                    "leantune.stop_reason": reason.describe(),
+                    "leantune.stop_rule": reason.rule,
+                    "leantune.stop_metric": reason.metric,
+                    "leantune.stop_value": f"{reason.value:.6g}",
+                    "leantune.stop_threshold": f"{reason.threshold:g}",
+                    "leantune.stop_step": str(reason.step),
+                }
+            )
+        if record.error:
+            tags["leantune.error"] = record.error
+        self.tracker.end_trial(record.trial_id, record.status, tags)
+        self.progress.ended(record.status)
+
+
+def _run_name(config: dict[str, Any]) -> str:
+    return (
+        f"{config['model']}-b{config['batch_size']}-lr{config['learning_rate']:g}"
+        f"-a{config['alpha']:g}"
+    )
+
+
+def _summary(
+    prepared: PreparedStudy,
+    records: list[TrialRecord],
+    best: TrialRecord | None,
+    final: FinalModel | None,
+    tracker: Tracker,
+    *,
+    wall_seconds: float,
+    driver_cpu_seconds: float,
+) -> dict[str, Any]:
+    spec = prepared.spec
+    dataset = prepared.dataset
+    metric, mode = score_metric(dataset.task)
+    best_part = None
+    if best is not None and final is not None:
+        best_part = {
+            "trial_id": best.trial_id,
+            "config": best.config,
+            "cv_metric": metric,
+            "cv_mode": mode,
+            "cv_score_mean": best.last.get("cv_score_mean"),
+            "cv_score_std": best.last.get("cv_score_std"),
+            "test": final.test_metrics,
+            "model_size_bytes": final.model_size_bytes,
+            "inference_ms_per_sample": final.inference_ms_per_sample,
+            "inference_ms_per_1000": final.inference_ms_per_1000,
+        }
+    return {
+        "study": spec.name,
+        "run_dir": str(prepared.run_dir),
+        "dataset": {
+            "name": dataset.name,
+            "task": dataset.task,
+            "rows": dataset.n_rows,
+            "features": dataset.n_features,
+            "classes": dataset.n_classes,
+            **dataset.provenance,
+        },
+        "models": list(spec.model),
+        "search_space": prepared.param_space,
+        "folds": len(prepared.splits.folds),
+        "constraints": spec.constraints.active(),
+        "trials": len(records),
+        "status_counts": status_counts(records),
+        "stopped_by": stops_by_metric(records),
+        "stopped_trials": [
+            {"trial_id": r.trial_id, "config": r.config, "reason": r.stop_reason.describe()}
+            for r in records
+            if r.stop_reason is not None and r.status == "stopped"
+        ],
+        "failed_trials": [
+            {"trial_id": r.trial_id, "config": r.config, "status": r.status, "error": r.error}
+            for r in records
+            if r.status in ("failed", "diverged")
+        ],
+        "best": best_part,
+        "wall_time_s": wall_seconds,
+        "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
+        "driver_cpu_s": driver_cpu_seconds,
+        "tracking_uri": tracker.uri,
+        "mlflow_experiment": spec.tracking.experiment or spec.name,
+        "leantune_version": leantune.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    metrics = {f"trials_{k}": float(v) for k, v in summary["status_counts"].items()}
+    metrics.update(
+        wall_time_s=summary["wall_time_s"],
+        trial_cpu_s=summary["trial_cpu_s"],
+        driver_cpu_s=summary["driver_cpu_s"],
+    )
+    best = summary["best"]
+    if best:
+        metrics["best_cv_score_mean"] = best["cv_score_mean"]
+        metrics.update({f"best_{k}": v for k, v in best["test"].items()})
+        metrics["best_model_size_bytes"] = best["model_size_bytes"]
+        metrics["best_inference_ms_per_sample"] = best["inference_ms_per_sample"]
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float) and math.isfinite(v)}
+
+
+def _dataset_tags(prepared: PreparedStudy) -> dict[str, str]:
+    provenance = prepared.dataset.provenance
+    return {
+        "leantune.dataset": prepared.dataset.name,
+        "leantune.dataset_source": str(provenance.get("source", "")),
+        "leantune.dataset_synthetic": str(bool(provenance.get("synthetic", False))).lower(),
+        "leantune.task": prepared.dataset.task,
+        "leantune.version": leantune.__version__,
+    }
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not {"pow2", "pow10"} & set(value):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _process_cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _finite_or_null(value: Any) -> Any:
+    """JSON has no NaN or infinity: write them as null so every reader can parse the file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

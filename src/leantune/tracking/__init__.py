@@ -1,0 +1,32 @@
+"""Experiment tracking: MLflow on the driver (the only package that imports MLflow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leantune.tracking._base import NullTracker, Tracker
+
+
+def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
+    """An MLflow tracker on `uri` (default: a sqlite file in the run directory)."""
+    from leantune.tracking._mlflow import MlflowTracker, default_uri
+
+    if uri:
+        # A user's store (a server, a shared database) decides where artifacts go.
+        return MlflowTracker(uri, experiment)
+    return MlflowTracker(default_uri(run_dir), experiment, run_dir / "mlartifacts")
+
+
+def default_uri(run_dir: Path) -> str:
+    from leantune.tracking._mlflow import default_uri as uri_for
+
+    return uri_for(run_dir)
+
+
+def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
+    from leantune.tracking._mlflow import serve_ui as serve
+
+    return serve(uri, host, port)
+
+
+__all__ = ["NullTracker", "Tracker", "default_uri", "open_tracker", "serve_ui"]
