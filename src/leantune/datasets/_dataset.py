@@ -1,4 +1,4 @@
-"""The in-memory dataset every loader returns: float features, encoded labels, and where it came from."""
+"""The dataset every loader returns: float features, encoded labels, and where it came from."""
 
 from __future__ import annotations
 

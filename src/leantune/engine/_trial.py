@@ -69,6 +69,11 @@ class TrialOutcome:
     error: str | None = None
 
 
+# A validation loss this many times that of the all-zero model (where SGD starts) means the
+# weights blew up even if every number is still finite.
+EXPLOSION_FACTOR = 1e3
+
+
 class Diverged(Exception):
     """Training produced non-finite values; the trial ends with status `diverged`."""
 
@@ -83,7 +88,12 @@ def train_trial(
 ) -> TrialOutcome:
     """Train one config on every fold, reporting as it goes. Never raises for a bad config:
     divergence and errors end the trial with a status and a final report."""
-    run = _TrialRun(config, data, plan, report)
+    try:
+        run = _TrialRun(config, data, plan, report)
+    except Exception as error:  # a config the loop cannot even set up
+        message = f"{type(error).__name__}: {error}"
+        report({"step": 0, "trial_status": FAILED, "error": message})
+        return TrialOutcome(status=FAILED, error=message)
     # Native thread pools get the trial's own CPUs only, so trials side by side stay honest.
     with threadpool_limits(limits=cpus):
         try:
@@ -135,6 +145,7 @@ class _TrialRun:
             seed=plan.seed,
         )
         self.estimator, self.fold_index = estimator, fold_index
+        self.start_loss = self._evaluate(fold, None)["val_loss"]
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
         report_every = plan.report_every
@@ -184,18 +195,14 @@ class _TrialRun:
             np.isfinite(current[0]).all() and np.isfinite(current[1]).all()
         ):
             raise Diverged(f"weights are not finite at step {self.step}")
-        quality = evaluate(
-            self.data.X,
-            self.data.y,
-            fold.val_idx,
-            fold.mean,
-            fold.scale,
-            current,
-            self.model.loss,
-            self.targets,
-        )
+        quality = self._evaluate(fold, current)
         if not math.isfinite(quality["val_loss"]):
             raise Diverged(f"validation loss is {quality['val_loss']} at step {self.step}")
+        if quality["val_loss"] > EXPLOSION_FACTOR * self.start_loss:
+            raise Diverged(
+                f"validation loss {quality['val_loss']:.3g} is over {EXPLOSION_FACTOR:g}× its "
+                f"starting value {self.start_loss:.3g} at step {self.step}"
+            )
         fold_finished = fold_step == fold_steps
         result: dict[str, Any] = {
             "step": self.step,
@@ -222,6 +229,20 @@ class _TrialRun:
             result.update(self._outcome_fields(FINISHED))
         self.last = result
         self.report(result)
+
+    def _evaluate(
+        self, fold: Fold, current: tuple[np.ndarray, np.ndarray] | None
+    ) -> dict[str, float]:
+        return evaluate(
+            self.data.X,
+            self.data.y,
+            fold.val_idx,
+            fold.mean,
+            fold.scale,
+            current,
+            self.model.loss,
+            self.targets,
+        )
 
     def _outcome_fields(self, status: str, error: str | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {"trial_status": status, "cv_metric": self.metric}

@@ -187,6 +187,9 @@ class _Driver:
             self.started(trial_id, result.get("config", {}))
             record = self.records[trial_id]
         report = {k: v for k, v in result.items() if k not in _RAY_KEYS}
+        if record.reports and report == record.reports[-1]:
+            # When a function trainable returns, Tune repeats its last result with done=True.
+            return record.stop_reason is not None
         record.reports.append(report)
         self._notify("trial_reported", record, report)
         if record.stop_reason is not None or report.get("trial_status") in (DIVERGED, FAILED):

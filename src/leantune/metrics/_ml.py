@@ -20,7 +20,7 @@ def score_metric(task: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class Targets:
-    """How a task turns decision values into a loss: signs for classifiers, values for regression."""
+    """How a task turns decision values into a loss: signs (classifiers) or values (regression)."""
 
     task: str
     n_outputs: int

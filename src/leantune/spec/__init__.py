@@ -1,4 +1,4 @@
-"""The study spec: what a study is, loaded from YAML or built in Python, validated before anything starts."""
+"""The study spec: what a study is, from YAML or Python, validated before anything starts."""
 
 from leantune.spec._axis import Axis
 from leantune.spec._load import dump_spec, load_spec

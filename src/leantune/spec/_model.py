@@ -179,12 +179,12 @@ class StudySpec(_Section):
                 f"model: {self.model} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
             )
-        if self.output.tracking_uri and self.tracking.uri:
-            if self.output.tracking_uri != self.tracking.uri:
-                raise ValueError(
-                    "output.tracking_uri and tracking.uri disagree; set one of them "
-                    f"(got {self.output.tracking_uri!r} and {self.tracking.uri!r})"
-                )
+        both = self.output.tracking_uri and self.tracking.uri
+        if both and self.output.tracking_uri != self.tracking.uri:
+            raise ValueError(
+                "output.tracking_uri and tracking.uri disagree; set one of them "
+                f"(got {self.output.tracking_uri!r} and {self.tracking.uri!r})"
+            )
         return self
 
     @property

@@ -82,7 +82,7 @@ class TrialHistory(Sequence[Mapping[str, Any]]):
 
 
 class StoppingPolicy(ABC):
-    """One rule that may end a trial early. It knows nothing of Ray; see `engine` for the adapter."""
+    """One rule that may end a trial early. It knows nothing of Ray (`engine` adapts it)."""
 
     @abstractmethod
     def decide(self, history: TrialHistory) -> Decision:

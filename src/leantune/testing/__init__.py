@@ -1,0 +1,66 @@
+"""Helpers the test suite shares: tiny study specs and an observer that records events.
+
+They ship in the package (as Optuna's `optuna.testing` does) so plug-in authors can use them too.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from leantune.stoppers import Decision, StoppingPolicy, TrialHistory
+
+_TINY_SPEC: dict[str, Any] = {
+    "name": "tiny",
+    "dataset": {"source": "sklearn", "name": "breast_cancer"},
+    "model": ["logistic"],
+    "search": {
+        "method": "grid",
+        "space": {"batch_size": [16, 128], "learning_rate": [0.01], "alpha": [0.0001]},
+    },
+    "training": {"epochs": 1, "report_every": 10, "seed": 0},
+    "validation": {"test_size": 0.3, "cv_folds": 2},
+    "resources": {"cpus_per_trial": 1},
+}
+
+
+def tiny_spec(**sections: Any) -> dict[str, Any]:
+    """A study spec dict that runs in seconds; keyword arguments replace whole sections."""
+    spec = copy.deepcopy(_TINY_SPEC)
+    spec.update(copy.deepcopy(sections))
+    return spec
+
+
+class RecordingObserver:
+    """A TrialObserver that keeps every event, for assertions."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.reports: dict[str, list[dict[str, Any]]] = {}
+
+    def trial_started(self, record: Any) -> None:
+        self.events.append(("started", record.trial_id))
+
+    def trial_reported(self, record: Any, report: dict[str, Any]) -> None:
+        self.reports.setdefault(record.trial_id, []).append(report)
+
+    def trial_ended(self, record: Any) -> None:
+        self.events.append(("ended", record.trial_id))
+
+
+class AlwaysStop(StoppingPolicy):
+    """Stops every trial at its first report."""
+
+    def decide(self, history: TrialHistory) -> Decision:
+        from leantune.stoppers import StopReason
+
+        step = int(history.last.get("step", 0))
+        return Decision.stop_because(StopReason("always", "step", step, 0.0, step))
+
+
+class NeverStop(StoppingPolicy):
+    def decide(self, history: TrialHistory) -> Decision:
+        return Decision.carry_on()
+
+
+__all__ = ["AlwaysStop", "NeverStop", "RecordingObserver", "tiny_spec"]

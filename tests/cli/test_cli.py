@@ -1,0 +1,94 @@
+"""The `leantune` command as a user runs it: a real process, real exit codes."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leantune import load_spec
+from leantune.study import prepare_study
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
+
+
+def leantune(*args, cwd, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "leantune", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_a_bad_study_file_exits_2_naming_each_field_without_a_traceback(tmp_path):
+    study = tmp_path / "bad.yaml"
+    study.write_text(
+        "name: bad\n"
+        "dataset: {source: sklearn, name: iris}\n"
+        "model: [logistic]\n"
+        "training: {report_every: 0, epoch: 2}\n"
+    )
+    result = leantune("run", str(study), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "training.report_every: must be greater than 0; got 0" in result.stderr
+    assert "training.epoch: unknown key (did you mean 'epochs'?)" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]  # nothing created
+
+
+def test_validate_accepts_a_good_file_and_counts_the_grid(tmp_path):
+    result = leantune("validate", str(REPO / "examples" / "quickstart.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "64 configs" in result.stdout and "× 3 folds" in result.stdout
+
+
+def test_data_dependent_mistakes_are_user_errors_too(tmp_path):
+    result = leantune(
+        "validate",
+        str(REPO / "examples" / "quickstart.yaml"),
+        "--set",
+        "search.space.batch_size=[100000]",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "search.space.batch_size: must be <= the training fold size" in result.stderr
+
+
+def test_an_unreachable_dataset_is_a_clear_error(tmp_path):
+    study = tmp_path / "mnist.yaml"
+    study.write_text("name: m\ndataset: {source: pmlb, name: mnist}\nmodel: logistic\n")
+    result = leantune(
+        "validate",
+        str(study),
+        cwd=tmp_path,
+        env={
+            "LEANTUNE_PMLB_CACHE": str(tmp_path / "cache"),
+            "LEANTUNE_PMLB_URL": "http://127.0.0.1:9",
+        },
+    )
+    assert result.returncode == 2
+    assert "not in the local cache and could not be downloaded" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ui_refuses_a_directory_that_is_not_a_run(tmp_path):
+    result = leantune("ui", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "holds no MLflow store" in result.stderr
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_validates(example, monkeypatch):
+    spec = load_spec(example)
+    if spec.dataset.source == "pmlb":
+        shared = REPO.parent / "shared" / "datasets" / "pmlb"
+        if not shared.is_dir():
+            pytest.skip(f"{example.name} needs the PMLB cache at {shared}")
+        monkeypatch.setenv("LEANTUNE_PMLB_CACHE", str(shared))
+    prepared = prepare_study(spec)
+    assert prepared.n_trials > 0

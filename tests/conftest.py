@@ -1,0 +1,44 @@
+"""Shared fixtures: one local Ray for the whole session, and the shared PMLB cache."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """A real local Ray with 2 CPUs, started once (about 4 s) and reused by every test."""
+    import ray
+
+    import leantune.engine  # noqa: F401  (sets Ray's output environment before Ray starts)
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def shared_pmlb() -> Path:
+    """The read-only PMLB cache in ../shared; tests that need it skip on a user's clone."""
+    if not (SHARED_PMLB / "diabetes").is_dir():
+        pytest.skip(f"shared PMLB cache not found at {SHARED_PMLB}")
+    return SHARED_PMLB
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch) -> Path:
+    """Run the test from an empty directory, so default output paths land there."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

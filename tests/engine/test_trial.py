@@ -1,0 +1,118 @@
+import math
+
+import numpy as np
+import pytest
+
+from leantune.datasets import load_sklearn, make_splits
+from leantune.engine import DIVERGED, FAILED, FINISHED, TrainingPlan, TrialData, train_trial
+
+
+def _data(name="breast_cancer", folds=2, scale=1.0):
+    data = load_sklearn(name)
+    splits = make_splits(data, test_size=0.3, cv_folds=folds, holdout_size=0.2, seed=0)
+    return TrialData(data.X * scale, data.y, data.task, data.n_classes, splits.folds)
+
+
+def _config(**changes):
+    return {"model": "logistic", "batch_size": 16, "learning_rate": 0.01, "alpha": 1e-4} | changes
+
+
+def _run(config, data, plan):
+    reports = []
+    outcome = train_trial(config, data, plan, reports.append)
+    return outcome, reports
+
+
+def test_reports_come_every_report_every_steps_and_at_each_fold_end():
+    data = _data()
+    plan = TrainingPlan(epochs=3, report_every=10)
+    outcome, reports = _run(_config(), data, plan)
+    expected, offset = [], 0
+    for fold in data.folds:
+        steps = plan.steps_per_fold(len(fold.train_idx), 16)
+        fold_steps = sorted(set(range(10, steps + 1, 10)) | {steps})
+        expected += [offset + s for s in fold_steps]
+        offset += steps
+    assert [r["step"] for r in reports] == expected
+    assert outcome.status == FINISHED
+    assert reports[-1]["trial_status"] == FINISHED
+    assert reports[-1]["steps_planned"] == offset
+
+
+def test_every_report_carries_ml_and_system_metrics():
+    _, reports = _run(_config(), _data(), TrainingPlan(report_every=5))
+    keys = {
+        "train_loss",
+        "train_loss_last",
+        "val_loss",
+        "val_accuracy",
+        "step_time_ms",
+        "window_step_time_ms",
+        "train_time_s",
+        "cpu_percent",
+        "memory_mb",
+        "memory_rise_mb",
+        "fold",
+        "step",
+        "epoch",
+    }
+    for report in reports:
+        assert keys <= set(report)
+        assert report["memory_mb"] > 0 and report["step_time_ms"] > 0
+        assert 0 <= report["val_accuracy"] <= 1
+    assert reports[0]["train_loss"] > reports[-1]["train_loss"] * 0.5
+
+
+def test_the_config_score_is_the_mean_and_spread_over_folds():
+    outcome, reports = _run(_config(), _data(folds=3), TrainingPlan())
+    final = reports[-1]
+    assert len(outcome.fold_scores) == 3
+    assert final["cv_score_mean"] == pytest.approx(np.mean(outcome.fold_scores))
+    assert final["cv_score_std"] == pytest.approx(np.std(outcome.fold_scores))
+    assert final["cv_metric"] == "val_accuracy"
+
+
+def test_regression_reports_rmse():
+    outcome, reports = _run(_config(model="linear"), _data("diabetes"), TrainingPlan())
+    assert outcome.status == FINISHED
+    assert "val_rmse" in reports[-1] and "val_accuracy" not in reports[-1]
+    assert reports[-1]["cv_metric"] == "val_rmse"
+
+
+def test_per_step_losses_only_when_asked():
+    _, quiet = _run(_config(), _data(), TrainingPlan(report_every=5))
+    _, full = _run(_config(), _data(), TrainingPlan(report_every=5, log_every_step=True))
+    assert "train_loss_steps" not in quiet[0]
+    assert len(full[0]["train_loss_steps"]) == 5
+
+
+def test_max_steps_replaces_epochs():
+    plan = TrainingPlan(max_steps=50, report_every=25)
+    _, reports = _run(_config(batch_size=128), _data(), plan)
+    assert [r["step"] for r in reports] == [25, 50, 75, 100]
+    assert reports[-1]["epoch"] > 0
+
+
+@pytest.mark.parametrize(("scale", "rate"), [(1.0, 1e6), (1e300, 0.01)])
+def test_divergence_ends_the_trial_with_its_cause(scale, rate):
+    outcome, reports = _run(
+        _config(model="linear", learning_rate=rate), _data("diabetes", scale=scale), TrainingPlan()
+    )
+    assert outcome.status == DIVERGED
+    assert reports[-1]["trial_status"] == DIVERGED
+    assert "diverged" in reports[-1]["error"]
+
+
+def test_an_error_inside_a_trial_is_reported_not_raised():
+    outcome, reports = _run(_config(model="nope"), _data(), TrainingPlan())
+    assert outcome.status == FAILED
+    assert reports[-1]["error"].startswith("ValueError: model must be one of")
+
+
+def test_memory_rise_is_measured_from_the_trial_start():
+    _, reports = _run(_config(), _data(), TrainingPlan())
+    for report in reports:
+        assert math.isclose(
+            report["memory_rise_mb"],
+            report["memory_mb"] - (reports[0]["memory_mb"] - reports[0]["memory_rise_mb"]),
+        )

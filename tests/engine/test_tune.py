@@ -1,0 +1,57 @@
+"""The Ray Tune wiring, with real trials on the session's local Ray."""
+
+import pytest
+
+from leantune.datasets import load_sklearn, make_splits
+from leantune.engine import SearchRequest, TrainingPlan, TrialData, run_search
+from leantune.testing import AlwaysStop, NeverStop, RecordingObserver
+
+pytestmark = pytest.mark.slow
+
+
+def _request(tmp_path, **space):
+    data = load_sklearn("iris")
+    splits = make_splits(data, test_size=0.3, cv_folds=2, holdout_size=0.2, seed=0)
+    param_space = {
+        "model": ["logistic"],
+        "batch_size": [8],
+        "learning_rate": [0.01],
+        "alpha": [1e-4],
+    } | space
+    return SearchRequest(
+        name="t",
+        param_space=param_space,
+        data=TrialData(data.X, data.y, data.task, data.n_classes, splits.folds),
+        plan=TrainingPlan(report_every=2),
+        storage_dir=tmp_path / "ray",
+    )
+
+
+def test_every_config_of_the_grid_runs_and_ends_feasible(ray_session, tmp_path):
+    observer = RecordingObserver()
+    records = run_search(_request(tmp_path, batch_size=[4, 8, 16]), NeverStop(), observer)
+    assert sorted(r.config["batch_size"] for r in records) == [4, 8, 16]
+    assert {r.status for r in records} == {"feasible"}
+    for record in records:
+        assert ("started", record.trial_id) in observer.events
+        assert ("ended", record.trial_id) in observer.events
+        assert observer.reports[record.trial_id] == record.reports
+        assert record.last["trial_status"] == "finished"
+        assert "config" not in record.last and "training_iteration" not in record.last
+
+
+def test_a_policy_stop_ends_the_trial_with_its_reason(ray_session, tmp_path):
+    (record,) = run_search(_request(tmp_path), AlwaysStop(), RecordingObserver())
+    assert record.status == "stopped"
+    assert record.stop_reason.rule == "always"
+    assert len(record.reports) == 1  # stopped at its first report
+
+
+def test_a_trial_that_raises_is_failed_and_the_rest_finish(ray_session, tmp_path):
+    records = run_search(
+        _request(tmp_path, model=["logistic", "nope"]), NeverStop(), RecordingObserver()
+    )
+    by_model = {r.config["model"]: r for r in records}
+    assert by_model["logistic"].status == "feasible"
+    assert by_model["nope"].status == "failed"
+    assert "model must be one of" in by_model["nope"].error

@@ -1,0 +1,114 @@
+"""A real tiny study end to end: Ray trials, constraint stops, MLflow on sqlite, results files."""
+
+import json
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+import leantune
+from leantune.engine import TrainingPlan
+from leantune.testing import tiny_spec
+
+pytestmark = pytest.mark.slow
+
+# Batch 1 makes ~4,000 partial_fit calls a fold, batch 128 makes 40: at any plausible speed the
+# first breaks a 0.25 s training-time limit and the second stays far below it.
+SPEC = tiny_spec(
+    search={"space": {"batch_size": [1, 128], "learning_rate": [0.01], "alpha": [0.0001]}},
+    training={"epochs": 20, "report_every": 10, "seed": 0},
+    constraints={"train_time_s": 0.25, "memory_mb": 100_000},
+    output={"dir": "run"},
+)
+
+
+@pytest.fixture(scope="module")
+def finished(ray_session, tmp_path_factory):
+    root = tmp_path_factory.mktemp("study")
+    spec = leantune.load_spec(SPEC, [f"output.dir={root / 'run'}"])
+    return leantune.run(spec, show_progress=False), root / "run"
+
+
+def test_the_limit_stops_the_slow_config_and_the_fast_one_is_picked(finished):
+    result, run_dir = finished
+    trials = pd.read_csv(run_dir / "trials.csv").set_index("batch_size")
+    assert trials.loc[1, "status"] == "stopped"
+    assert trials.loc[1, "stop_metric"] == "train_time_s"
+    assert trials.loc[1, "stop_value"] > 0.25
+    assert trials.loc[1, "steps_done"] < trials.loc[1, "steps_planned"]
+    assert trials.loc[128, "status"] == "feasible"
+    assert result.best_config["batch_size"] == 128
+
+
+def test_the_summary_has_the_pick_its_test_score_and_the_counts(finished):
+    _, run_dir = finished
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status_counts"] == {"feasible": 1, "stopped": 1, "diverged": 0, "failed": 0}
+    assert summary["stopped_by"] == {"train_time_s": 1}
+    best = summary["best"]
+    assert best["config"]["batch_size"] == 128
+    assert 0.8 < best["test"]["test_accuracy"] <= 1.0
+    assert best["cv_metric"] == "val_accuracy" and best["cv_score_std"] >= 0
+    assert best["model_size_bytes"] > 0 and best["inference_ms_per_sample"] > 0
+    assert summary["wall_time_s"] > 0 and summary["trial_cpu_s"] > 0
+    assert (run_dir / "spec.yaml").is_file()
+
+
+def test_mlflow_holds_the_parent_the_children_their_histories_and_the_stop_reason(finished):
+    result, run_dir = finished
+    client = MlflowClient(result.summary["tracking_uri"])
+    assert result.summary["tracking_uri"] == f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
+    experiment = client.get_experiment_by_name("tiny")
+    runs = client.search_runs([experiment.experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("leantune.kind") == "study"]
+    children = {r.data.tags["leantune.status"]: r for r in runs if r is not parent}
+    assert set(children) == {"stopped", "feasible"}
+    for child in children.values():
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.info.status == "FINISHED"
+
+    stopped = children["stopped"].data.tags
+    assert stopped["leantune.stop_metric"] == "train_time_s"
+    assert stopped["leantune.stop_threshold"] == "0.25"
+    assert stopped["leantune.stop_reason"].startswith("train_time_s ")
+
+    feasible = children["feasible"]
+    prepared = leantune.study.prepare_study(leantune.load_spec(SPEC))
+    plan = TrainingPlan(epochs=20, report_every=10)
+    expected, offset = [], 0
+    for fold in prepared.splits.folds:
+        steps = plan.steps_per_fold(len(fold.train_idx), 128)
+        expected += [offset + s for s in sorted(set(range(10, steps + 1, 10)) | {steps})]
+        offset += steps
+    for metric in ("val_loss", "val_accuracy", "memory_mb", "step_time_ms", "train_loss"):
+        history = client.get_metric_history(feasible.info.run_id, metric)
+        assert [m.step for m in history] == expected, metric
+    assert parent.data.metrics["trials_stopped"] == 1
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {
+        "spec.yaml",
+        "trials.csv",
+        "summary.json",
+    }
+
+
+def test_when_every_trial_breaks_a_limit_there_is_no_pick(ray_session, in_tmp):
+    spec = leantune.load_spec(SPEC, ["constraints.memory_mb=1", "output.dir=strict"])
+    result = leantune.run(spec, show_progress=False)
+    assert result.final is None and result.summary["best"] is None
+    assert result.summary["status_counts"]["stopped"] == 2
+    assert result.summary["stopped_by"] == {"memory_mb": 2}
+
+
+def test_a_bad_spec_creates_nothing(in_tmp):
+    with pytest.raises(leantune.SpecError):
+        leantune.run(tiny_spec(training={"report_every": 0}))
+    with pytest.raises(leantune.LeantuneError):
+        leantune.run(tiny_spec(search={"space": {"batch_size": [4096]}}))
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_an_existing_run_directory_is_never_overwritten(in_tmp):
+    (in_tmp / "taken").mkdir()
+    (in_tmp / "taken" / "summary.json").write_text("{}")
+    with pytest.raises(leantune.SpecError, match="already holds files"):
+        leantune.run(tiny_spec(output={"dir": "taken"}))

@@ -1,0 +1,51 @@
+from mlflow.tracking import MlflowClient
+
+from leantune.tracking import default_uri, open_tracker
+
+
+def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
+    tracker = open_tracker(None, "exp", tmp_path)
+    assert (tmp_path / "mlflow.db").is_file()  # created up front, before any worker exists
+    tracker.start_study("study-1", {"dataset.name": "iris"}, {"leantune.dataset": "iris"}, "a: 1\n")
+    tracker.start_trial("t1", "logistic-b16", {"batch_size": 16})
+    for step in range(1, 1501):  # more than one log_batch worth of points
+        tracker.log_report("t1", {"step": step, "val_loss": 1.0 / step, "fold": 0, "ok": True})
+    tracker.end_trial("t1", "stopped", {"leantune.stop_metric": "memory_mb"})
+    artifact = tmp_path / "summary.json"
+    artifact.write_text("{}")
+    tracker.end_study({"best": 0.9}, {"leantune.outcome": "completed"}, [artifact])
+
+    client = MlflowClient(default_uri(tmp_path))
+    experiment = client.get_experiment_by_name("exp")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    parent, child = runs["study-1"], runs["logistic-b16"]
+    assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert child.data.tags["leantune.status"] == "stopped"
+    assert child.data.params == {"batch_size": "16"}
+    history = client.get_metric_history(child.info.run_id, "val_loss")
+    assert [m.step for m in history] == list(range(1, 1501))
+    assert "ok" not in child.data.metrics  # booleans are not metrics
+    assert parent.info.status == "FINISHED" and parent.data.metrics["best"] == 0.9
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {
+        "spec.yaml",
+        "summary.json",
+    }
+    assert artifact.resolve().parent == tmp_path.resolve()
+    assert (tmp_path / "mlartifacts").is_dir()
+
+
+def test_failed_trials_are_marked_failed_and_open_ones_are_closed(tmp_path):
+    tracker = open_tracker(None, "exp", tmp_path)
+    tracker.start_study("s", {}, {}, "")
+    tracker.start_trial("bad", "bad", {})
+    tracker.end_trial("bad", "failed", {"leantune.error": "ValueError: x"})
+    tracker.start_trial("open", "open", {})
+    tracker.end_study({}, {}, [], failed=True)
+    client = MlflowClient(default_uri(tmp_path))
+    runs = {
+        r.info.run_name: r
+        for r in client.search_runs([client.get_experiment_by_name("exp").experiment_id])
+    }
+    assert runs["bad"].info.status == "FAILED"
+    assert runs["open"].info.status == "FAILED"
+    assert runs["s"].info.status == "FAILED"
