@@ -128,6 +128,7 @@ class _TrialRun:
         self.sampler = SystemSampler()
         self.step = 0
         self.step_seconds = 0.0
+        self.report_seconds = 0.0  # blocked in report(): Tune waits for the driver to take it
         self.fold_scores: list[float] = []
         self.estimator: Any = None
         self.last: dict[str, Any] = {}
@@ -215,7 +216,7 @@ class _TrialRun:
             **quality,
             "step_time_ms": 1e3 * self.step_seconds / self.step,
             "window_step_time_ms": 1e3 * window_seconds / len(window_losses),
-            **self.sampler.sample(),
+            **self.sampler.sample(self.report_seconds),
             "fold_finished": fold_finished,
         }
         if self.plan.log_every_step:
@@ -228,7 +229,9 @@ class _TrialRun:
             # channel to learn how it ended.
             result.update(self._outcome_fields(FINISHED))
         self.last = result
+        started = time.perf_counter()
         self.report(result)
+        self.report_seconds += time.perf_counter() - started
 
     def _evaluate(
         self, fold: Fold, current: tuple[np.ndarray, np.ndarray] | None
@@ -260,7 +263,7 @@ class _TrialRun:
                 **self.last,
                 "step": self.step,
                 "steps_planned": self.steps_planned,
-                **self.sampler.sample(),
+                **self.sampler.sample(self.report_seconds),
                 **self._outcome_fields(status, error),
             }
             closing.pop("train_loss_steps", None)

@@ -33,10 +33,14 @@ class SystemSampler:
     def wall_seconds(self) -> float:
         return time.perf_counter() - self._wall_start
 
-    def sample(self) -> dict[str, float]:
+    def sample(self, paused_seconds: float = 0.0) -> dict[str, float]:
+        """`paused_seconds`: time the trial spent waiting on others (e.g. the driver taking a
+        report), which is not training time."""
         memory = private_memory_mb(self._process)
+        wall = self.wall_seconds()
         return {
-            "train_time_s": self.wall_seconds(),
+            "train_time_s": wall - paused_seconds,
+            "wall_time_s": wall,
             "cpu_time_s": self._cpu_seconds() - self._cpu_start,
             "cpu_percent": self._process.cpu_percent(None),
             "memory_mb": memory,
