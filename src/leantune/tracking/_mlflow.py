@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import math
+import queue
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,8 @@ _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 _FLUSH_SECONDS = 10.0
 
 _STATUS = {"failed": "FAILED"}
+
+_log = logging.getLogger("leantune")
 
 
 def _quiet_mlflow() -> None:
@@ -53,6 +57,33 @@ class MlflowTracker:
         self._trial_runs: dict[str, str] = {}
         self._buffers: dict[str, list[Metric]] = {}
         self._last_flush: dict[str, float] = {}
+        # Writes to the store happen on one background thread, in order, so the Tune loop on
+        # the driver never waits for the database. Still one writer process: the driver.
+        self._writes: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue()
+        self._writer = threading.Thread(
+            target=self._write_loop, name="leantune-mlflow", daemon=True
+        )
+        self._writer.start()
+        self.write_failures = 0
+
+    def _write_loop(self) -> None:
+        while (item := self._writes.get()) is not None:
+            write, args = item
+            try:
+                write(*args)
+            except Exception:
+                self.write_failures += 1
+                if self.write_failures == 1:
+                    _log.exception("leantune: an MLflow write failed; results files are unaffected")
+
+    def _submit(self, write: Callable[..., Any], *args: Any) -> None:
+        self._writes.put((write, args))
+
+    def close(self) -> None:
+        """Wait until every queued write is in the store."""
+        if self._writer.is_alive():
+            self._writes.put(None)
+            self._writer.join()
 
     def start_study(
         self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str], spec_yaml: str
@@ -68,10 +99,15 @@ class MlflowTracker:
         tags = {"leantune.kind": "trial", "leantune.trial_id": trial_id}
         if self.parent_run_id:
             tags["mlflow.parentRunId"] = self.parent_run_id
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
-        self._trial_runs[trial_id] = run.info.run_id
         self._buffers[trial_id] = []
         self._last_flush[trial_id] = time.monotonic()
+        self._submit(self._create_trial_run, trial_id, run_name, tags, dict(params))
+
+    def _create_trial_run(
+        self, trial_id: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
+    ) -> None:
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        self._trial_runs[trial_id] = run.info.run_id
         self._log_params(run.info.run_id, params)
 
     def log_report(self, trial_id: str, report: Mapping[str, Any]) -> None:
@@ -96,13 +132,23 @@ class MlflowTracker:
             self._flush(trial_id)
 
     def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str]) -> None:
-        run_id = self._trial_runs.get(trial_id)
-        if run_id is None:
+        if trial_id not in self._buffers:
             return
-        self._flush(trial_id)
-        self._log_tags(run_id, {"leantune.status": status, **tags})
+        # The last points and the tags go in one batch: fewer database round trips a trial.
+        remaining = self._buffers.pop(trial_id)
+        self._submit(self._close_trial_run, trial_id, status, dict(tags), remaining)
+
+    def _close_trial_run(
+        self, trial_id: str, status: str, tags: dict[str, str], metrics: list[Metric]
+    ) -> None:
+        run_id = self._trial_runs[trial_id]
+        all_tags = [RunTag(k, str(v)) for k, v in {"leantune.status": status, **tags}.items()]
+        chunks = [metrics[i : i + _MAX_METRICS] for i in range(0, len(metrics), _MAX_METRICS)]
+        chunks = chunks or [[]]
+        for chunk in chunks[:-1]:
+            self.client.log_batch(run_id, metrics=chunk)
+        self.client.log_batch(run_id, metrics=chunks[-1], tags=all_tags[:_MAX_TAGS])
         self.client.set_terminated(run_id, _STATUS.get(status, "FINISHED"))
-        self._buffers.pop(trial_id, None)
 
     def end_study(
         self,
@@ -112,10 +158,12 @@ class MlflowTracker:
         failed: bool = False,
     ) -> None:
         if self.parent_run_id is None:
+            self.close()
             return
         for trial_id in list(self._buffers):
             # Trials still open when the study ends (interrupted) are closed, not left RUNNING.
             self.end_trial(trial_id, "failed", {"leantune.error": "study ended first"})
+        self.close()
         stamp = int(time.time() * 1000)
         batch = [Metric(k, float(v), stamp, 0) for k, v in metrics.items() if _is_number(v)]
         for start in range(0, len(batch), _MAX_METRICS):
@@ -128,13 +176,15 @@ class MlflowTracker:
 
     def _flush(self, trial_id: str) -> None:
         buffer = self._buffers.get(trial_id)
-        run_id = self._trial_runs.get(trial_id)
         self._last_flush[trial_id] = time.monotonic()
-        if not buffer or run_id is None:
-            return
-        for start in range(0, len(buffer), _MAX_METRICS):
-            self.client.log_batch(run_id, metrics=buffer[start : start + _MAX_METRICS])
-        buffer.clear()
+        if buffer:
+            self._submit(self._write_metrics, trial_id, list(buffer))
+            buffer.clear()
+
+    def _write_metrics(self, trial_id: str, metrics: list[Metric]) -> None:
+        run_id = self._trial_runs[trial_id]
+        for start in range(0, len(metrics), _MAX_METRICS):
+            self.client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS])
 
     def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         items = [Param(k, str(v)) for k, v in params.items()]
