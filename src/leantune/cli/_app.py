@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -64,10 +66,17 @@ def run(
 ) -> None:
     """Run a study: search, stop on constraints, pick the best feasible config, test it."""
     from leantune.spec import load_spec
-    from leantune.study import run_study
+    from leantune.study import StudyInterrupted, run_study
 
     spec = load_spec(study, set_ or [])
-    result = run_study(spec, console=stderr, show_progress=not quiet)
+    # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
+    # this again once Ray has started, since Ray installs its own handler.
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        result = run_study(spec, console=stderr, show_progress=not quiet)
+    except StudyInterrupted as interrupted:
+        stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
+        raise typer.Exit(130) from None
     from leantune.cli._summary import print_summary
 
     print_summary(result.summary, stdout)

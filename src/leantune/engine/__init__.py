@@ -12,6 +12,7 @@ from leantune.engine._trial import (
 from leantune.engine._tune import (
     FEASIBLE,
     STOPPED,
+    SearchInterrupted,
     SearchRequest,
     TrialObserver,
     TrialRecord,
@@ -24,6 +25,7 @@ __all__ = [
     "FEASIBLE",
     "FINISHED",
     "STOPPED",
+    "SearchInterrupted",
     "SearchRequest",
     "TrainingPlan",
     "TrialData",

@@ -7,7 +7,10 @@ hands each trial's history to them. The observer (tracking, progress) only ever 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +84,18 @@ class TrialObserver(Protocol):
     def trial_ended(self, record: TrialRecord) -> None: ...
 
 
+class SearchInterrupted(Exception):
+    """The search ended before every trial did (Ctrl-C, SIGTERM). `records` holds the ended ones."""
+
+    def __init__(self, records: list[TrialRecord], planned: int, unfinished: int):
+        self.records = records
+        self.planned = planned
+        self.unfinished = unfinished
+        super().__init__(
+            f"interrupted: {len(records)} of {planned} trials ended ({unfinished} were running)"
+        )
+
+
 @dataclass(frozen=True)
 class SearchRequest:
     name: str
@@ -127,7 +142,12 @@ def run_search(
             ),
         )
         tuner.fit()
-        return driver.ended_records()
+        records = driver.ended_records()
+        # Tune turns Ctrl-C into a graceful stop and returns normally; a short count tells.
+        planned = math.prod(len(values) for values in request.param_space.values())
+        if len(records) < planned:
+            raise SearchInterrupted(records, planned, driver.unfinished())
+        return records
     finally:
         if started_ray:
             ray.shutdown()
@@ -147,6 +167,10 @@ def _ensure_ray(address: str | None) -> bool:
         ray.init(address=address, **options)
     else:
         ray.init(num_cpus=os.cpu_count() or 1, **options)
+    if threading.current_thread() is threading.main_thread():
+        # Ray's core installs a SIGTERM handler that aborts the process. Give SIGTERM the same
+        # graceful stop Tune gives Ctrl-C instead, so what ended is saved.
+        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     return True
 
 
@@ -219,6 +243,9 @@ class _Driver:
 
     def ended_records(self) -> list[TrialRecord]:
         return [self.records[t] for t in self.order if self.records[t].ended_at is not None]
+
+    def unfinished(self) -> int:
+        return sum(1 for record in self.records.values() if record.ended_at is None)
 
     def __reduce__(self) -> Any:
         # Tune pickles its run config (with our stopper and callback) into the experiment

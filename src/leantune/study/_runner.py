@@ -16,6 +16,7 @@ from rich.console import Console
 
 import leantune
 from leantune.engine import (
+    SearchInterrupted,
     SearchRequest,
     TrainingPlan,
     TrialData,
@@ -36,6 +37,14 @@ from leantune.study._results import (
     trials_table,
 )
 from leantune.tracking import Tracker, open_tracker
+
+
+class StudyInterrupted(Exception):
+    """The study was interrupted; the trials that ended are saved in `run_dir`."""
+
+    def __init__(self, run_dir: Path, reason: str):
+        self.run_dir = run_dir
+        super().__init__(f"{reason}; the trials that ended are in {run_dir / 'trials.csv'}")
 
 
 @dataclass
@@ -99,14 +108,18 @@ def run_study(
     )
     progress = ProgressDisplay(prepared.n_trials, console, enabled=show_progress)
     observer = _StudyObserver(tracker, progress)
+    interrupted: SearchInterrupted | None = None
     try:
         with progress:
             records = run_search(request, from_constraints(spec.constraints.active()), observer)
+    except SearchInterrupted as error:
+        interrupted, records = error, error.records
     except BaseException:
-        tracker.end_study({}, {"leantune.outcome": "interrupted"}, [], failed=True)
+        tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
         raise
 
-    best = best_feasible(records, prepared.dataset.task)
+    # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
+    best = None if interrupted else best_feasible(records, prepared.dataset.task)
     final = refit_and_test(prepared, best, plan) if best else None
     table = trials_table(records)
     table.to_csv(run_dir / "trials.csv", index=False)
@@ -119,14 +132,20 @@ def run_study(
         wall_seconds=time.perf_counter() - wall_start,
         driver_cpu_seconds=_process_cpu_seconds() - driver_cpu_start,
     )
+    summary["outcome"] = "interrupted" if interrupted else "completed"
+    summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
     (run_dir / "summary.json").write_text(
         json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
     )
+    outcome = summary["outcome"] if interrupted or final else "no feasible config"
     tracker.end_study(
         metrics=_summary_metrics(summary),
-        tags={"leantune.outcome": "completed" if final else "no feasible config"},
+        tags={"leantune.outcome": outcome},
         artifacts=[run_dir / "trials.csv", run_dir / "summary.json"],
+        failed=interrupted is not None,
     )
+    if interrupted:
+        raise StudyInterrupted(run_dir, str(interrupted))
     return StudyResult(run_dir, summary, table, records, final)
 
 
