@@ -93,14 +93,38 @@ def test_max_steps_replaces_epochs():
     assert reports[-1]["epoch"] > 0
 
 
-@pytest.mark.parametrize(("scale", "rate"), [(1.0, 1e6), (1e300, 0.01)])
-def test_divergence_ends_the_trial_with_its_cause(scale, rate):
-    outcome, reports = _run(
-        _config(model="linear", learning_rate=rate), _data("diabetes", scale=scale), TrainingPlan()
-    )
+def test_overflow_ends_the_trial_as_diverged_with_its_cause():
+    outcome, reports = _run(_config(model="linear"), _data("diabetes", scale=1e300), TrainingPlan())
     assert outcome.status == DIVERGED
     assert reports[-1]["trial_status"] == DIVERGED
     assert "diverged" in reports[-1]["error"]
+
+
+@pytest.mark.parametrize("rate", [1e3, 1e6])
+def test_a_silent_blow_up_is_left_for_the_divergence_policy_to_see(rate):
+    """scikit-learn can blow up without raising; the reports carry what the policy needs."""
+    from leantune.stoppers import DivergencePolicy, TrialHistory
+
+    _, reports = _run(
+        _config(model="linear", learning_rate=rate), _data("diabetes"), TrainingPlan(report_every=5)
+    )
+    decisions = [
+        DivergencePolicy().decide(TrialHistory(reports[: i + 1])) for i in range(len(reports))
+    ]
+    assert any(d.stop for d in decisions)
+    first = next(d for d in decisions if d.stop)
+    assert first.reason.rule == "divergence"
+
+
+def test_deployment_metrics_are_reported():
+    _, reports = _run(_config(), _data(), TrainingPlan(report_every=5))
+    for report in reports:
+        assert report["inference_latency_ms"] > 0
+        assert 0.5 < report["model_size_kb"] < 10
+        assert report["weight_norm"] > 0
+        assert 0 < report["progress_pct"] <= 100
+    assert reports[-1]["progress_pct"] == 100
+    assert reports[-1]["objective"] == reports[-1]["cv_score_mean"]
 
 
 def test_an_error_inside_a_trial_is_reported_not_raised():

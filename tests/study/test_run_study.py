@@ -44,7 +44,13 @@ def test_the_limit_stops_the_slow_config_and_the_fast_one_is_picked(finished):
 def test_the_summary_has_the_pick_its_test_score_and_the_counts(finished):
     _, run_dir = finished
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["status_counts"] == {"feasible": 1, "stopped": 1, "diverged": 0, "failed": 0}
+    assert summary["status_counts"] == {
+        "feasible": 1,
+        "stopped": 1,
+        "infeasible": 0,
+        "diverged": 0,
+        "failed": 0,
+    }
     assert summary["stopped_by"] == {"train_time_s": 1}
     best = summary["best"]
     assert best["config"]["batch_size"] == 128

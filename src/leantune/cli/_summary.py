@@ -45,15 +45,32 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     out(f"Trials: {summary['trials']} · {counts}", highlight=False)
     stops = summary["stopped_trials"]
     if stops:
-        by_metric = ", ".join(f"{n} by {m}" for m, n in summary["stopped_by"].items())
-        out(f"Stopped ({len(stops)}): {by_metric}")
+        by_label = ", ".join(f"{n} by {label}" for label, n in summary["stopped_by"].items())
+        verb = "Stopped" if summary["search"]["stopping_enabled"] else "Broke a limit (not stopped)"
+        out(f"{verb} ({len(stops)}): {by_label}", highlight=False)
         for stop in stops[:_SHOWN_STOPS]:
             out(f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False)
         if len(stops) > _SHOWN_STOPS:
             out(f"  … and {len(stops) - _SHOWN_STOPS} more in trials.csv")
-    for failure in summary["failed_trials"][:_SHOWN_STOPS]:
+    for diverged in summary.get("diverged_trials", [])[:_SHOWN_STOPS]:
         out(
-            f"  [red]{failure['status']}[/] {_config_text(failure['config'])}: {failure['error']}",
+            f"  [yellow]diverged[/] {_config_text(diverged['config'])}: {diverged['reason']}",
+            highlight=False,
+        )
+    for failure in summary["failed_trials"][:_SHOWN_STOPS]:
+        if failure["error"]:
+            out(
+                f"  [red]{failure['status']}[/] {_config_text(failure['config'])}: "
+                f"{failure['error']}",
+                highlight=False,
+            )
+    ledger = summary.get("ledger")
+    if ledger and ledger.get("saved_cpu_s_estimate"):
+        out(
+            f"Budget: {ledger['spent_cpu_s']:.1f} CPU-s spent in trials; stopping saved an "
+            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s, so "
+            f"{ledger['share_of_full_grid_spent_estimate']:.0%} of the full grid's estimated "
+            "cost was spent (ledger.json)",
             highlight=False,
         )
     out(
@@ -62,5 +79,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         highlight=False,
     )
     run_dir = summary["run_dir"]
-    out(f"Run directory: {run_dir} (summary.json, trials.csv, spec.yaml)", highlight=False)
+    out(
+        f"Run directory: {run_dir} (summary.json, trials.csv, ledger.json, reports.parquet)",
+        highlight=False,
+    )
     out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", highlight=False)

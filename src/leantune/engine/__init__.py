@@ -11,7 +11,9 @@ from leantune.engine._trial import (
 )
 from leantune.engine._tune import (
     FEASIBLE,
+    INFEASIBLE,
     STOPPED,
+    LogUniform,
     SearchInterrupted,
     SearchRequest,
     TrialObserver,
@@ -24,7 +26,9 @@ __all__ = [
     "FAILED",
     "FEASIBLE",
     "FINISHED",
+    "INFEASIBLE",
     "STOPPED",
+    "LogUniform",
     "SearchInterrupted",
     "SearchRequest",
     "TrainingPlan",

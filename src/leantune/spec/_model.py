@@ -50,9 +50,41 @@ class SearchSpaceSpec(_Section):
         return parse_axis(value, info.field_name)
 
 
+class SchedulerSpec(_Section):
+    """ASHA (asynchronous successive halving) on the validation metric, next to the policies."""
+
+    name: Literal["asha"] = "asha"
+    grace_period: Annotated[float, Field(strict=True, gt=0, le=100)] = 10
+    """Percent of a trial's planned steps before ASHA may stop it."""
+    reduction_factor: Annotated[int, Field(strict=True, ge=2)] = 3
+
+
 class SearchSpec(_Section):
-    method: Literal["grid"] = "grid"
+    method: Literal["grid", "random", "tpe"] = "grid"
+    """grid: every combination. random, tpe: `num_samples` configs from Optuna's samplers; a
+    pow10 range is then sampled log-uniformly, lists and pow2 ranges as choices."""
+    num_samples: PositiveInt | None = None
     space: SearchSpaceSpec = Field(default_factory=SearchSpaceSpec)
+    scheduler: SchedulerSpec | None = None
+
+    @field_validator("scheduler", mode="before")
+    @classmethod
+    def _name_alone(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _samples_fit_the_method(self) -> SearchSpec:
+        if self.method == "grid" and self.num_samples is not None:
+            raise ValueError(
+                "search.num_samples: only random and tpe sample configs; grid runs every "
+                f"combination (got method 'grid' with num_samples {self.num_samples})"
+            )
+        if self.method != "grid" and self.num_samples is None:
+            raise ValueError(
+                f"search.num_samples: method {self.method!r} needs the number of configs to "
+                "sample, an integer >= 1; got none"
+            )
+        return self
 
 
 class TrainingSpec(_Section):
@@ -97,10 +129,72 @@ class ConstraintsSpec(_Section):
     """Total training wall time of the trial, all folds."""
     cpu_percent: PositiveFloat | None = None
     """CPU use of the trial's worker process, in percent of one core."""
+    inference_latency_ms: PositiveFloat | None = None
+    """Prediction time per sample, on a fixed batch of validation rows (deployment)."""
+    model_size_kb: PositiveFloat | None = None
+    """Serialized (pickled) size of the model (deployment)."""
 
     def active(self) -> dict[str, float]:
         """The constraints that are set, by metric name."""
         return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+def _on_off(value: Any) -> Any:
+    """`true` turns a policy on with its defaults, `false` or null turns it off."""
+    if value is True:
+        return {}
+    if value is False:
+        return None
+    return value
+
+
+class ConstraintStopSpec(_Section):
+    grace_steps: NonNegativeInt = 0
+    """No constraint stop before this many steps."""
+    sustained: PositiveInt = 1
+    """Stop only when a limit is broken on this many consecutive reports."""
+
+
+class PredictiveSpec(_Section):
+    margin: Annotated[float, Field(strict=True, ge=0)] = 0.1
+    """Stop when the forecast end value is over limit × (1 + margin)."""
+    window: Annotated[int, Field(strict=True, ge=2)] = 5
+    min_reports: Annotated[int, Field(strict=True, ge=2)] = 2
+
+
+class DivergenceSpec(_Section):
+    explode_factor: Annotated[float, Field(strict=True, gt=1)] = 1e3
+    zero_weights: bool = True
+
+
+class PrecheltSpec(_Section):
+    criterion: Literal["GL", "PQ", "UP"] = "GL"
+    alpha: PositiveFloat = 5.0
+    strip: PositiveInt = 5
+    successive: PositiveInt = 3
+
+
+class PatienceSpec(_Section):
+    metric: Literal["val_loss", "val_accuracy", "val_rmse", "train_loss"] = "val_loss"
+    patience: PositiveInt = 5
+    min_delta: Annotated[float, Field(strict=True, ge=0)] = 0.0
+
+
+class StoppingSpec(_Section):
+    """Which policies may end a trial early. Any one of them stopping ends it."""
+
+    enabled: bool = True
+    """false: nothing is stopped early; a trial that breaks a limit still cannot be picked."""
+    constraint: ConstraintStopSpec = Field(default_factory=ConstraintStopSpec)
+    predictive: PredictiveSpec | None = None
+    divergence: DivergenceSpec | None = Field(default_factory=DivergenceSpec)
+    prechelt: PrecheltSpec | None = None
+    patience: PatienceSpec | None = None
+
+    @field_validator("predictive", "divergence", "prechelt", "patience", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        return _on_off(value)
 
 
 class ResourcesSpec(_Section):
@@ -138,6 +232,7 @@ class StudySpec(_Section):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
+    stopping: StoppingSpec = Field(default_factory=StoppingSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
@@ -178,6 +273,22 @@ class StudySpec(_Section):
             raise ValueError(
                 f"model: {self.model} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
+            )
+        predictable = ("train_time_s", "step_time_ms", "memory_mb", "memory_rise_mb")
+        if self.stopping.predictive is not None and not set(self.constraints.active()) & set(
+            predictable
+        ):
+            raise ValueError(
+                "stopping.predictive: forecasts a limit on one of "
+                f"{', '.join(predictable)}, but constraints sets "
+                f"{sorted(self.constraints.active()) or 'none'}"
+            )
+        patience = self.stopping.patience
+        wrong = {"classification": "val_rmse", "regression": "val_accuracy"}[self.task]
+        if patience is not None and patience.metric == wrong:
+            raise ValueError(
+                f"stopping.patience.metric: {wrong!r} is not reported for {self.model}; use "
+                "val_loss, train_loss, or the task's own metric"
             )
         both = self.output.tracking_uri and self.tracking.uri
         if both and self.output.tracking_uri != self.tracking.uri:

@@ -1,25 +1,56 @@
-"""Stopping policies: small rules over a read-only trial history, each stop with its reason."""
+"""Stopping policies: small rules over a read-only trial history, each stop with its reason.
+
+Every policy has one method, `decide(history) -> Decision`, and knows nothing of Ray (the engine
+adapts them to Ray Tune). They combine with `AnyOf`, and `replay` runs one over stored histories.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from leantune.stoppers._any_of import AnyOf
-from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory
+from leantune.stoppers._base import (
+    CONSTRAINT_RULES,
+    Decision,
+    StoppingPolicy,
+    StopReason,
+    TrialHistory,
+)
 from leantune.stoppers._constraint import ConstraintPolicy
+from leantune.stoppers._divergence import DivergencePolicy
+from leantune.stoppers._patience import PatiencePolicy
+from leantune.stoppers._prechelt import PrecheltPolicy, generalization_loss, training_progress
+from leantune.stoppers._predictive import PREDICTABLE, PredictivePolicy, predict_final
+from leantune.stoppers._replay import ReplayedStop, replay
 
 
-def from_constraints(constraints: Mapping[str, float]) -> StoppingPolicy:
+def from_constraints(
+    constraints: Mapping[str, float], grace_steps: int = 0, sustained: int = 1
+) -> StoppingPolicy:
     """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops)."""
-    return AnyOf(ConstraintPolicy(metric, limit) for metric, limit in constraints.items())
+    return AnyOf(
+        ConstraintPolicy(metric, limit, grace_steps=grace_steps, sustained=sustained)
+        for metric, limit in constraints.items()
+    )
 
 
 __all__ = [
+    "CONSTRAINT_RULES",
+    "PREDICTABLE",
     "AnyOf",
     "ConstraintPolicy",
     "Decision",
+    "DivergencePolicy",
+    "PatiencePolicy",
+    "PrecheltPolicy",
+    "PredictivePolicy",
+    "ReplayedStop",
     "StopReason",
     "StoppingPolicy",
     "TrialHistory",
     "from_constraints",
+    "generalization_loss",
+    "predict_final",
+    "replay",
+    "training_progress",
 ]

@@ -9,22 +9,56 @@ from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any
 
+# Rules whose stops are about the application's limits (as opposed to learning progress).
+CONSTRAINT_RULES = ("constraint", "predictive")
+
 
 @dataclass(frozen=True)
 class StopReason:
-    """Why a trial was stopped: the rule, the metric, what it measured against what limit, when."""
+    """Why a trial was stopped: the rule, the metric, what it measured against what limit, when.
+
+    For the predictive rule, `value` is the predicted end-of-training value, not a measurement.
+    """
 
     rule: str
     metric: str
     value: float
     threshold: float
     step: int
+    detail: str = ""
+
+    @property
+    def predicted(self) -> bool:
+        return self.rule == "predictive"
+
+    @property
+    def label(self) -> str:
+        """Short grouping label: `memory_mb`, `predicted train_time_s`, `prechelt GL`..."""
+        if self.rule == "constraint":
+            return self.metric
+        if self.rule == "predictive":
+            return f"predicted {self.metric}"
+        return f"{self.rule} {self.detail.split()[0]}" if self.detail else self.rule
+
+    @property
+    def violation(self) -> float:
+        """How far past its limit, relative (0.25 = 25% over); 0 for non-constraint rules."""
+        if self.rule not in CONSTRAINT_RULES or not self.threshold:
+            return 0.0
+        return max(0.0, self.value / self.threshold - 1.0)
 
     def describe(self) -> str:
-        return f"{self.metric} {self.value:.4g} > {self.threshold:g} at step {self.step}"
+        if self.rule == "constraint":
+            return f"{self.metric} {self.value:.4g} > {self.threshold:g} at step {self.step}"
+        if self.rule == "predictive":
+            return (
+                f"{self.metric} predicted {self.value:.4g} > {self.threshold:g} "
+                f"at step {self.step}{f' ({self.detail})' if self.detail else ''}"
+            )
+        return f"{self.rule}: {self.detail or self.metric} at step {self.step}"
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "label": self.label, "description": self.describe()}
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,14 @@ class TrialHistory(Sequence[Mapping[str, Any]]):
     @property
     def last(self) -> Mapping[str, Any]:
         return self[-1]
+
+    def current_fold(self) -> TrialHistory:
+        """Reports of the fold being trained now (each fold starts a fresh model)."""
+        fold = self._reports[-1].get("fold") if self._reports else None
+        start = len(self._reports)
+        while start > 0 and self._reports[start - 1].get("fold") == fold:
+            start -= 1
+        return TrialHistory(self._reports[start:], self.config)
 
     def values(self, metric: str) -> list[float]:
         """The metric's reported values, skipping reports that lack it or hold a non-number."""

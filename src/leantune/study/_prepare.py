@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from leantune.datasets import Dataset, Splits, load_dataset, make_splits
+from leantune.engine import LogUniform
 from leantune.errors import SpecError
 from leantune.spec import StudySpec
 
@@ -22,11 +23,14 @@ class PreparedStudy:
     spec: StudySpec
     dataset: Dataset
     splits: Splits
-    param_space: dict[str, list[Any]]
+    param_space: dict[str, Any]
+    """Axis → values; for random/tpe a pow10 range is a LogUniform to sample from."""
     run_dir: Path
 
     @property
     def n_trials(self) -> int:
+        if self.spec.search.method != "grid":
+            return int(self.spec.search.num_samples or 0)
         return math.prod(len(values) for values in self.param_space.values())
 
 
@@ -59,12 +63,14 @@ def prepare_study(spec: StudySpec) -> PreparedStudy:
             f"search.space.batch_size: {space.batch_size.model_dump()} gives no batch size for a "
             f"training fold of {fold_rows} rows"
         )
-    param_space = {
-        "model": list(spec.model),
-        "batch_size": batch_sizes,
-        "learning_rate": space.learning_rate.resolve(fold_rows),
-        "alpha": space.alpha.resolve(fold_rows),
-    }
+    param_space: dict[str, Any] = {"model": list(spec.model), "batch_size": batch_sizes}
+    for name in ("learning_rate", "alpha"):
+        axis = getattr(space, name)
+        if spec.search.method != "grid" and axis.kind == "pow10":
+            # Samplers draw from the continuous range, not only its grid points.
+            param_space[name] = LogUniform(10.0**axis.low, 10.0 ** int(axis.high))
+        else:
+            param_space[name] = axis.resolve(fold_rows)
     run_dir = _run_dir(spec)
     return PreparedStudy(spec, dataset, splits, param_space, run_dir)
 

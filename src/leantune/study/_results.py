@@ -16,7 +16,8 @@ from leantune.metrics import score_metric
 from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
-STATUSES = ("feasible", "stopped", "diverged", "failed")
+# "infeasible" only happens with stopping off: finished, but broke a limit on the way.
+STATUSES = ("feasible", "stopped", "infeasible", "diverged", "failed")
 
 # Final-report metrics copied into trials.csv, and the peak memory over the trial.
 _FINAL_METRICS = (
@@ -45,6 +46,7 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
             "status": record.status,
             "stop_reason": reason.describe() if reason else "",
             "stop_rule": reason.rule if reason else "",
+            "stop_label": reason.label if reason else "",
             "stop_metric": reason.metric if reason else "",
             "stop_value": reason.value if reason else np.nan,
             "stop_threshold": reason.threshold if reason else np.nan,
@@ -68,9 +70,31 @@ def status_counts(records: Sequence[TrialRecord]) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
-def stops_by_metric(records: Sequence[TrialRecord]) -> dict[str, int]:
-    counts = Counter(r.stop_reason.metric for r in records if r.status == STOPPED and r.stop_reason)
+def stops_by_label(records: Sequence[TrialRecord]) -> dict[str, int]:
+    """How many trials each rule ended: {"memory_mb": 12, "predicted train_time_s": 3, ...}."""
+    counts = Counter(
+        r.stop_reason.label
+        for r in records
+        if r.status in (STOPPED, "infeasible") and r.stop_reason is not None
+    )
     return dict(counts.most_common())
+
+
+def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
+    """Every report of every trial, one row each: what replay and the report read back."""
+    rows = [
+        {
+            "trial_id": record.trial_id,
+            **{k: v for k, v in report.items() if k != "train_loss_steps"},
+        }
+        for record in records
+        for report in record.reports
+    ]
+    frame = pd.DataFrame(rows)
+    for column in ("error", "trial_status", "cv_metric"):
+        if column in frame:
+            frame[column] = frame[column].astype("string")
+    return frame
 
 
 def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | None:

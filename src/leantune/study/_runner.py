@@ -25,15 +25,17 @@ from leantune.engine import (
 )
 from leantune.metrics import score_metric
 from leantune.spec import StudySpec, dump_spec
-from leantune.stoppers import from_constraints
+from leantune.study._ledger import build_ledger
+from leantune.study._policies import build_policy
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._results import (
     FinalModel,
     best_feasible,
     refit_and_test,
+    reports_table,
     status_counts,
-    stops_by_metric,
+    stops_by_label,
     trials_table,
 )
 from leantune.tracking import Tracker, open_tracker
@@ -105,13 +107,19 @@ def run_study(
         cpus_per_trial=spec.resources.cpus_per_trial,
         max_concurrent=spec.resources.max_concurrent,
         ray_address=spec.resources.ray_address,
+        method=spec.search.method,
+        num_samples=spec.search.num_samples or 1,
+        mode=score_metric(prepared.dataset.task)[1],
+        seed=spec.training.seed,
+        scheduler=spec.search.scheduler.model_dump() if spec.search.scheduler else None,
+        enforce=spec.stopping.enabled,
     )
     progress = ProgressDisplay(prepared.n_trials, console, enabled=show_progress)
     observer = _StudyObserver(tracker, progress)
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
-            records = run_search(request, from_constraints(spec.constraints.active()), observer)
+            records = run_search(request, build_policy(spec), observer)
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -123,6 +131,11 @@ def run_study(
     final = refit_and_test(prepared, best, plan) if best else None
     table = trials_table(records)
     table.to_csv(run_dir / "trials.csv", index=False)
+    reports_table(records).to_parquet(run_dir / "reports.parquet", index=False)
+    ledger = build_ledger(records)
+    (run_dir / "ledger.json").write_text(
+        json.dumps(_finite_or_null(ledger), indent=2, default=_jsonable, allow_nan=False)
+    )
     summary = _summary(
         prepared,
         records,
@@ -132,6 +145,7 @@ def run_study(
         wall_seconds=time.perf_counter() - wall_start,
         driver_cpu_seconds=_process_cpu_seconds() - driver_cpu_start,
     )
+    summary["ledger"] = {k: v for k, v in ledger.items() if k != "trials"}
     summary["outcome"] = "interrupted" if interrupted else "completed"
     summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
     (run_dir / "summary.json").write_text(
@@ -141,7 +155,7 @@ def run_study(
     tracker.end_study(
         metrics=_summary_metrics(summary),
         tags={"leantune.outcome": outcome},
-        artifacts=[run_dir / "trials.csv", run_dir / "summary.json"],
+        artifacts=[run_dir / "trials.csv", run_dir / "summary.json", run_dir / "ledger.json"],
         failed=interrupted is not None,
     )
     if interrupted:
@@ -234,16 +248,31 @@ def _summary(
         "constraints": spec.constraints.active(),
         "trials": len(records),
         "status_counts": status_counts(records),
-        "stopped_by": stops_by_metric(records),
+        "search": {
+            "method": spec.search.method,
+            "scheduler": spec.search.scheduler.name if spec.search.scheduler else None,
+            "stopping_enabled": spec.stopping.enabled,
+        },
+        "stopped_by": stops_by_label(records),
         "stopped_trials": [
-            {"trial_id": r.trial_id, "config": r.config, "reason": r.stop_reason.describe()}
+            {
+                "trial_id": r.trial_id,
+                "config": r.config,
+                "status": r.status,
+                "reason": r.stop_reason.describe(),
+            }
             for r in records
-            if r.stop_reason is not None and r.status == "stopped"
+            if r.stop_reason is not None and r.status in ("stopped", "infeasible")
         ],
         "failed_trials": [
             {"trial_id": r.trial_id, "config": r.config, "status": r.status, "error": r.error}
             for r in records
             if r.status in ("failed", "diverged")
+        ],
+        "diverged_trials": [
+            {"trial_id": r.trial_id, "config": r.config, "reason": r.stop_reason.describe()}
+            for r in records
+            if r.status == "diverged" and r.stop_reason is not None
         ],
         "best": best_part,
         "wall_time_s": wall_seconds,
@@ -258,7 +287,11 @@ def _summary(
 
 def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
     metrics = {f"trials_{k}": float(v) for k, v in summary["status_counts"].items()}
+    ledger = summary.get("ledger", {})
     metrics.update(
+        ledger_spent_cpu_s=ledger.get("spent_cpu_s"),
+        ledger_saved_cpu_s_estimate=ledger.get("saved_cpu_s_estimate"),
+        ledger_share_of_full_grid_spent_estimate=ledger.get("share_of_full_grid_spent_estimate"),
         wall_time_s=summary["wall_time_s"],
         trial_cpu_s=summary["trial_cpu_s"],
         driver_cpu_s=summary["driver_cpu_s"],

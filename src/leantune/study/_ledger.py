@@ -1,0 +1,80 @@
+"""The budget ledger: the compute each trial spent, and an estimate of what stopping saved.
+
+Spent figures are measured: the CPU-seconds of the trial's worker process (user + system) and
+the wall-seconds the driver saw the trial run. What a stopped trial would have cost to finish is
+an *estimate* — its remaining steps times its mean cost per step so far (step time plus its
+share of evaluation and reporting) — and is labelled as one everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from leantune.engine import TrialRecord
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else math.nan
+
+
+def trial_entry(record: TrialRecord) -> dict[str, Any]:
+    last = record.last
+    cpu = _number(last.get("cpu_time_s"))
+    wall = (record.ended_at or record.started_at) - record.started_at
+    done, planned = _number(last.get("step")), _number(last.get("steps_planned"))
+    entry: dict[str, Any] = {
+        "trial_id": record.trial_id,
+        "status": record.status,
+        "stop_label": record.stop_reason.label if record.stop_reason else "",
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "steps_done": done,
+        "steps_planned": planned,
+        "remaining_cpu_s_estimate": 0.0,
+        "remaining_wall_s_estimate": 0.0,
+    }
+    if record.stop_reason is not None and done > 0 and planned > done:
+        remaining = planned - done
+        entry["remaining_cpu_s_estimate"] = remaining * cpu / done
+        entry["remaining_wall_s_estimate"] = remaining * wall / done
+    return entry
+
+
+def build_ledger(records: Sequence[TrialRecord]) -> dict[str, Any]:
+    trials = [trial_entry(record) for record in records]
+    spent_cpu = sum(t["cpu_s"] for t in trials if math.isfinite(t["cpu_s"]))
+    spent_wall = sum(t["wall_s"] for t in trials)
+    saved_cpu: dict[str, float] = defaultdict(float)
+    saved_wall: dict[str, float] = defaultdict(float)
+    stopped: dict[str, int] = defaultdict(int)
+    for t in trials:
+        if t["stop_label"] and math.isfinite(t["remaining_cpu_s_estimate"]):
+            saved_cpu[t["stop_label"]] += t["remaining_cpu_s_estimate"]
+            saved_wall[t["stop_label"]] += t["remaining_wall_s_estimate"]
+            stopped[t["stop_label"]] += 1
+    total_saved_cpu = sum(saved_cpu.values())
+    full_grid_cpu = spent_cpu + total_saved_cpu
+    return {
+        "note": (
+            "spent_* are measured; *_estimate figures are estimates: a stopped trial's "
+            "remaining steps × its mean cost per step so far"
+        ),
+        "spent_cpu_s": spent_cpu,
+        "spent_wall_s": spent_wall,
+        "saved_cpu_s_estimate": total_saved_cpu,
+        "saved_wall_s_estimate": sum(saved_wall.values()),
+        "full_grid_cpu_s_estimate": full_grid_cpu,
+        "share_of_full_grid_spent_estimate": spent_cpu / full_grid_cpu if full_grid_cpu else 1.0,
+        "by_rule": {
+            label: {
+                "trials_stopped": stopped[label],
+                "saved_cpu_s_estimate": saved_cpu[label],
+                "saved_wall_s_estimate": saved_wall[label],
+            }
+            for label in sorted(saved_cpu, key=saved_cpu.get, reverse=True)
+        },
+        "trials": trials,
+    }
