@@ -152,3 +152,40 @@ def test_required_sections_are_named_when_missing():
     problems = _problems({"name": "x"})
     assert any(p.endswith("dataset: is required but missing") for p in problems)
     assert any(p.endswith("model: is required but missing") for p in problems)
+
+
+def test_random_and_tpe_need_a_sample_count_and_grid_refuses_one():
+    (line,) = _problems(tiny_spec(search={"method": "tpe"}))
+    assert "search.num_samples: method 'tpe' needs the number of configs" in line
+    (line,) = _problems(tiny_spec(search={"method": "grid", "num_samples": 5}))
+    assert "only random and tpe sample configs" in line
+    spec = load_spec(tiny_spec(search={"method": "random", "num_samples": 5, "scheduler": "asha"}))
+    assert spec.search.scheduler.name == "asha" and spec.search.scheduler.reduction_factor == 3
+
+
+def test_stopping_policies_switch_on_and_off():
+    spec = load_spec(
+        tiny_spec(
+            constraints={"train_time_s": 5}, stopping={"predictive": True, "divergence": False}
+        )
+    )
+    assert spec.stopping.predictive.margin == 0.1
+    assert spec.stopping.divergence is None
+    assert load_spec(tiny_spec()).stopping.divergence.explode_factor == 1e3
+
+
+def test_predictive_needs_a_limit_it_can_forecast():
+    (line,) = _problems(tiny_spec(constraints={"cpu_percent": 50}, stopping={"predictive": {}}))
+    assert "stopping.predictive: forecasts a limit on one of train_time_s" in line
+    assert "['cpu_percent']" in line
+
+
+def test_patience_metric_must_exist_for_the_task():
+    (line,) = _problems(tiny_spec(stopping={"patience": {"metric": "val_rmse"}}))
+    assert "stopping.patience.metric: 'val_rmse' is not reported" in line
+
+
+def test_unknown_policy_names_are_rejected_with_the_known_ones():
+    (line,) = _problems(tiny_spec(stopping={"prechlet": {}}))
+    assert "stopping.prechlet: unknown key (did you mean 'prechelt'?)" in line
+    assert "predictive" in line

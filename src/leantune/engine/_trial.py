@@ -88,14 +88,15 @@ def train_trial(
 ) -> TrialOutcome:
     """Train one config on every fold, reporting as it goes. Never raises for a bad config:
     divergence and errors end the trial with a status and a final report."""
-    try:
-        run = _TrialRun(config, data, plan, report)
-    except Exception as error:  # a config the loop cannot even set up
-        message = f"{type(error).__name__}: {error}"
-        report({"step": 0, "trial_status": FAILED, "error": message})
-        return TrialOutcome(status=FAILED, error=message)
     # Native thread pools get the trial's own CPUs only, so trials side by side stay honest.
+    # Entered first: its library scan is set-up, not training time.
     with threadpool_limits(limits=cpus):
+        try:
+            run = _TrialRun(config, data, plan, report)
+        except Exception as error:  # a config the loop cannot even set up
+            message = f"{type(error).__name__}: {error}"
+            report({"step": 0, "trial_status": FAILED, "error": message})
+            return TrialOutcome(status=FAILED, error=message)
         try:
             for fold_index, fold in enumerate(data.folds):
                 run.train_fold(fold_index, fold)

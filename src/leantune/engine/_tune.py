@@ -224,15 +224,20 @@ def _searcher(request: SearchRequest, driver: _Driver) -> Any:
     import optuna
 
     if request.method == "tpe":
-        sampler = optuna.samplers.TPESampler(
-            seed=request.seed, constraints_func=_constraint_violations
-        )
+        # Few startup trials: studies here are small, and feasibility is learned fast.
+        startup = min(10, max(3, request.num_samples // 5))
+        if hasattr(optuna.trial.Trial, "set_constraint"):  # Optuna >= 5 reads trial constraints
+            sampler = optuna.samplers.TPESampler(seed=request.seed, n_startup_trials=startup)
+        else:
+            sampler = optuna.samplers.TPESampler(
+                seed=request.seed, n_startup_trials=startup, constraints_func=_violations
+            )
     else:
         sampler = optuna.samplers.RandomSampler(seed=request.seed)
     return _ConstraintAwareOptuna(driver, metric="objective", mode=request.mode, sampler=sampler)
 
 
-def _constraint_violations(trial: Any) -> tuple[float]:
+def _violations(trial: Any) -> tuple[float]:
     # Optuna reads values > 0 as infeasible, and ranks infeasible trials by how far over they are.
     return (trial.user_attrs.get("constraint_violation", 0.0),)
 
@@ -415,6 +420,8 @@ class _ConstraintAwareOptuna(OptunaSearch):
             reason = record.stop_reason
             violation = reason.violation if reason is not None else 0.0
             ot_trial.set_user_attr("constraint_violation", violation)
+            if hasattr(ot_trial, "set_constraint"):
+                ot_trial.set_constraint("violation", violation)
             if reason is not None:
                 ot_trial.set_user_attr("stop_reason", reason.describe())
             objective = record.last.get("cv_score_mean", record.last.get("objective"))

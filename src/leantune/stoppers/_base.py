@@ -38,7 +38,9 @@ class StopReason:
             return self.metric
         if self.rule == "predictive":
             return f"predicted {self.metric}"
-        return f"{self.rule} {self.detail.split()[0]}" if self.detail else self.rule
+        if self.rule == "prechelt" and self.detail:
+            return f"prechelt {self.detail.split()[0].rstrip(':')}"  # GL, PQ or UP
+        return self.rule
 
     @property
     def violation(self) -> float:

@@ -1,0 +1,52 @@
+import math
+
+import pytest
+
+from leantune.engine import TrialRecord
+from leantune.stoppers import StopReason
+from leantune.study._ledger import build_ledger
+
+
+def _record(trial_id, status, cpu, done, planned, reason=None, wall=2.0):
+    record = TrialRecord(trial_id, {"batch_size": 2}, status=status, stop_reason=reason)
+    record.reports = [{"step": done, "steps_planned": planned, "cpu_time_s": cpu}]
+    record.started_at, record.ended_at = 100.0, 100.0 + wall
+    return record
+
+
+def test_spent_is_measured_and_saved_is_an_estimate_per_rule():
+    memory = StopReason("constraint", "memory_mb", 300, 200, 250)
+    predicted = StopReason("predictive", "train_time_s", 90, 60, 100)
+    ledger = build_ledger(
+        [
+            _record("a", "feasible", cpu=4.0, done=1000, planned=1000),
+            _record("b", "stopped", cpu=1.0, done=250, planned=1000, reason=memory),
+            _record("c", "stopped", cpu=0.5, done=100, planned=1000, reason=predicted),
+        ]
+    )
+    assert ledger["spent_cpu_s"] == pytest.approx(5.5)
+    assert ledger["spent_wall_s"] == pytest.approx(6.0)
+    # b: 750 steps left at 4 ms of CPU each = 3 s; c: 900 left at 5 ms = 4.5 s
+    assert ledger["by_rule"]["memory_mb"]["saved_cpu_s_estimate"] == pytest.approx(3.0)
+    assert ledger["by_rule"]["predicted train_time_s"]["saved_cpu_s_estimate"] == pytest.approx(4.5)
+    assert ledger["saved_cpu_s_estimate"] == pytest.approx(7.5)
+    assert ledger["share_of_full_grid_spent_estimate"] == pytest.approx(5.5 / 13.0)
+    assert list(ledger["by_rule"]) == ["predicted train_time_s", "memory_mb"]
+    assert "estimate" in ledger["note"]
+    entry = next(t for t in ledger["trials"] if t["trial_id"] == "b")
+    assert entry["remaining_wall_s_estimate"] == pytest.approx(750 * 2.0 / 250)
+
+
+def test_a_trial_with_nothing_left_saves_nothing():
+    reason = StopReason("constraint", "train_time_s", 2, 1, 1000)
+    ledger = build_ledger(
+        [_record("a", "stopped", cpu=1.0, done=1000, planned=1000, reason=reason)]
+    )
+    assert ledger["saved_cpu_s_estimate"] == 0
+    assert ledger["share_of_full_grid_spent_estimate"] == 1.0
+
+
+def test_an_empty_study_has_an_empty_ledger():
+    ledger = build_ledger([])
+    assert ledger["spent_cpu_s"] == 0 and ledger["by_rule"] == {}
+    assert not math.isnan(ledger["share_of_full_grid_spent_estimate"])
