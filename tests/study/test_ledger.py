@@ -50,3 +50,11 @@ def test_an_empty_study_has_an_empty_ledger():
     ledger = build_ledger([])
     assert ledger["spent_cpu_s"] == 0 and ledger["by_rule"] == {}
     assert not math.isnan(ledger["share_of_full_grid_spent_estimate"])
+
+
+def test_observe_only_trials_that_broke_a_limit_saved_nothing():
+    reason = StopReason("constraint", "memory_mb", 300, 200, 250)
+    ledger = build_ledger(
+        [_record("a", "infeasible", cpu=4.0, done=1000, planned=1000, reason=reason)]
+    )
+    assert ledger["by_rule"] == {} and ledger["saved_cpu_s_estimate"] == 0

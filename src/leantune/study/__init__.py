@@ -3,12 +3,16 @@
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._results import FinalModel
 from leantune.study._runner import StudyInterrupted, StudyResult, run_study
+from leantune.study._whatif import load_histories, predictive_vs_reactive, replay_table
 
 __all__ = [
     "FinalModel",
     "PreparedStudy",
     "StudyInterrupted",
     "StudyResult",
+    "load_histories",
+    "predictive_vs_reactive",
     "prepare_study",
+    "replay_table",
     "run_study",
 ]

@@ -28,7 +28,9 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "trial_id": record.trial_id,
         "status": record.status,
-        "stop_label": record.stop_reason.label if record.stop_reason else "",
+        "stop_label": record.stop_reason.label
+        if record.stop_reason and record.status in ("stopped", "diverged")
+        else "",
         "cpu_s": cpu,
         "wall_s": wall,
         "steps_done": done,
@@ -36,7 +38,10 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         "remaining_cpu_s_estimate": 0.0,
         "remaining_wall_s_estimate": 0.0,
     }
-    if record.stop_reason is not None and done > 0 and planned > done:
+    # Only a trial that was actually cut short saved anything (in observe-only mode a trial
+    # that broke a limit ran on to its end).
+    cut_short = record.status in ("stopped", "diverged") and record.stop_reason is not None
+    if cut_short and done > 0 and planned > done:
         remaining = planned - done
         entry["remaining_cpu_s_estimate"] = remaining * cpu / done
         entry["remaining_wall_s_estimate"] = remaining * wall / done
