@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from leantune import load_spec
+from leantune.cli import app
 from leantune.study import prepare_study
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,3 +94,6 @@ def test_every_example_validates(example, monkeypatch):
         monkeypatch.setenv("LEANTUNE_PMLB_CACHE", str(shared))
     prepared = prepare_study(spec)
     assert prepared.n_trials > 0
+    result = CliRunner().invoke(app, ["validate", str(example)])
+    assert result.exit_code == 0, result.output
+    assert "ok:" in result.output

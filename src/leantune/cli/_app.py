@@ -90,10 +90,15 @@ def validate(study: StudyFile, set_: SetOption = None) -> None:
     from leantune.study import prepare_study
 
     prepared = prepare_study(load_spec(study, set_ or []))
-    axes = ", ".join(f"{k} {len(v)}" for k, v in prepared.param_space.items())
+    search = prepared.spec.search
+    axes = ", ".join(
+        f"{name} {len(values)}" if isinstance(values, list) else f"{name} {values}"
+        for name, values in prepared.param_space.items()
+    )
+    how = "" if search.method == "grid" else f" sampled by {search.method}"
     stdout.print(
         f"[green]ok[/]: {prepared.dataset.describe()}\n"
-        f"  {prepared.n_trials} configs ({axes}) × {len(prepared.splits.folds)} folds",
+        f"  {prepared.n_trials} configs{how} ({axes}) × {len(prepared.splits.folds)} folds",
         highlight=False,
     )
 

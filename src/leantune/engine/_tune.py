@@ -106,6 +106,9 @@ class LogUniform:
     low: float
     high: float
 
+    def __str__(self) -> str:
+        return f"log-uniform [{self.low:g}, {self.high:g}]"
+
 
 @dataclass(frozen=True)
 class SearchRequest:
