@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from leantune.datasets import build_dataset, load_dataset, load_pmlb
+from leantune.datasets import THESIS_DATASETS, build_dataset, load_dataset, load_pmlb, pmlb_shape
+from leantune.datasets._pmlb import _known_task, known_names, resolve_cache_dir
 from leantune.errors import DatasetError
 from leantune.spec import DatasetSpec
 
@@ -101,17 +102,12 @@ def test_labels_are_encoded_once_and_kept_in_code_order():
     ],
 )
 def test_the_five_thesis_sets_are_known_by_name(name, task):
-    from leantune.datasets import THESIS_DATASETS, pmlb_shape
-    from leantune.datasets._pmlb import _known_task, known_names
-
     assert name in THESIS_DATASETS and name in known_names()
     assert _known_task(name) == task
     assert pmlb_shape(name, "/nonexistent").task == task  # known offline, from pmlb's table
 
 
 def test_the_pmlb_cache_comes_from_the_spec_then_the_environment(tmp_path, monkeypatch):
-    from leantune.datasets._pmlb import resolve_cache_dir
-
     monkeypatch.setenv("LEANTUNE_PMLB_CACHE", str(tmp_path / "env"))
     assert resolve_cache_dir(None) == tmp_path / "env"
     assert resolve_cache_dir(tmp_path / "spec") == tmp_path / "spec"

@@ -9,6 +9,7 @@ provenance so every output (summary, MLflow tags, CLI) says so.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def make_synthetic(
     task: str,
     classes: int | None = None,
     seed: int = 0,
-    provenance: dict | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Dataset:
     """Gaussian classes around random means (classification) or a linear signal plus noise
     (regression). Classes are balanced to within one row, so stratified splits always work."""
