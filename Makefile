@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	&& echo $$p && break; done)
 
-.PHONY: quickstart test lint format clean
+.PHONY: quickstart test lint format clean bench-memory
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "leantune needs Python 3.11 or newer on PATH"; exit 1; }
@@ -39,6 +39,10 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
+
+# Private memory per trial worker on kddcup, shared zero-copy vs a per-trial copy (BENCHMARKS.md).
+bench-memory: $(VENV)/.installed
+	$(BIN)/python benchmarks/memory_per_worker.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

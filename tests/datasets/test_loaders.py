@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from leantune.datasets import build_dataset, load_dataset, load_pmlb
+from leantune.datasets import THESIS_DATASETS, build_dataset, load_dataset, load_pmlb, pmlb_shape
+from leantune.datasets._pmlb import _known_task, known_names, resolve_cache_dir
 from leantune.errors import DatasetError
 from leantune.spec import DatasetSpec
 
@@ -88,3 +89,32 @@ def test_labels_are_encoded_once_and_kept_in_code_order():
     assert data.task == "classification"
     assert data.y.tolist() == [1, 0, 1, 2]
     assert data.classes.tolist() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("name", "task"),
+    [
+        ("mnist", "classification"),
+        ("kddcup", "classification"),
+        ("diabetes", "classification"),
+        ("1191_BNG_pbc", "regression"),
+        ("529_pollen", "regression"),
+    ],
+)
+def test_the_five_thesis_sets_are_known_by_name(name, task):
+    assert name in THESIS_DATASETS and name in known_names()
+    assert _known_task(name) == task
+    assert pmlb_shape(name, "/nonexistent").task == task  # known offline, from pmlb's table
+
+
+def test_the_pmlb_cache_comes_from_the_spec_then_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEANTUNE_PMLB_CACHE", str(tmp_path / "env"))
+    assert resolve_cache_dir(None) == tmp_path / "env"
+    assert resolve_cache_dir(tmp_path / "spec") == tmp_path / "spec"
+    monkeypatch.delenv("LEANTUNE_PMLB_CACHE")
+    assert str(resolve_cache_dir(None)).endswith(".cache/leantune/pmlb")
+
+
+def test_a_pmlb_load_from_the_spec_uses_its_cache_dir(shared_pmlb):
+    data = load_dataset(DatasetSpec(source="pmlb", name="529_pollen", cache_dir=shared_pmlb))
+    assert data.X.shape == (3848, 4) and data.provenance["location"].startswith(str(shared_pmlb))

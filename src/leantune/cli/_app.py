@@ -105,6 +105,60 @@ def validate(study: StudyFile, set_: SetOption = None) -> None:
 
 @app.command()
 @user_errors
+def datasets(
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="PMLB cache to look in. Default: $LEANTUNE_PMLB_CACHE, else "
+            "~/.cache/leantune/pmlb.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list, for scripts.")] = False,
+) -> None:
+    """List the known datasets: cached or not, rows, features, task, classes. Reads no data file."""
+    from leantune.datasets import default_cache_dir, list_datasets
+
+    directory = cache_dir.expanduser() if cache_dir else default_cache_dir()
+    infos = list_datasets(directory)
+    if as_json:
+        stdout.print_json(json.dumps([info.as_dict() for info in infos]))
+        return
+    header = ("name", "source", "cached", "rows", "features", "task", "classes", "")
+    rows = [
+        (
+            info.name,
+            info.source,
+            ("built-in" if info.source == "sklearn" else "yes") if info.cached else "no",
+            _count(info.rows),
+            _count(info.features),
+            info.task or "?",
+            _count(info.classes) if info.task == "classification" else "-",
+            info.note,
+        )
+        for info in infos
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    stdout.print(f"PMLB cache: {directory}", highlight=False, markup=False)
+    for row in [header, *rows]:
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        stdout.print(line.rstrip(), highlight=False, markup=False)
+    if any(not info.cached for info in infos):
+        stdout.print(
+            "Not cached: downloaded into the cache on first use when online. Offline, place "
+            "<name>/<name>.tsv.gz in the cache, or, for a scale check on synthetic data, use "
+            "dataset: {synthetic_like: NAME}.",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+@app.command()
+@user_errors
 def ui(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,

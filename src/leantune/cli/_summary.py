@@ -16,12 +16,30 @@ def _config_text(config: dict[str, Any]) -> str:
     )
 
 
+def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
+    """Caveats about the data, first: nobody should read results without them."""
+    if dataset.get("synthetic"):
+        like = dataset.get("synthetic_like")
+        of = f" for {like} (seed {dataset.get('seed')})" if like else ""
+        out(
+            f"[bold yellow]Dataset is a SYNTHETIC stand-in{of}, not real data[/]: its scores say "
+            "nothing about the real set; use it for scale and resource checks only.",
+            highlight=False,
+        )
+    dropped = dataset.get("dropped_rows_with_nan") or 0
+    if dropped:
+        out(
+            f"[yellow]Dataset: {dropped:,} of {dataset['rows'] + dropped:,} rows held NaN and "
+            "were dropped on load.[/]",
+            highlight=False,
+        )
+
+
 def print_summary(summary: dict[str, Any], console: Console) -> None:
     out = console.print
     best = summary["best"]
     dataset = summary["dataset"]
-    if dataset.get("synthetic"):
-        out("[bold yellow]Dataset is a SYNTHETIC stand-in, not real data.[/]")
+    _dataset_lines(dataset, out)
     if best:
         metric = best["cv_metric"].removeprefix("val_")
         test = best["test"].get(f"test_{metric}")

@@ -1,12 +1,16 @@
-"""Datasets: loaders (scikit-learn built-ins, PMLB with a local cache), checks, and splits."""
+"""Datasets: loaders (scikit-learn built-ins, PMLB with a local cache, CSV/Parquet files,
+synthetic stand-ins), checks, the catalogue behind `leantune datasets`, and leakage-free splits."""
 
 from __future__ import annotations
 
+from leantune.datasets._catalog import DatasetInfo, DatasetShape, list_datasets, pmlb_shape
 from leantune.datasets._dataset import Dataset
+from leantune.datasets._file import load_file
 from leantune.datasets._pmlb import THESIS_DATASETS, default_cache_dir, load_pmlb
 from leantune.datasets._prepare import build_dataset, infer_task
 from leantune.datasets._sklearn import BUILTINS, load_sklearn
 from leantune.datasets._split import Fold, Splits, make_splits
+from leantune.datasets._synthetic import load_synthetic_like, make_synthetic
 from leantune.errors import DatasetError
 from leantune.spec import DatasetSpec
 
@@ -20,6 +24,18 @@ def load_dataset(spec: DatasetSpec) -> Dataset:
                 f"'sklearn'; got {spec.name!r}"
             )
         return load_sklearn(spec.name, spec.task)
+    if spec.source == "file":
+        return load_file(
+            spec.path,
+            spec.target,
+            categorical=spec.categorical or "onehot",
+            name=spec.name,
+            task=spec.task,
+        )
+    if spec.source == "synthetic":
+        return load_synthetic_like(
+            spec.synthetic_like, spec.cache_dir, seed=spec.seed or 0, task=spec.task
+        )
     return load_pmlb(spec.name, spec.cache_dir, spec.task)
 
 
@@ -28,13 +44,20 @@ __all__ = [
     "THESIS_DATASETS",
     "Dataset",
     "DatasetError",
+    "DatasetInfo",
+    "DatasetShape",
     "Fold",
     "Splits",
     "build_dataset",
     "default_cache_dir",
     "infer_task",
+    "list_datasets",
     "load_dataset",
+    "load_file",
     "load_pmlb",
     "load_sklearn",
+    "load_synthetic_like",
     "make_splits",
+    "make_synthetic",
+    "pmlb_shape",
 ]

@@ -45,10 +45,23 @@ class Dataset:
     def is_synthetic(self) -> bool:
         return bool(self.provenance.get("synthetic", False))
 
+    @property
+    def dropped_rows(self) -> int:
+        """Rows the loader dropped for holding NaN (pmlb's default); 0 when none were."""
+        return int(self.provenance.get("dropped_rows_with_nan", 0) or 0)
+
     def describe(self) -> str:
+        """One line for the CLI and the study's start line: what was loaded, and any caveat."""
         classes = f", {self.n_classes} classes" if self.classes is not None else ""
-        synthetic = " [SYNTHETIC stand-in]" if self.is_synthetic else ""
+        dropped = (
+            f", {self.dropped_rows:,} rows with NaN dropped on load" if self.dropped_rows else ""
+        )
+        synthetic = ""
+        if self.is_synthetic:
+            like = self.provenance.get("synthetic_like")
+            of = f" for {like}" if like else ""
+            synthetic = f" [SYNTHETIC stand-in{of}, seed {self.provenance.get('seed', '?')}]"
         return (
             f"{self.name} ({self.provenance.get('source', '?')}): {self.n_rows:,} rows × "
-            f"{self.n_features} features, {self.task}{classes}{synthetic}"
+            f"{self.n_features} features, {self.task}{classes}{dropped}{synthetic}"
         )

@@ -15,10 +15,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 import pmlb
 
 from leantune.datasets._dataset import Dataset
-from leantune.datasets._prepare import build_dataset
+from leantune.datasets._prepare import build_dataset, frame_to_float
 from leantune.errors import DatasetError
 
 # The datasets the original study was defined on.
@@ -29,6 +30,9 @@ ALIASES: dict[str, tuple[str, ...]] = {"diabetes": ("diabetes", "_deprecated_dia
 
 DEFAULT_URL = "https://github.com/EpistasisLab/pmlb/raw/master/datasets"
 CONNECT_TIMEOUT_S = 5.0
+"""Per socket operation (connect, each read): a dead network fails fast, a slow one still works."""
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def default_cache_dir() -> Path:
@@ -37,13 +41,22 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "leantune" / "pmlb"
 
 
+def resolve_cache_dir(cache_dir: Path | str | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+
+
 def known_names() -> list[str]:
     return sorted(set(pmlb.dataset_names) | set(THESIS_DATASETS) | set(ALIASES))
 
 
+def stored_names(name: str) -> tuple[str, ...]:
+    """The names a set may be stored under: itself, and for renamed sets the upstream name."""
+    return ALIASES.get(name, (name,))
+
+
 def cached_file(name: str, cache_dir: Path) -> Path | None:
     """The cached data file for `name` (or one of its aliases), if present."""
-    for candidate in ALIASES.get(name, (name,)):
+    for candidate in stored_names(name):
         path = cache_dir / candidate / f"{candidate}.tsv.gz"
         if path.is_file():
             return path
@@ -51,33 +64,63 @@ def cached_file(name: str, cache_dir: Path) -> Path | None:
 
 
 def load_pmlb(name: str, cache_dir: Path | None = None, task: str | None = None) -> Dataset:
-    cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    """Load a PMLB set from the cache, downloading it first if needed. Rows with NaN are dropped
+    (as pmlb does) and counted in the provenance."""
+    cache_dir = resolve_cache_dir(cache_dir)
     if name not in known_names() and cached_file(name, cache_dir) is None:
         close = difflib.get_close_matches(name, known_names(), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise DatasetError(f"dataset.name: {name!r} is not a PMLB dataset{hint}")
     path = cached_file(name, cache_dir) or _download(name, cache_dir)
     stored_name = path.parent.name
-    frame = pmlb.fetch_data(stored_name, local_cache_dir=str(cache_dir), dropna=False)
-    rows_before = len(frame)
-    frame = frame.dropna()
+    frame = _read(stored_name, path, cache_dir)
     if "target" not in frame.columns:
-        raise DatasetError(f"dataset {name!r}: {path} has no 'target' column")
-    features = frame.drop(columns="target")
+        raise DatasetError(
+            f"dataset {name!r}: {path} must have a 'target' column, as PMLB files do; got "
+            f"columns {_column_list(frame.columns)}"
+        )
+    # Count before dropping, and copy only when something is dropped: kddcup is 160 MB.
+    complete = frame.notna().all(axis=1).to_numpy()
+    dropped = int(len(frame) - complete.sum())
+    if dropped:
+        frame = frame.loc[complete]
+    features = [c for c in frame.columns if c != "target"]
+    try:
+        X = frame_to_float(frame, features)
+    except (TypeError, ValueError) as error:
+        raise DatasetError(
+            f"dataset {name!r}: {path} must hold numeric features, as PMLB files do: {error}"
+        ) from None
     return build_dataset(
         name,
-        features.to_numpy(dtype=float, copy=False),
+        X,
         frame["target"].to_numpy(),
         task=task or _known_task(name),
-        feature_names=[str(c) for c in features.columns],
+        feature_names=[str(c) for c in features],
         provenance={
             "source": "pmlb",
             "location": str(path),
             "stored_as": stored_name,
-            "dropped_rows_with_nan": rows_before - len(frame),
+            "dropped_rows_with_nan": dropped,
             "synthetic": False,
         },
     )
+
+
+def _read(stored_name: str, path: Path, cache_dir: Path) -> pd.DataFrame:
+    try:
+        return pmlb.fetch_data(stored_name, local_cache_dir=str(cache_dir), dropna=False)
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as error:
+        raise DatasetError(
+            f"dataset {stored_name!r}: could not read {path} as a PMLB file (gzipped TSV with "
+            f"a 'target' column): {error}. Delete it to download it again, or replace it"
+        ) from None
+
+
+def _column_list(columns: pd.Index, shown: int = 8) -> str:
+    names = [repr(str(c)) for c in columns[:shown]]
+    more = f", … ({len(columns)} in all)" if len(columns) > shown else ""
+    return ", ".join(names) + more
 
 
 def _known_task(name: str) -> str | None:
@@ -91,23 +134,44 @@ def _known_task(name: str) -> str | None:
 def _download(name: str, cache_dir: Path) -> Path:
     base = os.environ.get("LEANTUNE_PMLB_URL", DEFAULT_URL).rstrip("/")
     tried = []
-    for candidate in ALIASES.get(name, (name,)):
+    for candidate in stored_names(name):
         url = f"{base}/{candidate}/{candidate}.tsv.gz"
         target = cache_dir / candidate / f"{candidate}.tsv.gz"
         try:
-            with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                # Write then rename, so an interrupted download never looks like a cached file.
-                with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as part:
-                    shutil.copyfileobj(response, part)
-                os.replace(part.name, target)
-                return target
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
-            tried.append(f"{url} ({getattr(error, 'reason', error)})")
+            _fetch(url, target)
+            return target
+        except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
+            tried.append(f"{url} ({_why(error)})")
+    looked = " or ".join(str(cache_dir / c / f"{c}.tsv.gz") for c in stored_names(name))
     expected = cache_dir / name / f"{name}.tsv.gz"
     raise DatasetError(
         f"dataset {name!r}: not in the local cache and could not be downloaded. "
-        f"Looked for {expected}; tried {'; '.join(tried)}. To use it offline, place the "
+        f"Looked for {looked}; tried {'; '.join(tried)}. To use it offline, place the "
         f"PMLB file at {expected}, or point dataset.cache_dir (or $LEANTUNE_PMLB_CACHE) "
         "at a directory laid out as <name>/<name>.tsv.gz."
     )
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    return str(getattr(error, "reason", None) or error)
+
+
+def _fetch(url: str, target: Path) -> None:
+    with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as response:
+        head = response.read(2)
+        if head != _GZIP_MAGIC:
+            # A proxy's or portal's HTML page must not be cached as if it were the data.
+            raise ValueError(f"the reply is not a gzip file (starts with {head!r})")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so an interrupted download never looks like a cached file.
+        descriptor, part = tempfile.mkstemp(dir=target.parent, suffix=".part")
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(head)
+                shutil.copyfileobj(response, out)
+            os.replace(part, target)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise

@@ -12,6 +12,10 @@ from leantune.errors import DatasetError
 # A target with at most this many distinct integer values is read as class labels.
 _MAX_INFERRED_CLASSES = 100
 
+# Work over the whole matrix (checks, scaling statistics, generation) goes a block of about this
+# size at a time, so its temporaries stay small next to the data.
+CHUNK_BYTES = 1 << 24
+
 
 def infer_task(y: np.ndarray) -> str:
     """Classification for text or few integer-valued labels, otherwise regression."""
@@ -45,9 +49,8 @@ def build_dataset(
         raise DatasetError(
             f"dataset {name!r}: target has {y.shape[0]} rows but the features have {X.shape[0]}"
         )
-    bad = ~np.isfinite(X)
-    if bad.any():
-        rows = np.flatnonzero(bad.any(axis=1))
+    rows = _rows_not_finite(X)
+    if len(rows):
         raise DatasetError(
             f"dataset {name!r}: features hold NaN or inf in {len(rows)} rows "
             f"(first: row {int(rows[0])}); drop or impute them first"
@@ -81,6 +84,36 @@ def build_dataset(
         feature_names=list(names),
         provenance=dict(provenance or {}),
     )
+
+
+def _rows_not_finite(X: np.ndarray) -> np.ndarray:
+    """Rows holding NaN or inf, without a full-size boolean copy of X (mnist's is 55 MB)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum()):  # NaN and inf reach the sum; a finite sum clears every value
+            return np.empty(0, dtype=np.int64)
+    # The sum may also have overflowed on finite values: look row by row, a chunk at a time.
+    step = chunk_rows(X)
+    found = [
+        start + np.flatnonzero(~np.isfinite(X[start : start + step]).all(axis=1))
+        for start in range(0, X.shape[0], step)
+    ]
+    return np.concatenate(found)
+
+
+def chunk_rows(X: np.ndarray, chunk_bytes: int = CHUNK_BYTES) -> int:
+    """How many rows of X make about `chunk_bytes`: the unit for work done a block at a time."""
+    return max(1, chunk_bytes // max(1, X.shape[1] * X.itemsize))
+
+
+def frame_to_float(frame: Any, columns: list[str]) -> np.ndarray:
+    """The columns as one C-contiguous float64 matrix, filled column by column.
+
+    `frame.drop(...).to_numpy()` would hold a second copy of the table on the way.
+    """
+    X = np.empty((len(frame), len(columns)), dtype=np.float64)
+    for j, column in enumerate(columns):
+        X[:, j] = frame[column].to_numpy(dtype=np.float64)
+    return X
 
 
 def _numeric(X: Any) -> bool:

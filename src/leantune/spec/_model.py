@@ -29,12 +29,90 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
+DatasetSource = Literal["sklearn", "pmlb", "file", "synthetic"]
+
+# The keys each source reads besides `source` and `task`; a key another source reads is a
+# mistake worth naming (a `path` next to `source: pmlb` would otherwise be silently ignored).
+DATASET_KEYS: dict[str, tuple[str, ...]] = {
+    "sklearn": ("name",),
+    "pmlb": ("name", "cache_dir"),
+    "file": ("path", "target", "categorical", "name"),
+    "synthetic": ("synthetic_like", "cache_dir", "seed"),
+}
+_REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "sklearn": ("name",),
+    "pmlb": ("name",),
+    "file": ("path", "target"),
+    "synthetic": ("synthetic_like",),
+}
+_MISPLACED_HINTS = {
+    "synthetic_like": (
+        ". A stand-in is its own source, so it never passes for the real set: write "
+        "dataset: {synthetic_like: NAME} and leave source out (or set it to 'synthetic')"
+    ),
+}
+_KEY_PURPOSE = {
+    "name": "the dataset's name",
+    "path": "a CSV or Parquet file",
+    "target": "the column to predict",
+    "synthetic_like": "the PMLB set whose shape the stand-in copies",
+}
+
+
 class DatasetSpec(_Section):
-    source: Literal["sklearn", "pmlb"] = "sklearn"
-    name: Annotated[str, Field(min_length=1)]
+    """Where the data comes from. Without `source`, `path` means a file, `synthetic_like` a
+    synthetic stand-in, and anything else a scikit-learn built-in."""
+
+    source: DatasetSource = "sklearn"
+    name: Annotated[str, Field(min_length=1)] | None = None
+    """sklearn, pmlb: the set's name. file: a label for outputs (default: the file's stem)."""
     task: TaskName | None = None
+    """Default: the set's known task, else inferred from the target."""
     cache_dir: Path | None = None
     """pmlb cache directory. Default: $LEANTUNE_PMLB_CACHE, else ~/.cache/leantune/pmlb."""
+    path: Path | None = None
+    """file: a .csv, .csv.gz, .tsv, .tsv.gz, .parquet or .pq file (relative to the current
+    directory)."""
+    target: Annotated[str, Field(min_length=1)] | None = None
+    """file: the column to predict; every other column is a feature."""
+    categorical: Literal["onehot", "error"] | None = None
+    """file: what to do with non-numeric feature columns. Default onehot (one column per value);
+    error rejects them."""
+    synthetic_like: Annotated[str, Field(min_length=1)] | None = None
+    """synthetic: a PMLB name. The stand-in has its rows, features, task and classes (read from
+    its summary_stats.tsv), with seeded random values. For scale checks, never for results."""
+    seed: NonNegativeInt | None = None
+    """synthetic: the generator's seed (default 0), independent of training.seed."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_from_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source" not in data:
+            if "path" in data:
+                return {**data, "source": "file"}
+            if "synthetic_like" in data:
+                return {**data, "source": "synthetic"}
+        return data
+
+    @field_validator("name", "cache_dir", "path", "target", "categorical", "synthetic_like", "seed")
+    @classmethod
+    def _belongs_to_source(cls, value: Any, info: Any) -> Any:
+        source = info.data.get("source")
+        if source is None:  # `source` itself is invalid; that error is enough
+            return value
+        key = info.field_name
+        if value is None and key in _REQUIRED_KEYS[source]:
+            raise ValueError(
+                f"is required for source {source!r} ({_KEY_PURPOSE[key]}); got nothing"
+            )
+        if value is not None and key not in DATASET_KEYS[source]:
+            users = [repr(s) for s, keys in DATASET_KEYS.items() if key in keys]
+            allowed = users[0] if len(users) == 1 else f"{', '.join(users[:-1])} or {users[-1]}"
+            raise ValueError(
+                f"applies only to source {allowed}; got it with source {source!r}"
+                f"{_MISPLACED_HINTS.get(key, '')}"
+            )
+        return value
 
 
 class SearchSpaceSpec(_Section):

@@ -1,0 +1,160 @@
+"""What is known about a dataset without loading it: its shape, task, and whether it is cached.
+
+A PMLB set's figures come from its own `summary_stats.tsv` in the cache when that is there, and
+otherwise from the summary table that ships inside the pmlb package, so that listing the sets
+and building synthetic stand-ins work offline and never read a data file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import pkgutil
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pmlb
+
+from leantune.datasets._pmlb import (
+    THESIS_DATASETS,
+    cached_file,
+    resolve_cache_dir,
+    stored_names,
+)
+from leantune.datasets._sklearn import BUILTINS
+from leantune.errors import DatasetError
+
+SUMMARY_FILE = "summary_stats.tsv"
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """Rows, features, task and classes of a set, and the file these figures were read from."""
+
+    name: str
+    rows: int
+    features: int
+    task: str
+    classes: int | None
+    location: str
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One line of `leantune datasets`."""
+
+    name: str
+    source: str
+    cached: bool
+    """The data is on this machine (scikit-learn's built-ins always are)."""
+    rows: int | None
+    features: int | None
+    task: str | None
+    classes: int | None
+    location: str
+    """The data file (where it would be downloaded to, when it is not cached)."""
+    shape_from: str | None
+    """Where rows, features, task and classes were read from."""
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pmlb_shape(name: str, cache_dir: Path | str | None = None) -> DatasetShape | None:
+    """The set's figures from `<cache>/<name>/summary_stats.tsv`, else pmlb's bundled table."""
+    cache_dir = resolve_cache_dir(cache_dir)
+    for candidate in stored_names(name):
+        path = cache_dir / candidate / SUMMARY_FILE
+        if path.is_file():
+            try:
+                rows = list(csv.DictReader(io.StringIO(path.read_text()), delimiter="\t"))
+                return _shape(name, rows[0], str(path))
+            except (OSError, UnicodeDecodeError, IndexError, KeyError, ValueError) as error:
+                raise DatasetError(
+                    f"dataset {name!r}: {path} is not a PMLB summary_stats.tsv (a tab-separated "
+                    f"header and one row with n_instances, n_features, n_classes, task): {error!r}"
+                ) from None
+    bundled = _bundled_summary()
+    location = f"pmlb {pmlb.__version__} all_summary_stats.tsv"
+    for candidate in stored_names(name):
+        if candidate in bundled:
+            return _shape(name, bundled[candidate], location)
+    return None
+
+
+def list_datasets(cache_dir: Path | str | None = None) -> list[DatasetInfo]:
+    """The thesis's PMLB sets, any other set in the cache, then scikit-learn's built-ins."""
+    cache_dir = resolve_cache_dir(cache_dir)
+    names = list(THESIS_DATASETS)
+    if cache_dir.is_dir():
+        aliases = {stored for name in names for stored in stored_names(name)}
+        names += sorted(
+            entry.name
+            for entry in cache_dir.iterdir()
+            if entry.name not in aliases and (entry / f"{entry.name}.tsv.gz").is_file()
+        )
+    infos = [_pmlb_info(name, cache_dir) for name in names]
+    infos += [_sklearn_info(name) for name in sorted(BUILTINS)]
+    return infos
+
+
+def _pmlb_info(name: str, cache_dir: Path) -> DatasetInfo:
+    path = cached_file(name, cache_dir)
+    shape = pmlb_shape(name, cache_dir)
+    renamed = path is not None and path.parent.name != name
+    return DatasetInfo(
+        name=name,
+        source="pmlb",
+        cached=path is not None,
+        rows=shape.rows if shape else None,
+        features=shape.features if shape else None,
+        task=shape.task if shape else None,
+        classes=shape.classes if shape else None,
+        location=str(path or cache_dir / name / f"{name}.tsv.gz"),
+        shape_from=shape.location if shape else None,
+        note=f"stored as {path.parent.name}" if renamed else "",
+    )
+
+
+def _sklearn_info(name: str) -> DatasetInfo:
+    loader, task = BUILTINS[name]
+    # They are small and ship with scikit-learn: reading one takes milliseconds.
+    X, y = loader(return_X_y=True)
+    return DatasetInfo(
+        name=name,
+        source="sklearn",
+        cached=True,
+        rows=int(X.shape[0]),
+        features=int(X.shape[1]),
+        task=task,
+        classes=len(set(y.tolist())) if task == "classification" else None,
+        location=f"sklearn.datasets.load_{name}",
+        shape_from=f"sklearn.datasets.load_{name}",
+    )
+
+
+def _shape(name: str, row: dict[str, str], location: str) -> DatasetShape:
+    task = row["task"].strip()
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be classification or regression; got {task!r}")
+    return DatasetShape(
+        name=name,
+        rows=int(float(row["n_instances"])),
+        features=int(float(row["n_features"])),
+        task=task,
+        # For regression, pmlb's n_classes counts distinct target values: not classes.
+        classes=int(float(row["n_classes"])) if task == "classification" else None,
+        location=location,
+    )
+
+
+@cache
+def _bundled_summary() -> dict[str, dict[str, str]]:
+    data = pkgutil.get_data("pmlb", "all_summary_stats.tsv")
+    if data is None:  # pragma: no cover (a pmlb without its table)
+        return {}
+    rows = csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t")
+    return {row["dataset"]: row for row in rows}
