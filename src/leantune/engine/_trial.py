@@ -70,8 +70,9 @@ class TrialOutcome:
 
 
 # Rows of the validation part used to time predict() at each report: enough to amortize the
-# call, few enough to cost far less than a window of steps.
-LATENCY_ROWS = 256
+# call, few enough to cost far less than a window of steps, and at most ~0.5 MB so that the
+# instrument does not show up in the memory it measures.
+LATENCY_ROWS, LATENCY_BYTES = 256, 2**19
 
 
 class Diverged(Exception):
@@ -149,7 +150,8 @@ class _TrialRun:
         self.estimator, self.fold_index = estimator, fold_index
         # The loss of the all-zero model SGD starts from: the divergence policy's yardstick.
         self.start_loss = self._evaluate(fold, None)["val_loss"]
-        self.latency_rows = (X[fold.val_idx[:LATENCY_ROWS]] - mean) * inv_scale
+        latency_rows = max(16, min(LATENCY_ROWS, LATENCY_BYTES // (8 * X.shape[1])))
+        self.latency_rows = (X[fold.val_idx[:latency_rows]] - mean) * inv_scale
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
         report_every = plan.report_every

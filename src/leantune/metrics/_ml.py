@@ -9,8 +9,9 @@ import numpy as np
 
 from leantune.models import LossFunction
 
-# Validation rows are gathered in chunks so a trial never holds a copy of the validation set.
-_CHUNK_ROWS = 8192
+# Validation rows are gathered in chunks of about this many bytes, so a trial never holds a
+# copy of the validation set, however wide the rows.
+_CHUNK_BYTES = 2**20
 
 
 def score_metric(task: str) -> tuple[str, str]:
@@ -83,8 +84,9 @@ def evaluate(
     shifted = intercept - folded @ mean
     loss_sum = hits = squared = 0.0
     with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, len(rows), _CHUNK_ROWS):
-            chunk = rows[start : start + _CHUNK_ROWS]
+        chunk_rows = max(16, _CHUNK_BYTES // (8 * X.shape[1]))
+        for start in range(0, len(rows), chunk_rows):
+            chunk = rows[start : start + chunk_rows]
             values = decision(X[chunk], folded, shifted)
             truth = y[chunk]
             loss_sum += float(loss(values, targets.signs(truth)).sum())

@@ -322,7 +322,7 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value and not {"pow2", "pow10"} & set(value):
             flat.update(_flatten(value, f"{name}."))
-        else:
+        elif value is not None:  # unset options are defaults, not parameters worth a column
             flat[name] = value
     return flat
 
