@@ -192,6 +192,10 @@ class ValidationSpec(_Section):
     """K-fold cross-validation on the training part; 1 means a single holdout split."""
     holdout_size: Annotated[float, Field(strict=True, gt=0, lt=1)] = 0.2
     """Validation share of the training part when cv_folds is 1."""
+    report_rows: PositiveInt | None = 4096
+    """Validation rows (a fixed seeded sample) scored at reports inside a fold, to keep them
+    cheap on large sets; each fold's last report, which gives its score, uses every row.
+    null: every row at every report."""
 
 
 class ConstraintsSpec(_Section):

@@ -91,7 +91,7 @@ def run_study(
         tags=_dataset_tags(prepared),
         spec_yaml=spec_yaml,
     )
-    plan = TrainingPlan(**spec.training.model_dump())
+    plan = TrainingPlan(**spec.training.model_dump(), report_rows=spec.validation.report_rows)
     request = SearchRequest(
         name="tune",
         param_space=prepared.param_space,
