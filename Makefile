@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	&& echo $$p && break; done)
 
-.PHONY: quickstart test lint format clean bench-memory
+.PHONY: quickstart test lint format clean bench bench-smoke bench-memory
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "leantune needs Python 3.11 or newer on PATH"; exit 1; }
@@ -29,18 +29,26 @@ quickstart: $(VENV)/.installed
 	$(BIN)/leantune run examples/quickstart.yaml
 
 test: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
 # Private memory per trial worker on kddcup, shared zero-copy vs a per-trial copy (BENCHMARKS.md).
+# Every benchmark figure, written to BENCHMARKS.md (about an hour on 2 cores).
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/run.py
+
+# Every harness path at tiny sizes (about 2 minutes): keeps the harness working; asserts no time.
+bench-smoke: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/run.py --smoke
+
 bench-memory: $(VENV)/.installed
 	$(BIN)/python benchmarks/memory_per_worker.py
 

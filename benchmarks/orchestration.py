@@ -17,6 +17,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,14 @@ def _study(n_trials: int, tracked: bool) -> dict[str, float]:
     return {"wall": wall, "startup": first - started}
 
 
+def _record(arm: str, n_trials: int, store: dict[str, list[Any]]) -> float:
+    if arm == "back":
+        store[arm].append(_back_to_back(n_trials))
+    else:
+        store[arm].append(_study(n_trials, tracked=arm == "mlflow"))
+    return 0.0
+
+
 def _back_to_back(n_trials: int) -> float:
     from leantune import load_spec
     from leantune.engine import TrainingPlan, TrialData, train_trial
@@ -78,7 +87,7 @@ def main() -> None:
     args = options.parse_args()
     sizes = [32, 128]
     if args.smoke:
-        sizes, args.repeats = [4], 1
+        sizes, args.repeats = [2], 1
     lines = [
         "## P2: orchestration overhead per trial",
         "",
@@ -93,18 +102,12 @@ def main() -> None:
     ]
     data: dict[str, Any] = {}
     for n_trials in sizes:
-        readings: dict[str, list[Any]] = {"mlflow": [], "none": [], "back": []}
+        arms = ("mlflow", "back") if args.smoke else ("mlflow", "none", "back")
+        readings: dict[str, list[Any]] = {name: [] for name in arms}
 
-        def arm(name: str, n: int = n_trials, store: dict = readings) -> float:
-            if name == "back":
-                store[name].append(_back_to_back(n))
-            else:
-                store[name].append(_study(n, tracked=name == "mlflow"))
-            return 0.0
-
-        alternate({name: (lambda name=name: arm(name)) for name in readings}, args.repeats)
+        alternate({name: partial(_record, name, n_trials, readings) for name in arms}, args.repeats)
         back = statistics.median(readings["back"])
-        for tracking in ("mlflow", "none"):
+        for tracking in [arm for arm in arms if arm != "back"]:
             runs = readings[tracking]
             per_trial = [(r["wall"] - r["startup"] - back) / n_trials for r in runs]
             startup = [r["startup"] for r in runs]
