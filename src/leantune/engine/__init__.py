@@ -19,6 +19,8 @@ from leantune.engine._tune import (
     TrialObserver,
     TrialRecord,
     run_search,
+    start_ray,
+    stop_ray,
 )
 
 __all__ = [
@@ -37,5 +39,7 @@ __all__ = [
     "TrialOutcome",
     "TrialRecord",
     "run_search",
+    "start_ray",
+    "stop_ray",
     "train_trial",
 ]

@@ -144,7 +144,7 @@ def run_search(
     request: SearchRequest, policy: StoppingPolicy, observer: TrialObserver
 ) -> list[TrialRecord]:
     """Run every config of the grid as a Tune trial; return one record per trial."""
-    started_ray = _ensure_ray(request.ray_address)
+    started_ray = start_ray(request.ray_address)
     try:
         scheduler_name = request.scheduler["name"] if request.scheduler else None
         driver = _Driver(policy, observer, enforce=request.enforce, scheduler=scheduler_name)
@@ -186,7 +186,11 @@ def run_search(
             ray.shutdown()
 
 
-def _ensure_ray(address: str | None) -> bool:
+def stop_ray() -> None:
+    ray.shutdown()
+
+
+def start_ray(address: str | None) -> bool:
     """Start a local Ray (or join `address`) unless one is running. True if we started it."""
     if ray.is_initialized():
         return False

@@ -6,6 +6,7 @@ import json
 import math
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from leantune.engine import (
     TrialData,
     TrialRecord,
     run_search,
+    start_ray,
+    stop_ray,
 )
 from leantune.metrics import score_metric
 from leantune.spec import StudySpec, dump_spec
@@ -82,9 +85,20 @@ def run_study(
         f"{len(prepared.splits.folds)} folds → {run_dir}",
         highlight=False,
     )
-    tracker = tracker or open_tracker(
-        spec.tracking_uri, spec.tracking.experiment or spec.name, run_dir
-    )
+    # Ray's start (seconds, mostly waiting for its daemons) overlaps MLflow's (imports and
+    # schema migrations): the store still exists before any trial's worker does.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opening = None
+        if tracker is None:
+            experiment = spec.tracking.experiment or spec.name
+            opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
+        started_ray = start_ray(spec.resources.ray_address)
+        try:
+            tracker = tracker or opening.result()  # type: ignore[union-attr]
+        except BaseException:
+            if started_ray:
+                stop_ray()
+            raise
     tracker.start_study(
         run_name=run_dir.name,
         params=_flatten(spec.model_dump(mode="json")),
@@ -125,6 +139,9 @@ def run_study(
     except BaseException:
         tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
         raise
+    finally:
+        if started_ray:
+            stop_ray()
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
     best = None if interrupted else best_feasible(records, prepared.dataset.task)
