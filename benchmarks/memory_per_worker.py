@@ -21,16 +21,16 @@ import gc
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psutil
+
+from _harness import command, machine, versions
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
@@ -201,32 +201,8 @@ def _report(
             f"{max(ratios):.3f} | {statistics.median(rises):.1f} | "
             f"{statistics.median(baselines):.1f} | {goal} |"
         )
-    lines += ["", "Machine: " + _machine(), "Versions: " + _versions(), "Command: " + _command()]
+    lines += ["", "Machine: " + machine(), "Versions: " + versions(), "Command: " + command()]
     return "\n".join(lines)
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = psutil.virtual_memory().total / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB memory, {platform.platform()}"
-
-
-def _versions() -> str:
-    packages = ("ray", "numpy", "scikit-learn", "pandas", "psutil")
-    return ", ".join(
-        [f"Python {platform.python_version()}"] + [f"{p} {version(p)}" for p in packages]
-    )
-
-
-def _command() -> str:
-    return " ".join([Path(sys.executable).name, *sys.argv])
 
 
 def _parse() -> argparse.Namespace:
