@@ -24,7 +24,9 @@ def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
     assert child.data.params == {"batch_size": "16"}
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert [m.step for m in history] == list(range(1, 1501))
-    assert "ok" not in child.data.metrics  # booleans are not metrics
+    # MLflow has no booleans: stored as 1/0, and the run says so
+    assert child.data.metrics["ok"] == 1.0
+    assert "ok: bool stored as 1/0 ×1500" in child.data.tags["leantune.replaced"]
     assert parent.info.status == "FINISHED" and parent.data.metrics["best"] == 0.9
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {
         "spec.yaml",
@@ -47,5 +49,7 @@ def test_failed_trials_are_marked_failed_and_open_ones_are_closed(tmp_path):
         for r in client.search_runs([client.get_experiment_by_name("exp").experiment_id])
     }
     assert runs["bad"].info.status == "FAILED"
-    assert runs["open"].info.status == "FAILED"
+    # a trial still running when the study ends runs again on resume: closed, not failed
+    assert runs["open"].info.status == "KILLED"
+    assert runs["open"].data.tags["leantune.status"] == "interrupted"
     assert runs["s"].info.status == "FAILED"
