@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_KEY = 250
@@ -44,12 +46,14 @@ def is_metric_name(name: str) -> bool:
 
 
 def safe_metric_name(name: str) -> str:
-    """A name that follows the rule, made from `name` (used when `name` does not)."""
-    fixed = _NOT_ALLOWED.sub("_", str(name)).strip("/").replace("..", "_.")
-    fixed = re.sub(r"/+", "/", fixed)
-    if not fixed or not re.match(r"[A-Za-z_]", fixed):
-        fixed = f"_{fixed}"
-    return fixed[:MAX_KEY]
+    """A name that follows the rule, made from `name` (used when `name` does not).
+
+    It goes under `renamed/`, so it cannot take the place of a valid name ("val loss" must not
+    become the "val_loss" a trial also reports).
+    """
+    fixed = _NOT_ALLOWED.sub("_", str(name)).replace("..", "_.")
+    fixed = re.sub(r"/+", "/", fixed).strip("/") or "_"
+    return f"renamed/{fixed}"[:MAX_KEY]
 
 
 def metric_value(value: Any) -> tuple[float | None, str | None]:
@@ -58,7 +62,7 @@ def metric_value(value: Any) -> tuple[float | None, str | None]:
     NaN is stored as NaN (MLflow keeps it); ±inf as ±1.797e308 (what SQL stores would silently
     make of it); a boolean as 1.0 or 0.0.
     """
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ too
+    if isinstance(value, bool | np.bool_):
         return float(value), "bool stored as 1/0"
     if not isinstance(value, numbers.Real):
         return None, None

@@ -1,0 +1,177 @@
+"""Trials that fail, are retried, die, or run out of memory, on the real engine (local Ray).
+
+Misbehaviour is injected with test-only faults (leantune.engine.Fault) that travel to the
+worker inside the request; attempts are counted from outside, by marker files the worker
+writes, not only by the driver's own bookkeeping.
+"""
+
+import os
+import resource
+import signal
+
+import pytest
+
+from leantune.datasets import load_sklearn, make_splits
+from leantune.engine import Fault, MemoryCap, SearchRequest, TrainingPlan, TrialData, run_search
+from leantune.stoppers import from_constraints
+from leantune.testing import NeverStop, RecordingObserver
+
+pytestmark = pytest.mark.slow
+
+
+def _request(tmp_path, *, learning_rates=(0.01, 0.1), epochs=1, report_every=5, **options):
+    data = load_sklearn("breast_cancer")
+    splits = make_splits(data, test_size=0.3, cv_folds=2, holdout_size=0.2, seed=0)
+    return SearchRequest(
+        name="t",
+        param_space={
+            "model": ["logistic"],
+            "batch_size": [8],
+            "learning_rate": list(learning_rates),
+            "alpha": [1e-4],
+        },
+        data=TrialData(data.X, data.y, data.task, data.n_classes, splits.folds),
+        plan=TrainingPlan(epochs=epochs, report_every=report_every),
+        storage_dir=tmp_path / "ray",
+        max_concurrent=1,
+        **options,
+    )
+
+
+def _by_rate(records):
+    return {r.config["learning_rate"]: r for r in records}
+
+
+def test_an_error_fails_the_trial_with_its_type_and_message_and_the_rest_finish(
+    ray_session, tmp_path
+):
+    fault = Fault(match={"learning_rate": 0.1}, raise_at_step=7, marker_dir=str(tmp_path / "m"))
+    records = run_search(
+        _request(tmp_path, faults=(fault,)), NeverStop(), RecordingObserver()
+    )
+    by_rate = _by_rate(records)
+    failed = by_rate[0.1]
+    assert failed.status == "failed"
+    assert failed.error == "InjectedFault: injected fault at step 7 (attempt 1)"
+    assert failed.attempts == 1 and failed.attempt_errors == [failed.error]
+    assert failed.last["trial_status"] == "failed"
+    assert by_rate[0.01].status == "feasible"
+    assert len(list((tmp_path / "m").iterdir())) == 1  # no retry without max_failures
+
+
+def test_a_persistent_error_gives_exactly_max_failures_plus_one_attempts(ray_session, tmp_path):
+    markers = tmp_path / "markers"
+    fault = Fault(match={"learning_rate": 0.1}, raise_at_step=3, marker_dir=str(markers))
+    observer = RecordingObserver()
+    records = run_search(
+        _request(tmp_path, faults=(fault,), max_failures=2), NeverStop(), observer
+    )
+    failed = _by_rate(records)[0.1]
+    assert sorted(p.name for p in markers.iterdir()) == ["attempt-1", "attempt-2", "attempt-3"]
+    assert failed.status == "failed" and failed.attempts == 3
+    assert failed.attempt_errors == [
+        f"InjectedFault: injected fault at step 3 (attempt {n})" for n in (1, 2, 3)
+    ]
+    assert _by_rate(records)[0.01].status == "feasible"
+    # one trial, started once as far as the observer is concerned, whatever Tune retried
+    assert observer.events.count(("started", failed.trial_id)) == 1
+
+
+def test_a_retried_trial_that_succeeds_keeps_only_its_last_attempt(ray_session, tmp_path):
+    fault = Fault(
+        match={"learning_rate": 0.1},
+        raise_at_step=12,
+        failing_attempts=1,
+        marker_dir=str(tmp_path / "m"),
+    )
+    records = run_search(
+        _request(tmp_path, learning_rates=(0.1,), faults=(fault,), max_failures=1),
+        NeverStop(),
+        RecordingObserver(),
+    )
+    (record,) = records
+    assert record.status == "feasible"
+    assert record.attempts == 2
+    assert record.attempt_errors == ["InjectedFault: injected fault at step 12 (attempt 1)"]
+    steps = [report["step"] for report in record.reports]
+    assert steps == sorted(set(steps)) and steps[0] == 5  # the failed attempt's reports are gone
+
+
+class _KillWorker(RecordingObserver):
+    """Kills the worker of the chosen trial from outside, at the trial's second report."""
+
+    def __init__(self, learning_rate):
+        super().__init__()
+        self.learning_rate = learning_rate
+        self.killed = None
+
+    def trial_reported(self, record, report):
+        super().trial_reported(record, report)
+        target = record.config["learning_rate"] == self.learning_rate
+        if target and self.killed is None and len(record.reports) == 2:
+            self.killed = record.worker_pid
+            os.kill(record.worker_pid, signal.SIGKILL)
+
+
+def test_a_worker_killed_from_outside_fails_its_trial_with_the_cause(ray_session, tmp_path):
+    observer = _KillWorker(0.1)
+    records = run_search(_request(tmp_path, epochs=3), NeverStop(), observer)
+    by_rate = _by_rate(records)
+    killed = by_rate[0.1]
+    assert observer.killed is not None and observer.killed != os.getpid()
+    assert killed.status == "failed"
+    assert killed.error.startswith("WorkerDied: the trial's worker process")
+    assert f"pid {observer.killed}" in killed.error and "SIGKILL" in killed.error
+    assert by_rate[0.01].status == "feasible"
+
+
+def test_a_growing_trial_is_stopped_by_memory_mb_at_the_next_report(ray_session, tmp_path):
+    """4 MB a step, a report every 5 steps: the constraint acts within one window (20 MB) of
+    the limit, long before the machine runs short and Ray's memory monitor or the kernel's OOM
+    killer would end the worker (then the trial would be `failed`, not `stopped`)."""
+    limit = 450.0  # a Ray worker holds ~170 MB privately before a trial allocates anything
+    leak = Fault(match={"learning_rate": 0.1}, allocate_mb_per_step=4)
+    records = run_search(
+        _request(tmp_path, epochs=5, faults=(leak,)),
+        from_constraints({"memory_mb": limit}),
+        RecordingObserver(),
+    )
+    by_rate = _by_rate(records)
+    leaking = by_rate[0.1]
+    assert leaking.status == "stopped"
+    reason = leaking.stop_reason
+    assert (reason.rule, reason.metric) == ("constraint", "memory_mb")
+    assert limit < reason.value < limit + 5 * 4 + 10
+    assert leaking.last["step"] < 250  # 5 epochs × 2 folds × ~25 steps, cut short
+    assert by_rate[0.01].status == "feasible"
+
+
+def test_the_hard_cap_fails_the_trial_with_memory_limit_and_the_study_goes_on(
+    ray_session, tmp_path
+):
+    markers = tmp_path / "m"
+    leak = Fault(match={"learning_rate": 0.1}, allocate_mb_per_step=4, marker_dir=str(markers))
+    records = run_search(
+        _request(tmp_path, epochs=5, faults=(leak,), memory_limit_mb=350, max_failures=1),
+        NeverStop(),
+        RecordingObserver(),
+    )
+    by_rate = _by_rate(records)
+    capped = by_rate[0.1]
+    assert capped.status == "failed"
+    assert capped.error.startswith("memory limit: the trial needed more private memory than ")
+    assert "resources.memory_limit_mb = 350 MB" in capped.error
+    assert capped.attempts == 1 and len(list(markers.iterdir())) == 1  # the cap is not retried
+    assert by_rate[0.01].status == "feasible"
+    # the worker lived on: it did not die under the cap, and the next trial ran in it
+    assert by_rate[0.01].worker_pid == capped.worker_pid
+
+
+def test_the_cap_is_lifted_after_the_trial_even_when_it_is_hit():
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    with pytest.raises(MemoryError), MemoryCap(64, private_mb=0) as cap:
+        assert cap.enforced
+        bytearray(256 * 2**20)
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
+    assert len(bytearray(256 * 2**20)) == 256 * 2**20  # room again
+    assert "memory limit" in cap.describe_hit(step=3)
