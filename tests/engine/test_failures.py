@@ -1,13 +1,12 @@
-"""Trials that fail, are retried, die, or run out of memory, on the real engine (local Ray).
+"""Trials that fail, are retried, or run out of memory, on the real engine (local Ray). A worker
+killed from outside, and retries as a study records them, are in tests/study/test_failures.py.
 
 Misbehaviour is injected with test-only faults (leantune.engine.Fault) that travel to the
 worker inside the request; attempts are counted from outside, by marker files the worker
 writes, not only by the driver's own bookkeeping.
 """
 
-import os
 import resource
-import signal
 
 import pytest
 
@@ -46,9 +45,7 @@ def test_an_error_fails_the_trial_with_its_type_and_message_and_the_rest_finish(
     ray_session, tmp_path
 ):
     fault = Fault(match={"learning_rate": 0.1}, raise_at_step=7, marker_dir=str(tmp_path / "m"))
-    records = run_search(
-        _request(tmp_path, faults=(fault,)), NeverStop(), RecordingObserver()
-    )
+    records = run_search(_request(tmp_path, faults=(fault,)), NeverStop(), RecordingObserver())
     by_rate = _by_rate(records)
     failed = by_rate[0.1]
     assert failed.status == "failed"
@@ -63,9 +60,7 @@ def test_a_persistent_error_gives_exactly_max_failures_plus_one_attempts(ray_ses
     markers = tmp_path / "markers"
     fault = Fault(match={"learning_rate": 0.1}, raise_at_step=3, marker_dir=str(markers))
     observer = RecordingObserver()
-    records = run_search(
-        _request(tmp_path, faults=(fault,), max_failures=2), NeverStop(), observer
-    )
+    records = run_search(_request(tmp_path, faults=(fault,), max_failures=2), NeverStop(), observer)
     failed = _by_rate(records)[0.1]
     assert sorted(p.name for p in markers.iterdir()) == ["attempt-1", "attempt-2", "attempt-3"]
     assert failed.status == "failed" and failed.attempts == 3
@@ -75,54 +70,6 @@ def test_a_persistent_error_gives_exactly_max_failures_plus_one_attempts(ray_ses
     assert _by_rate(records)[0.01].status == "feasible"
     # one trial, started once as far as the observer is concerned, whatever Tune retried
     assert observer.events.count(("started", failed.trial_id)) == 1
-
-
-def test_a_retried_trial_that_succeeds_keeps_only_its_last_attempt(ray_session, tmp_path):
-    fault = Fault(
-        match={"learning_rate": 0.1},
-        raise_at_step=12,
-        failing_attempts=1,
-        marker_dir=str(tmp_path / "m"),
-    )
-    records = run_search(
-        _request(tmp_path, learning_rates=(0.1,), faults=(fault,), max_failures=1),
-        NeverStop(),
-        RecordingObserver(),
-    )
-    (record,) = records
-    assert record.status == "feasible"
-    assert record.attempts == 2
-    assert record.attempt_errors == ["InjectedFault: injected fault at step 12 (attempt 1)"]
-    steps = [report["step"] for report in record.reports]
-    assert steps == sorted(set(steps)) and steps[0] == 5  # the failed attempt's reports are gone
-
-
-class _KillWorker(RecordingObserver):
-    """Kills the worker of the chosen trial from outside, at the trial's second report."""
-
-    def __init__(self, learning_rate):
-        super().__init__()
-        self.learning_rate = learning_rate
-        self.killed = None
-
-    def trial_reported(self, record, report):
-        super().trial_reported(record, report)
-        target = record.config["learning_rate"] == self.learning_rate
-        if target and self.killed is None and len(record.reports) == 2:
-            self.killed = record.worker_pid
-            os.kill(record.worker_pid, signal.SIGKILL)
-
-
-def test_a_worker_killed_from_outside_fails_its_trial_with_the_cause(ray_session, tmp_path):
-    observer = _KillWorker(0.1)
-    records = run_search(_request(tmp_path, epochs=3), NeverStop(), observer)
-    by_rate = _by_rate(records)
-    killed = by_rate[0.1]
-    assert observer.killed is not None and observer.killed != os.getpid()
-    assert killed.status == "failed"
-    assert killed.error.startswith("WorkerDied: the trial's worker process")
-    assert f"pid {observer.killed}" in killed.error and "SIGKILL" in killed.error
-    assert by_rate[0.01].status == "feasible"
 
 
 def test_a_growing_trial_is_stopped_by_memory_mb_at_the_next_report(ray_session, tmp_path):

@@ -708,6 +708,8 @@ def _error_text(trial: Any) -> str:
         text = Path(path).read_text() if path else ""
     except OSError:
         text = ""
+    # Tune appends each failure of a retried trial to the same file: the last one is this one.
+    text = text.rsplit("Failure # ", 1)[-1]
     if _DEAD_WORKER.search(text):
         pid = _PID.search(text)
         exit_type = _EXIT_TYPE.search(text)

@@ -140,7 +140,7 @@ class SchedulerSpec(_Section):
 class SearchSpec(_Section):
     method: Literal["grid", "random", "tpe"] = "grid"
     """grid: every combination. random, tpe: `num_samples` configs from Optuna's samplers; a
-    pow10 range is then sampled log-uniformly, lists and pow2 ranges as choices."""
+    pow10 or log range is then sampled log-uniformly, lists and pow2 ranges as choices."""
     num_samples: PositiveInt | None = None
     space: SearchSpaceSpec = Field(default_factory=SearchSpaceSpec)
     scheduler: SchedulerSpec | None = None
@@ -152,6 +152,14 @@ class SearchSpec(_Section):
 
     @model_validator(mode="after")
     def _samples_fit_the_method(self) -> SearchSpec:
+        for name in ("learning_rate", "alpha"):
+            axis = getattr(self.space, name)
+            if self.method == "grid" and axis.continuous:
+                raise ValueError(
+                    f"search.space.{name}: {axis.model_dump()} is a continuous range, which only "
+                    "random and tpe can sample; a grid needs a list or a pow10/pow2 range "
+                    "(got method 'grid')"
+                )
         if self.method == "grid" and self.num_samples is not None:
             raise ValueError(
                 "search.num_samples: only random and tpe sample configs; grid runs every "

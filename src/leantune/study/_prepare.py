@@ -74,6 +74,8 @@ def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
         if spec.search.method != "grid" and axis.kind == "pow10":
             # Samplers draw from the continuous range, not only its grid points.
             param_space[name] = LogUniform(10.0**axis.low, 10.0 ** int(axis.high))
+        elif axis.kind == "log":
+            param_space[name] = LogUniform(axis.lower, axis.upper)
         else:
             param_space[name] = axis.resolve(fold_rows)
     run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)

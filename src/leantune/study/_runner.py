@@ -427,7 +427,14 @@ def _summary(
             if r.stop_reason is not None and r.status in ("stopped", "infeasible")
         ],
         "failed_trials": [
-            {"trial_id": r.trial_id, "config": r.config, "status": r.status, "error": r.error}
+            {
+                "trial_id": r.trial_id,
+                "config": r.config,
+                "status": r.status,
+                "error": r.error,
+                "attempts": r.attempts,
+                "attempt_errors": r.attempt_errors,
+            }
             for r in records
             if r.status in ("failed", "diverged")
         ],
