@@ -108,9 +108,11 @@ def test_memory_constraints_above_the_cgroup_limit_are_enforced_at_the_limit(tmp
     assert decision.stop and decision.reason.metric == "memory_mb"
     assert decision.reason.threshold == 512
     # on the host (no cgroup limit) the same spec keeps its own 4,096 MB
-    assert not build_policy(spec, memory_limit(tmp_path / "none", proc)).decide(
-        TrialHistory([report])
-    ).stop
+    assert (
+        not build_policy(spec, memory_limit(tmp_path / "none", proc))
+        .decide(TrialHistory([report]))
+        .stop
+    )
 
 
 def test_a_limit_below_the_cgroup_limit_is_left_as_given(tmp_path):
