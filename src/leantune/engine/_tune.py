@@ -694,6 +694,7 @@ class _ConstraintAwareOptuna(OptunaSearch):
 
 
 _DEAD_WORKER = re.compile(r"worker process has died|actor died unexpectedly", re.IGNORECASE)
+_CAUSE = re.compile(r"The actor is dead because ([^.]+)\.")
 _EXIT_TYPE = re.compile(r"Worker exit type: (\w+)")
 _PID = re.compile(r"\bpid: (\d+)")
 
@@ -711,12 +712,13 @@ def _error_text(trial: Any) -> str:
     # Tune appends each failure of a retried trial to the same file: the last one is this one.
     text = text.rsplit("Failure # ", 1)[-1]
     if _DEAD_WORKER.search(text):
-        pid = _PID.search(text)
-        exit_type = _EXIT_TYPE.search(text)
+        pid, cause, exit_type = _PID.search(text), _CAUSE.search(text), _EXIT_TYPE.search(text)
+        said = [cause.group(1) if cause else "", exit_type.group(1) if exit_type else ""]
         return (
             f"WorkerDied: the trial's worker process{f' (pid {pid.group(1)})' if pid else ''} "
-            f"died while training ({exit_type.group(1) if exit_type else 'unexpected exit'}): "
-            "killed by a signal such as SIGKILL or the out-of-memory killer, or crashed"
+            f"died while training ({', '.join(p for p in said if p) or 'unexpected exit'}): "
+            "killed by a signal such as SIGKILL or the out-of-memory killer, crashed, or its "
+            "node was lost"
         )
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "the trial's worker failed"
