@@ -8,8 +8,8 @@ import pytest
 
 from leantune import load_spec
 from leantune.metrics import SystemSampler, memory_limit
-from leantune.study._policies import build_policy, constraint_limits
 from leantune.stoppers import TrialHistory
+from leantune.study._policies import build_policy, constraint_limits
 from leantune.testing import tiny_spec
 
 MB = 2**20

@@ -32,11 +32,15 @@ RUNNING = "running"
 def write_json_atomic(path: Path, data: Any) -> None:
     """Replace `path` with `data` as JSON so that no reader ever sees a partial file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w") as stream:
-        json.dump(data, stream, default=_jsonable)
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w") as stream:
+            json.dump(data, stream, default=_jsonable)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
     # The rename itself must reach the disk too, or a power cut could undo it.
     directory = os.open(path.parent, os.O_RDONLY)
     try:
