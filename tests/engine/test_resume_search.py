@@ -120,3 +120,23 @@ def test_tpe_learns_from_the_trials_that_ended_before_with_their_violations(tmp_
     assert [t.user_attrs["constraint_violation"] for t in trials] == [0.0, pytest.approx(0.5), 0.0]
     assert trials[1].constraints == {"0": pytest.approx(0.5)}
     assert trials[0].params["learning_rate"] == 0.05
+
+
+def test_a_resumed_trial_keeps_its_id_and_a_new_one_never_takes_an_old_id():
+    observer = RecordingObserver()
+    driver = _Driver(
+        NeverStop(),
+        observer,
+        unfinished=[("old_00003", {"learning_rate": 0.1})],
+        taken=["new_00001"],  # an id an earlier session gave to a trial that ended
+        session=2,
+    )
+    driver.started("new_00000", {"learning_rate": 0.1})
+    driver.started("new_00001", {"learning_rate": 0.2})
+    driver.started("new_00002", {"learning_rate": 0.3})
+    assert [r.trial_id for r in driver.records.values()] == [
+        "old_00003",
+        "new_00001-s2",
+        "new_00002",
+    ]
+    assert {r.session for r in driver.records.values()} == {2}

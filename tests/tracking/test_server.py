@@ -39,9 +39,18 @@ def _as_postgres_user(command: list[str]) -> list[str]:
     """PostgreSQL refuses to run as root; as root, run it as the `postgres` system user."""
     if os.geteuid() != 0:
         return command
+    import pwd
+
     runuser = shutil.which("runuser")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        runuser = None
     if runuser is None:
-        pytest.skip("running as root without `runuser`: cannot start PostgreSQL as another user")
+        pytest.skip(
+            "running as root without `runuser` or a `postgres` user (Debian's package makes "
+            "one): PostgreSQL refuses to run as root"
+        )
     return [runuser, "-u", "postgres", "--", *command]
 
 
@@ -63,7 +72,11 @@ def postgres():
     data, log = base / "data", base / "postgres.log"
     port = _free_port()
     initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "leantune", "--auth=trust"]
-    subprocess.run(_as_postgres_user([*initdb, "-E", "UTF8"]), check=True, capture_output=True)
+    made = subprocess.run(
+        _as_postgres_user([*initdb, "-E", "UTF8"]), capture_output=True, text=True
+    )
+    if made.returncode != 0:
+        pytest.fail(f"initdb failed: {made.stderr}")
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
     start = [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w"]
     started = subprocess.run(_as_postgres_user([*start, "start"]), capture_output=True, text=True)

@@ -6,6 +6,7 @@ hands each trial's history to them. The observer (tracking, progress) only ever 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -15,7 +16,8 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -170,7 +172,7 @@ class SearchRequest:
     max_failures: int = 0
     """Retries of a trial that raised or whose worker died (N retries: at most N + 1 attempts)."""
     memory_limit_mb: float | None = None
-    """Hard cap on the memory a trial may add to its worker (MemoryCap); None: no cap."""
+    """Hard cap on a trial's private memory, enforced in its worker (MemoryCap); None: none."""
     resume: ResumePoint | None = None
     faults: tuple[Fault, ...] = ()
     """Test-only misbehaviour injected into chosen trials (leantune.engine._faults)."""
@@ -198,6 +200,7 @@ def run_search(
         enforce=request.enforce,
         scheduler=request.scheduler["name"] if request.scheduler else None,
         unfinished=request.resume.unfinished if request.resume else (),
+        taken=[r.trial_id for r in request.resume.ended] if request.resume else (),
         session=session,
     )
     plan = _SearchPlan.build(request, driver)
@@ -311,12 +314,12 @@ def config_key(config: Mapping[str, Any]) -> str:
 def _without(
     configs: list[dict[str, Any]], taken: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    left = [config_key(config) for config in taken]
+    left = Counter(config_key(config) for config in taken)
     kept = []
     for config in configs:
         key = config_key(config)
-        if key in left:
-            left.remove(key)
+        if left[key]:
+            left[key] -= 1
         else:
             kept.append(config)
     return kept
@@ -328,16 +331,14 @@ class _IncompleteTrialsFilter(logging.Filter):
         return not str(record.msg).startswith("Trials did not complete")
 
 
-class _quiet_incomplete_trials:
-    def __init__(self) -> None:
-        self._logger = logging.getLogger("ray.tune.tune")
-        self._filter = _IncompleteTrialsFilter()
-
-    def __enter__(self) -> None:
-        self._logger.addFilter(self._filter)
-
-    def __exit__(self, *exc: object) -> None:
-        self._logger.removeFilter(self._filter)
+@contextlib.contextmanager
+def _quiet_incomplete_trials() -> Iterator[None]:
+    logger, quiet = logging.getLogger("ray.tune.tune"), _IncompleteTrialsFilter()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _ensure_ray(address: str | None) -> bool:
@@ -469,8 +470,11 @@ class _Driver:
         enforce: bool = True,
         scheduler: str | None = None,
         unfinished: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        taken: Sequence[str] = (),
         session: int = 0,
     ):
+        """`unfinished`: (id, config) of trials an earlier session left running, adopted by the
+        trial that runs the same config; `taken`: ids earlier sessions used."""
         self.policy = policy
         self.observer = observer
         self.enforce = enforce
@@ -482,6 +486,7 @@ class _Driver:
         self._adoptable: dict[str, list[str]] = {}
         for trial_id, config in unfinished:
             self._adoptable.setdefault(config_key(config), []).append(trial_id)
+        self._taken = {trial_id for trial_id, _ in unfinished} | set(taken)
 
     def _notify(self, event: str, *args: Any) -> None:
         # An observer bug (tracking, display) must not turn into a Tune error that kills the
@@ -500,7 +505,13 @@ class _Driver:
         if tune_id in self.records:
             return  # Tune starts a failed trial again: `recovering` has reset its record
         ids = self._adoptable.get(config_key(config))
-        trial_id = ids.pop(0) if ids else tune_id
+        if ids:
+            trial_id = ids.pop(0)
+        elif tune_id in self._taken:
+            # Tune's ids carry 5 random hex digits a session: never reuse an earlier trial's.
+            trial_id = f"{tune_id}-s{self.session}"
+        else:
+            trial_id = tune_id
         record = TrialRecord(trial_id=trial_id, config=dict(config), session=self.session)
         self.records[tune_id] = record
         self.order.append(tune_id)

@@ -120,6 +120,7 @@ def resume_study(
     *,
     console: Console | None = None,
     show_progress: bool = True,
+    tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
 ) -> StudyResult:
     """Finish a study that was interrupted or killed: trials that ended stay as they are, the
@@ -145,7 +146,9 @@ def resume_study(
         f"ended before, {len(unfinished)} run again",
         highlight=False,
     )
-    tracker = open_tracker(spec.tracking_uri, spec.tracking.experiment or spec.name, run_dir)
+    tracker = tracker or open_tracker(
+        spec.tracking_uri, spec.tracking.experiment or spec.name, run_dir
+    )
     parent_run_id = state.meta.get("parent_run_id")
     if parent_run_id:
         runs = tracker.reopen_study(parent_run_id)
