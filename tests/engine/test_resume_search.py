@@ -1,6 +1,6 @@
-"""A resumed search runs only what earlier sessions left: grid configs that did not end, and
-for random search and TPE the samples still to draw; trials that were running keep their ids;
-TPE learns from the trials that ended before."""
+"""A resumed search runs only what earlier sessions left: for random search and TPE the samples
+still to draw; trials that were running keep their ids; TPE learns from the trials that ended
+before. (A resumed grid, end to end: tests/study/test_resume.py.)"""
 
 import pytest
 
@@ -53,24 +53,10 @@ def _ended(config, trial_id, value=0.9, violation_reason=None):
 
 
 @pytest.mark.slow
-def test_a_resumed_grid_runs_only_the_configs_that_did_not_end(ray_session, tmp_path):
-    base = {"model": "logistic", "batch_size": 16, "alpha": 1e-4}
-    resume = ResumePoint(
-        ended=[_ended({**base, "learning_rate": 0.1}, "old_00000")],
-        unfinished=[("old_00001", {**base, "learning_rate": 0.01})],
-        session=1,
-    )
-    records = run_search(_request(tmp_path, resume=resume), NeverStop(), RecordingObserver())
-    by_rate = {r.config["learning_rate"]: r for r in records}
-    assert sorted(by_rate) == [0.001, 0.01]  # 0.1 ended before: not run again
-    assert by_rate[0.01].trial_id == "old_00001"  # was running: runs again under its id
-    assert by_rate[0.001].trial_id != "old_00001"
-    assert {r.session for r in records} == {1}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("method", ["random", "tpe"])
-def test_a_resumed_sampler_draws_only_the_samples_left(ray_session, tmp_path, method):
+def test_a_resumed_sampler_draws_only_the_samples_left(ray_session, tmp_path):
+    """TPE here (random search takes the same path, with a fresh seed); a resumed grid runs in
+    tests/study/test_resume.py."""
+    method = "tpe"
     base = {"model": "logistic", "batch_size": 16, "alpha": 1e-4}
     pending = {**base, "learning_rate": 0.0123}
     resume = ResumePoint(

@@ -1,4 +1,4 @@
-"""`leantune resume` finishes a study interrupted (SIGINT, SIGTERM) or killed (SIGKILL), as a
+"""`leantune resume` finishes a study interrupted (SIGINT, SIGTERM) and killed (SIGKILL), as a
 user runs it: real processes, real signals, a real MLflow store.
 
 What must hold: no trial that ended runs again, no trial is lost (one that was running runs
@@ -21,7 +21,7 @@ from leantune.testing import tiny_spec
 
 pytestmark = pytest.mark.slow
 
-RATES = [0.1, 0.03, 0.01, 0.003, 0.001, 0.0003]
+RATES = [0.1, 0.05, 0.03, 0.01, 0.005, 0.003, 0.001, 0.0003]
 # Batch 1 makes ~400 partial_fit calls a fold: a trial takes a second or so, so there is
 # always one running when a signal comes.
 SPEC = tiny_spec(
@@ -106,7 +106,9 @@ def _study(tmp_path, ray_address):
     return study
 
 
-def test_a_study_interrupted_three_times_resumes_to_the_end(tmp_path, ray_address):
+def test_interrupted_three_times_then_killed_a_study_resumes_to_the_end(tmp_path, ray_address):
+    """SIGINT, SIGTERM, SIGINT (graceful: exit 130), then SIGKILL (nothing runs, nothing is
+    closed), then `leantune resume` to the end. One study, five processes."""
     study = _study(tmp_path, ray_address)
     run_dir = tmp_path / "run"
     snapshots = []
@@ -124,7 +126,21 @@ def test_a_study_interrupted_three_times_resumes_to_the_end(tmp_path, ray_addres
         )
         summary = json.loads((run_dir / "summary.json").read_text())
         assert summary["outcome"] == "interrupted" and summary["best"] is None
+        assert len(pd.read_csv(run_dir / "trials.csv")) == len(snapshots[-1][0])
+        _check_nothing_left_running(run_dir)
         command = ["resume", str(run_dir)]
+
+    # SIGKILL: no handler runs, no file is closed properly
+    process = _start(command, tmp_path)
+    _wait_for_progress(run_dir, len(_ended(run_dir)), process)
+    process.kill()
+    process.communicate(timeout=60)
+    meta = json.loads((run_dir / "state" / "study.json").read_text())  # still parses
+    assert meta["sessions"][-1]["outcome"] == "running"  # it never got to say
+    killed_ended = _ended(run_dir)  # every trial file parses too
+    killed_running = {i for i, t in _trials(run_dir).items() if t["status"] == "running"}
+    assert killed_running and not list((run_dir / "state").rglob(".*.tmp"))
+    snapshots.append((killed_ended, killed_running))
 
     process = _start(command, tmp_path)
     _, stderr = process.communicate(timeout=300)
@@ -136,48 +152,30 @@ def test_a_study_interrupted_three_times_resumes_to_the_end(tmp_path, ray_addres
     assert table["trial_id"].is_unique and set(table["status"]) == {"feasible"}
     assert set(final) == set(table["trial_id"])
     for session, (ended, running) in enumerate(snapshots):
-        assert ended, f"session {session} ended no trial before its interrupt"
+        assert ended, f"session {session} ended no trial before it was stopped"
         for trial_id, before in ended.items():
             assert final[trial_id] == before  # not run again: same end time, same reports
         for trial_id in running:
             assert final[trial_id][1] > session  # ran again later, under the same id
+    # the kill lost only the work of the trials it interrupted
+    redone = {i for i, (_, session, _) in final.items() if session == 4}
+    assert killed_running <= redone and not redone & set(killed_ended)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["outcome"] == "completed" and summary["sessions"] == 4
+    assert summary["outcome"] == "completed" and summary["sessions"] == 5
     assert summary["trials"] == len(RATES)
-    _check_mlflow_once(run_dir)
-
-    again = _start(["resume", str(run_dir)], tmp_path)
-    _, stderr = again.communicate(timeout=120)
-    assert again.returncode == 2 and "already completed" in stderr
-
-
-def test_a_killed_driver_loses_only_the_trials_that_were_running(tmp_path, ray_address):
-    study = _study(tmp_path, ray_address)
-    run_dir = tmp_path / "run"
-    process = _start(["run", str(study)], tmp_path)
-    _wait_for_progress(run_dir, 0, process)
-    process.kill()  # SIGKILL: no handler runs, no file is closed properly
-    process.communicate(timeout=60)
-
-    # every state file parses (atomic replacement), whatever the instant of the kill
     meta = json.loads((run_dir / "state" / "study.json").read_text())
-    assert meta["outcome"] == "running"
-    trials = _trials(run_dir)
-    ended_before = _ended(run_dir)
-    running_before = {i for i, t in trials.items() if t["status"] == "running"}
-    assert ended_before and running_before
-    assert not list((run_dir / "state").rglob(".*.tmp"))
+    assert [s["outcome"] for s in meta["sessions"]] == [
+        "interrupted",
+        "interrupted",
+        "interrupted",
+        "killed",
+        "completed",
+    ]
+    _check_mlflow_once(run_dir)  # (resuming it again is refused: tests/study/test_state.py)
 
-    resumed = _start(["resume", str(run_dir)], tmp_path)
-    _, stderr = resumed.communicate(timeout=300)
-    assert resumed.returncode == 0, stderr
-    final = _ended(run_dir)
-    for trial_id, before in ended_before.items():
-        assert final[trial_id] == before
-    # what was lost and redone: only the trials running at the kill, and only from this run
-    redone = {i for i, (_, session, _) in final.items() if session == 1}
-    assert running_before <= redone and not (redone & set(ended_before))
-    assert len(final) == len(RATES)
-    meta = json.loads((run_dir / "state" / "study.json").read_text())
-    assert [s["outcome"] for s in meta["sessions"]] == ["killed", "completed"]
-    _check_mlflow_once(run_dir)
+
+def _check_nothing_left_running(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    client = MlflowClient(summary["tracking_uri"])
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
+    assert runs and all(run.info.status != "RUNNING" for run in runs)
