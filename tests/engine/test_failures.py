@@ -53,8 +53,9 @@ def test_a_persistent_error_gives_exactly_max_failures_plus_one_attempts(ray_ses
         f"InjectedFault: injected fault at step 3 (attempt {n})" for n in (1, 2, 3)
     ]
     assert _by_rate(records)[0.01].status == "feasible"
-    # one trial, started once as far as the observer is concerned, whatever Tune retried
+    # one trial, started once as far as the observer is concerned, restarted twice
     assert observer.events.count(("started", failed.trial_id)) == 1
+    assert observer.events.count(("restarted", failed.trial_id)) == 2
 
 
 def test_memory_the_constraint_stops_a_slow_leak_and_the_hard_cap_fails_a_fast_one(
