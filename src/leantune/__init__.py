@@ -20,6 +20,15 @@ def run(spec: Any, overrides: list[str] | tuple[str, ...] = (), **options: Any) 
     return run_study(load_spec(spec, overrides), **options)
 
 
+def resume(run_dir: Any, **options: Any) -> StudyResult:
+    """Finish an interrupted study in `run_dir`. See `leantune.study.resume_study`."""
+    from pathlib import Path
+
+    from leantune.study import resume_study
+
+    return resume_study(Path(run_dir), **options)
+
+
 __all__ = [
     "DatasetError",
     "LeantuneError",
@@ -27,5 +36,6 @@ __all__ = [
     "StudySpec",
     "__version__",
     "load_spec",
+    "resume",
     "run",
 ]

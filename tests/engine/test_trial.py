@@ -93,20 +93,25 @@ def test_max_steps_replaces_epochs():
     assert reports[-1]["epoch"] > 0
 
 
-def test_overflow_ends_the_trial_as_diverged_with_its_cause():
-    outcome, reports = _run(_config(model="linear"), _data("diabetes", scale=1e300), TrainingPlan())
+MODELS = [("linear", "diabetes"), ("logistic", "breast_cancer"), ("svm", "breast_cancer")]
+
+
+@pytest.mark.parametrize(("model", "dataset"), MODELS)
+def test_overflow_ends_the_trial_as_diverged_with_its_cause(model, dataset):
+    outcome, reports = _run(_config(model=model), _data(dataset, scale=1e300), TrainingPlan())
     assert outcome.status == DIVERGED
     assert reports[-1]["trial_status"] == DIVERGED
     assert "diverged" in reports[-1]["error"]
 
 
 @pytest.mark.parametrize("rate", [1e3, 1e6])
-def test_a_silent_blow_up_is_left_for_the_divergence_policy_to_see(rate):
+@pytest.mark.parametrize(("model", "dataset"), MODELS)
+def test_a_silent_blow_up_is_left_for_the_divergence_policy_to_see(rate, model, dataset):
     """scikit-learn can blow up without raising; the reports carry what the policy needs."""
     from leantune.stoppers import DivergencePolicy, TrialHistory
 
     _, reports = _run(
-        _config(model="linear", learning_rate=rate), _data("diabetes"), TrainingPlan(report_every=5)
+        _config(model=model, learning_rate=rate), _data(dataset), TrainingPlan(report_every=5)
     )
     decisions = [
         DivergencePolicy().decide(TrialHistory(reports[: i + 1])) for i in range(len(reports))

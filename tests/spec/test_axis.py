@@ -35,7 +35,12 @@ def test_explicit_lists_work_on_every_axis():
         ("learning_rate", {"pow10": [-4.5, -1]}, "integers"),
         ("alpha", [-0.1], ">= 0"),
         ("alpha", [0.1, 0.1], "twice"),
-        ("alpha", {"log": [1, 2]}, "must be"),
+        ("alpha", {"linear": [1, 2]}, "must be"),
+        ("alpha", {"log": [0, 2]}, "bounds > 0"),
+        ("learning_rate", {"log": [-1e-3, 0.1]}, "bounds > 0"),
+        ("learning_rate", {"log": [0.1, 0.01]}, "low < high"),
+        ("learning_rate", {"log": [0.1]}, "two values"),
+        ("batch_size", {"log": [1, 64]}, "not a continuous log range"),
         ("alpha", "small", "must be"),
     ],
 )
@@ -48,3 +53,11 @@ def test_bad_axes_say_what_is_allowed_and_what_was_given(name, value, expected):
 def test_an_axis_serializes_back_to_what_a_user_writes():
     assert parse_axis({"pow2": [1, "max"]}, "batch_size").model_dump() == {"pow2": [1, "max"]}
     assert parse_axis([2, 4], "batch_size").model_dump() == [2, 4]
+
+
+def test_a_log_range_is_continuous_and_written_back_as_given():
+    axis = parse_axis({"log": [1e-4, 0.1]}, "learning_rate")
+    assert axis.continuous and (axis.lower, axis.upper) == (1e-4, 0.1)
+    assert axis.model_dump() == {"log": [1e-4, 0.1]}
+    with pytest.raises(ValueError, match="no discrete values"):
+        axis.resolve(100)

@@ -119,3 +119,25 @@ def test_an_existing_run_directory_is_never_overwritten(in_tmp):
     (in_tmp / "taken" / "summary.json").write_text("{}")
     with pytest.raises(leantune.SpecError, match="already holds files"):
         leantune.run(tiny_spec(output={"dir": "taken"}))
+
+
+def test_under_a_container_limit_memory_constraints_stop_at_that_limit(
+    ray_session, in_tmp, monkeypatch
+):
+    """The driver reads a (fake) cgroup v2 limit of 150 MB, below what a trial's worker holds:
+    the study's 100,000 MB memory constraint is enforced at 150 MB and every trial stops."""
+    from leantune.metrics import MemoryLimit
+
+    fake = MemoryLimit(150.0, "cgroup v2", in_tmp / "memory.max")
+    monkeypatch.setattr("leantune.study._prepare.memory_limit", lambda: fake)
+    spec = leantune.load_spec(SPEC, ["output.dir=contained", "training.epochs=1"])
+    result = leantune.run(spec, show_progress=False)
+    assert result.summary["stopped_by"] == {"memory_mb": 2}
+    assert result.summary["memory_limit"] == {
+        "limit_mb": 150.0,
+        "source": "cgroup v2",
+        "file": str(in_tmp / "memory.max"),
+        "capped_constraints": {"memory_mb": {"given": 100_000, "enforced": 150.0}},
+    }
+    trials = pd.read_csv(in_tmp / "contained" / "trials.csv")
+    assert set(trials["stop_threshold"]) == {150.0}

@@ -24,7 +24,9 @@ def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
     assert child.data.params == {"batch_size": "16"}
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert [m.step for m in history] == list(range(1, 1501))
-    assert "ok" not in child.data.metrics  # booleans are not metrics
+    # MLflow has no booleans: stored as 1/0, and the run says so
+    assert child.data.metrics["ok"] == 1.0
+    assert "ok: bool stored as 1/0 ×1500" in child.data.tags["leantune.replaced"]
     assert parent.info.status == "FINISHED" and parent.data.metrics["best"] == 0.9
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {
         "spec.yaml",
@@ -47,5 +49,66 @@ def test_failed_trials_are_marked_failed_and_open_ones_are_closed(tmp_path):
         for r in client.search_runs([client.get_experiment_by_name("exp").experiment_id])
     }
     assert runs["bad"].info.status == "FAILED"
-    assert runs["open"].info.status == "FAILED"
+    # a trial still running when the study ends runs again on resume: closed, not failed
+    assert runs["open"].info.status == "KILLED"
+    assert runs["open"].data.tags["leantune.status"] == "interrupted"
     assert runs["s"].info.status == "FAILED"
+
+
+def _history(client, run_id, key):
+    return [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+
+
+def test_a_retried_attempt_leaves_no_points_of_the_failed_one(tmp_path):
+    tracker = open_tracker(None, "exp", tmp_path)
+    tracker.start_study("s", {}, {}, "")
+    tracker.start_trial("t", "t", {})
+    for step in (10, 20):
+        tracker.log_report("t", {"step": step, "val_loss": 9.0})
+    tracker.restart_trial("t")  # attempt 1 failed; attempt 2 starts over
+    for step in (10, 20, 30):
+        tracker.log_report("t", {"step": step, "val_loss": 1.0 / step})
+    tracker.log_report("t", {"step": 30, "val_loss": 0.5, "trial_status": "finished"})
+    tracker.end_trial("t", "feasible", {})
+    tracker.end_study({}, {}, [])
+    client = MlflowClient(default_uri(tmp_path))
+    (run,) = [r for r in client.search_runs(["1"]) if r.info.run_name == "t"]
+    # one point per step; the closing report's value replaces the last one at the same step
+    assert _history(client, run.info.run_id, "val_loss") == [(10, 0.1), (20, 0.05), (30, 0.5)]
+
+
+def test_a_resumed_study_tops_up_its_runs_and_never_writes_a_step_twice(tmp_path):
+    first = open_tracker(None, "exp", tmp_path)
+    first.start_study("s", {}, {}, "")
+    first.start_trial("done", "done", {})
+    first.start_trial("open", "open", {})
+    reports = [{"step": step, "val_loss": 1.0 / step} for step in (5, 10, 15)]
+    for report in reports:
+        first.log_report("done", report)
+        first.log_report("open", report)
+    first.close()  # the driver dies here: neither trial's points were written
+    parent = first.parent_run_id
+    client = MlflowClient(default_uri(tmp_path))
+    runs = {r.info.run_name: r.info.run_id for r in client.search_runs(["1"])}
+    # ... except a part of one, cut off mid-write
+    from mlflow.entities import Metric
+
+    client.log_batch(runs["done"], metrics=[Metric("val_loss", 0.2, 0, 5)])
+
+    second = open_tracker(None, "exp", tmp_path)
+    found = second.reopen_study(parent)
+    assert {trial: run.status for trial, run in found.items()} == {
+        "done": "RUNNING",
+        "open": "RUNNING",
+    }
+    for trial in ("done", "open"):  # both trials write their runs again, whole
+        second.start_trial(trial, trial, {})
+        for report in reports:
+            second.log_report(trial, report)
+        second.end_trial(trial, "feasible", {})
+    second.end_study({"trials": 2}, {}, [])
+    after = {r.info.run_name: r for r in client.search_runs(["1"])}
+    assert len(after) == 3  # the same runs: no second run for a trial
+    assert _history(client, runs["done"], "val_loss") == [(5, 0.2), (10, 0.1), (15, 1 / 15)]
+    assert [s for s, _ in _history(client, runs["open"], "val_loss")] == [5, 10, 15]
+    assert after["open"].info.status == "FINISHED" and after["s"].info.status == "FINISHED"

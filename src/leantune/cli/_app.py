@@ -69,12 +69,32 @@ def run(
     from leantune.study import StudyInterrupted, run_study
 
     spec = load_spec(study, set_ or [])
+    _finish(lambda: run_study(spec, console=stderr, show_progress=not quiet), StudyInterrupted)
+
+
+@app.command()
+@user_errors
+def resume(
+    run_dir: Annotated[
+        Path, typer.Argument(help="The run directory of an interrupted study.", show_default=False)
+    ],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Finish an interrupted or killed study: ended trials stay, the rest run."""
+    from leantune.study import StudyInterrupted, resume_study
+
+    _finish(
+        lambda: resume_study(run_dir, console=stderr, show_progress=not quiet), StudyInterrupted
+    )
+
+
+def _finish(study: Callable[[], Any], interrupted_error: type[Exception]) -> None:
     # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
     # this again once Ray has started, since Ray installs its own handler.
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     try:
-        result = run_study(spec, console=stderr, show_progress=not quiet)
-    except StudyInterrupted as interrupted:
+        result = study()
+    except interrupted_error as interrupted:
         stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
         raise typer.Exit(130) from None
     from leantune.cli._summary import print_summary

@@ -77,8 +77,10 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         )
     for failure in summary["failed_trials"][:_SHOWN_STOPS]:
         if failure["error"]:
+            attempts = failure.get("attempts", 1)
+            tries = f" (after {attempts} attempts)" if attempts > 1 else ""
             out(
-                f"  [red]{failure['status']}[/] {_config_text(failure['config'])}: "
+                f"  [red]{failure['status']}[/] {_config_text(failure['config'])}{tries}: "
                 f"{failure['error']}",
                 highlight=False,
             )
@@ -91,9 +93,11 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             "cost was spent (ledger.json)",
             highlight=False,
         )
+    sessions = summary.get("sessions", 1)
+    resumed = f" (over {sessions} sessions: resumed {sessions - 1}×)" if sessions > 1 else ""
     out(
         f"Time: {summary['wall_time_s']:.1f} s wall · {summary['trial_cpu_s']:.1f} CPU-s in "
-        f"trials · {summary['driver_cpu_s']:.1f} CPU-s on the driver",
+        f"trials · {summary['driver_cpu_s']:.1f} CPU-s on the driver{resumed}",
         highlight=False,
     )
     run_dir = summary["run_dir"]

@@ -1,5 +1,7 @@
 """The engine: the trial loop and the Ray Tune wiring (the only package that imports Ray)."""
 
+from leantune.engine._faults import Fault, InjectedFault
+from leantune.engine._memory_cap import MemoryCap
 from leantune.engine._trial import (
     DIVERGED,
     FAILED,
@@ -14,10 +16,13 @@ from leantune.engine._tune import (
     INFEASIBLE,
     STOPPED,
     LogUniform,
+    ResumePoint,
     SearchInterrupted,
     SearchRequest,
+    TrialFailed,
     TrialObserver,
     TrialRecord,
+    config_key,
     run_search,
     start_ray,
     stop_ray,
@@ -30,14 +35,20 @@ __all__ = [
     "FINISHED",
     "INFEASIBLE",
     "STOPPED",
+    "Fault",
+    "InjectedFault",
     "LogUniform",
+    "MemoryCap",
+    "ResumePoint",
     "SearchInterrupted",
     "SearchRequest",
     "TrainingPlan",
     "TrialData",
+    "TrialFailed",
     "TrialObserver",
     "TrialOutcome",
     "TrialRecord",
+    "config_key",
     "run_search",
     "start_ray",
     "stop_ray",

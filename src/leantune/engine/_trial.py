@@ -17,6 +17,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from leantune.datasets import Fold
+from leantune.engine._faults import ActiveFault, Fault, select_fault
+from leantune.engine._memory_cap import MemoryCap
 from leantune.metrics import SystemSampler, Targets, batch_loss, evaluate, score_metric
 from leantune.models import get_model, model_size_bytes, weights
 
@@ -70,6 +72,9 @@ class TrialOutcome:
     fold_scores: list[float] = field(default_factory=list)
     last_report: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    retryable: bool = False
+    """A failure another attempt might not repeat (an exception), as opposed to divergence or
+    a hit memory cap, which the same config would meet again."""
 
 
 # Rows of the validation part used to time predict() at each report: enough to amortize the
@@ -89,38 +94,75 @@ def train_trial(
     report: Report,
     *,
     cpus: int = 1,
+    memory_limit_mb: float | None = None,
+    faults: tuple[Fault, ...] = (),
 ) -> TrialOutcome:
     """Train one config on every fold, reporting as it goes. Never raises for a bad config:
-    divergence and errors end the trial with a status and a final report."""
+    divergence and errors end the trial with a status and a final report.
+
+    `memory_limit_mb` caps the memory the trial may add to its process (see MemoryCap);
+    `faults` are test-only misbehaviour (see leantune.engine._faults).
+    """
     # Native thread pools get the trial's own CPUs only, so trials side by side stay honest.
     # Entered first: its library scan is set-up, not training time.
     with threadpool_limits(limits=cpus):
+        fault = select_fault(faults, config)
         try:
-            run = _TrialRun(config, data, plan, report)
-        except Exception as error:  # a config the loop cannot even set up
-            message = f"{type(error).__name__}: {error}"
-            report({"step": 0, "trial_status": FAILED, "error": message})
-            return TrialOutcome(status=FAILED, error=message)
-        try:
+            return _train(config, data, plan, report, memory_limit_mb, fault)
+        finally:
+            if fault is not None:
+                fault.release()
+
+
+def _train(
+    config: Mapping[str, Any],
+    data: TrialData,
+    plan: TrainingPlan,
+    report: Report,
+    memory_limit_mb: float | None,
+    fault: ActiveFault | None,
+) -> TrialOutcome:
+    try:
+        if fault is not None:
+            fault.at_step(0)
+        run = _TrialRun(config, data, plan, report, fault)
+    except Exception as error:  # a config the loop cannot even set up
+        message = f"{type(error).__name__}: {error}"
+        report({"step": 0, "trial_status": FAILED, "error": message})
+        return TrialOutcome(status=FAILED, error=message, retryable=True)
+    cap = MemoryCap(memory_limit_mb, run.sampler.baseline_memory_mb)
+    try:
+        with cap:
             for fold_index, fold in enumerate(data.folds):
                 run.train_fold(fold_index, fold)
-            return run.finish(FINISHED)
-        except Diverged as error:
+    except MemoryError:
+        # The cap is lifted again here (the `with` has exited), so the closing report has room.
+        if fault is not None:
+            fault.release()
+        return run.finish(FAILED, cap.describe_hit(run.step))
+    except Diverged as error:
+        return run.finish(DIVERGED, f"diverged: {error}")
+    except ValueError as error:
+        # scikit-learn raises ValueError on floating-point overflow: that is divergence.
+        if "overflow" in str(error).lower() or "infinity" in str(error).lower():
             return run.finish(DIVERGED, f"diverged: {error}")
-        except ValueError as error:
-            # scikit-learn raises ValueError on floating-point overflow: that is divergence.
-            if "overflow" in str(error).lower() or "infinity" in str(error).lower():
-                return run.finish(DIVERGED, f"diverged: {error}")
-            return run.finish(FAILED, f"{type(error).__name__}: {error}")
-        except Exception as error:
-            return run.finish(FAILED, f"{type(error).__name__}: {error}")
+        return run.finish(FAILED, f"{type(error).__name__}: {error}", retryable=True)
+    except Exception as error:
+        return run.finish(FAILED, f"{type(error).__name__}: {error}", retryable=True)
+    return run.finish(FINISHED)
 
 
 class _TrialRun:
     def __init__(
-        self, config: Mapping[str, Any], data: TrialData, plan: TrainingPlan, report: Report
+        self,
+        config: Mapping[str, Any],
+        data: TrialData,
+        plan: TrainingPlan,
+        report: Report,
+        fault: ActiveFault | None = None,
     ):
         self.config = config
+        self.fault = fault
         self.data = data
         self.plan = plan
         self.report = report
@@ -189,6 +231,8 @@ class _TrialRun:
                 estimator.partial_fit(X_batch, y_batch)
             window_seconds += (gathered - started) + (clock() - measured)
             window_losses.append(batch_value)
+            if self.fault is not None:
+                self.fault.at_step(self.step + len(window_losses))
             if not math.isfinite(batch_value):
                 raise Diverged(f"training loss is {batch_value} at step {self.step + fold_step}")
             if fold_step % report_every == 0 or fold_step == steps:
@@ -284,7 +328,9 @@ class _TrialRun:
             fields["error"] = error
         return fields
 
-    def finish(self, status: str, error: str | None = None) -> TrialOutcome:
+    def finish(
+        self, status: str, error: str | None = None, *, retryable: bool = False
+    ) -> TrialOutcome:
         if status != FINISHED:
             # The trial ends early: send one closing report that says why.
             closing = {
@@ -303,4 +349,5 @@ class _TrialRun:
             fold_scores=list(self.fold_scores),
             last_report=self.last,
             error=error,
+            retryable=retryable,
         )

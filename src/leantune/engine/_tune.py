@@ -6,25 +6,33 @@ hands each trial's history to them. The observer (tracking, progress) only ever 
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import logging
 import math
 import os
+import re
 import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from leantune.engine._faults import Fault
 from leantune.engine._trial import DIVERGED, FAILED, TrainingPlan, TrialData, train_trial
 from leantune.stoppers import StoppingPolicy, StopReason, TrialHistory
 
 # Set before Ray reads them: keep Tune's own console table and per-trial log files out of the
-# way. leantune shows its own progress and records everything in MLflow.
+# way. leantune shows its own progress and records everything in MLflow. A failed trial is
+# recorded with its error by the driver, so Tune need not print each one's traceback too.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
 
 import ray
 from ray import tune
@@ -55,6 +63,7 @@ _RAY_KEYS = frozenset(
         "checkpoint_dir_name",
         "experiment_tag",
         "should_checkpoint",
+        "node_id",
     }
 )
 
@@ -71,6 +80,15 @@ class TrialRecord:
     reports: list[dict[str, Any]] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     ended_at: float | None = None
+    attempts: int = 1
+    """How many times the trial started: 1 + its retries (resources.max_failures)."""
+    attempt_errors: list[str] = field(default_factory=list)
+    """The error of every failed attempt, oldest first (the last one is also `error`)."""
+    node_id: str | None = None
+    """The Ray node that ran the trial's last attempt."""
+    worker_pid: int | None = None
+    session: int = 0
+    """Which run of the study ended the trial: 0 for `leantune run`, 1+ for each resume."""
 
     @property
     def last(self) -> dict[str, Any]:
@@ -78,13 +96,20 @@ class TrialRecord:
 
 
 class TrialObserver(Protocol):
-    """Driver-side listener: the study wires tracking and progress display to these calls."""
+    """Driver-side listener: the study wires tracking and progress display to these calls.
+
+    `trial_restarted` (optional) says a failed attempt is retried: the reports so far are void.
+    """
 
     def trial_started(self, record: TrialRecord) -> None: ...
 
     def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None: ...
 
     def trial_ended(self, record: TrialRecord) -> None: ...
+
+
+class TrialFailed(RuntimeError):
+    """Raised in the worker after a failed attempt, so that Tune counts it and may retry it."""
 
 
 class SearchInterrupted(Exception):
@@ -111,6 +136,18 @@ class LogUniform:
 
 
 @dataclass(frozen=True)
+class ResumePoint:
+    """What earlier runs of the same study left: the search picks up where they stopped."""
+
+    ended: Sequence[TrialRecord] = ()
+    """Trials that ended. They never run again; random and TPE sampling learn from them."""
+    unfinished: Sequence[tuple[str, Mapping[str, Any]]] = ()
+    """(trial id, config) of trials that were running. Each runs again from its start, under
+    the same id."""
+    session: int = 1
+
+
+@dataclass(frozen=True)
 class SearchRequest:
     name: str
     param_space: Mapping[str, Sequence[Any] | LogUniform]
@@ -132,9 +169,17 @@ class SearchRequest:
     """{"name": "asha", "grace_period": %, "reduction_factor": n}, or None."""
     enforce: bool = True
     """False: policies only observe. Trials run to the end; a broken limit makes them infeasible."""
+    max_failures: int = 0
+    """Retries of a trial that raised or whose worker died (N retries: at most N + 1 attempts)."""
+    memory_limit_mb: float | None = None
+    """Hard cap on a trial's private memory, enforced in its worker (MemoryCap); None: none."""
+    resume: ResumePoint | None = None
+    faults: tuple[Fault, ...] = ()
+    """Test-only misbehaviour injected into chosen trials (leantune.engine._faults)."""
 
     @property
     def planned_trials(self) -> int:
+        """Trials of the whole study, earlier sessions included."""
         if self.method == "grid":
             return math.prod(len(v) for v in self.param_space.values())  # type: ignore[arg-type]
         return self.num_samples
@@ -143,47 +188,157 @@ class SearchRequest:
 def run_search(
     request: SearchRequest, policy: StoppingPolicy, observer: TrialObserver
 ) -> list[TrialRecord]:
-    """Run every config of the grid as a Tune trial; return one record per trial."""
+    """Run every config of the search as a Tune trial; return one record per trial ended here.
+
+    With `request.resume`, only what earlier sessions left is run: the configs that did not
+    end, under their old trial ids, and (random, TPE) the samples still to draw.
+    """
+    session = request.resume.session if request.resume else 0
+    driver = _Driver(
+        policy,
+        observer,
+        enforce=request.enforce,
+        scheduler=request.scheduler["name"] if request.scheduler else None,
+        unfinished=request.resume.unfinished if request.resume else (),
+        taken=[r.trial_id for r in request.resume.ended] if request.resume else (),
+        session=session,
+    )
+    plan = _SearchPlan.build(request, driver)
+    if plan.trials == 0:  # an earlier session ended every trial; only the results remain
+        return []
     started_ray = start_ray(request.ray_address)
     try:
-        scheduler_name = request.scheduler["name"] if request.scheduler else None
-        driver = _Driver(policy, observer, enforce=request.enforce, scheduler=scheduler_name)
         trainable = tune.with_resources(
             tune.with_parameters(
-                _trainable, data=request.data, plan=request.plan, cpus=request.cpus_per_trial
+                _trainable,
+                data=request.data,
+                plan=request.plan,
+                cpus=request.cpus_per_trial,
+                memory_limit_mb=request.memory_limit_mb,
+                faults=request.faults,
             ),
             {"cpu": request.cpus_per_trial},
         )
         tuner = tune.Tuner(
             trainable,
-            param_space=_param_space(request),
+            param_space=plan.param_space,
             tune_config=tune.TuneConfig(
                 # One worker process serves trial after trial: ~0.13 s a trial instead of ~1.5 s.
                 reuse_actors=True,
-                max_concurrent_trials=request.max_concurrent,
-                search_alg=_searcher(request, driver),
+                max_concurrent_trials=plan.max_concurrent,
+                search_alg=plan.search_alg,
                 scheduler=_scheduler(request),
-                num_samples=1 if request.method == "grid" else request.num_samples,
+                num_samples=plan.num_samples,
             ),
             run_config=tune.RunConfig(
-                name=request.name,
+                # Each session keeps its own Tune directory: leantune's run directory, not
+                # Tune's experiment state, is what a resume reads.
+                name=request.name if session == 0 else f"{request.name}-resume-{session}",
                 storage_path=str(request.storage_dir.resolve()),
                 verbose=0,
                 stop=_PolicyStopper(driver),
                 callbacks=[_ObserverCallback(driver)],
-                failure_config=tune.FailureConfig(max_failures=0),
+                failure_config=tune.FailureConfig(max_failures=request.max_failures),
             ),
         )
-        tuner.fit()
+        with _quiet_incomplete_trials():
+            tuner.fit()
         records = driver.ended_records()
         # Tune turns Ctrl-C into a graceful stop and returns normally; a short count tells.
-        planned = request.planned_trials
-        if len(records) < planned:
-            raise SearchInterrupted(records, planned, driver.unfinished())
+        if len(records) < plan.trials:
+            raise SearchInterrupted(records, plan.trials, driver.unfinished())
         return records
     finally:
         if started_ray:
             ray.shutdown()
+
+
+@dataclass(frozen=True)
+class _SearchPlan:
+    """How Tune is asked for this session's trials: the space, the searcher, the count."""
+
+    param_space: dict[str, Any]
+    search_alg: Any
+    num_samples: int
+    max_concurrent: int | None
+    trials: int
+
+    @classmethod
+    def build(cls, request: SearchRequest, driver: _Driver) -> _SearchPlan:
+        resume = request.resume
+        if resume is None:
+            return cls(
+                _param_space(request),
+                _searcher(request, driver),
+                1 if request.method == "grid" else request.num_samples,
+                request.max_concurrent,
+                request.planned_trials,
+            )
+        if request.method == "grid":
+            # The configs that did not end, as explicit points: a grid cannot leave any out.
+            ended = [record.config for record in resume.ended]
+            remaining = _without(_grid_configs(request.param_space), ended)
+            from ray.tune.search.basic_variant import BasicVariantGenerator
+
+            return cls(
+                # Points must name keys of the space; their values replace these placeholders.
+                {axis: None for axis in request.param_space},
+                BasicVariantGenerator(
+                    points_to_evaluate=remaining, max_concurrent=request.max_concurrent or 0
+                ),
+                len(remaining),
+                None,  # Tune ignores max_concurrent_trials next to a BasicVariantGenerator
+                len(remaining),
+            )
+        remaining = max(0, request.num_samples - len(resume.ended))
+        pending = [dict(config) for _, config in resume.unfinished][:remaining]
+        return cls(
+            _param_space(request),
+            _searcher(request, driver, pending=pending, history=resume.ended),
+            remaining,
+            request.max_concurrent,
+            remaining,
+        )
+
+
+def _grid_configs(param_space: Mapping[str, Any]) -> list[dict[str, Any]]:
+    axes, values = list(param_space), list(param_space.values())
+    return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def config_key(config: Mapping[str, Any]) -> str:
+    """A config's identity across sessions (state files round-trip ints and floats exactly)."""
+    return json.dumps(dict(config), sort_keys=True, default=str)
+
+
+def _without(
+    configs: list[dict[str, Any]], taken: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    left = Counter(config_key(config) for config in taken)
+    kept = []
+    for config in configs:
+        key = config_key(config)
+        if left[key]:
+            left[key] -= 1
+        else:
+            kept.append(config)
+    return kept
+
+
+class _IncompleteTrialsFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        # Failed trials are leantune's to report (status, error, MLflow), not Tune's.
+        return not str(record.msg).startswith("Trials did not complete")
+
+
+@contextlib.contextmanager
+def _quiet_incomplete_trials() -> Iterator[None]:
+    logger, quiet = logging.getLogger("ray.tune.tune"), _IncompleteTrialsFilter()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def stop_ray() -> None:
@@ -225,7 +380,13 @@ def _param_space(request: SearchRequest) -> dict[str, Any]:
     return space
 
 
-def _searcher(request: SearchRequest, driver: _Driver) -> Any:
+def _searcher(
+    request: SearchRequest,
+    driver: _Driver,
+    *,
+    pending: list[dict[str, Any]] | None = None,
+    history: Sequence[TrialRecord] = (),
+) -> Any:
     if request.method == "grid":
         return None
     import optuna
@@ -240,8 +401,18 @@ def _searcher(request: SearchRequest, driver: _Driver) -> Any:
                 seed=request.seed, n_startup_trials=startup, constraints_func=_violations
             )
     else:
-        sampler = optuna.samplers.RandomSampler(seed=request.seed)
-    return _ConstraintAwareOptuna(driver, metric="objective", mode=request.mode, sampler=sampler)
+        # A resumed random search draws from a fresh stream, so it does not repeat the
+        # configs of the first session.
+        session = request.resume.session if request.resume else 0
+        sampler = optuna.samplers.RandomSampler(seed=request.seed + 7919 * session)
+    return _ConstraintAwareOptuna(
+        driver,
+        history=history,
+        metric="objective",
+        mode=request.mode,
+        sampler=sampler,
+        points_to_evaluate=pending or None,
+    )
 
 
 def _violations(trial: Any) -> tuple[float]:
@@ -265,12 +436,35 @@ def _scheduler(request: SearchRequest) -> Any:
     )
 
 
-def _trainable(config: dict[str, Any], data: TrialData, plan: TrainingPlan, cpus: int) -> None:
-    train_trial(config, data, plan, tune.report, cpus=cpus)
+def _trainable(
+    config: dict[str, Any],
+    data: TrialData,
+    plan: TrainingPlan,
+    cpus: int,
+    memory_limit_mb: float | None,
+    faults: tuple[Fault, ...],
+) -> None:
+    node_id = ray.get_runtime_context().get_node_id()
+
+    def report(result: dict[str, Any]) -> None:
+        # Two nodes on one machine share an IP and a hostname; the node id tells them apart.
+        tune.report({**result, "node_id": node_id})
+
+    outcome = train_trial(
+        config, data, plan, report, cpus=cpus, memory_limit_mb=memory_limit_mb, faults=faults
+    )
+    if outcome.status == FAILED and outcome.retryable:
+        # The closing report already carries the error; raising lets Tune count the failure
+        # and retry it (resources.max_failures), exactly as when a worker dies.
+        raise TrialFailed(outcome.error)
 
 
 class _Driver:
-    """Bookkeeping on the driver: histories, stop decisions, and the observer calls."""
+    """Bookkeeping on the driver: histories, stop decisions, and the observer calls.
+
+    Records are keyed by Tune's trial id. A record's own `trial_id` is the same, except for a
+    trial resumed from an earlier session, which keeps the id it had there.
+    """
 
     def __init__(
         self,
@@ -279,37 +473,62 @@ class _Driver:
         *,
         enforce: bool = True,
         scheduler: str | None = None,
+        unfinished: Sequence[tuple[str, Mapping[str, Any]]] = (),
+        taken: Sequence[str] = (),
+        session: int = 0,
     ):
+        """`unfinished`: (id, config) of trials an earlier session left running, adopted by the
+        trial that runs the same config; `taken`: ids earlier sessions used."""
         self.policy = policy
         self.observer = observer
         self.enforce = enforce
         self.scheduler = scheduler
+        self.session = session
         self.records: dict[str, TrialRecord] = {}
         self.order: list[str] = []
         self.observer_failures = 0
+        self._adoptable: dict[str, list[str]] = {}
+        for trial_id, config in unfinished:
+            self._adoptable.setdefault(config_key(config), []).append(trial_id)
+        self._taken = {trial_id for trial_id, _ in unfinished} | set(taken)
 
     def _notify(self, event: str, *args: Any) -> None:
         # An observer bug (tracking, display) must not turn into a Tune error that kills the
         # trial and its worker: log it once with its traceback and carry on.
+        handler = getattr(self.observer, event, None)
+        if handler is None:
+            return
         try:
-            getattr(self.observer, event)(*args)
+            handler(*args)
         except Exception:
             self.observer_failures += 1
             if self.observer_failures == 1:
                 _log.exception("leantune: %s failed; the study goes on", event)
 
-    def started(self, trial_id: str, config: Mapping[str, Any]) -> None:
-        record = TrialRecord(trial_id=trial_id, config=dict(config))
-        self.records[trial_id] = record
-        self.order.append(trial_id)
+    def started(self, tune_id: str, config: Mapping[str, Any]) -> None:
+        if tune_id in self.records:
+            return  # Tune starts a failed trial again: `recovering` has reset its record
+        ids = self._adoptable.get(config_key(config))
+        if ids:
+            trial_id = ids.pop(0)
+        elif tune_id in self._taken:
+            # Tune's ids carry 5 random hex digits a session: never reuse an earlier trial's.
+            trial_id = f"{tune_id}-s{self.session}"
+        else:
+            trial_id = tune_id
+        record = TrialRecord(trial_id=trial_id, config=dict(config), session=self.session)
+        self.records[tune_id] = record
+        self.order.append(tune_id)
         self._notify("trial_started", record)
 
-    def reported(self, trial_id: str, result: Mapping[str, Any]) -> bool:
+    def reported(self, tune_id: str, result: Mapping[str, Any]) -> bool:
         """Record a report and return True if the trial must stop now."""
-        record = self.records.get(trial_id)
+        record = self.records.get(tune_id)
         if record is None:  # a result before on_trial_start: Ray does not do this, but be safe
-            self.started(trial_id, result.get("config", {}))
-            record = self.records[trial_id]
+            self.started(tune_id, result.get("config", {}))
+            record = self.records[tune_id]
+        record.node_id = result.get("node_id", record.node_id)
+        record.worker_pid = result.get("pid", record.worker_pid)
         report = {k: v for k, v in result.items() if k not in _RAY_KEYS}
         if record.reports and report == record.reports[-1]:
             # When a function trainable returns, Tune repeats its last result with done=True.
@@ -328,16 +547,37 @@ class _Driver:
     def _must_stop(self, record: TrialRecord) -> bool:
         return self.enforce and record.stop_reason is not None
 
-    def ended(self, trial_id: str, error: str | None = None) -> None:
-        record = self.records.get(trial_id)
+    def recovering(self, tune_id: str, error: str) -> None:
+        """An attempt failed and Tune will run the trial again: keep its error, void its reports."""
+        record = self.records.get(tune_id)
+        if record is None or record.ended_at is not None:
+            return
+        record.attempt_errors.append(self._attempt_error(record, error))
+        record.attempts += 1
+        record.reports, record.stop_reason = [], None
+        self._notify("trial_restarted", record)
+
+    @staticmethod
+    def _attempt_error(record: TrialRecord, tune_error: str) -> str:
+        # A trial that failed in its own code said why in its closing report; Tune's error file
+        # then only holds the TrialFailed re-raise. A dead worker leaves no closing report.
+        if record.last.get("trial_status") == FAILED and record.last.get("error"):
+            return str(record.last["error"])
+        return tune_error
+
+    def ended(self, tune_id: str, error: str | None = None) -> None:
+        record = self.records.get(tune_id)
         if record is None or record.ended_at is not None:
             return
         record.ended_at = time.time()
         trial_status = record.last.get("trial_status")
         if error is not None:
-            record.status, record.error = FAILED, error
+            record.status, record.error = FAILED, self._attempt_error(record, error)
+            record.attempt_errors.append(record.error)
         elif trial_status in (DIVERGED, FAILED):
             record.status, record.error = trial_status, record.last.get("error")
+            if trial_status == FAILED and record.error:
+                record.attempt_errors.append(record.error)
         elif record.stop_reason is not None:
             if record.stop_reason.rule == "divergence":
                 record.status = DIVERGED
@@ -401,6 +641,9 @@ class _ObserverCallback(tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.driver.ended(trial.trial_id, error=_error_text(trial))
 
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.driver.recovering(trial.trial_id, _error_text(trial))
+
 
 class _ConstraintAwareOptuna(OptunaSearch):
     """OptunaSearch that tells the sampler which trials broke a limit, and by how much.
@@ -410,9 +653,34 @@ class _ConstraintAwareOptuna(OptunaSearch):
     with its relative violation as a constraint value, so TPE learns to avoid that region.
     """
 
-    def __init__(self, driver: _Driver, **options: Any):
-        super().__init__(**options)
+    def __init__(self, driver: _Driver, history: Sequence[TrialRecord] = (), **options: Any):
         self._driver = driver
+        self._history = list(history)
+        super().__init__(**options)
+
+    def _setup_study(self, mode: Any) -> None:
+        super()._setup_study(mode)
+        # A resumed study: the sampler learns from every trial that ended earlier, with the
+        # same value and constraint violation it would have been told then.
+        import optuna
+
+        for record in self._history:
+            params = {name: record.config[name] for name in self._space}
+            value = record.last.get("cv_score_mean", record.last.get("objective"))
+            violation = record.stop_reason.violation if record.stop_reason else 0.0
+            complete = isinstance(value, int | float) and math.isfinite(value)
+            self._ot_study.add_trial(
+                optuna.trial.create_trial(
+                    params=params,
+                    distributions=self._space,
+                    value=float(value) if complete else None,
+                    state=optuna.trial.TrialState.COMPLETE
+                    if complete
+                    else optuna.trial.TrialState.FAIL,
+                    user_attrs={"constraint_violation": violation},
+                    system_attrs={"constraints": (violation,)},
+                )
+            )
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if self.metric in result:  # closing reports of failed trials carry no objective
@@ -440,11 +708,32 @@ class _ConstraintAwareOptuna(OptunaSearch):
         return (_detached_driver, ())
 
 
+_DEAD_WORKER = re.compile(r"worker process has died|actor died unexpectedly", re.IGNORECASE)
+_CAUSE = re.compile(r"The actor is dead because ([^.]+)\.")
+_EXIT_TYPE = re.compile(r"Worker exit type: (\w+)")
+_PID = re.compile(r"\bpid: (\d+)")
+
+
 def _error_text(trial: Any) -> str:
-    """The last line of the trial's error file: the exception type and message."""
+    """What ended the trial's attempt: the exception's type and message, or the worker's death.
+
+    Ray describes a dead worker over many lines; the record keeps one sentence with the cause.
+    """
     path = getattr(trial, "error_file", None) or getattr(trial, "pickled_error_file", None)
     try:
-        lines = [ln for ln in Path(path).read_text().splitlines() if ln.strip()] if path else []
+        text = Path(path).read_text() if path else ""
     except OSError:
-        lines = []
-    return lines[-1].strip() if lines else "the trial's worker failed"
+        text = ""
+    # Tune appends each failure of a retried trial to the same file: the last one is this one.
+    text = text.rsplit("Failure # ", 1)[-1]
+    if _DEAD_WORKER.search(text):
+        pid, cause, exit_type = _PID.search(text), _CAUSE.search(text), _EXIT_TYPE.search(text)
+        said = [cause.group(1) if cause else "", exit_type.group(1) if exit_type else ""]
+        return (
+            f"WorkerDied: the trial's worker process{f' (pid {pid.group(1)})' if pid else ''} "
+            f"died while training ({', '.join(p for p in said if p) or 'unexpected exit'}): "
+            "killed by a signal such as SIGKILL or the out-of-memory killer, crashed, or its "
+            "node was lost"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "the trial's worker failed"

@@ -1,12 +1,19 @@
-"""System metrics of the process running a trial, read with psutil at report time only."""
+"""System metrics of the process running a trial, read with psutil at report time only, and the
+memory limit of the machine or container it runs in (cgroup v2 or v1, else the host's RAM)."""
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 _MB = 2**20
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_SELF_CGROUP = Path("/proc/self/cgroup")
 
 
 def private_memory_mb(process: psutil.Process) -> float:
@@ -15,16 +22,147 @@ def private_memory_mb(process: psutil.Process) -> float:
     return (info.rss - getattr(info, "shared", 0)) / _MB
 
 
+@dataclass(frozen=True)
+class MemoryLimit:
+    """How much memory the process may use in all, and where that number comes from.
+
+    Under a cgroup memory limit (a container, a systemd slice, a batch scheduler) that limit
+    is what the kernel enforces, not the host's RAM; the OOM killer acts at the limit.
+    """
+
+    limit_mb: float
+    source: str
+    """"cgroup v2", "cgroup v1" or "host"."""
+    limit_file: Path | None = None
+    usage_file: Path | None = None
+    stat_file: Path | None = None
+
+    def used_mb(self) -> float:
+        """Memory in use under the limit, less the page cache the kernel can drop first."""
+        if self.usage_file is None:
+            memory = psutil.virtual_memory()
+            return (memory.total - memory.available) / _MB
+        usage = _read_int(self.usage_file) or 0
+        reclaimable = _stat_value(self.stat_file, ("inactive_file", "total_inactive_file"))
+        return max(0, usage - reclaimable) / _MB
+
+    def headroom_mb(self) -> float:
+        return self.limit_mb - self.used_mb()
+
+    def describe(self) -> str:
+        where = f" ({self.limit_file})" if self.limit_file else ""
+        return f"{self.limit_mb:.0f} MB, {self.source}{where}"
+
+
+def memory_limit(
+    cgroup_root: Path = CGROUP_ROOT, proc_self_cgroup: Path = PROC_SELF_CGROUP
+) -> MemoryLimit:
+    """The tightest memory limit over this process: its cgroup's (v2, then v1), else host RAM.
+
+    A cgroup limit above the host's RAM (or "max", unlimited) does not bind; the host does.
+    """
+    host_mb = psutil.virtual_memory().total / _MB
+    found = _cgroup_v2(cgroup_root, proc_self_cgroup) or _cgroup_v1(cgroup_root, proc_self_cgroup)
+    if found is not None and found.limit_mb < host_mb:
+        return found
+    return MemoryLimit(host_mb, "host")
+
+
+def _cgroup_paths(proc_self_cgroup: Path) -> dict[str, str]:
+    """Controller → cgroup path, from /proc/self/cgroup ("" is the v2 unified hierarchy)."""
+    paths: dict[str, str] = {}
+    try:
+        lines = proc_self_cgroup.read_text().splitlines()
+    except OSError:
+        return paths
+    for line in lines:
+        parts = line.strip().split(":", 2)
+        if len(parts) == 3:
+            for controller in parts[1].split(","):
+                paths[controller] = parts[2]
+    return paths
+
+
+def _cgroup_v2(root: Path, proc_self_cgroup: Path) -> MemoryLimit | None:
+    if not (root / "cgroup.controllers").is_file():
+        return None
+    relative = _cgroup_paths(proc_self_cgroup).get("", "/").strip("/")
+    return _tightest(
+        root, root / relative, "cgroup v2", ("memory.max", "memory.current", "memory.stat")
+    )
+
+
+def _cgroup_v1(root: Path, proc_self_cgroup: Path) -> MemoryLimit | None:
+    mount = root / "memory"
+    relative = _cgroup_paths(proc_self_cgroup).get("memory", "/").strip("/")
+    files = ("memory.limit_in_bytes", "memory.usage_in_bytes", "memory.stat")
+    # A container may see its own cgroup at the mount's root, whatever /proc/self/cgroup says.
+    start = mount / relative if (mount / relative).is_dir() else mount
+    return _tightest(mount, start, "cgroup v1", files)
+
+
+def _tightest(
+    root: Path, directory: Path, source: str, files: tuple[str, str, str]
+) -> MemoryLimit | None:
+    """The lowest limit from `directory` up to `root`: a parent cgroup (a slice, a pod) may be
+    tighter than the process's own, and the kernel enforces every level."""
+    limit_name, usage_name, stat_name = files
+    best: MemoryLimit | None = None
+    while True:
+        limit = _read_int(directory / limit_name)
+        if limit is not None and (best is None or limit / _MB < best.limit_mb):
+            best = MemoryLimit(
+                limit / _MB,
+                source,
+                directory / limit_name,
+                directory / usage_name,
+                directory / stat_name,
+            )
+        if directory == root or root not in directory.parents:
+            return best
+        directory = directory.parent
+
+
+def _read_int(path: Path) -> int | None:
+    """An integer file's value; None if missing, unreadable or "max" (no limit)."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _stat_value(path: Path | None, keys: tuple[str, ...]) -> int:
+    if path is None:
+        return 0
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        name, _, value = line.partition(" ")
+        if name in keys and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+@functools.cache
+def _this_process_limit() -> MemoryLimit:
+    # A worker runs many trials; its cgroup does not change between them.
+    return memory_limit()
+
+
 class SystemSampler:
     """Readings relative to the trial's own start, so a reused worker process does not charge
     one trial for what the previous one left behind."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory: MemoryLimit | None = None) -> None:
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # prime: psutil's first reading is always 0.0
         self._wall_start = time.perf_counter()
         self._cpu_start = self._cpu_seconds()
         self.baseline_memory_mb = private_memory_mb(self._process)
+        self.memory = memory or _this_process_limit()
 
     def _cpu_seconds(self) -> float:
         times = self._process.cpu_times()
@@ -45,4 +183,6 @@ class SystemSampler:
             "cpu_percent": self._process.cpu_percent(None),
             "memory_mb": memory,
             "memory_rise_mb": memory - self.baseline_memory_mb,
+            # What the machine or container has left: the limit that the OOM killer enforces.
+            "memory_headroom_mb": self.memory.headroom_mb(),
         }

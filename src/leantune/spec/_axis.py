@@ -2,6 +2,8 @@
 
 `{pow2: [1, max]}` is 2, 4, ..., up to the largest power of two that fits the training fold;
 `{pow10: [-4, -1]}` is 1e-4, 1e-3, 1e-2, 1e-1. The bounds are exponents and both are included.
+`{log: [0.0001, 0.1]}` is the continuous range itself, sampled log-uniformly by random search and
+TPE (a grid needs discrete values); its bounds are values, both > 0.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ AxisName = Literal["batch_size", "learning_rate", "alpha"]
 # What each axis accepts, worded for error messages.
 _ALLOWED = {
     "batch_size": "a list of positive integers, {pow2: [low, high]} or {pow2: [low, max]}",
-    "learning_rate": "a list of positive numbers, {pow10: [low, high]} or {pow2: [low, high]}",
-    "alpha": "a list of numbers >= 0, {pow10: [low, high]} or {pow2: [low, high]}",
+    "learning_rate": (
+        "a list of positive numbers, {pow10: [low, high]}, {pow2: [low, high]} or "
+        "{log: [low, high]}"
+    ),
+    "alpha": (
+        "a list of numbers >= 0, {pow10: [low, high]}, {pow2: [low, high]} or {log: [low, high]}"
+    ),
 }
 
 
@@ -27,13 +34,23 @@ class Axis(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    kind: Literal["values", "pow2", "pow10"]
+    kind: Literal["values", "pow2", "pow10", "log"]
     values: tuple[float, ...] = ()
     low: int = 0
     high: int | Literal["max"] = 0
+    lower: float = 0.0
+    """kind log: the range's bounds (values, not exponents)."""
+    upper: float = 0.0
+
+    @property
+    def continuous(self) -> bool:
+        """A range only samplers can draw from; a grid cannot enumerate it."""
+        return self.kind == "log"
 
     def resolve(self, max_batch_size: int) -> list[Any]:
         """Concrete values. `max_batch_size` is the smallest training fold's size."""
+        if self.kind == "log":
+            raise ValueError(f"{self.name}: a {{log: [low, high]}} range has no discrete values")
         if self.kind == "values":
             values = list(self.values)
         else:
@@ -51,6 +68,8 @@ class Axis(BaseModel):
             if self.name == "batch_size":
                 return [int(v) for v in self.values]
             return list(self.values)
+        if self.kind == "log":
+            return {"log": [self.lower, self.upper]}
         return {self.kind: [self.low, self.high]}
 
 
@@ -94,9 +113,11 @@ def _parse_values(values: list[Any], name: str, allowed: str) -> Axis:
 
 
 def _parse_range(spec: dict[str, Any], name: str, allowed: str) -> Axis:
-    if len(spec) != 1 or next(iter(spec)) not in ("pow2", "pow10"):
+    if len(spec) != 1 or next(iter(spec)) not in ("pow2", "pow10", "log"):
         raise ValueError(f"must be {allowed}; got {spec!r}")
     kind, bounds = next(iter(spec.items()))
+    if kind == "log":
+        return _parse_log(bounds, name)
     if not isinstance(bounds, list) or len(bounds) != 2:
         raise ValueError(f"{kind} takes two exponents [low, high]; got {bounds!r}")
     low, high = bounds
@@ -117,3 +138,23 @@ def _parse_range(spec: dict[str, Any], name: str, allowed: str) -> Axis:
             raise ValueError(f"batch_size takes pow2 ranges only; got {{{kind}: {bounds!r}}}")
         raise ValueError(f"batch_size's pow2 exponents must be >= 0; got low={low}")
     return Axis(name=name, kind=kind, low=low, high=high)
+
+
+def _parse_log(bounds: Any, name: str) -> Axis:
+    if name == "batch_size":
+        raise ValueError(
+            f"batch_size takes a list or a pow2 range, not a continuous log range; "
+            f"got {{log: {bounds!r}}}"
+        )
+    if not isinstance(bounds, list) or len(bounds) != 2:
+        raise ValueError(f"log takes two values [low, high]; got {bounds!r}")
+    low, high = bounds
+    for label, value in (("low", low), ("high", high)):
+        if not _is_number(value) or not math.isfinite(value) or value <= 0:
+            raise ValueError(
+                f"log needs bounds > 0 (a log scale has no zero or negative values); "
+                f"got {label}={value!r}"
+            )
+    if low >= high:
+        raise ValueError(f"log needs low < high; got low={low}, high={high}")
+    return Axis(name=name, kind="log", lower=float(low), upper=float(high))

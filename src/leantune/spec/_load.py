@@ -84,7 +84,8 @@ def _explain(error: ValidationError, raw: dict[str, Any], origin: str) -> list[s
         field = _dotted(location)
         sentence = _sentence(item, location)
         # Cross-field checks name their own fields, so they need no prefix.
-        lines.append(f"{field}: {sentence}" if field else sentence)
+        named = not field or sentence.startswith((f"{field}.", f"{field}:"))
+        lines.append(sentence if named else f"{field}: {sentence}")
     return [f"{origin}: {line}" for line in dict.fromkeys(lines)]
 
 

@@ -140,7 +140,7 @@ class SchedulerSpec(_Section):
 class SearchSpec(_Section):
     method: Literal["grid", "random", "tpe"] = "grid"
     """grid: every combination. random, tpe: `num_samples` configs from Optuna's samplers; a
-    pow10 range is then sampled log-uniformly, lists and pow2 ranges as choices."""
+    pow10 or log range is then sampled log-uniformly, lists and pow2 ranges as choices."""
     num_samples: PositiveInt | None = None
     space: SearchSpaceSpec = Field(default_factory=SearchSpaceSpec)
     scheduler: SchedulerSpec | None = None
@@ -152,6 +152,14 @@ class SearchSpec(_Section):
 
     @model_validator(mode="after")
     def _samples_fit_the_method(self) -> SearchSpec:
+        for name in ("learning_rate", "alpha"):
+            axis = getattr(self.space, name)
+            if self.method == "grid" and axis.continuous:
+                raise ValueError(
+                    f"search.space.{name}: {axis.model_dump()} is a continuous range, which only "
+                    "random and tpe can sample; a grid needs a list or a pow10/pow2 range "
+                    "(got method 'grid')"
+                )
         if self.method == "grid" and self.num_samples is not None:
             raise ValueError(
                 "search.num_samples: only random and tpe sample configs; grid runs every "
@@ -285,6 +293,14 @@ class ResourcesSpec(_Section):
     """Trials at once. Default: as many as the CPUs Ray sees allow."""
     ray_address: str | None = None
     """Default: start a local Ray. `auto` or `host:port` joins an existing cluster."""
+    max_failures: NonNegativeInt = 0
+    """Retries of a trial that raised an error or whose worker process died: a persistent
+    error gives max_failures + 1 attempts. Divergence and a hit memory_limit_mb are not retried
+    (the same config would meet them again)."""
+    memory_limit_mb: PositiveFloat | None = None
+    """Hard cap on a trial's private memory, enforced in its worker (Linux: RLIMIT_DATA): an
+    allocation past it fails, and the trial ends `failed` with a "memory limit" error while
+    the study goes on. constraints.memory_mb, below it, stops a trial at a report first."""
 
 
 class OutputSpec(_Section):
@@ -371,6 +387,13 @@ class StudySpec(_Section):
             raise ValueError(
                 f"stopping.patience.metric: {wrong!r} is not reported for {self.model}; use "
                 "val_loss, train_loss, or the task's own metric"
+            )
+        cap, memory = self.resources.memory_limit_mb, self.constraints.memory_mb
+        if cap is not None and memory is not None and memory >= cap:
+            raise ValueError(
+                f"resources.memory_limit_mb: must be above constraints.memory_mb, or the hard "
+                f"cap fails trials before the constraint can stop them (got memory_limit_mb "
+                f"{cap:g} and memory_mb {memory:g})"
             )
         both = self.output.tracking_uri and self.tracking.uri
         if both and self.output.tracking_uri != self.tracking.uri:

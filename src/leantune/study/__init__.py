@@ -2,7 +2,7 @@
 
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._results import FinalModel
-from leantune.study._runner import StudyInterrupted, StudyResult, run_study
+from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
 from leantune.study._whatif import load_histories, predictive_vs_reactive, replay_table
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "predictive_vs_reactive",
     "prepare_study",
     "replay_table",
+    "resume_study",
     "run_study",
 ]

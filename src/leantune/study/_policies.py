@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leantune.metrics import MemoryLimit
 from leantune.spec import StudySpec
 from leantune.stoppers import (
     AnyOf,
@@ -13,14 +14,37 @@ from leantune.stoppers import (
     from_constraints,
 )
 
+# Constraints on the memory a process holds: none of them can be met above the memory limit of
+# the machine or container the trials run in.
+MEMORY_CONSTRAINTS = ("memory_mb", "memory_rise_mb")
 
-def build_policy(spec: StudySpec) -> StoppingPolicy:
+
+def constraint_limits(
+    spec: StudySpec, memory: MemoryLimit | None = None
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """(limits to enforce, {metric: (given, enforced)} for those capped by `memory`).
+
+    A memory constraint above the cgroup's (or host's) limit is enforced at that limit: past
+    it the kernel's OOM killer, not a stopping rule, would end the trial.
+    """
+    limits = spec.constraints.active()
+    capped = {}
+    if memory is not None:
+        for metric in MEMORY_CONSTRAINTS:
+            if metric in limits and limits[metric] > memory.limit_mb:
+                capped[metric] = (limits[metric], memory.limit_mb)
+                limits[metric] = memory.limit_mb
+    return limits, capped
+
+
+def build_policy(spec: StudySpec, memory: MemoryLimit | None = None) -> StoppingPolicy:
     """Every policy the spec turns on, combined with AnyOf (the first to say stop wins).
 
     With `stopping.enabled: false` the engine only observes: the plain constraint check still
     marks trials that broke a limit (so they are never picked), but nothing is stopped early.
+    `memory`: the machine's memory limit, which caps memory constraints (constraint_limits).
     """
-    stopping, limits = spec.stopping, spec.constraints.active()
+    stopping, (limits, _) = spec.stopping, constraint_limits(spec, memory)
     if not stopping.enabled:
         return AnyOf([from_constraints(limits), DivergencePolicy()])
     policies: list[StoppingPolicy] = []

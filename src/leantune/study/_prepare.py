@@ -15,6 +15,7 @@ from typing import Any
 from leantune.datasets import Dataset, Splits, load_dataset, make_splits
 from leantune.engine import LogUniform
 from leantune.errors import SpecError
+from leantune.metrics import MemoryLimit, memory_limit
 from leantune.spec import StudySpec
 
 
@@ -26,6 +27,8 @@ class PreparedStudy:
     param_space: dict[str, Any]
     """Axis → values; for random/tpe a pow10 range is a LogUniform to sample from."""
     run_dir: Path
+    memory: MemoryLimit | None = None
+    """The memory limit of this machine or container (cgroup-aware), seen from the driver."""
 
     @property
     def n_trials(self) -> int:
@@ -34,7 +37,9 @@ class PreparedStudy:
         return math.prod(len(values) for values in self.param_space.values())
 
 
-def prepare_study(spec: StudySpec) -> PreparedStudy:
+def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
+    """Check and load everything a study needs. `resume`: the run directory exists already and
+    holds the study's earlier sessions."""
     dataset = load_dataset(spec.dataset)
     if dataset.task != spec.task:
         raise SpecError(
@@ -69,10 +74,12 @@ def prepare_study(spec: StudySpec) -> PreparedStudy:
         if spec.search.method != "grid" and axis.kind == "pow10":
             # Samplers draw from the continuous range, not only its grid points.
             param_space[name] = LogUniform(10.0**axis.low, 10.0 ** int(axis.high))
+        elif axis.kind == "log":
+            param_space[name] = LogUniform(axis.lower, axis.upper)
         else:
             param_space[name] = axis.resolve(fold_rows)
-    run_dir = _run_dir(spec)
-    return PreparedStudy(spec, dataset, splits, param_space, run_dir)
+    run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)
+    return PreparedStudy(spec, dataset, splits, param_space, run_dir, memory_limit())
 
 
 def _run_dir(spec: StudySpec) -> Path:

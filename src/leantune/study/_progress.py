@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -12,12 +13,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class ProgressDisplay:
     """A progress bar on a terminal; on a pipe or in CI, a plain line every ~10% of trials."""
 
-    def __init__(self, total: int, console: Console, enabled: bool = True):
+    def __init__(
+        self,
+        total: int,
+        console: Console,
+        enabled: bool = True,
+        done: Mapping[str, int] | None = None,
+    ):
+        """`done`: trials that ended in earlier sessions of a resumed study, by status."""
         self.total = total
         self.console = console
         self.enabled = enabled
         self.running = 0
-        self.outcomes: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter({k: v for k, v in (done or {}).items() if v})
         self._live = enabled and console.is_terminal
         self._every = max(1, total // 10)
         self._bar: Progress | None = None
@@ -35,7 +43,9 @@ class ProgressDisplay:
                 transient=True,
             )
             self._bar.start()
-            self._task = self._bar.add_task(self._counts(), total=self.total)
+            self._task = self._bar.add_task(
+                self._counts(), total=self.total, completed=sum(self.outcomes.values())
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:

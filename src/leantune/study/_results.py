@@ -61,6 +61,9 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
         row["peak_memory_mb"] = max(memory) if memory else np.nan
         row["wall_time_s"] = (record.ended_at or record.started_at) - record.started_at
         row["error"] = record.error or ""
+        row["attempts"] = record.attempts
+        row["session"] = record.session
+        row["node_id"] = record.node_id or ""
         rows.append(row)
     return pd.DataFrame(rows)
 

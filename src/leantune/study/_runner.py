@@ -6,6 +6,7 @@ import json
 import math
 import platform
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,10 +14,13 @@ from typing import Any
 
 import pandas as pd
 import psutil
+import yaml
 from rich.console import Console
 
 import leantune
 from leantune.engine import (
+    Fault,
+    ResumePoint,
     SearchInterrupted,
     SearchRequest,
     TrainingPlan,
@@ -26,10 +30,11 @@ from leantune.engine import (
     start_ray,
     stop_ray,
 )
+from leantune.errors import LeantuneError
 from leantune.metrics import score_metric
-from leantune.spec import StudySpec, dump_spec
+from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._ledger import build_ledger
-from leantune.study._policies import build_policy
+from leantune.study._policies import build_policy, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._results import (
@@ -41,6 +46,7 @@ from leantune.study._results import (
     stops_by_label,
     trials_table,
 )
+from leantune.study._state import StudyState, dataset_fingerprint
 from leantune.tracking import Tracker, open_tracker
 
 
@@ -49,7 +55,10 @@ class StudyInterrupted(Exception):
 
     def __init__(self, run_dir: Path, reason: str):
         self.run_dir = run_dir
-        super().__init__(f"{reason}; the trials that ended are in {run_dir / 'trials.csv'}")
+        super().__init__(
+            f"{reason}; the trials that ended are in {run_dir / 'trials.csv'}. "
+            f"`leantune resume {run_dir}` finishes the study"
+        )
 
 
 @dataclass
@@ -71,10 +80,14 @@ def run_study(
     console: Console | None = None,
     show_progress: bool = True,
     tracker: Tracker | None = None,
+    faults: tuple[Fault, ...] = (),
 ) -> StudyResult:
-    """Run `spec` end to end. Invalid input raises LeantuneError before anything is created."""
+    """Run `spec` end to end. Invalid input raises LeantuneError before anything is created.
+
+    `faults` is for tests only: misbehaviour injected into chosen trials (leantune.engine.Fault).
+    """
     console = console or Console(stderr=True)
-    wall_start, driver_cpu_start = time.perf_counter(), _process_cpu_seconds()
+    clock = _Clock()
     prepared = prepare_study(spec)
     run_dir = prepared.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +98,80 @@ def run_study(
         f"{len(prepared.splits.folds)} folds → {run_dir}",
         highlight=False,
     )
-    # Ray's start (seconds, mostly waiting for its daemons) overlaps MLflow's (imports and
-    # schema migrations): the store still exists before any trial's worker does.
+    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker)
+    tracker.start_study(
+        run_name=run_dir.name,
+        params=_flatten(spec.model_dump(mode="json")),
+        tags=_dataset_tags(prepared),
+        spec_yaml=spec_yaml,
+    )
+    state = StudyState.create(
+        run_dir,
+        study=spec.name,
+        parent_run_id=getattr(tracker, "parent_run_id", None),
+        tracking_uri=tracker.uri,
+        cwd=str(Path.cwd()),
+        dataset_fingerprint=dataset_fingerprint(prepared.dataset.X, prepared.dataset.y),
+    )
+    try:
+        return _search_and_record(prepared, state, tracker, console, show_progress, clock, faults)
+    finally:
+        if started_ray:
+            stop_ray()
+
+
+def resume_study(
+    run_dir: Path,
+    *,
+    console: Console | None = None,
+    show_progress: bool = True,
+    tracker: Tracker | None = None,
+    faults: tuple[Fault, ...] = (),
+) -> StudyResult:
+    """Finish a study that was interrupted or killed: trials that ended stay as they are, the
+    ones that were running run again under their ids, the rest of the search follows.
+
+    Raises LeantuneError (and changes nothing) if `run_dir` holds no study that can resume.
+    """
+    console = console or Console(stderr=True)
+    clock = _Clock()
+    state = StudyState.open(run_dir)
+    spec = _resumable_spec(run_dir, state.meta.get("cwd"))
+    prepared = prepare_study(spec, resume=True)
+    if dataset_fingerprint(prepared.dataset.X, prepared.dataset.y) != state.meta.get(
+        "dataset_fingerprint"
+    ):
+        raise LeantuneError(
+            f"dataset: {prepared.dataset.name!r} differs from the data the study in "
+            f"{str(run_dir)!r} began with; resuming would mix results of two datasets"
+        )
+    ended, unfinished = state.load_trials()
+    console.print(
+        f"[bold]{spec.name}[/]: resuming {run_dir}: {len(ended)} of {prepared.n_trials} trials "
+        f"ended before, {len(unfinished)} run again",
+        highlight=False,
+    )
+    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker)
+    parent_run_id = state.meta.get("parent_run_id")
+    if parent_run_id:
+        runs = tracker.reopen_study(parent_run_id)
+        _complete_trial_runs(tracker, ended, runs)
+    resume = (ended, [(r.trial_id, r.config) for r in unfinished])
+    try:
+        return _search_and_record(
+            prepared, state, tracker, console, show_progress, clock, faults, resume=resume
+        )
+    finally:
+        if started_ray:
+            stop_ray()
+
+
+def _open_tracker_and_ray(
+    spec: StudySpec, run_dir: Path, tracker: Tracker | None
+) -> tuple[Tracker, bool]:
+    """Open the tracker and start Ray side by side. Ray's start is seconds of waiting for its
+    daemons, MLflow's is imports and schema migrations; the store still exists before any
+    trial's worker does. Returns the tracker and whether Ray was started here."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         opening = None
         if tracker is None:
@@ -94,17 +179,32 @@ def run_study(
             opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
         started_ray = start_ray(spec.resources.ray_address)
         try:
-            tracker = tracker or opening.result()  # type: ignore[union-attr]
+            return tracker or opening.result(), started_ray  # type: ignore[union-attr]
         except BaseException:
             if started_ray:
                 stop_ray()
             raise
-    tracker.start_study(
-        run_name=run_dir.name,
-        params=_flatten(spec.model_dump(mode="json")),
-        tags=_dataset_tags(prepared),
-        spec_yaml=spec_yaml,
-    )
+
+
+def _search_and_record(
+    prepared: PreparedStudy,
+    state: StudyState,
+    tracker: Tracker,
+    console: Console,
+    show_progress: bool,
+    clock: _Clock,
+    faults: tuple[Fault, ...],
+    resume: tuple[list[TrialRecord], list[tuple[str, dict[str, Any]]]] | None = None,
+) -> StudyResult:
+    spec, run_dir = prepared.spec, prepared.run_dir
+    session = state.begin_session()
+    earlier = resume[0] if resume else []
+    for metric, (given, enforced) in constraint_limits(spec, prepared.memory)[1].items():
+        console.print(
+            f"[yellow]constraints.{metric}: {given:g} MB is above this machine's memory limit "
+            f"({prepared.memory.describe()}); trials are stopped at {enforced:.0f} MB[/]",
+            highlight=False,
+        )
     plan = TrainingPlan(**spec.training.model_dump(), report_rows=spec.validation.report_rows)
     request = SearchRequest(
         name="tune",
@@ -127,21 +227,26 @@ def run_study(
         seed=spec.training.seed,
         scheduler=spec.search.scheduler.model_dump() if spec.search.scheduler else None,
         enforce=spec.stopping.enabled,
+        max_failures=spec.resources.max_failures,
+        memory_limit_mb=spec.resources.memory_limit_mb,
+        resume=ResumePoint(resume[0], resume[1], session) if resume else None,
+        faults=faults,
     )
-    progress = ProgressDisplay(prepared.n_trials, console, enabled=show_progress)
-    observer = _StudyObserver(tracker, progress)
+    progress = ProgressDisplay(
+        prepared.n_trials, console, enabled=show_progress, done=status_counts(earlier)
+    )
+    observer = _StudyObserver(tracker, progress, state)
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
-            records = run_search(request, build_policy(spec), observer)
+            records = run_search(request, build_policy(spec, prepared.memory), observer)
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
         tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
+        state.end_session("crashed", clock.wall(), clock.cpu())
         raise
-    finally:
-        if started_ray:
-            stop_ray()
+    records = [*earlier, *records]
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
     best = None if interrupted else best_feasible(records, prepared.dataset.task)
@@ -159,42 +264,105 @@ def run_study(
         best,
         final,
         tracker,
-        wall_seconds=time.perf_counter() - wall_start,
-        driver_cpu_seconds=_process_cpu_seconds() - driver_cpu_start,
+        wall_seconds=state.earlier_sessions("wall_time_s") + clock.wall(),
+        driver_cpu_seconds=state.earlier_sessions("driver_cpu_s") + clock.cpu(),
     )
     summary["ledger"] = {k: v for k, v in ledger.items() if k != "trials"}
     summary["outcome"] = "interrupted" if interrupted else "completed"
     summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
+    summary["sessions"] = session + 1
     (run_dir / "summary.json").write_text(
         json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
     )
     outcome = summary["outcome"] if interrupted or final else "no feasible config"
     tracker.end_study(
-        metrics=_summary_metrics(summary),
-        tags={"leantune.outcome": outcome},
+        # Summary metrics go in once, when the study completes: a resumed study would
+        # otherwise log a second value at the same step.
+        metrics={} if interrupted else _summary_metrics(summary),
+        tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
         artifacts=[run_dir / "trials.csv", run_dir / "summary.json", run_dir / "ledger.json"],
-        failed=interrupted is not None,
+        interrupted=interrupted is not None,
     )
+    state.end_session(summary["outcome"], clock.wall(), clock.cpu())
     if interrupted:
         raise StudyInterrupted(run_dir, str(interrupted))
     return StudyResult(run_dir, summary, table, records, final)
 
 
-class _StudyObserver:
-    """Sends the engine's trial events to the tracker and the progress display."""
+class _Clock:
+    """Wall and driver CPU time of one session."""
 
-    def __init__(self, tracker: Tracker, progress: ProgressDisplay):
+    def __init__(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), _process_cpu_seconds()
+
+    def wall(self) -> float:
+        return time.perf_counter() - self._wall
+
+    def cpu(self) -> float:
+        return _process_cpu_seconds() - self._cpu
+
+
+def _resumable_spec(run_dir: Path, cwd: str | None) -> StudySpec:
+    """The study as it ran (spec.yaml), pointed at `run_dir`, with relative dataset paths read
+    from the directory the study was started in."""
+    path = run_dir / "spec.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
+    raw.setdefault("output", {})["dir"] = str(run_dir)
+    dataset = raw.get("dataset") or {}
+    for key in ("path", "cache_dir"):
+        value = dataset.get(key)
+        if value and cwd and not Path(value).expanduser().is_absolute():
+            dataset[key] = str(Path(cwd) / value)
+    return load_spec(raw)
+
+
+def _complete_trial_runs(
+    tracker: Tracker, ended: list[TrialRecord], runs: Mapping[str, Any]
+) -> None:
+    """A driver killed right after a trial ended may not have written its MLflow run: write
+    it now from the saved record (the tracker adds only the points the run lacks)."""
+    for record in ended:
+        found = runs.get(record.trial_id)
+        if found is not None and found.status != "RUNNING" and found.trial_status == record.status:
+            continue
+        observer = _StudyObserver(tracker, None, None)
+        observer.trial_started(record)
+        for report in record.reports:
+            observer.trial_reported(record, report)
+        observer.trial_ended(record)
+
+
+class _StudyObserver:
+    """Sends the engine's trial events to the run directory's state, the tracker and the
+    progress display. The state is saved first: a trial's points reach MLflow only once the
+    run directory knows it ended, so a resume never writes them twice."""
+
+    def __init__(
+        self, tracker: Tracker, progress: ProgressDisplay | None, state: StudyState | None
+    ):
         self.tracker = tracker
         self.progress = progress
+        self.state = state
 
     def trial_started(self, record: TrialRecord) -> None:
+        if self.state is not None:
+            self.state.save_trial(record)
         self.tracker.start_trial(record.trial_id, _run_name(record.config), record.config)
-        self.progress.started()
+        if self.progress is not None:
+            self.progress.started()
 
     def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None:
         self.tracker.log_report(record.trial_id, report)
 
+    def trial_restarted(self, record: TrialRecord) -> None:
+        self.tracker.restart_trial(record.trial_id)
+
     def trial_ended(self, record: TrialRecord) -> None:
+        if self.state is not None:
+            self.state.save_trial(record)
         tags: dict[str, str] = {}
         if record.stop_reason is not None:
             reason = record.stop_reason
@@ -210,8 +378,14 @@ class _StudyObserver:
             )
         if record.error:
             tags["leantune.error"] = record.error
+        if record.attempts > 1:
+            tags["leantune.attempts"] = str(record.attempts)
+            tags["leantune.attempt_errors"] = "\n".join(record.attempt_errors)
+        if record.node_id:
+            tags["leantune.node_id"] = record.node_id
         self.tracker.end_trial(record.trial_id, record.status, tags)
-        self.progress.ended(record.status)
+        if self.progress is not None:
+            self.progress.ended(record.status)
 
 
 def _run_name(config: dict[str, Any]) -> str:
@@ -263,6 +437,7 @@ def _summary(
         "search_space": prepared.param_space,
         "folds": len(prepared.splits.folds),
         "constraints": spec.constraints.active(),
+        "memory_limit": _memory_summary(prepared),
         "trials": len(records),
         "status_counts": status_counts(records),
         "search": {
@@ -282,7 +457,14 @@ def _summary(
             if r.stop_reason is not None and r.status in ("stopped", "infeasible")
         ],
         "failed_trials": [
-            {"trial_id": r.trial_id, "config": r.config, "status": r.status, "error": r.error}
+            {
+                "trial_id": r.trial_id,
+                "config": r.config,
+                "status": r.status,
+                "error": r.error,
+                "attempts": r.attempts,
+                "attempt_errors": r.attempt_errors,
+            }
             for r in records
             if r.status in ("failed", "diverged")
         ],
@@ -299,6 +481,20 @@ def _summary(
         "mlflow_experiment": spec.tracking.experiment or spec.name,
         "leantune_version": leantune.__version__,
         "python": platform.python_version(),
+    }
+
+
+def _memory_summary(prepared: PreparedStudy) -> dict[str, Any] | None:
+    """The machine's (or container's) memory limit, and the memory constraints it capped."""
+    memory = prepared.memory
+    if memory is None:
+        return None
+    _, capped = constraint_limits(prepared.spec, memory)
+    return {
+        "limit_mb": memory.limit_mb,
+        "source": memory.source,
+        "file": str(memory.limit_file) if memory.limit_file else None,
+        "capped_constraints": {k: {"given": g, "enforced": e} for k, (g, e) in capped.items()},
     }
 
 

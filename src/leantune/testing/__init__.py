@@ -1,4 +1,5 @@
-"""Helpers the test suite shares: tiny study specs and an observer that records events.
+"""Helpers the test suite shares: tiny study specs, an observer that records events, and the
+test-only faults (leantune.engine.Fault) that make chosen trials misbehave.
 
 They ship in the package (as Optuna's `optuna.testing` does) so plug-in authors can use them too.
 """
@@ -44,6 +45,10 @@ class RecordingObserver:
     def trial_reported(self, record: Any, report: dict[str, Any]) -> None:
         self.reports.setdefault(record.trial_id, []).append(report)
 
+    def trial_restarted(self, record: Any) -> None:
+        self.events.append(("restarted", record.trial_id))
+        self.reports.pop(record.trial_id, None)
+
     def trial_ended(self, record: Any) -> None:
         self.events.append(("ended", record.trial_id))
 
@@ -63,4 +68,13 @@ class NeverStop(StoppingPolicy):
         return Decision.carry_on()
 
 
-__all__ = ["AlwaysStop", "NeverStop", "RecordingObserver", "tiny_spec"]
+def __getattr__(name: str) -> Any:
+    # Faults live in the engine, which imports Ray: load it only when a test asks for them.
+    if name in ("Fault", "InjectedFault"):
+        from leantune import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["AlwaysStop", "Fault", "InjectedFault", "NeverStop", "RecordingObserver", "tiny_spec"]

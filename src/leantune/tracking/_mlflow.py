@@ -1,28 +1,52 @@
-"""The MLflow tracker: the driver is the only writer, and metric histories go in batches.
+"""The MLflow tracker: the driver is the only writer, and a trial's points go in when it ends.
 
 This is the only module that imports MLflow.
+
+Each reported step reaches MLflow exactly once, also across retries and resumed studies: a
+trial's metric history is buffered (one point per metric and step) and written when the trial
+ends, after the study has saved the trial in its run directory. An attempt that fails, or a
+study interrupted mid-trial, never leaves half a history behind; while a trial runs, its run
+shows a live `leantune.progress` tag instead. Runs found again on resume are only topped up
+with the points they lack.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from leantune.tracking._values import (
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    Replacements,
+    is_metric_name,
+    metric_value,
+    safe_metric_name,
+    texts,
+)
 
 # MLflow's limits for one log_batch call.
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
-# Flush a trial's buffered points at least this often, so `leantune ui` shows live progress.
-_FLUSH_SECONDS = 10.0
+# Refresh a running trial's progress tag at most this often, so `leantune ui` shows it live.
+_PROGRESS_SECONDS = 10.0
+# A write that meets a locked database (a reader such as `mlflow ui` on the same sqlite file)
+# is tried again, this many times, waiting longer each time.
+_WRITE_TRIES = 6
 
-_STATUS = {"failed": "FAILED"}
+_STATUS = {"failed": "FAILED", "interrupted": "KILLED"}
+# Tags a trial's run only holds once it ended; a resumed trial starts without them.
+_END_TAGS = ("leantune.status", "leantune.error", "leantune.replaced", "leantune.attempts")
 
 _log = logging.getLogger("leantune")
 
@@ -35,6 +59,17 @@ def _quiet_mlflow() -> None:
 
 def default_uri(run_dir: Path) -> str:
     return f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
+
+
+@dataclass(frozen=True)
+class TrialRun:
+    """A trial's run as found in the store when a study resumes."""
+
+    run_id: str
+    status: str
+    """MLflow's run status: RUNNING, FINISHED, FAILED or KILLED."""
+    trial_status: str | None
+    """leantune's status tag, set when the trial's run was closed."""
 
 
 class MlflowTracker:
@@ -53,10 +88,15 @@ class MlflowTracker:
             self.experiment_id = self.client.create_experiment(
                 experiment, artifact_location=location
             )
+        _write_ahead_log(uri)
         self.parent_run_id: str | None = None
         self._trial_runs: dict[str, str] = {}
-        self._buffers: dict[str, list[Metric]] = {}
-        self._last_flush: dict[str, float] = {}
+        self._adopted: set[str] = set()
+        # One point per (metric, step): a closing report that repeats the last step's values
+        # replaces them instead of adding a second point at the same step.
+        self._buffers: dict[str, dict[tuple[str, int], Metric]] = {}
+        self._replaced: dict[str, Replacements] = {}
+        self._progress_at: dict[str, float] = {}
         # Writes to the store happen on one background thread, in order, so the Tune loop on
         # the driver never waits for the database. Still one writer process: the driver.
         self._writes: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue()
@@ -66,11 +106,13 @@ class MlflowTracker:
         self._writer.start()
         self.write_failures = 0
 
+    # -- the writer thread ------------------------------------------------------------------
+
     def _write_loop(self) -> None:
         while (item := self._writes.get()) is not None:
             write, args = item
             try:
-                write(*args)
+                _with_retries(write, *args)
             except Exception:
                 self.write_failures += 1
                 if self.write_failures == 1:
@@ -85,6 +127,8 @@ class MlflowTracker:
             self._writes.put(None)
             self._writer.join()
 
+    # -- the study ----------------------------------------------------------------------------
+
     def start_study(
         self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str], spec_yaml: str
     ) -> None:
@@ -92,63 +136,41 @@ class MlflowTracker:
             self.experiment_id, run_name=run_name, tags={"leantune.kind": "study", **tags}
         )
         self.parent_run_id = run.info.run_id
-        self._log_params(self.parent_run_id, params)
+        replaced = Replacements()
+        self._log_params(self.parent_run_id, params, replaced)
+        if replaced:
+            self._log_tags(self.parent_run_id, {"leantune.replaced": replaced.describe()})
         self.client.log_text(self.parent_run_id, spec_yaml, "spec.yaml")
 
-    def start_trial(self, trial_id: str, run_name: str, params: Mapping[str, Any]) -> None:
-        tags = {"leantune.kind": "trial", "leantune.trial_id": trial_id}
-        if self.parent_run_id:
-            tags["mlflow.parentRunId"] = self.parent_run_id
-        self._buffers[trial_id] = []
-        self._last_flush[trial_id] = time.monotonic()
-        self._submit(self._create_trial_run, trial_id, run_name, tags, dict(params))
+    def reopen_study(self, parent_run_id: str) -> dict[str, TrialRun]:
+        """Carry on with an earlier session's study run; return its trials' runs by trial id.
 
-    def _create_trial_run(
-        self, trial_id: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
-    ) -> None:
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
-        self._trial_runs[trial_id] = run.info.run_id
-        self._log_params(run.info.run_id, params)
-
-    def log_report(self, trial_id: str, report: Mapping[str, Any]) -> None:
-        buffer = self._buffers.get(trial_id)
-        if buffer is None:
-            return
-        stamp = int(time.time() * 1000)
-        step = int(report.get("step", 0))
-        for key, value in report.items():
-            if _is_number(value):
-                buffer.append(Metric(key, float(value), stamp, step))
-        per_step = report.get("train_loss_steps")
-        if isinstance(per_step, list):
-            first = step - len(per_step) + 1
-            buffer.extend(
-                Metric("train_loss_step", float(v), stamp, first + i)
-                for i, v in enumerate(per_step)
+        A trial that runs again, or whose run was left open, is written to the run it had.
+        """
+        self.parent_run_id = parent_run_id
+        self.client.update_run(parent_run_id, status="RUNNING")
+        found: dict[str, TrialRun] = {}
+        token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+                max_results=1000,
+                page_token=token,
             )
-        if len(buffer) >= _MAX_METRICS or (
-            time.monotonic() - self._last_flush[trial_id] > _FLUSH_SECONDS
-        ):
-            self._flush(trial_id)
-
-    def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str]) -> None:
-        if trial_id not in self._buffers:
-            return
-        # The last points and the tags go in one batch: fewer database round trips a trial.
-        remaining = self._buffers.pop(trial_id)
-        self._submit(self._close_trial_run, trial_id, status, dict(tags), remaining)
-
-    def _close_trial_run(
-        self, trial_id: str, status: str, tags: dict[str, str], metrics: list[Metric]
-    ) -> None:
-        run_id = self._trial_runs[trial_id]
-        all_tags = [RunTag(k, str(v)) for k, v in {"leantune.status": status, **tags}.items()]
-        chunks = [metrics[i : i + _MAX_METRICS] for i in range(0, len(metrics), _MAX_METRICS)]
-        chunks = chunks or [[]]
-        for chunk in chunks[:-1]:
-            self.client.log_batch(run_id, metrics=chunk)
-        self.client.log_batch(run_id, metrics=chunks[-1], tags=all_tags[:_MAX_TAGS])
-        self.client.set_terminated(run_id, _STATUS.get(status, "FINISHED"))
+            for run in page:
+                trial_id = run.data.tags.get("leantune.trial_id")
+                if trial_id:
+                    found[trial_id] = TrialRun(
+                        run.info.run_id, run.info.status, run.data.tags.get("leantune.status")
+                    )
+            token = page.token
+            if not token:
+                break
+        for trial_id, trial_run in found.items():
+            self._trial_runs[trial_id] = trial_run.run_id
+            self._adopted.add(trial_id)
+        return found
 
     def end_study(
         self,
@@ -156,53 +178,210 @@ class MlflowTracker:
         tags: Mapping[str, str],
         artifacts: list[Path],
         failed: bool = False,
+        interrupted: bool = False,
     ) -> None:
+        """Close the study's run. `interrupted`: trials still open are closed KILLED without
+        their points (they run again on resume), and the study's run is KILLED too."""
         if self.parent_run_id is None:
             self.close()
             return
         for trial_id in list(self._buffers):
-            # Trials still open when the study ends (interrupted) are closed, not left RUNNING.
-            self.end_trial(trial_id, "failed", {"leantune.error": "study ended first"})
+            # Trials still open when the study ends are closed, not left RUNNING.
+            self._buffers[trial_id].clear()
+            self.end_trial(trial_id, "interrupted", {})
         self.close()
         stamp = int(time.time() * 1000)
-        batch = [Metric(k, float(v), stamp, 0) for k, v in metrics.items() if _is_number(v)]
+        replaced = Replacements()
+        batch = self._metrics(metrics.items(), stamp, 0, replaced)
         for start in range(0, len(batch), _MAX_METRICS):
             self.client.log_batch(self.parent_run_id, metrics=batch[start : start + _MAX_METRICS])
-        self._log_tags(self.parent_run_id, tags)
+        all_tags = dict(tags)
+        if replaced:
+            all_tags["leantune.replaced_metrics"] = replaced.describe()
+        self._log_tags(self.parent_run_id, all_tags)
         for path in artifacts:
             if path.exists():
                 self.client.log_artifact(self.parent_run_id, str(path))
-        self.client.set_terminated(self.parent_run_id, "FAILED" if failed else "FINISHED")
+        status = "KILLED" if interrupted else "FAILED" if failed else "FINISHED"
+        self.client.set_terminated(self.parent_run_id, status)
 
-    def _flush(self, trial_id: str) -> None:
-        buffer = self._buffers.get(trial_id)
-        self._last_flush[trial_id] = time.monotonic()
-        if buffer:
-            self._submit(self._write_metrics, trial_id, list(buffer))
-            buffer.clear()
+    # -- trials -------------------------------------------------------------------------------
 
-    def _write_metrics(self, trial_id: str, metrics: list[Metric]) -> None:
+    def start_trial(self, trial_id: str, run_name: str, params: Mapping[str, Any]) -> None:
+        self._buffers[trial_id] = {}
+        self._replaced[trial_id] = Replacements()
+        self._progress_at[trial_id] = time.monotonic()
+        if trial_id in self._adopted:
+            self._submit(self._reopen_trial_run, trial_id)
+            return
+        tags = {"leantune.kind": "trial", "leantune.trial_id": trial_id}
+        if self.parent_run_id:
+            tags["mlflow.parentRunId"] = self.parent_run_id
+        self._submit(self._create_trial_run, trial_id, run_name, tags, dict(params))
+
+    def _create_trial_run(
+        self, trial_id: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
+    ) -> None:
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        self._trial_runs[trial_id] = run.info.run_id
+        replaced = Replacements()
+        self._log_params(run.info.run_id, params, replaced)
+        if replaced:
+            self._log_tags(run.info.run_id, {"leantune.replaced_params": replaced.describe()})
+
+    def _reopen_trial_run(self, trial_id: str) -> None:
         run_id = self._trial_runs[trial_id]
+        run = self.client.get_run(run_id)
+        for key in _END_TAGS:
+            if key in run.data.tags:
+                self.client.delete_tag(run_id, key)
+        self.client.update_run(run_id, status="RUNNING")
+
+    def log_report(self, trial_id: str, report: Mapping[str, Any]) -> None:
+        buffer = self._buffers.get(trial_id)
+        if buffer is None:
+            return
+        stamp = int(time.time() * 1000)
+        step = int(report.get("step", 0))
+        replaced = self._replaced[trial_id]
+        for metric in self._metrics(report.items(), stamp, step, replaced):
+            buffer[(metric.key, metric.step)] = metric
+        per_step = report.get("train_loss_steps")
+        if isinstance(per_step, list):
+            first = step - len(per_step) + 1
+            values = ((i, v) for i, v in enumerate(per_step))
+            for i, value in values:
+                stored, how = metric_value(value)
+                if stored is None:
+                    continue
+                if how:
+                    replaced.note("train_loss_step", how)
+                buffer[("train_loss_step", first + i)] = Metric(
+                    "train_loss_step", stored, stamp, first + i
+                )
+        if time.monotonic() - self._progress_at[trial_id] > _PROGRESS_SECONDS:
+            self._progress_at[trial_id] = time.monotonic()
+            self._submit(self._set_progress, trial_id, _progress(report))
+
+    def restart_trial(self, trial_id: str) -> None:
+        """A failed attempt is retried: forget its points, it starts over."""
+        if trial_id in self._buffers:
+            self._buffers[trial_id].clear()
+            self._replaced[trial_id].clear()
+
+    def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str]) -> None:
+        if trial_id not in self._buffers:
+            return
+        metrics = list(self._buffers.pop(trial_id).values())
+        replaced = self._replaced.pop(trial_id)
+        all_tags = {"leantune.status": status, "leantune.progress": f"ended: {status}", **tags}
+        if replaced:
+            all_tags["leantune.replaced"] = replaced.describe()
+        self._submit(self._close_trial_run, trial_id, status, all_tags, metrics)
+
+    def _close_trial_run(
+        self, trial_id: str, status: str, tags: dict[str, str], metrics: list[Metric]
+    ) -> None:
+        run_id = self._trial_runs[trial_id]
+        if trial_id in self._adopted:
+            metrics = self._missing(run_id, metrics)
         for start in range(0, len(metrics), _MAX_METRICS):
             self.client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS])
+        self._log_tags(run_id, tags)
+        self.client.set_terminated(run_id, _STATUS.get(status, "FINISHED"))
 
-    def _log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        items = [Param(k, str(v)) for k, v in params.items()]
+    def _missing(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
+        """The points a run found again does not hold yet (by metric and step)."""
+        stored: set[tuple[str, int]] = set()
+        for key in {metric.key for metric in metrics}:
+            stored.update((key, m.step) for m in self.client.get_metric_history(run_id, key))
+        return [metric for metric in metrics if (metric.key, metric.step) not in stored]
+
+    def _set_progress(self, trial_id: str, text: str) -> None:
+        run_id = self._trial_runs.get(trial_id)
+        if run_id is not None:
+            self.client.set_tag(run_id, "leantune.progress", text)
+
+    # -- values MLflow can store --------------------------------------------------------------
+
+    @staticmethod
+    def _metrics(items: Any, stamp: int, step: int, replaced: Replacements) -> list[Metric]:
+        metrics = []
+        for key, value in items:
+            stored, how = metric_value(value)
+            if stored is None:
+                continue  # text (status, error) goes into tags, not metrics
+            name = key
+            if not is_metric_name(key):
+                name = safe_metric_name(key)
+                replaced.note(key, f"name renamed to {name!r}")
+            if how:
+                replaced.note(name, how)
+            metrics.append(Metric(name, stored, stamp, step))
+        return metrics
+
+    def _log_params(self, run_id: str, params: Mapping[str, Any], replaced: Replacements) -> None:
+        items = [Param(k, v) for k, v in texts(dict(params), MAX_PARAM_VALUE, replaced, "param")]
         for start in range(0, len(items), _MAX_PARAMS):
             self.client.log_batch(run_id, params=items[start : start + _MAX_PARAMS])
 
     def _log_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        items = [RunTag(k, str(v)) for k, v in tags.items()]
+        replaced = Replacements()
+        items = [RunTag(k, v) for k, v in texts(dict(tags), MAX_TAG_VALUE, replaced, "tag")]
+        if replaced:
+            items += [
+                RunTag(k, v)
+                for k, v in texts(
+                    {"leantune.replaced_tags": replaced.describe()},
+                    MAX_TAG_VALUE,
+                    Replacements(),
+                    "tag",
+                )
+            ]
         for start in range(0, len(items), _MAX_TAGS):
             self.client.log_batch(run_id, tags=items[start : start + _MAX_TAGS])
 
 
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and not (isinstance(value, float) and math.isinf(value))
-    )
+def _progress(report: Mapping[str, Any]) -> str:
+    step, planned = report.get("step"), report.get("steps_planned")
+    text = f"step {step}"
+    if isinstance(planned, int) and planned:
+        text += f" of {planned} ({100 * int(step or 0) / planned:.0f}%)"
+    objective = report.get("objective")
+    if isinstance(objective, float):
+        text += f", objective {objective:.4g}"
+    return text
+
+
+def _with_retries(write: Callable[..., Any], *args: Any) -> None:
+    delay = 0.2
+    for attempt in range(1, _WRITE_TRIES + 1):
+        try:
+            write(*args)
+            return
+        except MlflowException as error:
+            # sqlite answers "database is locked" while another process writes; MLflow has
+            # already waited its busy timeout, so this is rare and worth one more wait.
+            if "locked" not in str(error).lower() or attempt == _WRITE_TRIES:
+                raise
+            time.sleep(delay)
+            delay *= 2
+
+
+def _write_ahead_log(uri: str) -> None:
+    """Readers (`mlflow ui`, a notebook) and the driver's writes then never block each other.
+
+    The journal mode is a property of the database file: set once, it holds for every
+    connection, MLflow's included.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    path = uri.removeprefix("sqlite:///")
+    try:
+        with sqlite3.connect(path, timeout=30) as connection:
+            connection.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error:
+        _log.warning("leantune: could not switch %s to write-ahead logging", path)
 
 
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:

@@ -1,0 +1,101 @@
+"""The run directory's state: atomic files, records that round-trip, and a resume that refuses
+what it cannot finish before anything starts."""
+
+import json
+import math
+
+import pytest
+
+import leantune
+from leantune.engine import TrialRecord
+from leantune.errors import LeantuneError
+from leantune.spec import dump_spec
+from leantune.stoppers import StopReason
+from leantune.study import resume_study
+from leantune.study._state import StudyState, record_from_dict, record_to_dict, write_json_atomic
+from leantune.testing import tiny_spec
+
+
+def test_a_record_round_trips_with_its_stop_reason_and_odd_values():
+    record = TrialRecord(
+        "t1",
+        {"model": "logistic", "batch_size": 8, "learning_rate": 1e-4, "alpha": 0.0},
+        status="stopped",
+        stop_reason=StopReason("constraint", "memory_mb", 512.5, 500.0, 40),
+        reports=[{"step": 40, "val_loss": math.nan, "train_loss": math.inf, "fold_finished": True}],
+        ended_at=12.5,
+        attempts=2,
+        attempt_errors=["InjectedFault: x"],
+        node_id="abc",
+        worker_pid=42,
+        session=1,
+    )
+    again = record_from_dict(json.loads(json.dumps(record_to_dict(record))))
+    assert again.stop_reason == record.stop_reason
+    assert math.isnan(again.reports[0]["val_loss"]) and again.reports[0]["train_loss"] == math.inf
+    again.reports[0]["val_loss"] = record.reports[0]["val_loss"]  # NaN != NaN
+    assert again == record
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path):
+    path = tmp_path / "study.json"
+    write_json_atomic(path, {"outcome": "running"})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"outcome": object.__new__(type("Bad", (), {"item": 1}))})
+    assert json.loads(path.read_text()) == {"outcome": "running"}
+    assert [p.name for p in tmp_path.iterdir()] == ["study.json"]  # no temporary left behind
+
+
+def test_a_running_trial_is_saved_without_its_reports(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    record = TrialRecord("t1", {"learning_rate": 0.1}, reports=[{"step": 5}])
+    state.save_trial(record)
+    ended, unfinished = state.load_trials()
+    assert ended == [] and [r.trial_id for r in unfinished] == ["t1"]
+    assert unfinished[0].reports == []  # a trial that runs again reports again
+    record.status, record.ended_at = "feasible", 3.0
+    state.save_trial(record)
+    ended, unfinished = state.load_trials()
+    assert [r.reports for r in ended] == [[{"step": 5}]] and unfinished == []
+
+
+def test_sessions_say_how_each_run_ended_even_a_killed_one(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    assert state.begin_session() == 0  # then the driver is killed: no end_session
+    again = StudyState.open(tmp_path)
+    assert again.begin_session() == 1
+    again.end_session("completed", wall_time_s=2.0, driver_cpu_s=1.0)
+    meta = json.loads((tmp_path / "state" / "study.json").read_text())
+    assert [s["outcome"] for s in meta["sessions"]] == ["killed", "completed"]
+
+
+def _interrupted_run(tmp_path, **spec_changes):
+    """A run directory as an interrupted study leaves it, without running one."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    spec = leantune.load_spec(tiny_spec(output={"dir": str(run_dir)}, **spec_changes))
+    (run_dir / "spec.yaml").write_text(dump_spec(spec))
+    StudyState.create(run_dir, study="tiny", dataset_fingerprint="not-this-data")
+    return run_dir
+
+
+def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(LeantuneError, match="holds no state/study.json"):
+        resume_study(tmp_path)
+    with pytest.raises(LeantuneError, match="is not a directory"):
+        resume_study(tmp_path / "nope")
+
+
+def test_resume_refuses_data_that_changed_since_the_study_began(tmp_path):
+    run_dir = _interrupted_run(tmp_path)
+    with pytest.raises(LeantuneError, match="differs from the data the study"):
+        resume_study(run_dir)
+
+
+def test_resume_refuses_a_completed_study(tmp_path):
+    run_dir = _interrupted_run(tmp_path)
+    state = StudyState.open(run_dir)
+    state.meta["outcome"] = "completed"
+    state.save_meta()
+    with pytest.raises(LeantuneError, match="already completed"):
+        resume_study(run_dir)
