@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import time
@@ -25,6 +26,7 @@ from leantune.engine import (
 )
 from leantune.metrics import score_metric
 from leantune.spec import StudySpec, dump_spec
+from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
 from leantune.study._policies import build_policy
 from leantune.study._prepare import PreparedStudy, prepare_study
@@ -39,6 +41,8 @@ from leantune.study._results import (
     trials_table,
 )
 from leantune.tracking import Tracker, open_tracker
+
+_log = logging.getLogger("leantune")
 
 
 class StudyInterrupted(Exception):
@@ -155,12 +159,34 @@ def run_study(
     tracker.end_study(
         metrics=_summary_metrics(summary),
         tags={"leantune.outcome": outcome},
-        artifacts=[run_dir / "trials.csv", run_dir / "summary.json", run_dir / "ledger.json"],
+        artifacts=[
+            run_dir / "trials.csv",
+            run_dir / "summary.json",
+            run_dir / "ledger.json",
+            *_write_report(run_dir, console),
+        ],
         failed=interrupted is not None,
     )
     if interrupted:
         raise StudyInterrupted(run_dir, str(interrupted))
     return StudyResult(run_dir, summary, table, records, final)
+
+
+def _write_report(run_dir: Path, console: Console) -> list[Path]:
+    """The study report, from the files just written. A report that cannot be drawn must not
+    cost the study its results: say so, and point at `leantune report` to try again."""
+    from leantune.report import write_run_report
+
+    try:
+        return write_run_report(run_dir).paths
+    except Exception as error:
+        _log.warning("leantune: the report could not be written", exc_info=True)
+        console.print(
+            f"[yellow]The report could not be written ({type(error).__name__}: {error}); the "
+            f"results are saved. Try again with: leantune report {run_dir}[/]",
+            highlight=False,
+        )
+        return []
 
 
 class _StudyObserver:
@@ -279,9 +305,11 @@ def _summary(
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
         "tracking_uri": tracker.uri,
+        "mlflow_parent_run_id": getattr(tracker, "parent_run_id", None),
         "mlflow_experiment": spec.tracking.experiment or spec.name,
         "leantune_version": leantune.__version__,
         "python": platform.python_version(),
+        "environment": environment(),
     }
 
 

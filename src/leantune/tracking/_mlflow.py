@@ -170,8 +170,7 @@ class MlflowTracker:
             self.client.log_batch(self.parent_run_id, metrics=batch[start : start + _MAX_METRICS])
         self._log_tags(self.parent_run_id, tags)
         for path in artifacts:
-            if path.exists():
-                self.client.log_artifact(self.parent_run_id, str(path))
+            attach(self.client, self.parent_run_id, path)
         self.client.set_terminated(self.parent_run_id, "FAILED" if failed else "FINISHED")
 
     def _flush(self, trial_id: str) -> None:
@@ -195,6 +194,25 @@ class MlflowTracker:
         items = [RunTag(k, str(v)) for k, v in tags.items()]
         for start in range(0, len(items), _MAX_TAGS):
             self.client.log_batch(run_id, tags=items[start : start + _MAX_TAGS])
+
+
+def attach(client: MlflowClient, run_id: str, path: Path, folder: str | None = None) -> None:
+    """A file goes to `folder` (default: the artifact root), a directory (a report's tables and
+    figures) to a subfolder of the same name."""
+    if path.is_dir():
+        client.log_artifacts(
+            run_id, str(path), artifact_path=f"{folder}/{path.name}" if folder else path.name
+        )
+    elif path.exists():
+        client.log_artifact(run_id, str(path), artifact_path=folder)
+
+
+def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | None = None) -> None:
+    """Add files to a run that has ended (a report rebuilt later, or a comparison of two runs)."""
+    _quiet_mlflow()
+    client = MlflowClient(tracking_uri=uri)
+    for path in paths:
+        attach(client, run_id, Path(path), folder)
 
 
 def _is_number(value: Any) -> bool:
