@@ -38,7 +38,7 @@ def test_the_sample_is_seeded_ordered_stratified_and_recorded():
     # Class shares are kept to within a row, and rows keep their original order.
     expected = np.bincount(whole.y) * 200 / whole.n_rows
     assert np.abs(np.bincount(first.y) - expected).max() <= 1
-    positions = [int(np.flatnonzero((whole.X == row).all(axis=1))[0]) for row in first.X[:20]]
+    positions = [int(np.flatnonzero((row == whole.X).all(axis=1))[0]) for row in first.X[:20]]
     assert positions == sorted(positions)
     assert "seeded subsample (seed 0) of 569 rows" in first.describe()
     other = load_dataset(

@@ -195,8 +195,8 @@ def _data_section(sets: list[_Set], thesis: dict[str, Any]) -> list[Block]:
             f"{protocol.get('cv_folds', '?')}-fold CV, {protocol.get('epochs', 1)} epoch, a "
             f"report every {protocol.get('report_every', 100)} steps, "
             f"{protocol.get('cpus_per_trial', 1)} CPU per trial. Limits: training time ≤ "
-            f"{options.get('max_train_seconds')} s and private memory ≤ "
-            f"{options.get('memory_mb')} MB per trial; stopping: the constraint rule, the "
+            f"{options.get('max_train_seconds'):g} s and private memory ≤ "
+            f"{options.get('memory_mb'):g} MB per trial; stopping: the constraint rule, the "
             "predictive rule (margin 10 %) and divergence. Regression sets use the linear "
             "model, classification sets logistic regression and a linear SVM."
         ),
@@ -261,7 +261,7 @@ def _rho_text(rho: float, low: float, high: float) -> str:
     if not math.isfinite(rho):
         return "–"
     if not math.isfinite(low):
-        return f"{rho:+.2f}"
+        return f"{rho:+.2f} (no interval: too few trials)"
     return f"{rho:+.2f} [{low:+.2f}, {high:+.2f}]"
 
 

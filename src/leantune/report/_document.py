@@ -144,8 +144,8 @@ h1{font-size:1.7em;margin-bottom:.2em}h2{border-bottom:2px solid #d8dee8;padding
 margin-top:1.8em}h3{margin-top:1.4em}
 table{border-collapse:collapse;margin:6px 0 4px;font-size:.88em}
 th,td{border:1px solid #d8dee8;padding:3px 8px;text-align:right;vertical-align:top}
-th{background:#eef2f7}td:first-child,th:first-child,td.t{text-align:left}
-caption{caption-side:top;text-align:left;font-weight:600;padding:4px 0;color:#38445a}
+th{background:#eef2f7;text-align:left}td:first-child,td.t{text-align:left}
+.caption{text-align:left;font-weight:600;margin:14px 0 2px;color:#38445a;font-size:.92em}
 figure{margin:10px 0 18px}figure img{max-width:100%;border:1px solid #e3e8ef}
 figcaption{font-size:.88em;color:#4a566b}
 .note{background:#f4f7fb;border-left:4px solid #8aa2c8;padding:6px 10px}
@@ -220,9 +220,12 @@ def _block_html(block: Block) -> str:
     )
     if frame.empty:
         rows = f'<tr><td colspan="{max(1, len(frame.columns))}">(no rows)</td></tr>'
+    # The caption sits above the table, not in <caption>: that would wrap to a narrow table's
+    # width.
     return (
-        f'<div class="wrap"><table id="tab-{block.id}"><caption>{_inline_html(block.caption)}'
-        f"</caption><thead><tr>{header}</tr></thead><tbody>{rows}</tbody></table></div>"
+        f'<div class="wrap"><p class="caption">{_inline_html(block.caption)}</p>'
+        f'<table id="tab-{block.id}"><thead><tr>{header}</tr></thead><tbody>{rows}</tbody>'
+        "</table></div>"
     )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
 
 from leantune.report._document import format_value
 from leantune.report._frontier import CONSTRAINT_LABELS
@@ -113,12 +114,14 @@ def main_effects(levels: pd.DataFrame, frame: pd.DataFrame, hyperparameter: str)
         _log_axis(ax, "x", list(levels["level"]) if len(levels) else [], base)
         if metric.log_scale and _spans(drawn, 10):
             ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())  # 2×10², 3×10², ... is clutter
         ax.set_xlabel(label + (" (decade)" if continuous else ""))
         ax.set_title(metric.label, fontsize=10)
         ax.grid(alpha=0.3)
     if len(models) > 1:
         axes[0].legend(fontsize=8)
-    figure.tight_layout()
+    # A fixed layout: tight_layout would draw the 5 panels once more just to measure them.
+    figure.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.32)
     return _png(figure)
 
 

@@ -45,6 +45,8 @@ HYPERPARAMETER_LABELS = {
 RAN_TO_THE_END = ("feasible", "infeasible")
 
 BOOTSTRAP_SAMPLES = 1000
+# Fewer trials than this get ρ but no interval: resampling a handful of points says nothing.
+MIN_TRIALS_FOR_INTERVAL = 10
 
 
 def system_frame(run: RunResults) -> pd.DataFrame:
@@ -207,6 +209,8 @@ def spearman_with_interval(
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan, math.nan, math.nan
     rho = float(_rank_correlation(x[None, :], y[None, :])[0])
+    if len(x) < MIN_TRIALS_FOR_INTERVAL:
+        return rho, math.nan, math.nan
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(x), size=(samples, len(x)))
     boot = _rank_correlation(x[picks], y[picks])
@@ -237,7 +241,7 @@ def spearman_shown(table: pd.DataFrame) -> pd.DataFrame:
             if math.isnan(item.rho):
                 row[label] = "– (one level)" if item.levels <= 1 else "–"
             elif math.isnan(item.ci_low):
-                row[label] = f"{item.rho:+.2f}"
+                row[label] = f"{item.rho:+.2f} (too few trials for an interval)"
             else:
                 row[label] = f"{item.rho:+.2f} [{item.ci_low:+.2f}, {item.ci_high:+.2f}]"
         row["trials"] = format_value(int(group["n"].max()))

@@ -218,18 +218,21 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
         history = by_trial.get(twin) if twin is not None else None
         if history is not None and len(history) and math.isfinite(done):
             history = history.sort_values("step")
-            reached = history[history["step"] >= done]
             final = history.iloc[-1]
-            at_stop = reached.iloc[0] if len(reached) else None
-            if at_stop is not None and final["step"] > done:
+            if final["step"] > done:
+                # Both arms report at the same steps, so the stop step is normally one of the
+                # twin's reports; interpolation (from 0 at step 0) covers the rest.
+                steps = np.r_[0.0, history["step"].to_numpy(float)]
+                cpu = np.r_[0.0, history["cpu_time_s"].to_numpy(float)]
+                wall = np.r_[0.0, history["wall_time_s"].to_numpy(float)]
+                at_stop_cpu = float(np.interp(done, steps, cpu))
+                at_stop_wall = float(np.interp(done, steps, wall))
                 row["matched"] = True
-                row["remaining_cpu_s_actual"] = _number(final["cpu_time_s"]) - _number(
-                    at_stop["cpu_time_s"]
-                )
+                row["remaining_cpu_s_actual"] = _number(final["cpu_time_s"]) - at_stop_cpu
                 twin_wall = _number((unstopped_ledger.get(twin) or {}).get("wall_s"))
                 if not math.isfinite(twin_wall):
-                    twin_wall = _number(final.get("wall_time_s"))
-                row["remaining_wall_s_actual"] = twin_wall - _number(at_stop.get("wall_time_s"))
+                    twin_wall = _number(final["wall_time_s"])
+                row["remaining_wall_s_actual"] = twin_wall - at_stop_wall
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from rich.console import Console
 from leantune.datasets import THESIS_DATASETS, pmlb_shape
 from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
+from leantune.report._chapter import THESIS_FILE
 from leantune.spec import load_spec
 
 GRID: dict[str, Any] = {
@@ -42,7 +44,6 @@ MODELS = {"classification": ["logistic", "svm"], "regression": ["linear"]}
 DEFAULT_SUBSAMPLE = 2000
 DEFAULT_MAX_TRAIN_SECONDS = 2.0
 DEFAULT_MEMORY_MB = 1024.0
-THESIS_FILE = "thesis.json"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class ThesisOptions:
     seed: int = 0
     cache_dir: Path | None = None
     output_dir: Path | None = None
+    grid: dict[str, Any] = field(default_factory=lambda: dict(GRID))
+    """The search space (Python only: tests shrink it). The command notes a changed grid."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -110,10 +113,14 @@ class ThesisOptions:
             parts.append("--compare-stopping")
         if self.synthetic_missing:
             parts.append("--synthetic-missing")
-        if self.cache_dir is not None:
-            parts += ["--cache-dir", str(self.cache_dir)]
+        cache = self.cache_dir or os.environ.get("LEANTUNE_PMLB_CACHE")
+        if cache:
+            parts += ["--cache-dir", str(cache)]
         parts += ["--output-dir", str(output_dir)]
-        return shlex.join(parts)
+        command = shlex.join(parts)
+        if self.grid != GRID:
+            command += f"  # with grid {json.dumps(self.grid)} (set from Python)"
+        return command
 
 
 @dataclass
@@ -156,7 +163,7 @@ def thesis_spec(
         "name": f"thesis-{name}" + ("-synthetic" if synthetic else ""),
         "dataset": dataset,
         "model": MODELS[task],
-        "search": {"method": "grid", "space": GRID},
+        "search": {"method": "grid", "space": options.grid},
         "training": {"epochs": 1, "report_every": 100, "seed": options.seed},
         "validation": {"test_size": 0.3, "cv_folds": options.folds},
         "constraints": {"train_time_s": options.max_train_seconds, "memory_mb": options.memory_mb},
@@ -272,7 +279,7 @@ def _write_thesis_file(
             {
                 "command": command,
                 "options": options_json,
-                "grid": GRID,
+                "grid": options.grid,
                 "protocol": {
                     "test_size": 0.3,
                     "cv_folds": options.folds,
