@@ -5,7 +5,7 @@ Layout of a comparison directory (written by `leantune run --compare-stopping`):
     RUN_DIR/
       stopped/      the study as specified: a complete run directory with its own report
       unstopped/    the same study with stopping.enabled: false (and no scheduler)
-      mlflow.db, mlartifacts/   one MLflow store; each arm is a parent run tagged leantune.arm
+      mlflow.db, mlartifacts/   one MLflow store; the arms are parent runs named after them
       comparison.json           the headline RQ2 numbers
       report.html, report.md, report/   the comparison (RQ2) with RQ1 from the unstopped arm
 """
