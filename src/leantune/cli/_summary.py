@@ -154,7 +154,13 @@ def print_comparison(comparison: Any, console: Console) -> None:
         "Regret of the stopped arm: "
         + (
             f"test {regret['metric']} {test_regret:+.4g}"
-            + (" (same config picked)" if regret.get("same_config") else "")
+            + (
+                " (same config picked)"
+                if regret.get("same_config")
+                else " (same model at another batch size)"
+                if regret.get("same_model")
+                else ""
+            )
             if test_regret is not None
             else "undefined (an arm found no feasible config)"
         ),

@@ -317,7 +317,11 @@ def _rq2_overall(ran: list[_Set], compared: bool) -> list[Block]:
                     "CPU share saved": _pct(saved["cpu_share_saved"]),
                     "wall-s with / without": f"{format_value(saved['wall_s_stopped'])} / "
                     f"{format_value(saved['wall_s_unstopped'])}",
-                    "same pick": loss["same_config"],
+                    "same pick": "yes"
+                    if loss["same_config"]
+                    else "same model, other batch size"
+                    if loss["same_model"]
+                    else "no",
                     "test regret (abs / rel)": f"{format_value(loss['test_regret'])} / "
                     f"{_pct(loss['test_regret_relative'])}",
                     "estimate / actual, unfinished CPU-s": estimates["estimate_over_actual"],

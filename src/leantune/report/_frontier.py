@@ -94,7 +94,7 @@ def _front(frame: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Serie
 
 def curves_frame(run: RunResults) -> pd.DataFrame:
     """Every trial's validation loss and score over its progress, thinned to CURVE_POINTS."""
-    columns = ["trial_id", "progress_pct", "step", "val_loss", run.score_metric]
+    columns = ["trial_id", "progress_pct", "step", "fold", "val_loss", run.score_metric]
     reports = run.reports(columns)
     if reports.empty or "progress_pct" not in reports:
         return pd.DataFrame(columns=[*columns, "category"])

@@ -296,8 +296,9 @@ def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) ->
             continue
         for _, rows in frame.groupby("trial_id", sort=False):
             name = rows["category"].iloc[0]
+            x, y = _broken_at_folds(rows, column)
             ax.plot(
-                rows["progress_pct"], rows[column], color=colours[name], linewidth=0.9, alpha=alpha
+                x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=1.8
             )
         if column == "val_loss" and _spans(list(frame[column].dropna()), 30):
             ax.set_yscale("log")
@@ -311,6 +312,18 @@ def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) ->
         axes[1].legend(handles, labels, fontsize=8, loc="best")
     figure.tight_layout()
     return _png(figure)
+
+
+def _broken_at_folds(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """x and y with a gap between folds: each fold trains a fresh model, so a line joining the
+    end of one fold to the start of the next would draw a jump no model made."""
+    x = rows["progress_pct"].to_numpy(float)
+    y = rows[column].to_numpy(float)
+    if "fold" not in rows or len(rows) < 2:
+        return x, y
+    folds = rows["fold"].to_numpy()
+    breaks = np.flatnonzero(folds[1:] != folds[:-1]) + 1
+    return np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
 
 
 def arm_costs(arms: pd.DataFrame) -> bytes:

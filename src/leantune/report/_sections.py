@@ -349,7 +349,7 @@ def rq2_comparison(
         ("wall-seconds saved (measured)", saved["wall_s_saved"]),
         ("share of the unstopped arm's wall time saved", _pct(saved["wall_share_saved"])),
         ("CPU-seconds saved, the ledger's estimate", saved["ledger_saved_cpu_s_estimate"]),
-        ("both arms picked the same config", loss["same_config"]),
+        ("both arms picked the same config", _same_pick(loss)),
         (f"regret, CV {metric} (absolute)", loss["cv_regret"]),
         (f"regret, CV {metric} (relative)", _pct(loss["cv_regret_relative"])),
         (f"regret, test {metric} (absolute)", loss["test_regret"]),
@@ -400,6 +400,17 @@ def rq2_comparison(
     else:
         blocks.append(Paragraph("No trial was cut short in the stopped arm.", kind="note"))
     return blocks
+
+
+def _same_pick(loss: dict[str, Any]) -> str:
+    if loss["same_config"]:
+        return "yes"
+    if loss["same_model"]:
+        return (
+            "the same model, learning rate and alpha at another batch size (the same weights: "
+            "scores tie, and the trial that trained faster in that arm won the tie)"
+        )
+    return "no"
 
 
 def _pct(value: float) -> str:
@@ -479,8 +490,9 @@ def learning_curves(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
             Figure(
                 _id(prefix, "curves"),
                 "Every trial's validation loss and score over its progress, coloured by how it "
-                "ended (stopped trials by the rule that stopped them). Each fold starts from "
-                "zero weights, so curves restart at every fold boundary.",
+                "ended (stopped trials by the rule that stopped them). Each fold trains a fresh "
+                "model from zero weights, so each curve has one segment a fold; a dot is a "
+                "report (large batches report only at a fold's end).",
                 plots.learning_curves(frame, run.score_metric, run.score_label),
             )
         )

@@ -4,6 +4,7 @@ from leantune.study._compare import ComparisonResult, run_comparison
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._results import FinalModel
 from leantune.study._runner import StudyInterrupted, StudyResult, run_study
+from leantune.study._thesis import ThesisOptions, ThesisResult, run_thesis
 from leantune.study._whatif import load_histories, predictive_vs_reactive, replay_table
 
 __all__ = [
@@ -12,10 +13,13 @@ __all__ = [
     "PreparedStudy",
     "StudyInterrupted",
     "StudyResult",
+    "ThesisOptions",
+    "ThesisResult",
     "load_histories",
     "predictive_vs_reactive",
     "prepare_study",
     "replay_table",
     "run_comparison",
     "run_study",
+    "run_thesis",
 ]
