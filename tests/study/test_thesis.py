@@ -130,7 +130,7 @@ def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
     assert {
         "rq1_spearman_all",
         "diabetes-rq1_effect_batch_size",
-        "diabetes-rq2_estimates",
+        "diabetes-rq2_arm_costs",
         "diabetes-curves",
     } <= set(chapter.figures)
     text = (out / "results.md").read_text()

@@ -186,7 +186,7 @@ def _data_section(sets: list[_Set], thesis: dict[str, Any]) -> list[Block]:
             }
         )
     data = pd.DataFrame(rows)
-    space = "; ".join(f"{k}: {v}" for k, v in grid.items())
+    space = "; ".join(f"{k} {_axis_text(v)}" for k, v in grid.items())
     return [
         Heading("Data and setup"),
         Paragraph(
@@ -204,6 +204,14 @@ def _data_section(sets: list[_Set], thesis: dict[str, Any]) -> list[Block]:
     ]
 
 
+def _axis_text(axis: Any) -> str:
+    if isinstance(axis, dict) and len(axis) == 1:
+        kind, (low, high) = next(iter(axis.items()))
+        base = {"pow2": "2", "pow10": "10"}.get(kind, kind)
+        return f"{base}^{low}..{base}^{high}"
+    return str(axis)
+
+
 def _rq1_overall(ran: list[_Set]) -> list[Block]:
     blocks: list[Block] = [
         Heading("RQ1 overall: how do hyperparameters change system performance?"),
@@ -212,7 +220,9 @@ def _rq1_overall(ran: list[_Set]) -> list[Block]:
     frames = []
     for item in ran:
         run = item.rq1_run
-        table = spearman_table(system_frame(run), seed=run.seed)
+        frame = system_frame(run)
+        table = spearman_table(frame, seed=run.seed)
+        table["median_at_lowest"], table["median_at_highest"] = _end_medians(frame, table)
         table.insert(0, "data", item.data_note)
         table.insert(0, "dataset", item.name)
         frames.append(table)
@@ -257,6 +267,21 @@ def _rq1_overall(ran: list[_Set]) -> list[Block]:
     return blocks
 
 
+def _end_medians(frame: pd.DataFrame, table: pd.DataFrame) -> tuple[list[float], list[float]]:
+    """The metric's median at the lowest and at the highest level: how big the effect is."""
+    lowest, highest = [], []
+    for item in table.itertuples():
+        pair = frame[[item.hyperparameter, item.metric]].dropna() if len(frame) else frame
+        if pair.empty:
+            lowest.append(math.nan)
+            highest.append(math.nan)
+            continue
+        levels = pair[item.hyperparameter]
+        lowest.append(float(pair[levels == levels.min()][item.metric].median()))
+        highest.append(float(pair[levels == levels.max()][item.metric].median()))
+    return lowest, highest
+
+
 def _rho_text(rho: float, low: float, high: float) -> str:
     if not math.isfinite(rho):
         return "–"
@@ -277,13 +302,18 @@ def _answers(table: pd.DataFrame) -> list[str]:
         parts = []
         for subset, verb in ((ups, "rises"), (downs, "falls")):
             if len(subset):
-                where = ", ".join(f"{r.dataset} (ρ = {r.rho:+.2f})" for r in subset.itertuples())
+                where = ", ".join(
+                    f"{r.dataset} (ρ = {r.rho:+.2f}; median {format_value(r.median_at_lowest)} "
+                    f"→ {format_value(r.median_at_highest)})"
+                    for r in subset.itertuples()
+                )
                 parts.append(f"{verb} on {where}")
         unclear = sorted(set(group["dataset"]) - set(clear["dataset"]))
         tail = f"; no clear relation on {', '.join(unclear)}" if unclear else ""
         lines.append(
             f"**{HYPERPARAMETER_LABELS[hyperparameter].capitalize()} → "
-            f"{METRIC_LABELS[metric]}**: as it grows, the metric {' and '.join(parts)}{tail}."
+            f"{METRIC_LABELS[metric]}**: from its lowest to its highest level, the metric "
+            f"{' and '.join(parts)}{tail}."
         )
     return lines or ["No hyperparameter has a clear monotone relation with a system metric here."]
 
@@ -347,12 +377,36 @@ def _rq2_overall(ran: list[_Set], compared: bool) -> list[Block]:
                 "unstopped arm actually spent on them (1 is exact)."
             )
         )
+    blocks += [Paragraph(line) for line in _rq2_answers(rows)]
     blocks.append(Table("rq2_all", "What stopping saved, per set", pd.DataFrame(rows)))
     return blocks
 
 
+def _rq2_answers(rows: list[dict[str, Any]]) -> list[str]:
+    """The measured answer, one sentence per set, from the comparison columns."""
+    lines = []
+    for row in rows:
+        if "CPU share saved" not in row:
+            continue
+        ratio = row["estimate / actual, unfinished CPU-s"]
+        lines.append(
+            f"**{row['dataset']}** ({row['data']}): stopping {row['stopped']} of "
+            f"{row['trials']} trials saved {row['CPU share saved']} of the CPU-seconds "
+            f"({format_value(row['CPU-s saved (measured)'])} of "
+            f"{format_value(row['CPU-s without stopping'])}); test regret "
+            f"{row['test regret (abs / rel)']}; the ledger's estimate of the unfinished cost "
+            + (
+                f"was {format_value(ratio)} × what it actually cost."
+                if isinstance(ratio, float) and math.isfinite(ratio)
+                else "could not be checked (no trial was cut short)."
+            )
+        )
+    return lines
+
+
 def _pct(value: float) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+    # + 0.0 turns a negative zero (a regret of -0.0) into 0.
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value + 0.0:.1f} %"
 
 
 def _dataset_section(item: _Set) -> list[Block]:

@@ -92,7 +92,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, int) or (hasattr(value, "dtype") and value.dtype.kind in "iu"):
         return f"{int(value):,}"
     if isinstance(value, float) or (hasattr(value, "dtype") and value.dtype.kind == "f"):
-        number = float(value)
+        number = float(value) + 0.0  # no "-0"
         if math.isinf(number):
             return "∞" if number > 0 else "−∞"
         if number != 0 and (abs(number) >= 1e6 or abs(number) < 1e-3):

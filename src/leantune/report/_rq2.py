@@ -112,8 +112,8 @@ def arms_table(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
                 "trial_wall_s": _number(run.ledger.get("spent_wall_s")),
                 "study_wall_s": _number(run.summary.get("wall_time_s")),
                 "best_config": _config_text(config) if config else "none feasible",
-                f"cv_{run.score_metric.removeprefix('val_')}": scores["cv"],
-                f"test_{run.score_metric.removeprefix('val_')}": scores["test"],
+                f"CV {run.score_label}": scores["cv"],
+                f"test {run.score_label}": scores["test"],
             }
         )
     return pd.DataFrame(rows)

@@ -414,7 +414,8 @@ def _same_pick(loss: dict[str, Any]) -> str:
 
 
 def _pct(value: float) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+    # + 0.0 turns a negative zero (a regret of -0.0) into 0.
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value + 0.0:.1f} %"
 
 
 # --- trade-offs and curves ---------------------------------------------------------------
