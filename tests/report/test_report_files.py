@@ -126,9 +126,11 @@ def test_caveats_come_first_synthetic_subsampled_interrupted_observe_only(fake_r
 def test_a_run_whose_trials_never_ended_still_gets_a_report(tmp_path, fake_run):
     run_dir = fake_run(outcome="interrupted")
     (run_dir / "trials.csv").write_text("")
-    (run_dir / "reports.parquet").unlink()
+    pd.DataFrame().to_parquet(run_dir / "reports.parquet")  # what a run with no report writes
     written = write_run_report(run_dir)
     assert "No trial trained a step" in written.html.read_text()
+    (run_dir / "reports.parquet").unlink()
+    assert "No trial trained a step" in write_run_report(run_dir).html.read_text()
 
 
 def test_rebuild_names_the_argument_when_the_directory_is_not_a_run(tmp_path):

@@ -112,10 +112,10 @@ class RunResults:
         key = tuple(columns)
         if key not in self._reports:
             path = self.run_dir / "reports.parquet"
-            if not path.is_file():
+            present = set(pq.read_schema(path).names) if path.is_file() else set()
+            if "trial_id" not in present:  # no file, or an interrupted run with no report
                 frame = pd.DataFrame({"trial_id": pd.Series(dtype="string")})
             else:
-                present = set(pq.read_schema(path).names)
                 wanted = ["trial_id", *[c for c in columns if c in present and c != "trial_id"]]
                 frame = pd.read_parquet(path, columns=wanted)
                 frame["trial_id"] = frame["trial_id"].astype(str)

@@ -181,7 +181,10 @@ def rq1(run: RunResults, prefix: str = "", *, level: int = 2, source: str = "") 
             "time. CPU is the trial's CPU-seconds over its training seconds. Memory is the "
             "peak private memory (RSS − shared) of the trial's worker. Cells show the median "
             "and, in brackets, the interquartile range over the trials at that level (all "
-            "models and other hyperparameters pooled)."
+            "models and other hyperparameters pooled). Timings are wall-clock: trials run in "
+            "grid order, so a change in the machine's load during the run shows up as an "
+            "effect of whichever hyperparameter changes slowest in that order (model, then "
+            "learning rate); read small effects with care on a shared machine."
         )
     )
     invariance = batch_invariance(run)

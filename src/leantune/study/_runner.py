@@ -180,7 +180,8 @@ def _write_report(run_dir: Path, console: Console) -> list[Path]:
     try:
         return write_run_report(run_dir).paths
     except Exception as error:
-        _log.warning("leantune: the report could not be written", exc_info=True)
+        # The traceback is for a developer (logging at debug); the user gets one line.
+        _log.debug("leantune: the report could not be written", exc_info=True)
         console.print(
             f"[yellow]The report could not be written ({type(error).__name__}: {error}); the "
             f"results are saved. Try again with: leantune report {run_dir}[/]",
