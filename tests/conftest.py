@@ -42,3 +42,11 @@ def in_tmp(tmp_path, monkeypatch) -> Path:
     """Run the test from an empty directory, so default output paths land there."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def parsed():
+    """Parse an HTML report, failing if it loads anything from the network."""
+    from leantune.testing import parse_report
+
+    return parse_report

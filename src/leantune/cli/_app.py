@@ -63,13 +63,30 @@ def run(
     study: StudyFile,
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    compare_stopping: Annotated[
+        bool,
+        typer.Option(
+            "--compare-stopping",
+            help="Run the study twice on the same seeds, with its stopping policies and with "
+            "stopping off, into RUN_DIR/stopped and RUN_DIR/unstopped, and compare them (RQ2).",
+        ),
+    ] = False,
 ) -> None:
     """Run a study: search, stop on constraints, pick the best feasible config, test it."""
     from leantune.spec import load_spec
-    from leantune.study import StudyInterrupted, run_study
+    from leantune.study import StudyInterrupted, run_comparison, run_study
 
     spec = load_spec(study, set_ or [])
-    _finish(lambda: run_study(spec, console=stderr, show_progress=not quiet), StudyInterrupted)
+    if compare_stopping:
+        from leantune.cli._summary import print_comparison
+
+        _finish(
+            lambda: run_comparison(spec, console=stderr, show_progress=not quiet),
+            StudyInterrupted,
+            show=print_comparison,
+        )
+    else:
+        _finish(lambda: run_study(spec, console=stderr, show_progress=not quiet), StudyInterrupted)
 
 
 @app.command()
@@ -88,18 +105,158 @@ def resume(
     )
 
 
-def _finish(study: Callable[[], Any], interrupted_error: type[Exception]) -> None:
+def _finish(
+    study: Callable[[], Any],
+    interrupted_error: type[Exception],
+    show: Callable[[Any, Console], None] | None = None,
+) -> None:
     # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
     # this again once Ray has started, since Ray installs its own handler.
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    from leantune.cli._summary import print_summary
+
     try:
         result = study()
     except interrupted_error as interrupted:
         stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
         raise typer.Exit(130) from None
-    from leantune.cli._summary import print_summary
+    if show is not None:
+        show(result, stdout)
+    else:
+        print_summary(result.summary, stdout)
 
-    print_summary(result.summary, stdout)
+
+@app.command()
+@user_errors
+def report(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory, a --compare-stopping directory, or a thesis directory.",
+            show_default=False,
+        ),
+    ],
+    mlflow: Annotated[
+        bool,
+        typer.Option(help="Attach the rebuilt report to the run's MLflow parent run too."),
+    ] = True,
+) -> None:
+    """Rebuild the report (report.html, report.md, CSV tables) from stored results alone."""
+    from leantune.report import rebuild
+
+    written = rebuild(run_dir)
+    for item in written:
+        stdout.print(f"wrote {item.html} · {item.markdown} · {item.files_dir}/", highlight=False)
+    if mlflow:
+        _attach_reports(written)
+
+
+def _attach_reports(written: list[Any]) -> None:
+    from leantune.tracking import attach_artifacts
+
+    for item in written:
+        summary_path = item.html.parent / "summary.json"
+        if not summary_path.is_file():
+            continue  # a comparison or a chapter: no parent run of its own
+        summary = json.loads(summary_path.read_text())
+        run_id, uri = summary.get("mlflow_parent_run_id"), summary.get("tracking_uri")
+        if not run_id or not uri:
+            continue
+        try:
+            attach_artifacts(uri, run_id, item.paths)
+        except Exception as error:  # the files are written; the store is a copy
+            stderr.print(
+                f"[yellow]Not attached to MLflow run {run_id} ({uri}): {error}[/]",
+                highlight=False,
+            )
+
+
+study_app = typer.Typer(help="Preset studies.", no_args_is_help=True, add_completion=False)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command()
+@user_errors
+def thesis(
+    datasets: Annotated[
+        str,
+        typer.Option(help="Comma-separated sets of the original study to run."),
+    ] = "mnist,kddcup,diabetes,1191_BNG_pbc,529_pollen",
+    max_train_seconds: Annotated[
+        float, typer.Option(help="Training-time limit per trial (seconds, all folds).")
+    ] = 2.0,
+    subsample: Annotated[
+        int,
+        typer.Option(
+            help="Train on a seeded subsample of this many rows of any larger set (stratified "
+            "for classification); 0: every row. Every output says so next to what it affects."
+        ),
+    ] = 2000,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    compare_stopping: Annotated[
+        bool,
+        typer.Option(
+            "--compare-stopping",
+            help="Run every set with and without stopping and compare them (RQ2).",
+        ),
+    ] = False,
+    synthetic_missing: Annotated[
+        bool,
+        typer.Option(
+            "--synthetic-missing",
+            help="Run a set whose data is not available offline as its labelled SYNTHETIC "
+            "stand-in instead of skipping it.",
+        ),
+    ] = False,
+    max_memory_mb: Annotated[
+        float, typer.Option(help="Private-memory limit per trial (MB).")
+    ] = 1024.0,
+    seed: Annotated[int, typer.Option(help="Seed for splits, row order and subsamples.")] = 0,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="PMLB cache. Default: $LEANTUNE_PMLB_CACHE, else ~/.cache/leantune/pmlb.",
+            show_default=False,
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option(help="Default: runs/thesis-<timestamp>.", show_default=False),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """The original study's setup: five PMLB sets, the thesis grid, 70/30 split, 5-fold CV,
+    a report every 100 steps, one CPU per trial; writes results.md and results.html."""
+    from leantune.study import StudyInterrupted
+    from leantune.study._thesis import ThesisOptions, run_thesis
+
+    options = ThesisOptions(
+        datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
+        max_train_seconds=max_train_seconds,
+        subsample=subsample,
+        folds=folds,
+        compare_stopping=compare_stopping,
+        synthetic_missing=synthetic_missing,
+        memory_mb=max_memory_mb,
+        seed=seed,
+        cache_dir=cache_dir,
+        output_dir=output_dir,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        result = run_thesis(options, console=stderr, show_progress=not quiet)
+    except StudyInterrupted as interrupted:
+        stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
+        raise typer.Exit(130) from None
+    for outcome in result.outcomes:
+        how = (
+            f"{outcome.data} data, {outcome.wall_time_s:.0f} s → {result.output_dir / outcome.dir}"
+            if outcome.status == "ran"
+            else outcome.reason
+        )
+        stdout.print(f"{outcome.name}: {outcome.status}: {how}", highlight=False)
+    stdout.print(f"Results chapter: {result.chapter[0]} (and results.md)", highlight=False)
+    stdout.print(f"Regenerate every number: {result.command}", highlight=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -26,8 +27,15 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
             "nothing about the real set; use it for scale and resource checks only.",
             highlight=False,
         )
+    sample = dataset.get("subsample")
+    if sample:
+        out(
+            f"[yellow]Dataset: a seeded subsample of {sample['rows']:,} of {sample['of_rows']:,} "
+            f"rows (seed {sample['seed']})[/]: every figure below describes the sample.",
+            highlight=False,
+        )
     dropped = dataset.get("dropped_rows_with_nan") or 0
-    if dropped:
+    if dropped and not sample:
         out(
             f"[yellow]Dataset: {dropped:,} of {dataset['rows'] + dropped:,} rows held NaN and "
             "were dropped on load.[/]",
@@ -106,3 +114,65 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         highlight=False,
     )
     out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", highlight=False)
+    if (Path(run_dir) / "report.html").is_file():
+        out(
+            f"Report: {Path(run_dir) / 'report.html'} (rebuild: leantune report {run_dir})",
+            highlight=False,
+        )
+
+
+def print_comparison(comparison: Any, console: Console) -> None:
+    """Both arms in a few lines, then what stopping saved and what it cost."""
+    out = console.print
+    _dataset_lines(comparison.stopped.summary["dataset"], out)
+    headline = comparison.comparison
+    saved, regret = headline["savings"], headline["regret"]
+    for label, result in (
+        ("with stopping", comparison.stopped),
+        ("without stopping", comparison.unstopped),
+    ):
+        summary = result.summary
+        best = summary["best"]
+        metric = (best or {}).get("cv_metric", "val_score").removeprefix("val_")
+        pick = (
+            f"{_config_text(best['config'])}: CV {metric} {best['cv_score_mean']:.4f}, test "
+            f"{metric} {best['test'].get(f'test_{metric}', float('nan')):.4f}"
+            if best
+            else "no feasible config"
+        )
+        counts = " · ".join(f"{k} {v}" for k, v in summary["status_counts"].items() if v)
+        out(
+            f"[bold]{label}[/]: {summary['ledger']['spent_cpu_s']:.1f} CPU-s in trials, "
+            f"{summary['wall_time_s']:.1f} s wall · {counts}\n  best: {pick}",
+            highlight=False,
+        )
+    share = saved.get("cpu_share_saved")
+    out(
+        f"Stopping saved {saved['cpu_s_saved']:.1f} CPU-s (measured"
+        + (f", {share:.0%} of the unstopped arm" if share is not None else "")
+        + f"; the ledger estimated {saved['ledger_saved_cpu_s_estimate'] or 0:.1f})",
+        highlight=False,
+    )
+    test_regret = regret.get("test_regret")
+    out(
+        "Regret of the stopped arm: "
+        + (
+            f"test {regret['metric']} {test_regret:+.4g}"
+            + (
+                " (same config picked)"
+                if regret.get("same_config")
+                else " (same model at another batch size)"
+                if regret.get("same_model")
+                else ""
+            )
+            if test_regret is not None
+            else "undefined (an arm found no feasible config)"
+        ),
+        highlight=False,
+    )
+    out(
+        f"Comparison: {comparison.run_dir / 'report.html'} · "
+        f"{comparison.run_dir / 'comparison.json'}"
+        f" · arms in {comparison.run_dir / 'stopped'} and {comparison.run_dir / 'unstopped'}",
+        highlight=False,
+    )

@@ -10,13 +10,22 @@ from leantune.datasets._pmlb import THESIS_DATASETS, default_cache_dir, load_pml
 from leantune.datasets._prepare import build_dataset, infer_task
 from leantune.datasets._sklearn import BUILTINS, load_sklearn
 from leantune.datasets._split import Fold, Splits, make_splits
+from leantune.datasets._subsample import subsample
 from leantune.datasets._synthetic import load_synthetic_like, make_synthetic
 from leantune.errors import DatasetError
 from leantune.spec import DatasetSpec
 
 
 def load_dataset(spec: DatasetSpec) -> Dataset:
-    """Load and check the dataset a study names. Raises DatasetError with a clear message."""
+    """Load and check the dataset a study names, and draw its subsample if the spec asks for
+    one. Raises DatasetError with a clear message."""
+    data = _load(spec)
+    if spec.subsample is None:
+        return data
+    return subsample(data, spec.subsample.rows, spec.subsample.seed)
+
+
+def _load(spec: DatasetSpec) -> Dataset:
     if spec.source == "sklearn":
         if spec.name not in BUILTINS:
             raise DatasetError(
@@ -60,4 +69,5 @@ __all__ = [
     "make_splits",
     "make_synthetic",
     "pmlb_shape",
+    "subsample",
 ]

@@ -46,6 +46,11 @@ class Dataset:
         return bool(self.provenance.get("synthetic", False))
 
     @property
+    def subsample(self) -> dict[str, Any] | None:
+        """{rows, of_rows, seed, stratified} when a seeded subsample replaced the whole set."""
+        return self.provenance.get("subsample")
+
+    @property
     def dropped_rows(self) -> int:
         """Rows the loader dropped for holding NaN (pmlb's default); 0 when none were."""
         return int(self.provenance.get("dropped_rows_with_nan", 0) or 0)
@@ -56,6 +61,12 @@ class Dataset:
         dropped = (
             f", {self.dropped_rows:,} rows with NaN dropped on load" if self.dropped_rows else ""
         )
+        sample = self.subsample
+        sampled = (
+            f", a seeded subsample (seed {sample['seed']}) of {sample['of_rows']:,} rows"
+            if sample
+            else ""
+        )
         synthetic = ""
         if self.is_synthetic:
             like = self.provenance.get("synthetic_like")
@@ -63,5 +74,5 @@ class Dataset:
             synthetic = f" [SYNTHETIC stand-in{of}, seed {self.provenance.get('seed', '?')}]"
         return (
             f"{self.name} ({self.provenance.get('source', '?')}): {self.n_rows:,} rows × "
-            f"{self.n_features} features, {self.task}{classes}{dropped}{synthetic}"
+            f"{self.n_features} features, {self.task}{classes}{sampled}{dropped}{synthetic}"
         )

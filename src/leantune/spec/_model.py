@@ -59,6 +59,15 @@ _KEY_PURPOSE = {
 }
 
 
+class SubsampleSpec(_Section):
+    """A seeded sample of the dataset's rows, drawn before the train/test split."""
+
+    rows: PositiveInt
+    """How many rows to keep. A set with no more rows than this is used whole."""
+    seed: NonNegativeInt = 0
+    """The sample's own seed, independent of training.seed."""
+
+
 class DatasetSpec(_Section):
     """Where the data comes from. Without `source`, `path` means a file, `synthetic_like` a
     synthetic stand-in, and anything else a scikit-learn built-in."""
@@ -83,6 +92,16 @@ class DatasetSpec(_Section):
     its summary_stats.tsv), with seeded random values. For scale checks, never for results."""
     seed: NonNegativeInt | None = None
     """synthetic: the generator's seed (default 0), independent of training.seed."""
+    subsample: SubsampleSpec | None = None
+    """Any source: train on a seeded sample of `rows` rows (stratified for classification),
+    drawn before the split; `subsample: 20000` is short for `{rows: 20000, seed: 0}`. For
+    budgets: every output records it, and scores describe the sample, not the whole set."""
+
+    @field_validator("subsample", mode="before")
+    @classmethod
+    def _rows_alone(cls, value: Any) -> Any:
+        is_count = isinstance(value, int) and not isinstance(value, bool)
+        return {"rows": value} if is_count else value
 
     @model_validator(mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import time
@@ -33,6 +34,7 @@ from leantune.engine import (
 from leantune.errors import LeantuneError
 from leantune.metrics import score_metric
 from leantune.spec import StudySpec, dump_spec, load_spec
+from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
 from leantune.study._policies import build_policy, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
@@ -48,6 +50,8 @@ from leantune.study._results import (
 )
 from leantune.study._state import StudyState, dataset_fingerprint
 from leantune.tracking import Tracker, open_tracker
+
+_log = logging.getLogger("leantune")
 
 
 class StudyInterrupted(Exception):
@@ -280,13 +284,36 @@ def _search_and_record(
         # otherwise log a second value at the same step.
         metrics={} if interrupted else _summary_metrics(summary),
         tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
-        artifacts=[run_dir / "trials.csv", run_dir / "summary.json", run_dir / "ledger.json"],
+        artifacts=[
+            run_dir / "trials.csv",
+            run_dir / "summary.json",
+            run_dir / "ledger.json",
+            *_write_report(run_dir, console),
+        ],
         interrupted=interrupted is not None,
     )
     state.end_session(summary["outcome"], clock.wall(), clock.cpu())
     if interrupted:
         raise StudyInterrupted(run_dir, str(interrupted))
     return StudyResult(run_dir, summary, table, records, final)
+
+
+def _write_report(run_dir: Path, console: Console) -> list[Path]:
+    """The study report, from the files just written. A report that cannot be drawn must not
+    cost the study its results: say so, and point at `leantune report` to try again."""
+    from leantune.report import write_run_report
+
+    try:
+        return write_run_report(run_dir).paths
+    except Exception as error:
+        # The traceback is for a developer (logging at debug); the user gets one line.
+        _log.debug("leantune: the report could not be written", exc_info=True)
+        console.print(
+            f"[yellow]The report could not be written ({type(error).__name__}: {error}); the "
+            f"results are saved. Try again with: leantune report {run_dir}[/]",
+            highlight=False,
+        )
+        return []
 
 
 class _Clock:
@@ -478,9 +505,11 @@ def _summary(
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
         "tracking_uri": tracker.uri,
+        "mlflow_parent_run_id": getattr(tracker, "parent_run_id", None),
         "mlflow_experiment": spec.tracking.experiment or spec.name,
         "leantune_version": leantune.__version__,
         "python": platform.python_version(),
+        "environment": environment(),
     }
 
 

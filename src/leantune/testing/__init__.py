@@ -1,12 +1,17 @@
-"""Helpers the test suite shares: tiny study specs, an observer that records events, and the
-test-only faults (leantune.engine.Fault) that make chosen trials misbehave.
+"""Helpers the test suite shares: tiny study specs, an observer that records events, a parser
+that checks a report loads nothing from the network, and the test-only faults
+(leantune.engine.Fault) that make chosen trials misbehave.
 
 They ship in the package (as Optuna's `optuna.testing` does) so plug-in authors can use them too.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import re
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from leantune.stoppers import Decision, StoppingPolicy, TrialHistory
@@ -68,6 +73,57 @@ class NeverStop(StoppingPolicy):
         return Decision.carry_on()
 
 
+class ParsedReport(HTMLParser):
+    """What a browser would load: figures, tables, and every src and href."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: dict[str, bytes] = {}
+        self.tables: dict[str, int] = {}
+        self.links: list[str] = []
+        self._figure: str | None = None
+        self._table: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for name in ("src", "href"):
+            if values.get(name):
+                self.links.append(values[name])
+        if tag == "figure":
+            self._figure = values.get("id")
+        elif tag == "img" and self._figure:
+            source = values.get("src") or ""
+            prefix = "data:image/png;base64,"
+            self.figures[self._figure.removeprefix("fig-")] = (
+                base64.b64decode(source[len(prefix) :]) if source.startswith(prefix) else b""
+            )
+        elif tag == "table":
+            self._table = (values.get("id") or "").removeprefix("tab-")
+            self.tables[self._table] = 0
+        elif tag == "tr" and self._table is not None:
+            self.tables[self._table] += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figure":
+            self._figure = None
+        elif tag == "table":
+            self._table = None
+
+
+def parse_report(path: Path) -> ParsedReport:
+    """Parse a report, and check it loads nothing from the network and every figure is a PNG."""
+    text = path.read_text(encoding="utf-8")
+    parsed = ParsedReport()
+    parsed.feed(text)
+    external = [link for link in parsed.links if re.match(r"^\s*(https?:)?//", link, re.I)]
+    if external or re.search(r"""(src|href)\s*=\s*["']?\s*https?://""", text, re.I):
+        raise AssertionError(f"{path} references the network: {external}")
+    for name, png in parsed.figures.items():
+        if not (png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000):
+            raise AssertionError(f"{path}: figure {name} is not an embedded PNG")
+    return parsed
+
+
 def __getattr__(name: str) -> Any:
     # Faults live in the engine, which imports Ray: load it only when a test asks for them.
     if name in ("Fault", "InjectedFault"):
@@ -77,4 +133,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AlwaysStop", "Fault", "InjectedFault", "NeverStop", "RecordingObserver", "tiny_spec"]
+__all__ = [
+    "AlwaysStop",
+    "Fault",
+    "InjectedFault",
+    "NeverStop",
+    "ParsedReport",
+    "RecordingObserver",
+    "parse_report",
+    "tiny_spec",
+]

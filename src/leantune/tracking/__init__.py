@@ -23,10 +23,24 @@ def default_uri(run_dir: Path) -> str:
     return uri_for(run_dir)
 
 
+def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | None = None) -> None:
+    """Attach files or folders to an existing MLflow run (a rebuilt report, a comparison)."""
+    from leantune.tracking._mlflow import attach_artifacts as attach
+
+    attach(uri, run_id, paths, folder)
+
+
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
     from leantune.tracking._mlflow import serve_ui as serve
 
     return serve(uri, host, port)
 
 
-__all__ = ["NullTracker", "Tracker", "default_uri", "open_tracker", "serve_ui"]
+__all__ = [
+    "NullTracker",
+    "Tracker",
+    "attach_artifacts",
+    "default_uri",
+    "open_tracker",
+    "serve_ui",
+]

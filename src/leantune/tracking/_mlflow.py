@@ -200,8 +200,7 @@ class MlflowTracker:
             all_tags["leantune.replaced_metrics"] = replaced.describe()
         self._log_tags(self.parent_run_id, all_tags)
         for path in artifacts:
-            if path.exists():
-                self.client.log_artifact(self.parent_run_id, str(path))
+            attach(self.client, self.parent_run_id, path)
         status = "KILLED" if interrupted else "FAILED" if failed else "FINISHED"
         self.client.set_terminated(self.parent_run_id, status)
 
@@ -382,6 +381,25 @@ def _write_ahead_log(uri: str) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error:
         _log.warning("leantune: could not switch %s to write-ahead logging", path)
+
+
+def attach(client: MlflowClient, run_id: str, path: Path, folder: str | None = None) -> None:
+    """A file goes to `folder` (default: the artifact root), a directory (a report's tables and
+    figures) to a subfolder of the same name."""
+    if path.is_dir():
+        client.log_artifacts(
+            run_id, str(path), artifact_path=f"{folder}/{path.name}" if folder else path.name
+        )
+    elif path.exists():
+        client.log_artifact(run_id, str(path), artifact_path=folder)
+
+
+def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | None = None) -> None:
+    """Add files to a run that has ended (a report rebuilt later, or a comparison of two runs)."""
+    _quiet_mlflow()
+    client = MlflowClient(tracking_uri=uri)
+    for path in paths:
+        attach(client, run_id, Path(path), folder)
 
 
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:

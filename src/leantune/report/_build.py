@@ -1,0 +1,140 @@
+"""Whole reports: one run, a with/without-stopping comparison, and rebuilding either from disk.
+
+Layout of a comparison directory (written by `leantune run --compare-stopping`):
+
+    RUN_DIR/
+      stopped/      the study as specified: a complete run directory with its own report
+      unstopped/    the same study with stopping.enabled: false (and no scheduler)
+      mlflow.db, mlartifacts/   one MLflow store; the arms are parent runs named after them
+      comparison.json           the headline RQ2 numbers
+      report.html, report.md, report/   the comparison (RQ2) with RQ1 from the unstopped arm
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from leantune.errors import LeantuneError
+from leantune.report import _sections as sections
+from leantune.report._document import Document, Heading, Link, WrittenReport
+from leantune.report._document import write_document as _write
+from leantune.report._rq2 import comparison_summary
+from leantune.report._run import RunResults, is_run_dir, load_run
+
+STOPPED_ARM, UNSTOPPED_ARM = "stopped", "unstopped"
+COMPARISON_FILE = "comparison.json"
+
+
+def build_run_report(run: RunResults) -> Document:
+    document = Document(f"leantune report: {run.name}")
+    document.add(sections.caveats(run))
+    document.add(sections.overview(run))
+    document.add(Heading("The chosen config"))
+    document.add(sections.chosen_config(run))
+    document.add(sections.rq1(run))
+    document.add(sections.rq2_single(run))
+    document.add(sections.trade_offs(run))
+    document.add(sections.learning_curves(run))
+    document.add(sections.run_information(run))
+    return document
+
+
+def write_run_report(run_dir: Path | str) -> WrittenReport:
+    """Write report.html, report.md and report/ (CSV tables, PNG figures) into a run directory,
+    from its stored results alone."""
+    run = load_run(run_dir)
+    return _write(build_run_report(run), run.run_dir)
+
+
+def is_comparison_dir(path: Path | str) -> bool:
+    path = Path(path)
+    return is_run_dir(path / STOPPED_ARM) and is_run_dir(path / UNSTOPPED_ARM)
+
+
+def build_comparison_report(stopped: RunResults, unstopped: RunResults) -> Document:
+    document = Document(f"leantune comparison: {stopped.name} with and without stopping")
+    document.add(sections.caveats(stopped, who="both arms"))
+    document.add(sections.overview(stopped))
+    document.add(
+        Link("The stopped arm's full report", f"{STOPPED_ARM}/report.html"),
+        Link("The unstopped arm's full report", f"{UNSTOPPED_ARM}/report.html"),
+    )
+    document.add(sections.rq2_comparison(stopped, unstopped, "cmp"))
+    document.add(
+        sections.rq1(
+            unstopped,
+            "unstopped",
+            source="From the unstopped arm, where every trial ran to its end: ",
+        )
+    )
+    document.add(Heading("The chosen config (stopped arm)"))
+    document.add(sections.chosen_config(stopped, "stopped"))
+    document.add(sections.learning_curves(stopped, "stopped"))
+    document.add(sections.trade_offs(unstopped, "unstopped"))
+    document.add(sections.run_information(stopped, "stopped"))
+    return document
+
+
+def write_comparison(directory: Path | str) -> WrittenReport:
+    """comparison.json and the comparison report, from the two arms stored in `directory`."""
+    directory = Path(directory)
+    stopped = load_run(directory / STOPPED_ARM)
+    unstopped = load_run(directory / UNSTOPPED_ARM)
+    headline = comparison_summary(stopped, unstopped)
+    headline["layout"] = {"stopped": STOPPED_ARM, "unstopped": UNSTOPPED_ARM}
+    (directory / COMPARISON_FILE).write_text(
+        json.dumps(_finite(headline), indent=2, default=str, allow_nan=False)
+    )
+    return _write(build_comparison_report(stopped, unstopped), directory)
+
+
+def rebuild(path: Path | str) -> list[WrittenReport]:
+    """Rebuild every report under a run, comparison or thesis directory; reruns nothing."""
+    from leantune.report._chapter import is_thesis_dir, write_chapter
+
+    path = Path(path)
+    if not path.is_dir():
+        raise LeantuneError(f"RUN_DIR: {str(path)!r} is not a directory")
+    if is_thesis_dir(path):
+        return write_chapter(path, rebuild_runs=True)
+    if is_comparison_dir(path):
+        return [
+            write_run_report(path / STOPPED_ARM),
+            write_run_report(path / UNSTOPPED_ARM),
+            write_comparison(path),
+        ]
+    if is_run_dir(path):
+        return [write_run_report(path)]
+    raise LeantuneError(
+        f"RUN_DIR: {str(path)!r} is not a leantune run directory (no summary.json), a "
+        f"comparison (no {STOPPED_ARM}/ and {UNSTOPPED_ARM}/ run directories) or a thesis "
+        "directory (no thesis.json)"
+    )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if hasattr(value, "item"):
+        return _finite(value.item())
+    return value
+
+
+__all__ = [
+    "COMPARISON_FILE",
+    "STOPPED_ARM",
+    "UNSTOPPED_ARM",
+    "build_comparison_report",
+    "build_run_report",
+    "is_comparison_dir",
+    "rebuild",
+    "write_comparison",
+    "write_run_report",
+]

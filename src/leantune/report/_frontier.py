@@ -1,0 +1,122 @@
+"""Trade-offs and histories as data: the Pareto front of validation quality against each
+constrained system metric, and every trial's learning curve labelled by how it ended."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from leantune.report._run import HYPERPARAMETERS, RunResults
+
+CONSTRAINT_LABELS = {
+    "memory_mb": "private memory (MB)",
+    "memory_rise_mb": "private memory rise (MB)",
+    "step_time_ms": "average step time (ms)",
+    "train_time_s": "training time (s)",
+    "cpu_percent": "CPU (% of one core)",
+    "inference_latency_ms": "inference latency (ms/sample)",
+    "model_size_kb": "model size (kB)",
+}
+# Shown when a study sets no constraint: the two costs every application has.
+DEFAULT_TRADE_OFFS = ("train_time_s", "memory_mb")
+
+# Points a learning curve keeps: enough to show its shape, few enough to draw hundreds fast.
+CURVE_POINTS = 150
+
+
+def category(status: str, stop_label: str) -> str:
+    """How a trial ended, as the legend says it: `stopped: memory_mb`, `feasible`, ..."""
+    label = stop_label if isinstance(stop_label, str) else ""
+    if status in ("stopped", "infeasible") and label:
+        return f"{status}: {label}"
+    return str(status)
+
+
+def trade_off_metrics(run: RunResults) -> list[str]:
+    constrained = [m for m in run.constraints if m in CONSTRAINT_LABELS]
+    return constrained or list(DEFAULT_TRADE_OFFS)
+
+
+def pareto_frame(run: RunResults) -> pd.DataFrame:
+    """One row per trial: its validation quality, the highest value each trade-off metric
+    reached over its reports (what a limit is checked against), and whether it is on the
+    front of feasible trials for that metric."""
+    metrics = trade_off_metrics(run)
+    trials = run.trials
+    columns = ["trial_id", "model", *HYPERPARAMETERS, "status", "category", "quality"]
+    if trials.empty:
+        return pd.DataFrame(columns=[*columns, "quality_kind", "chosen", *metrics])
+    frame = trials[[c for c in ["trial_id", "model", *HYPERPARAMETERS, "status"]]].copy()
+    frame["category"] = [
+        category(s, lbl)
+        for s, lbl in zip(
+            trials["status"],
+            trials.get("stop_label", pd.Series("", index=trials.index)),
+            strict=True,
+        )
+    ]
+    cv = pd.to_numeric(trials.get("cv_score_mean"), errors="coerce")
+    last = pd.to_numeric(trials.get(run.score_metric), errors="coerce")
+    if cv is None:
+        cv = pd.Series(np.nan, index=trials.index)
+    if last is None:
+        last = pd.Series(np.nan, index=trials.index)
+    frame["quality"] = cv.fillna(last)
+    frame["quality_kind"] = np.where(cv.notna(), "CV mean", "at its last report")
+    best = run.best or {}
+    frame["chosen"] = frame["trial_id"].astype(str) == str(best.get("trial_id", ""))
+    peaks = run.reports(metrics).groupby("trial_id").max(numeric_only=True)
+    for metric in metrics:
+        values = peaks[metric] if metric in peaks else pd.Series(dtype=float)
+        frame[metric] = frame["trial_id"].astype(str).map(values).astype(float)
+        frame[f"front_{metric}"] = _front(frame, metric, run.higher_is_better)
+    return frame.reset_index(drop=True)
+
+
+def _front(frame: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Series:
+    """Feasible trials no other feasible trial beats on both cost (lower) and quality."""
+    on_front = pd.Series(False, index=frame.index)
+    candidates = frame[(frame["status"] == "feasible") & frame[metric].notna()]
+    candidates = candidates[candidates["quality"].notna()]
+    sign = 1.0 if higher_is_better else -1.0
+    best = -math.inf
+    for index, row in candidates.sort_values(
+        [metric, "quality"], ascending=[True, False]
+    ).iterrows():
+        score = sign * row["quality"]
+        if score > best:
+            on_front[index] = True
+            best = score
+    return on_front
+
+
+def curves_frame(run: RunResults) -> pd.DataFrame:
+    """Every trial's validation loss and score over its progress, thinned to CURVE_POINTS."""
+    columns = ["trial_id", "progress_pct", "step", "fold", "val_loss", run.score_metric]
+    reports = run.reports(columns)
+    if reports.empty or "progress_pct" not in reports:
+        return pd.DataFrame(columns=[*columns, "category"])
+    reports = reports.dropna(subset=["progress_pct"])
+    thinned = []
+    for _, rows in reports.groupby("trial_id", sort=False):
+        if len(rows) > CURVE_POINTS:
+            keep = np.unique(np.linspace(0, len(rows) - 1, CURVE_POINTS).round().astype(int))
+            rows = rows.iloc[keep]
+        thinned.append(rows)
+    frame = pd.concat(thinned, ignore_index=True) if thinned else reports
+    trials = run.trials
+    if not trials.empty:
+        labels = trials.get("stop_label", pd.Series("", index=trials.index))
+        categories = dict(
+            zip(
+                trials["trial_id"].astype(str),
+                [category(s, lbl) for s, lbl in zip(trials["status"], labels, strict=True)],
+                strict=True,
+            )
+        )
+        frame["category"] = frame["trial_id"].map(categories).fillna("unknown")
+    else:
+        frame["category"] = "unknown"
+    return frame

@@ -1,0 +1,452 @@
+"""Drawing: each function takes tables computed elsewhere and returns a PNG.
+
+matplotlib's object API on its Agg canvas: no pyplot global state and no display, so reports
+are drawn the same way on a headless server, in a thread, or in a test.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # before anything touches a backend: reports never need a display
+
+import numpy as np
+import pandas as pd
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import NullFormatter
+
+from leantune.report._document import format_value
+from leantune.report._frontier import CONSTRAINT_LABELS
+from leantune.report._rq1 import HYPERPARAMETER_LABELS, SYSTEM_METRICS
+
+DPI = 90
+MODEL_COLOURS = {"linear": "#1f77b4", "logistic": "#1f77b4", "svm": "#d62728"}
+STATUS_COLOURS = {
+    "feasible": "#2a9d3f",
+    "infeasible": "#e08a00",
+    "diverged": "#c0392b",
+    "failed": "#7f7f7f",
+    "unknown": "#7f7f7f",
+}
+# Stop reasons get these, in order of first appearance.
+STOP_COLOURS = ("#7b4fc9", "#1f77b4", "#e377c2", "#17becf", "#8c564b", "#bcbd22", "#ff7f0e")
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def _log_axis(ax, axis: str, values: Sequence[float], base: int) -> None:
+    positive = [v for v in values if v is not None and math.isfinite(v)]
+    if positive and min(positive) > 0:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=base)
+
+
+def _spans(values: Sequence[float], ratio: float = 20.0) -> bool:
+    finite = [v for v in values if math.isfinite(v) and v > 0]
+    return bool(finite) and max(finite) / min(finite) >= ratio
+
+
+def category_colours(categories: Sequence[str]) -> dict[str, str]:
+    colours, stops = {}, 0
+    for name in categories:
+        base = name.split(":")[0]
+        if base in STATUS_COLOURS and ":" not in name:
+            colours[name] = STATUS_COLOURS[base]
+        elif base == "infeasible":
+            colours[name] = STATUS_COLOURS["infeasible"]
+        else:
+            colours[name] = STOP_COLOURS[stops % len(STOP_COLOURS)]
+            stops += 1
+    return colours
+
+
+def main_effects(levels: pd.DataFrame, frame: pd.DataFrame, hyperparameter: str) -> bytes:
+    """Median and interquartile range of each system metric per level, one line per model."""
+    figure = Figure(figsize=(16, 3.2))
+    axes = figure.subplots(1, len(SYSTEM_METRICS))
+    label = HYPERPARAMETER_LABELS[hyperparameter]
+    models = sorted(frame["model"].dropna().unique()) if "model" in frame else []
+    from leantune.report._rq1 import is_continuous, level_of
+
+    continuous = is_continuous(frame[hyperparameter]) if hyperparameter in frame else False
+    for ax, metric in zip(axes, SYSTEM_METRICS, strict=True):
+        drawn = []
+        for offset, model in enumerate(models or [None]):
+            chosen = frame if model is None else frame[frame["model"] == model]
+            level = level_of(chosen[hyperparameter], continuous)
+            stats = (
+                pd.DataFrame({"level": level, "value": chosen[metric.name]})
+                .dropna()
+                .groupby("level")["value"]
+                .quantile([0.25, 0.5, 0.75])
+                .unstack()
+            )
+            if stats.empty:
+                continue
+            x = stats.index.to_numpy(float)
+            # Nudge models apart a little so their bars do not hide each other.
+            x = x * (1.0 + 0.04 * (offset - (len(models) - 1) / 2)) if len(models) > 1 else x
+            ax.errorbar(
+                x,
+                stats[0.5],
+                yerr=[stats[0.5] - stats[0.25], stats[0.75] - stats[0.5]],
+                marker="o",
+                markersize=4,
+                capsize=2,
+                linewidth=1.3,
+                color=MODEL_COLOURS.get(str(model), "#444"),
+                label=str(model) if model else None,
+            )
+            drawn += list(stats[0.5])
+        if not drawn:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        base = 2 if hyperparameter == "batch_size" else 10
+        _log_axis(ax, "x", list(levels["level"]) if len(levels) else [], base)
+        if metric.log_scale and _spans(drawn, 10):
+            ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())  # 2×10², 3×10², ... is clutter
+        ax.set_xlabel(label + (" (decade)" if continuous else ""))
+        ax.set_title(metric.label, fontsize=10)
+        ax.grid(alpha=0.3)
+    if len(models) > 1:
+        axes[0].legend(fontsize=8)
+    # A fixed layout: tight_layout would draw the 5 panels once more just to measure them.
+    figure.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.32)
+    return _png(figure)
+
+
+def heatmaps(grids: Mapping[str, pd.DataFrame]) -> bytes:
+    """Batch size × learning rate, one panel a metric, median per cell, log colour scale."""
+    figure = Figure(figsize=(6.2 * len(grids), 0.32 * _rows(grids) + 2.2))
+    axes = np.atleast_1d(figure.subplots(1, len(grids)))
+    for ax, (metric, grid) in zip(axes, grids.items(), strict=True):
+        label = dict((m.name, m.label) for m in SYSTEM_METRICS)[metric]
+        ax.set_title(f"median {label}", fontsize=10)
+        if grid.empty:
+            ax.text(0.5, 0.5, "no trial ran to its end", ha="center", va="center")
+            ax.set_axis_off()
+            continue
+        values = grid.to_numpy(float)
+        finite = values[np.isfinite(values) & (values > 0)]
+        norm = (
+            LogNorm(finite.min(), finite.max())
+            if finite.size and finite.max() > finite.min()
+            else None
+        )
+        image = ax.imshow(
+            np.ma.masked_invalid(values), aspect="auto", cmap="viridis", norm=norm, origin="lower"
+        )
+        ax.set_xticks(range(grid.shape[1]), [f"{v:g}" for v in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [f"{int(v):,}" for v in grid.index])
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("batch size")
+        if grid.size <= 160:
+            threshold = math.sqrt(finite.min() * finite.max()) if finite.size else 0
+            for (i, j), value in np.ndenumerate(values):
+                if math.isfinite(value):
+                    ax.text(
+                        j,
+                        i,
+                        format_value(float(value)),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if value < threshold else "black",
+                    )
+        figure.colorbar(image, ax=ax, shrink=0.9)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _rows(grids: Mapping[str, pd.DataFrame]) -> int:
+    return max([len(g) for g in grids.values()] + [4])
+
+
+def pareto(
+    frame: pd.DataFrame,
+    metrics: Sequence[str],
+    constraints: Mapping[str, float],
+    quality_label: str,
+    higher_is_better: bool,
+) -> bytes:
+    """Validation quality against each trade-off metric: infeasible region shaded, the front of
+    feasible trials as a step line, the chosen config as a star."""
+    figure = Figure(figsize=(5.2 * max(2, len(metrics)), 4.4))
+    axes = np.atleast_1d(figure.subplots(1, len(metrics)))
+    colours = category_colours(sorted(frame["category"].unique()) if len(frame) else [])
+    legend: dict[str, Any] = {}
+    for ax, metric in zip(axes, metrics, strict=True):
+        data = frame.dropna(subset=[metric, "quality"]) if len(frame) else frame
+        for name, group in data.groupby("category") if len(data) else []:
+            finished = group[group["quality_kind"] == "CV mean"]
+            partial = group[group["quality_kind"] != "CV mean"]
+            if len(finished):
+                legend[name] = ax.scatter(
+                    finished[metric], finished["quality"], s=18, color=colours[name], alpha=0.8
+                )
+            if len(partial):
+                handle = ax.scatter(
+                    partial[metric],
+                    partial["quality"],
+                    s=18,
+                    facecolors="none",
+                    edgecolors=colours[name],
+                    alpha=0.8,
+                )
+                legend.setdefault(name, handle)
+        front_flags = data.get(f"front_{metric}", pd.Series(False, index=data.index))
+        front = data[front_flags.astype(bool)] if len(data) else data
+        if len(front):
+            front = front.sort_values(metric)
+            (legend["Pareto front of feasible trials"],) = ax.step(
+                front[metric], front["quality"], where="post", color="#222", linewidth=1.2
+            )
+        chosen = data[data["chosen"].astype(bool)] if len(data) else data
+        if len(chosen):
+            legend["chosen config"] = ax.scatter(
+                chosen[metric],
+                chosen["quality"],
+                marker="*",
+                s=240,
+                color="gold",
+                edgecolors="black",
+                zorder=5,
+            )
+        values = [v for v in (data[metric] if len(data) else []) if math.isfinite(v)]
+        limit = constraints.get(metric)
+        high = max(values) if values else (limit or 1.0)
+        # A limit far beyond every trial would squash the data against the left edge: name it
+        # instead of drawing it.
+        far = limit is not None and values and limit > 10 * high
+        span = values + ([limit] if limit is not None and not far else [])
+        use_log = _spans(span, 30)
+        if use_log:
+            ax.set_xscale("log")
+            low = min(v for v in span if v > 0)
+            ax.set_xlim(low / 1.5, max(span) * 2)
+        else:
+            ax.set_xlim(min([0.0, *span]), (max(span) if span else 1.0) * 1.15 or 1.0)
+        if limit is not None and not far:
+            ax.axvline(limit, color="#c0392b", linestyle="--", linewidth=1)
+            legend["over the limit (infeasible)"] = ax.axvspan(
+                limit, ax.get_xlim()[1], color="#c0392b", alpha=0.10
+            )
+        elif far:
+            ax.text(
+                0.98,
+                0.02,
+                f"limit {limit:g}: far right of every trial",
+                ha="right",
+                va="bottom",
+                fontsize=8,
+                color="#c0392b",
+                transform=ax.transAxes,
+            )
+        ax.set_xlabel(CONSTRAINT_LABELS.get(metric, metric) + ", highest value reached")
+        ax.set_ylabel(
+            f"validation {quality_label} ({'higher' if higher_is_better else 'lower'} is better)"
+        )
+        ax.grid(alpha=0.3)
+        if data.empty:
+            ax.text(0.5, 0.5, "no trial reported", ha="center", va="center", transform=ax.transAxes)
+    for extra in axes[len(metrics) :]:
+        extra.set_axis_off()
+    if legend:
+        legend["hollow: did not finish (score at its last report)"] = Line2D(
+            [], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="#555"
+        )
+        figure.legend(
+            list(legend.values()),
+            list(legend),
+            loc="lower center",
+            ncol=min(4, len(legend)),
+            fontsize=8,
+            frameon=False,
+        )
+        figure.tight_layout(rect=(0, 0.06 + 0.045 * math.ceil(len(legend) / 4), 1, 1))
+    else:
+        figure.tight_layout()
+    return _png(figure)
+
+
+def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) -> bytes:
+    """Validation loss and score over each trial's progress, coloured by how it ended."""
+    figure = Figure(figsize=(15, 4.2))
+    axes = figure.subplots(1, 2)
+    categories = sorted(frame["category"].unique()) if len(frame) else []
+    colours = category_colours(categories)
+    counts = frame.groupby("category")["trial_id"].nunique() if len(frame) else {}
+    alpha = 0.8 if frame["trial_id"].nunique() < 30 else 0.35 if len(frame) else 0.8
+    for ax, column, label in (
+        (axes[0], "val_loss", "validation loss"),
+        (axes[1], score_metric, f"validation {score_label}"),
+    ):
+        if column not in frame or frame[column].dropna().empty:
+            ax.text(0.5, 0.5, "not reported", ha="center", va="center", transform=ax.transAxes)
+            continue
+        for _, rows in frame.groupby("trial_id", sort=False):
+            name = rows["category"].iloc[0]
+            x, y = _broken_at_folds(rows, column)
+            ax.plot(
+                x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=1.8
+            )
+        if column == "val_loss" and _spans(list(frame[column].dropna()), 30):
+            ax.set_yscale("log")
+        ax.set_xlabel("progress: share of the trial's planned steps (%), folds one after another")
+        ax.set_ylabel(label)
+        ax.set_xlim(0, 100)
+        ax.grid(alpha=0.3)
+    handles = [Line2D([], [], color=colours[c], linewidth=2) for c in categories]
+    labels = [f"{c} ({counts[c]})" for c in categories]
+    if handles:
+        axes[1].legend(handles, labels, fontsize=8, loc="best")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _broken_at_folds(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """x and y with a gap between folds: each fold trains a fresh model, so a line joining the
+    end of one fold to the start of the next would draw a jump no model made."""
+    x = rows["progress_pct"].to_numpy(float)
+    y = rows[column].to_numpy(float)
+    if "fold" not in rows or len(rows) < 2:
+        return x, y
+    folds = rows["fold"].to_numpy()
+    breaks = np.flatnonzero(folds[1:] != folds[:-1]) + 1
+    return np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
+
+
+def arm_costs(arms: pd.DataFrame) -> bytes:
+    """CPU-seconds and wall-seconds of each arm of a comparison."""
+    figure = Figure(figsize=(10, 2.8))
+    axes = figure.subplots(1, 2)
+    colours = ["#2a9d3f", "#7f7f7f"]
+    for ax, column, label in (
+        (axes[0], "trial_cpu_s", "CPU-seconds spent in trials"),
+        (axes[1], "study_wall_s", "study wall time (s)"),
+    ):
+        values = arms[column].to_numpy(float)
+        bars = ax.barh(arms["arm"], values, color=colours[: len(values)])
+        for bar, value in zip(bars, values, strict=True):
+            ax.text(
+                bar.get_width(),
+                bar.get_y() + bar.get_height() / 2,
+                f" {format_value(value)}",
+                va="center",
+                fontsize=9,
+            )
+        ax.set_xlabel(label)
+        ax.set_xlim(0, (np.nanmax(values) if np.isfinite(values).any() else 1) * 1.25)
+        ax.invert_yaxis()
+        ax.grid(alpha=0.3, axis="x")
+    figure.tight_layout()
+    return _png(figure)
+
+
+def estimate_scatter(check: pd.DataFrame) -> bytes:
+    """The ledger's estimate of each cut trial's unfinished cost against the actual cost."""
+    figure = Figure(figsize=(6, 4.6))
+    ax = figure.subplots()
+    data = check[check["matched"]] if len(check) else check
+    colours = (
+        category_colours([f"stopped: {r}" for r in sorted(data["stop_label"].unique())])
+        if len(data)
+        else {}
+    )
+    for rule, group in data.groupby("stop_label") if len(data) else []:
+        ax.scatter(
+            group["remaining_cpu_s_actual"],
+            group["remaining_cpu_s_estimate"],
+            s=22,
+            color=colours[f"stopped: {rule}"],
+            label=f"{rule} ({len(group)})",
+            alpha=0.8,
+        )
+    values = (
+        list(data["remaining_cpu_s_actual"]) + list(data["remaining_cpu_s_estimate"])
+        if len(data)
+        else []
+    )
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    if positive:
+        low, high = min(positive) / 1.5, max(positive) * 1.5
+        ax.plot(
+            [low, high],
+            [low, high],
+            color="#444",
+            linestyle="--",
+            linewidth=1,
+            label="estimate = actual",
+        )
+        if high / low > 20:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    else:
+        ax.text(
+            0.5, 0.5, "no stopped trial to check", ha="center", va="center", transform=ax.transAxes
+        )
+    ax.set_xlabel("actual: CPU-s the unstopped arm spent after that step")
+    ax.set_ylabel("ledger estimate of the CPU-s left (s)")
+    ax.grid(alpha=0.3)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def correlation_overview(table: pd.DataFrame) -> bytes:
+    """Spearman's ρ with its interval, per dataset, for every hyperparameter × metric pair."""
+    pairs = [(h, m.name) for h in HYPERPARAMETER_LABELS for m in SYSTEM_METRICS]
+    datasets = list(dict.fromkeys(table["dataset"])) if len(table) else []
+    figure = Figure(figsize=(14, 0.3 * len(pairs) + 1.5))
+    ax = figure.subplots()
+    height = 0.8 / max(1, len(datasets))
+    palette = ("#1f77b4", "#d62728", "#2a9d3f", "#9467bd", "#ff7f0e", "#8c564b")
+    for k, dataset in enumerate(datasets):
+        rows = table[table["dataset"] == dataset].set_index(["hyperparameter", "metric"])
+        for i, pair in enumerate(pairs):
+            if pair not in rows.index:
+                continue
+            item = rows.loc[pair]
+            y = i + (k - (len(datasets) - 1) / 2) * height
+            if math.isfinite(item["rho"]):
+                low = item["ci_low"] if math.isfinite(item["ci_low"]) else item["rho"]
+                high = item["ci_high"] if math.isfinite(item["ci_high"]) else item["rho"]
+                ax.errorbar(
+                    item["rho"],
+                    y,
+                    xerr=[[item["rho"] - low], [high - item["rho"]]],
+                    fmt="o",
+                    color=palette[k % len(palette)],
+                    markersize=4,
+                    capsize=2,
+                    label=dataset if i == 0 or pair == pairs[0] else None,
+                )
+    labels = {m.name: m.label for m in SYSTEM_METRICS}
+    ax.set_yticks(
+        range(len(pairs)),
+        [f"{HYPERPARAMETER_LABELS[h]} ↔ {labels[m]}" for h, m in pairs],
+        fontsize=8,
+    )
+    ax.axvline(0, color="#444", linewidth=0.8)
+    ax.set_xlim(-1.05, 1.05)
+    ax.invert_yaxis()
+    ax.set_xlabel("Spearman's ρ (95 % bootstrap interval)")
+    ax.grid(alpha=0.3, axis="x")
+    handles = [
+        Line2D([], [], marker="o", linestyle="", color=palette[k % len(palette)])
+        for k in range(len(datasets))
+    ]
+    if handles:
+        ax.legend(handles, datasets, fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return _png(figure)

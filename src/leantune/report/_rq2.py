@@ -1,0 +1,299 @@
+"""RQ2 as data: what stopping on system criteria saved.
+
+From one run: the budget ledger (measured spend; *estimated* savings per rule). From a
+comparison (the same study run with and without stopping, on the same seeds): measured spend
+of each arm, the best feasible config each found, the stopped arm's regret, and the ledger's
+estimates of unfinished cost set beside what the unstopped arm actually spent on the same
+configs after the step where the stopped arm ended them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leantune.report._run import HYPERPARAMETERS, RunResults
+
+CONFIG_KEYS = ("model", *HYPERPARAMETERS)
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.1f} %" if math.isfinite(share) else "–"
+
+
+def ledger_totals(run: RunResults) -> pd.DataFrame:
+    ledger = run.ledger
+    counts = run.summary.get("status_counts") or {}
+    stopped = sum(int(counts.get(s, 0)) for s in ("stopped", "diverged"))
+    rows = [
+        ("trials", len(run.trials), "measured"),
+        ("trials cut short (stopped or diverged)", stopped, "measured"),
+        ("CPU-seconds spent in trials", _number(ledger.get("spent_cpu_s")), "measured"),
+        ("wall-seconds of trials (summed)", _number(ledger.get("spent_wall_s")), "measured"),
+        ("study wall time (s)", _number(run.summary.get("wall_time_s")), "measured"),
+        (
+            "CPU-seconds stopping saved",
+            _number(ledger.get("saved_cpu_s_estimate")),
+            "estimate",
+        ),
+        (
+            "share of the full grid's CPU cost spent",
+            _percent(_number(ledger.get("share_of_full_grid_spent_estimate"))),
+            "estimate",
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "value", "kind"]).astype({"value": object})
+
+
+def ledger_by_rule(run: RunResults) -> pd.DataFrame:
+    by_rule = (run.ledger or {}).get("by_rule") or {}
+    rows = [
+        {
+            "rule": label,
+            "trials_stopped": entry.get("trials_stopped"),
+            "saved_cpu_s_estimate": _number(entry.get("saved_cpu_s_estimate")),
+            "saved_wall_s_estimate": _number(entry.get("saved_wall_s_estimate")),
+        }
+        for label, entry in by_rule.items()
+    ]
+    return pd.DataFrame(
+        rows, columns=["rule", "trials_stopped", "saved_cpu_s_estimate", "saved_wall_s_estimate"]
+    )
+
+
+# --- comparison of two arms --------------------------------------------------------------
+
+
+def config_key(row: Any) -> tuple[Any, ...]:
+    get = row.get if isinstance(row, dict) else row.__getitem__
+    return (
+        str(get("model")),
+        int(get("batch_size")),
+        float(get("learning_rate")),
+        float(get("alpha")),
+    )
+
+
+def _best_scores(run: RunResults) -> dict[str, Any]:
+    best = run.best or {}
+    metric = run.score_metric.removeprefix("val_")
+    test = (best.get("test") or {}).get(f"test_{metric}")
+    return {
+        "config": best.get("config"),
+        "cv": _number(best.get("cv_score_mean")),
+        "cv_std": _number(best.get("cv_score_std")),
+        "test": _number(test),
+    }
+
+
+def arms_table(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
+    rows = []
+    for arm, run in (("with stopping", stopped), ("without stopping", unstopped)):
+        scores = _best_scores(run)
+        counts = run.summary.get("status_counts") or {}
+        config = scores["config"]
+        rows.append(
+            {
+                "arm": arm,
+                "trials": len(run.trials),
+                **{status: int(counts.get(status, 0)) for status in counts},
+                "trial_cpu_s": _number(run.ledger.get("spent_cpu_s")),
+                "trial_wall_s": _number(run.ledger.get("spent_wall_s")),
+                "study_wall_s": _number(run.summary.get("wall_time_s")),
+                "best_config": _config_text(config) if config else "none feasible",
+                f"CV {run.score_label}": scores["cv"],
+                f"test {run.score_label}": scores["test"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _config_text(config: dict[str, Any]) -> str:
+    return (
+        f"{config['model']}, batch {config['batch_size']}, lr {float(config['learning_rate']):g}, "
+        f"alpha {float(config['alpha']):g}"
+    )
+
+
+def regret(stopped: RunResults, unstopped: RunResults) -> dict[str, Any]:
+    """How much worse the stopped arm's pick scores than the unstopped arm's (≥ 0 is worse;
+    below 0, the stopped arm's pick happened to score better)."""
+    a, b = _best_scores(stopped), _best_scores(unstopped)
+    sign = 1.0 if unstopped.higher_is_better else -1.0
+    out: dict[str, Any] = {
+        "metric": stopped.score_metric.removeprefix("val_"),
+        "same_config": a["config"] is not None and a["config"] == b["config"],
+        # Configs that differ only in batch size learn the same weights (partial_fit updates per
+        # sample), so their scores tie and the cheaper one wins: a pick at another batch size
+        # is the same model.
+        "same_model": a["config"] is not None
+        and b["config"] is not None
+        and all(a["config"][k] == b["config"][k] for k in ("model", "learning_rate", "alpha")),
+        "stopped_arm_found_a_config": a["config"] is not None,
+        "unstopped_arm_found_a_config": b["config"] is not None,
+    }
+    for part in ("cv", "test"):
+        absolute = sign * (b[part] - a[part])
+        out[f"{part}_stopped"] = a[part]
+        out[f"{part}_unstopped"] = b[part]
+        out[f"{part}_regret"] = absolute
+        out[f"{part}_regret_relative"] = (
+            absolute / abs(b[part]) if b[part] and math.isfinite(b[part]) else math.nan
+        )
+    return out
+
+
+def savings(stopped: RunResults, unstopped: RunResults) -> dict[str, float]:
+    cpu_s, cpu_u = (
+        _number(stopped.ledger.get("spent_cpu_s")),
+        _number(unstopped.ledger.get("spent_cpu_s")),
+    )
+    wall_s, wall_u = (
+        _number(stopped.summary.get("wall_time_s")),
+        _number(unstopped.summary.get("wall_time_s")),
+    )
+    return {
+        "cpu_s_stopped": cpu_s,
+        "cpu_s_unstopped": cpu_u,
+        "cpu_s_saved": cpu_u - cpu_s,
+        "cpu_share_saved": (cpu_u - cpu_s) / cpu_u if cpu_u else math.nan,
+        "wall_s_stopped": wall_s,
+        "wall_s_unstopped": wall_u,
+        "wall_s_saved": wall_u - wall_s,
+        "wall_share_saved": (wall_u - wall_s) / wall_u if wall_u else math.nan,
+        "ledger_saved_cpu_s_estimate": _number(stopped.ledger.get("saved_cpu_s_estimate")),
+    }
+
+
+def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
+    """Per trial the stopped arm cut short: the ledger's estimate of what finishing would have
+    cost, and what the unstopped arm actually spent on the same config after that step."""
+    columns = [
+        *CONFIG_KEYS,
+        "stop_label",
+        "steps_done",
+        "steps_planned",
+        "spent_cpu_s",
+        "remaining_cpu_s_estimate",
+        "remaining_cpu_s_actual",
+        "remaining_wall_s_estimate",
+        "remaining_wall_s_actual",
+        "matched",
+    ]
+    ledger_trials = (stopped.ledger or {}).get("trials") or []
+    cut = [t for t in ledger_trials if t.get("stop_label")]
+    if not cut or stopped.trials.empty:
+        return pd.DataFrame(columns=columns)
+    configs = {str(row["trial_id"]): config_key(row) for _, row in stopped.trials.iterrows()}
+    unstopped_ids = {
+        config_key(row): str(row["trial_id"]) for _, row in unstopped.trials.iterrows()
+    }
+    unstopped_ledger = {str(t["trial_id"]): t for t in (unstopped.ledger or {}).get("trials") or []}
+    reports = unstopped.reports(["step", "cpu_time_s", "wall_time_s"])
+    by_trial = {tid: rows for tid, rows in reports.groupby("trial_id", sort=False)}
+    rows = []
+    for entry in cut:
+        key = configs.get(str(entry["trial_id"]))
+        if key is None:
+            continue
+        done = _number(entry.get("steps_done"))
+        row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
+        row.update(
+            stop_label=entry["stop_label"],
+            steps_done=done,
+            steps_planned=_number(entry.get("steps_planned")),
+            spent_cpu_s=_number(entry.get("cpu_s")),
+            remaining_cpu_s_estimate=_number(entry.get("remaining_cpu_s_estimate")),
+            remaining_wall_s_estimate=_number(entry.get("remaining_wall_s_estimate")),
+            remaining_cpu_s_actual=math.nan,
+            remaining_wall_s_actual=math.nan,
+            matched=False,
+        )
+        twin = unstopped_ids.get(key)
+        history = by_trial.get(twin) if twin is not None else None
+        if history is not None and len(history) and math.isfinite(done):
+            history = history.sort_values("step")
+            final = history.iloc[-1]
+            if final["step"] > done:
+                # Both arms report at the same steps, so the stop step is normally one of the
+                # twin's reports; interpolation (from 0 at step 0) covers the rest.
+                steps = np.r_[0.0, history["step"].to_numpy(float)]
+                cpu = np.r_[0.0, history["cpu_time_s"].to_numpy(float)]
+                wall = np.r_[0.0, history["wall_time_s"].to_numpy(float)]
+                at_stop_cpu = float(np.interp(done, steps, cpu))
+                at_stop_wall = float(np.interp(done, steps, wall))
+                row["matched"] = True
+                row["remaining_cpu_s_actual"] = _number(final["cpu_time_s"]) - at_stop_cpu
+                twin_wall = _number((unstopped_ledger.get(twin) or {}).get("wall_s"))
+                if not math.isfinite(twin_wall):
+                    twin_wall = _number(final["wall_time_s"])
+                row["remaining_wall_s_actual"] = twin_wall - at_stop_wall
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def estimate_by_rule(check: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: the ledger's estimated savings beside the unstopped arm's actual spend."""
+    columns = [
+        "rule",
+        "trials_stopped",
+        "matched",
+        "saved_cpu_s_estimate",
+        "saved_cpu_s_actual",
+        "estimate_over_actual",
+        "median_abs_error_pct",
+    ]
+    if check.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for rule, group in check.groupby("stop_label", sort=False):
+        matched = group[group["matched"]]
+        estimate = matched["remaining_cpu_s_estimate"].sum()
+        actual = matched["remaining_cpu_s_actual"].sum()
+        errors = (
+            (matched["remaining_cpu_s_estimate"] - matched["remaining_cpu_s_actual"]).abs()
+            / matched["remaining_cpu_s_actual"].where(matched["remaining_cpu_s_actual"] > 0)
+        ).dropna()
+        rows.append(
+            {
+                "rule": rule,
+                "trials_stopped": len(group),
+                "matched": len(matched),
+                "saved_cpu_s_estimate": group["remaining_cpu_s_estimate"].sum(),
+                "saved_cpu_s_actual": actual if len(matched) else math.nan,
+                "estimate_over_actual": estimate / actual if actual > 0 else math.nan,
+                "median_abs_error_pct": 100 * float(np.median(errors)) if len(errors) else math.nan,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def comparison_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, Any]:
+    """The headline numbers of a comparison, for comparison.json and the thesis chapter."""
+    check = estimate_check(stopped, unstopped)
+    matched = check[check["matched"]] if not check.empty else check
+    estimate = float(matched["remaining_cpu_s_estimate"].sum()) if len(matched) else math.nan
+    actual = float(matched["remaining_cpu_s_actual"].sum()) if len(matched) else math.nan
+    return {
+        "savings": savings(stopped, unstopped),
+        "regret": regret(stopped, unstopped),
+        "estimates": {
+            "trials_cut_short": len(check),
+            "matched_in_unstopped_arm": len(matched),
+            "remaining_cpu_s_estimate": estimate,
+            "remaining_cpu_s_actual": actual,
+            "estimate_over_actual": estimate / actual if actual and actual > 0 else math.nan,
+        },
+        "by_rule": estimate_by_rule(check).to_dict("records"),
+    }

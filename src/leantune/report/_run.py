@@ -1,0 +1,167 @@
+"""A finished run directory read back: the stored results every report section is computed from.
+
+Nothing here reruns, trains or imports Ray: a report rebuilt a year later reads these files only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import yaml
+
+from leantune.errors import LeantuneError
+
+HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
+
+
+@dataclass
+class RunResults:
+    run_dir: Path
+    summary: dict[str, Any]
+    trials: pd.DataFrame
+    ledger: dict[str, Any]
+    spec: dict[str, Any]
+    _reports: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    # --- what the study was --------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return str(self.summary.get("study") or self.run_dir.name)
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        return self.summary.get("dataset") or {}
+
+    @property
+    def task(self) -> str:
+        return str(self.dataset.get("task") or "classification")
+
+    @property
+    def score_metric(self) -> str:
+        """The validation metric configs are ranked by: val_accuracy or val_rmse."""
+        best = self.summary.get("best") or {}
+        if best.get("cv_metric"):
+            return str(best["cv_metric"])
+        return "val_accuracy" if self.task == "classification" else "val_rmse"
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.score_metric != "val_rmse"
+
+    @property
+    def score_label(self) -> str:
+        return self.score_metric.removeprefix("val_").upper().replace("ACCURACY", "accuracy")
+
+    @property
+    def constraints(self) -> dict[str, float]:
+        return dict(self.summary.get("constraints") or {})
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.summary.get("best")
+
+    @property
+    def stopping_enabled(self) -> bool:
+        return bool((self.summary.get("search") or {}).get("stopping_enabled", True))
+
+    @property
+    def method(self) -> str:
+        return str((self.summary.get("search") or {}).get("method", "grid"))
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.dataset.get("synthetic"))
+
+    @property
+    def subsample(self) -> dict[str, Any] | None:
+        return self.dataset.get("subsample")
+
+    @property
+    def interrupted(self) -> bool:
+        return self.summary.get("outcome") == "interrupted"
+
+    @property
+    def seed(self) -> int:
+        return int((self.spec.get("training") or {}).get("seed", 0) or 0)
+
+    @cached_property
+    def fold_train_rows(self) -> float:
+        """Training rows in one CV fold (≈, from the recorded rows and split sizes)."""
+        rows = float(self.dataset.get("rows") or math.nan)
+        validation = self.spec.get("validation") or {}
+        test_size = float(validation.get("test_size", 0.3))
+        folds = int(self.summary.get("folds") or validation.get("cv_folds", 5) or 1)
+        n_train = rows - math.ceil(rows * test_size) if math.isfinite(rows) else math.nan
+        if folds <= 1:
+            holdout = float(validation.get("holdout_size", 0.2))
+            return n_train - math.ceil(n_train * holdout) if math.isfinite(n_train) else n_train
+        return n_train * (folds - 1) / folds
+
+    # --- what happened -------------------------------------------------------------------
+
+    def reports(self, columns: list[str]) -> pd.DataFrame:
+        """The named columns of reports.parquet that exist (with trial_id), read once each."""
+        key = tuple(columns)
+        if key not in self._reports:
+            path = self.run_dir / "reports.parquet"
+            present = set(pq.read_schema(path).names) if path.is_file() else set()
+            if "trial_id" not in present:  # no file, or an interrupted run with no report
+                frame = pd.DataFrame({"trial_id": pd.Series(dtype="string")})
+            else:
+                wanted = ["trial_id", *[c for c in columns if c in present and c != "trial_id"]]
+                frame = pd.read_parquet(path, columns=wanted)
+                frame["trial_id"] = frame["trial_id"].astype(str)
+            self._reports[key] = frame
+        return self._reports[key]
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / "summary.json").is_file()
+
+
+def load_run(run_dir: Path | str) -> RunResults:
+    """Read a run directory written by `leantune run`. Raises LeantuneError if it is not one."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
+    summary_path = run_dir / "summary.json"
+    if not summary_path.is_file():
+        raise LeantuneError(
+            f"RUN_DIR: {str(run_dir)!r} holds no summary.json; a leantune run directory has "
+            "summary.json, trials.csv and reports.parquet (is the run still going?)"
+        )
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError) as error:
+        raise LeantuneError(f"RUN_DIR: {summary_path} is not valid JSON: {error}") from None
+    trials = _read_trials(run_dir / "trials.csv")
+    ledger_path = run_dir / "ledger.json"
+    ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else {}
+    spec_path = run_dir / "spec.yaml"
+    spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else {}
+    return RunResults(run_dir, summary, trials, ledger, spec or {})
+
+
+def _read_trials(path: Path) -> pd.DataFrame:
+    columns = ["trial_id", "model", *HYPERPARAMETERS, "status"]
+    if not path.is_file() or path.stat().st_size == 0:
+        return pd.DataFrame(columns=columns)
+    try:
+        frame = pd.read_csv(path, dtype={"trial_id": str})
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame(columns=columns)
+    for column in columns:
+        if column not in frame:
+            frame[column] = pd.NA
+    for text in ("stop_label", "stop_reason", "stop_rule", "stop_metric", "error"):
+        if text in frame:
+            frame[text] = frame[text].fillna("").astype(str)
+    return frame

@@ -1,0 +1,653 @@
+"""The report's sections: each turns stored results into blocks (tables first, then figures).
+
+A section takes a `prefix` so the same section can appear several times in one document (the
+thesis chapter has one per dataset) with unique table and figure ids.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leantune.report import _plots as plots
+from leantune.report._document import Block, Figure, Heading, Paragraph, Table, format_value
+from leantune.report._frontier import (
+    CONSTRAINT_LABELS,
+    category,
+    curves_frame,
+    pareto_frame,
+    trade_off_metrics,
+)
+from leantune.report._rq1 import (
+    HYPERPARAMETER_LABELS,
+    METRIC_LABELS,
+    RAN_TO_THE_END,
+    heatmap_grid,
+    heatmap_long,
+    level_table,
+    level_table_shown,
+    spearman_shown,
+    spearman_table,
+    system_frame,
+)
+from leantune.report._rq2 import (
+    arms_table,
+    estimate_by_rule,
+    estimate_check,
+    ledger_by_rule,
+    ledger_totals,
+    regret,
+    savings,
+)
+from leantune.report._run import HYPERPARAMETERS, RunResults
+
+BATCH_SIZE_FACT = (
+    "**How to read batch size.** scikit-learn's `partial_fit` updates the weights once per "
+    "*sample*, so the batch size changes call overhead and step time, not what these models "
+    "learn: given the same rows in the same order, every batch size ends with the same "
+    "coefficients (leantune's tests check this to 1e-10). With a fixed number of epochs, "
+    "leantune feeds every batch size the same seeded row order, so differences between batch "
+    "sizes below are differences in cost, not in the model."
+)
+
+SHOWN_ROWS = 40
+
+
+def _id(prefix: str, name: str) -> str:
+    return f"{prefix}-{name}" if prefix else name
+
+
+def caveats(run: RunResults, *, who: str = "this run") -> list[Block]:
+    """What a reader must know before any number: synthetic data, subsample, interruption."""
+    blocks: list[Block] = []
+    dataset = run.dataset
+    if run.synthetic:
+        like = dataset.get("synthetic_like")
+        blocks.append(
+            Paragraph(
+                f"SYNTHETIC DATA: {who} trained on a seeded synthetic stand-in"
+                f"{f' for {like}' if like else ''} (seed {dataset.get('seed', '?')}, "
+                f"{dataset.get('generator', 'generated')}), not on the real set. Its system "
+                "figures show how the grid behaves at that shape; its scores say nothing about "
+                "the real data.",
+                kind="warning",
+            )
+        )
+    sample = run.subsample
+    if sample:
+        blocks.append(
+            Paragraph(
+                f"Subsample: {who} used a seeded subsample of {sample['rows']:,} of "
+                f"{sample['of_rows']:,} rows (seed {sample['seed']}"
+                f"{', stratified by class' if sample.get('stratified') else ''}), drawn before "
+                "the split. Every time, throughput, memory and score below describes the sample.",
+                kind="warning",
+            )
+        )
+    if run.interrupted:
+        blocks.append(
+            Paragraph(
+                f"{who.capitalize()} was interrupted: only the trials that ended are here, and no "
+                "config was picked.",
+                kind="warning",
+            )
+        )
+    return blocks
+
+
+def overview(run: RunResults) -> Paragraph:
+    summary = run.summary
+    counts = summary.get("status_counts") or {}
+    statuses = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trials"
+    constraints = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
+    stopping = "on" if run.stopping_enabled else "off (observe only: nothing stopped early)"
+    return Paragraph(
+        f"{run.dataset.get('name', '?')} ({run.task}, {format_value(run.dataset.get('rows'))} "
+        f"rows × {format_value(run.dataset.get('features'))} features); models "
+        f"{', '.join(summary.get('models') or []) or '?'}; {len(run.trials)} trials by "
+        f"{run.method} search, {summary.get('folds', '?')}-fold CV; constraints: {constraints}; "
+        f"stopping {stopping}. Trials: {statuses}."
+    )
+
+
+# --- the chosen config -------------------------------------------------------------------
+
+
+def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
+    best = run.best
+    if not best:
+        why = (
+            "the run was interrupted before every trial ended"
+            if run.interrupted
+            else "no trial finished within every limit"
+        )
+        return [Paragraph(f"No config was chosen: {why}.", kind="note")]
+    config = best["config"]
+    metric = run.score_metric.removeprefix("val_")
+    test = best.get("test") or {}
+    rows = [
+        ("model", config.get("model")),
+        ("batch size", config.get("batch_size")),
+        ("learning rate", config.get("learning_rate")),
+        ("alpha", config.get("alpha")),
+        (
+            f"CV {metric} (mean ± sd over {run.summary.get('folds', '?')} folds)",
+            f"{format_value(best.get('cv_score_mean'))} ± {format_value(best.get('cv_score_std'))}",
+        ),
+        *[
+            (f"test {key.removeprefix('test_')} (held-out part)", value)
+            for key, value in test.items()
+            if not key.endswith("_start")  # the zero model's loss: a yardstick, not a score
+        ],
+        ("inference latency per sample (ms)", best.get("inference_ms_per_sample")),
+        ("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000")),
+        ("model size (bytes, pickled)", best.get("model_size_bytes")),
+    ]
+    data = pd.DataFrame(rows, columns=["quantity", "value"])
+    data["value"] = data["value"].astype(object)
+    return [
+        Table(
+            _id(prefix, "chosen_config"),
+            "The chosen config: the feasible trial with the best mean CV score, refit on the "
+            "whole training part and scored on the held-out test part",
+            data,
+        )
+    ]
+
+
+# --- RQ1 ---------------------------------------------------------------------------------
+
+
+def rq1(run: RunResults, prefix: str = "", *, level: int = 2, source: str = "") -> list[Block]:
+    frame = system_frame(run)
+    blocks: list[Block] = [
+        Heading(
+            "RQ1: how do hyperparameters change system performance?",
+            level,
+            anchor=_id(prefix, "rq1"),
+        ),
+        Paragraph(BATCH_SIZE_FACT, kind="note"),
+    ]
+    ran = int(frame["status"].isin(RAN_TO_THE_END).sum()) if len(frame) else 0
+    blocks.append(
+        Paragraph(
+            f"{source}{len(frame)} trials trained at least one step; {ran} ran every planned step. "
+            "Step time, throughput, CPU and memory use every trial over the part it ran; total "
+            "training time uses only trials that ran to their end (a stopped trial's time is "
+            "not a total). Throughput is the rows one step trains on over the average step "
+            "time. CPU is the trial's CPU-seconds over its training seconds. Memory is the "
+            "peak private memory (RSS − shared) of the trial's worker. Cells show the median "
+            "and, in brackets, the interquartile range over the trials at that level (all "
+            "models and other hyperparameters pooled). Timings are wall-clock: trials run in "
+            "grid order, so a change in the machine's load during the run shows up as an "
+            "effect of whichever hyperparameter changes slowest in that order (model, then "
+            "learning rate); read small effects with care on a shared machine."
+        )
+    )
+    invariance = batch_invariance(run)
+    if invariance is not None:
+        blocks.append(Paragraph(invariance))
+    if frame.empty:
+        blocks.append(Paragraph("No trial trained a step: nothing to analyse.", kind="note"))
+        return blocks
+    correlations = spearman_table(frame, seed=run.seed)
+    blocks.append(
+        Table(
+            _id(prefix, "rq1_spearman"),
+            "Spearman's rank correlation ρ of each hyperparameter with each system metric, over "
+            f"trials, with a 95 % bootstrap interval ({correlations['bootstrap_samples'].iloc[0]} "
+            f"resamples of the trials, seeded from training.seed = {run.seed})",
+            correlations,
+            spearman_shown(correlations),
+        )
+    )
+    for hyperparameter in HYPERPARAMETERS:
+        levels = level_table(frame, hyperparameter)
+        label = HYPERPARAMETER_LABELS[hyperparameter]
+        blocks.append(Heading(f"By {label}", level + 1))
+        blocks.append(
+            Table(
+                _id(prefix, f"rq1_levels_{hyperparameter}"),
+                f"System metrics per {label}: median [interquartile range]",
+                levels,
+                level_table_shown(levels, hyperparameter),
+            )
+        )
+        if levels["level"].nunique() > 1:
+            blocks.append(
+                Figure(
+                    _id(prefix, f"rq1_effect_{hyperparameter}"),
+                    f"Main effect of {label}: median and interquartile range per level, one line "
+                    f"per model{' (log axis)' if _positive(levels) else ''}",
+                    plots.main_effects(levels, frame, hyperparameter),
+                )
+            )
+        else:
+            blocks.append(Paragraph(f"One {label} only: no effect to plot.", kind="note"))
+    blocks.append(Heading("Batch size × learning rate", level + 1))
+    grids = {m: heatmap_grid(frame, m) for m in ("step_time_ms", "train_time_s")}
+    for metric, grid in grids.items():
+        blocks.append(
+            Table(
+                _id(prefix, f"rq1_heatmap_{metric}"),
+                f"Median {METRIC_LABELS[metric]} per batch size (rows) × learning rate (columns)",
+                heatmap_long(grid, metric),
+                _grid_shown(grid),
+            )
+        )
+    blocks.append(
+        Figure(
+            _id(prefix, "rq1_heatmaps"),
+            "Batch size × learning rate: median step time and median total training time "
+            "(log colour scale; empty cells: no trial ran to its end there)",
+            plots.heatmaps(grids),
+        )
+    )
+    return blocks
+
+
+def _positive(levels: pd.DataFrame) -> bool:
+    return bool(len(levels)) and float(levels["level"].min()) > 0
+
+
+def _grid_shown(grid: pd.DataFrame) -> pd.DataFrame:
+    if grid.empty:
+        return pd.DataFrame(columns=["batch size"])
+    shown = grid.copy()
+    shown.columns = [f"lr {c:g}" for c in shown.columns]
+    shown.insert(0, "batch size", [f"{int(v):,}" for v in shown.index])
+    return shown.reset_index(drop=True)
+
+
+def batch_invariance(run: RunResults) -> str | None:
+    """Measured: how far CV scores differ across batch sizes when all else is equal."""
+    trials = run.trials
+    if trials.empty or "cv_score_mean" not in trials:
+        return None
+    finished = trials[trials["status"].isin(RAN_TO_THE_END) & trials["cv_score_mean"].notna()]
+    groups = finished.groupby(["model", "learning_rate", "alpha"])["cv_score_mean"]
+    spans = groups.agg(lambda s: s.max() - s.min() if s.size > 1 else np.nan).dropna()
+    if spans.empty:
+        return None
+    return (
+        f"Measured in this run: across the {len(spans)} groups of finished trials that differ "
+        f"only in batch size, CV scores differ by at most {spans.max():.3g} "
+        f"({run.score_label})."
+    )
+
+
+# --- RQ2 ---------------------------------------------------------------------------------
+
+
+def rq2_single(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(
+            "RQ2: what does stopping on system criteria save?", level, anchor=_id(prefix, "rq2")
+        ),
+    ]
+    if not run.stopping_enabled:
+        broke = int((run.trials["status"] == "infeasible").sum()) if len(run.trials) else 0
+        blocks.append(
+            Paragraph(
+                f"Stopping was off in this run (observe only): {broke} trials broke a limit and "
+                "ran on to their end, so nothing was saved. Run the study with "
+                "`leantune run STUDY --compare-stopping` to measure what stopping saves.",
+                kind="note",
+            )
+        )
+    else:
+        blocks.append(
+            Paragraph(
+                "From the budget ledger (ledger.json). Spent figures are measured; savings are "
+                "the ledger's *estimates*: a stopped trial's remaining steps × its mean cost per "
+                "step so far. `leantune run STUDY --compare-stopping` measures them instead."
+            )
+        )
+    blocks.append(Table(_id(prefix, "rq2_ledger"), "Budget ledger", ledger_totals(run)))
+    by_rule = ledger_by_rule(run)
+    if len(by_rule):
+        blocks.append(
+            Table(_id(prefix, "rq2_ledger_by_rule"), "Estimated savings per stopping rule", by_rule)
+        )
+    return blocks
+
+
+def rq2_comparison(
+    stopped: RunResults, unstopped: RunResults, prefix: str = "", *, level: int = 2
+) -> list[Block]:
+    arms = arms_table(stopped, unstopped)
+    saved = savings(stopped, unstopped)
+    loss = regret(stopped, unstopped)
+    check = estimate_check(stopped, unstopped)
+    by_rule = estimate_by_rule(check)
+    blocks: list[Block] = [
+        Heading(
+            "RQ2: what does stopping on system criteria save?", level, anchor=_id(prefix, "rq2")
+        ),
+        Paragraph(
+            "The same study ran twice on the same seeds, data and grid: once with its stopping "
+            "policies, once with stopping off (every trial ran to its end; one that broke a "
+            "limit ended `infeasible`). Both arms pick only among feasible trials. CPU-seconds "
+            "are the trials' worker CPU time (measured); wall-seconds are the study's own wall "
+            "time. Timing varies between runs, so a trial near a limit may be feasible in one "
+            "arm and not the other."
+        ),
+        Table(
+            _id(prefix, "rq2_arms"), "The two arms: spend, outcome and the config each picked", arms
+        ),
+        Figure(
+            _id(prefix, "rq2_arm_costs"),
+            "CPU-seconds and wall time of each arm",
+            plots.arm_costs(arms),
+        ),
+    ]
+    metric = loss["metric"]
+    better = "higher" if unstopped.higher_is_better else "lower"
+    rows = [
+        ("CPU-seconds saved (measured)", saved["cpu_s_saved"]),
+        ("share of the unstopped arm's CPU-seconds saved", _pct(saved["cpu_share_saved"])),
+        ("wall-seconds saved (measured)", saved["wall_s_saved"]),
+        ("share of the unstopped arm's wall time saved", _pct(saved["wall_share_saved"])),
+        ("CPU-seconds saved, the ledger's estimate", saved["ledger_saved_cpu_s_estimate"]),
+        ("both arms picked the same config", _same_pick(loss)),
+        (f"regret, CV {metric} (absolute)", loss["cv_regret"]),
+        (f"regret, CV {metric} (relative)", _pct(loss["cv_regret_relative"])),
+        (f"regret, test {metric} (absolute)", loss["test_regret"]),
+        (f"regret, test {metric} (relative)", _pct(loss["test_regret_relative"])),
+    ]
+    blocks.append(
+        Table(
+            _id(prefix, "rq2_savings"),
+            "What stopping saved, and what it cost: regret is how much worse the stopped arm's "
+            f"pick scores than the unstopped arm's ({better} {metric} is better; 0: no loss)",
+            pd.DataFrame(rows, columns=["quantity", "value"]).astype({"value": object}),
+        )
+    )
+    blocks.append(
+        Table(
+            _id(prefix, "rq2_by_rule"),
+            "Per stopping rule: the ledger's estimated CPU-seconds saved beside what the "
+            "unstopped arm actually spent on the same configs after the step where they were "
+            "stopped (estimate / actual: 1 is exact)",
+            by_rule,
+        )
+    )
+    if len(check):
+        matched = check[check["matched"]]
+        blocks.append(
+            Paragraph(
+                f"{len(check)} trials were cut short in the stopped arm; {len(matched)} of them "
+                "ran past that step in the unstopped arm and can be checked."
+            )
+        )
+        blocks.append(
+            Figure(
+                _id(prefix, "rq2_estimates"),
+                "How good were the ledger's estimates? Each point is a trial the stopped arm cut "
+                "short: estimated CPU-seconds left against what the unstopped arm spent",
+                plots.estimate_scatter(check),
+            )
+        )
+        blocks.append(
+            Table(
+                _id(prefix, "rq2_estimate_check"),
+                f"Per trial cut short: estimated and actual remaining cost (first {SHOWN_ROWS} "
+                "shown; the CSV has all)",
+                check,
+                check.head(SHOWN_ROWS),
+            )
+        )
+    else:
+        blocks.append(Paragraph("No trial was cut short in the stopped arm.", kind="note"))
+    return blocks
+
+
+def _same_pick(loss: dict[str, Any]) -> str:
+    if loss["same_config"]:
+        return "yes"
+    if loss["same_model"]:
+        return (
+            "the same model, learning rate and alpha at another batch size (the same weights: "
+            "scores tie, and the trial that trained faster in that arm won the tie)"
+        )
+    return "no"
+
+
+def _pct(value: float) -> str:
+    # + 0.0 turns a negative zero (a regret of -0.0) into 0.
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value + 0.0:.1f} %"
+
+
+# --- trade-offs and curves ---------------------------------------------------------------
+
+
+def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+    frame = pareto_frame(run)
+    metrics = trade_off_metrics(run)
+    limits = run.constraints
+    intro = (
+        "Validation quality against each constrained metric"
+        if limits
+        else "No constraint was set; validation quality against training time and memory"
+    )
+    blocks: list[Block] = [
+        Heading("Trade-offs: the Pareto front", level, anchor=_id(prefix, "pareto")),
+        Paragraph(
+            f"{intro}. Each point is a trial at the highest value it reached over its reports "
+            "(what a limit is checked against). Filled points finished all folds and show their "
+            "mean CV score; hollow ones did not and show the score at their last report. The "
+            "shaded region is over the limit; the line is the front of feasible trials (none "
+            "cheaper and better); the star is the chosen config."
+        ),
+    ]
+    if frame.empty:
+        blocks.append(Paragraph("No trial ended: nothing to plot.", kind="note"))
+        return blocks
+    front_columns = [f"front_{m}" for m in metrics]
+    shown = frame[frame[front_columns].any(axis=1) | frame["chosen"]]
+    blocks.append(
+        Table(
+            _id(prefix, "pareto"),
+            "Trials on a Pareto front, and the chosen config (the CSV has every trial)",
+            frame,
+            shown[["model", *HYPERPARAMETERS, "status", "quality", *metrics, "chosen"]].rename(
+                columns={
+                    "quality": f"{run.score_label} (CV)",
+                    **{m: CONSTRAINT_LABELS.get(m, m) for m in metrics},
+                }
+            ),
+        )
+    )
+    blocks.append(
+        Figure(
+            _id(prefix, "pareto"),
+            f"Validation {run.score_label} against "
+            + ", ".join(CONSTRAINT_LABELS.get(m, m) for m in metrics),
+            plots.pareto(frame, metrics, limits, run.score_label, run.higher_is_better),
+        )
+    )
+    return blocks
+
+
+def learning_curves(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+    frame = curves_frame(run)
+    trials = run.trials
+    blocks: list[Block] = [
+        Heading("Learning curves", level, anchor=_id(prefix, "curves")),
+    ]
+    if trials.empty:
+        blocks.append(Paragraph("No trial ended.", kind="note"))
+        return blocks
+    labels = trials.get("stop_label", pd.Series("", index=trials.index))
+    endings = pd.Series(
+        [category(s, lbl) for s, lbl in zip(trials["status"], labels, strict=True)]
+    ).value_counts()
+    endings_table = endings.rename_axis("how the trial ended").reset_index(name="trials")
+    blocks.append(Table(_id(prefix, "endings"), "How the trials ended", endings_table))
+    if frame.empty:
+        blocks.append(Paragraph("No trial reported a validation score.", kind="note"))
+    else:
+        blocks.append(
+            Figure(
+                _id(prefix, "curves"),
+                "Every trial's validation loss and score over its progress, coloured by how it "
+                "ended (stopped trials by the rule that stopped them). Each fold trains a fresh "
+                "model from zero weights, so each curve has one segment a fold; a dot is a "
+                "report (large batches report only at a fold's end).",
+                plots.learning_curves(frame, run.score_metric, run.score_label),
+            )
+        )
+    stopped = trials[trials["status"].isin(["stopped", "infeasible", "diverged", "failed"])]
+    if len(stopped):
+        columns = [
+            c
+            for c in [
+                "model",
+                *HYPERPARAMETERS,
+                "status",
+                "stop_reason",
+                "error",
+                "steps_done",
+                "steps_planned",
+            ]
+            if c in stopped
+        ]
+        data = stopped[columns]
+        blocks.append(
+            Table(
+                _id(prefix, "stopped_trials"),
+                f"Trials that did not finish feasible, and why (first {SHOWN_ROWS} shown)",
+                data,
+                data.head(SHOWN_ROWS),
+            )
+        )
+    return blocks
+
+
+# --- run information ---------------------------------------------------------------------
+
+
+def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+    summary, dataset, spec = run.summary, run.dataset, run.spec
+    environment = summary.get("environment") or {}
+    sample = run.subsample
+    provenance = (
+        "SYNTHETIC stand-in"
+        if run.synthetic
+        else f"real ({dataset.get('source', '?')}"
+        + (", from the local PMLB cache)" if dataset.get("source") == "pmlb" else ")")
+    )
+    seeds = [f"training.seed = {run.seed}"]
+    if run.synthetic:
+        seeds.append(f"synthetic generator seed = {dataset.get('seed')}")
+    if sample:
+        seeds.append(f"subsample seed = {sample.get('seed')}")
+    seeds.append(f"bootstrap seeds from training.seed = {run.seed}")
+    rows: list[tuple[str, Any]] = [
+        ("study", run.name),
+        ("run directory", str(run.run_dir)),
+        ("outcome", summary.get("outcome", "?")),
+        ("dataset", f"{dataset.get('name', '?')}: {provenance}"),
+        ("dataset location", dataset.get("location", "?")),
+        (
+            "rows × features",
+            f"{format_value(dataset.get('rows'))} × {format_value(dataset.get('features'))}",
+        ),
+        (
+            "task",
+            f"{run.task}"
+            + (f", {dataset.get('classes')} classes" if dataset.get("classes") else ""),
+        ),
+        (
+            "subsample",
+            f"{sample['rows']:,} of {sample['of_rows']:,} rows, seed {sample['seed']}"
+            if sample
+            else "none (every row)",
+        ),
+        ("rows dropped for NaN on load", dataset.get("dropped_rows_with_nan", 0)),
+        ("models", ", ".join(summary.get("models") or [])),
+        (
+            "search",
+            f"{run.method}"
+            + (
+                f", scheduler {summary['search'].get('scheduler')}"
+                if (summary.get("search") or {}).get("scheduler")
+                else ""
+            ),
+        ),
+        ("search space", _space_text(summary.get("search_space") or {})),
+        ("training", _training_text(spec.get("training") or {})),
+        (
+            "validation",
+            f"test part {(spec.get('validation') or {}).get('test_size', 0.3):g}, "
+            f"{summary.get('folds', '?')}-fold CV",
+        ),
+        ("constraints", ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"),
+        ("stopping", _stopping_text(spec.get("stopping") or {}, run.stopping_enabled)),
+        ("seeds", "; ".join(seeds)),
+        ("study wall time (s)", summary.get("wall_time_s")),
+        ("CPU-seconds in trials", summary.get("trial_cpu_s")),
+        ("machine", _machine_text(environment)),
+        ("versions", _versions_text(summary, environment)),
+        ("MLflow store", summary.get("tracking_uri", "")),
+        ("MLflow parent run", summary.get("mlflow_parent_run_id") or "–"),
+    ]
+    data = pd.DataFrame(rows, columns=["item", "value"]).astype({"value": object})
+    return [
+        Heading("Run information", level, anchor=_id(prefix, "run-info")),
+        Table(_id(prefix, "run_info"), "How this run was made", data),
+    ]
+
+
+def _space_text(space: dict[str, Any]) -> str:
+    parts = []
+    for name, values in space.items():
+        if isinstance(values, list):
+            shown = ", ".join(str(v) for v in values[:6]) + (" …" if len(values) > 6 else "")
+            parts.append(f"{name}: {shown} ({len(values)})")
+        else:
+            parts.append(f"{name}: {values}")
+    return "; ".join(parts)
+
+
+def _training_text(training: dict[str, Any]) -> str:
+    how = (
+        f"max_steps {training['max_steps']}"
+        if training.get("max_steps")
+        else f"{training.get('epochs', 1)} epoch(s)"
+    )
+    return (
+        f"{how}, report every {training.get('report_every', '?')} steps, shuffle "
+        f"{'on' if training.get('shuffle', True) else 'off'}"
+    )
+
+
+def _stopping_text(stopping: dict[str, Any], enabled: bool) -> str:
+    if not enabled:
+        return "off (observe only)"
+    rules = [
+        name
+        for name in ("constraint", "predictive", "divergence", "prechelt", "patience")
+        if stopping.get(name)
+    ]
+    return "on: " + (", ".join(rules) or "constraint")
+
+
+def _machine_text(environment: dict[str, Any]) -> str:
+    if not environment:
+        return "not recorded (a run made before leantune recorded its machine)"
+    memory = environment.get("memory_gb")
+    return (
+        f"{environment.get('platform', '?')}; {environment.get('cpu', '?')}; "
+        f"{environment.get('logical_cpus', '?')} logical CPUs"
+        + (f"; {memory:.1f} GB memory" if isinstance(memory, int | float) else "")
+    )
+
+
+def _versions_text(summary: dict[str, Any], environment: dict[str, Any]) -> str:
+    versions = {"leantune": summary.get("leantune_version"), "python": summary.get("python")}
+    versions.update(environment.get("versions") or {})
+    return ", ".join(f"{k} {v}" for k, v in versions.items() if v)
