@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	&& echo $$p && break; done)
 
-.PHONY: quickstart test lint format clean bench bench-smoke bench-memory
+.PHONY: quickstart test test-system lint format clean bench bench-smoke bench-memory
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "leantune needs Python 3.11 or newer on PATH"; exit 1; }
@@ -28,9 +28,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 quickstart: $(VENV)/.installed
 	$(BIN)/leantune run examples/quickstart.yaml
 
+# The suite, in about 6 minutes on 2 cores: real Ray trials, a real sqlite MLflow store.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not system"
+
+# Whole-system scenarios, about 3 minutes more (CI runs them): signals and resume across real
+# processes, a killed worker, a 2-node Ray cluster, a PostgreSQL-backed MLflow server.
+test-system: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m system
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

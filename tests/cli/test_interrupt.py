@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from leantune.testing import tiny_spec
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 # SIGTERM to a driver that started its own local Ray: Ray installs a SIGTERM handler of its
@@ -30,7 +30,7 @@ def test_an_interrupted_study_saves_what_ended_and_exits_130(tmp_path, stop_sign
         },
         training={"epochs": 30, "report_every": 200, "seed": 0},
         resources={"max_concurrent": 1},
-        output={"dir": str(tmp_path / "run")},
+        output={"dir": str(tmp_path / "run"), "report": False},
     )
     study = tmp_path / "study.yaml"
     study.write_text(yaml.safe_dump(spec))

@@ -25,7 +25,7 @@ def test_every_output_labels_the_stand_in_synthetic(ray_session, tmp_path):
     spec = tiny_spec(
         dataset={"synthetic_like": "tiny_set", "cache_dir": str(tmp_path / "cache"), "seed": 7},
         search={"space": {"batch_size": [64], "learning_rate": [0.01], "alpha": [0.0001]}},
-        output={"dir": str(tmp_path / "run")},
+        output={"dir": str(tmp_path / "run"), "report": False},
     )
     result = leantune.run(spec, show_progress=False)
 

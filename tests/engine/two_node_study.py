@@ -34,7 +34,7 @@ def main(run_dir: str) -> None:
             },
             training={"epochs": 3, "report_every": 50, "seed": 0},
             resources={"ray_address": cluster.address, "max_concurrent": 2},
-            output={"dir": run_dir},
+            output={"dir": run_dir, "report": False},
         )
         leantune.run(spec, show_progress=False)
         print(json.dumps({"nodes": [cluster.head_node.node_id, worker.node_id]}))

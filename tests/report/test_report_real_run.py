@@ -22,6 +22,7 @@ SPEC = tiny_spec(
     training={"epochs": 20, "report_every": 10, "seed": 0},
     constraints={"train_time_s": 1.0, "memory_mb": 100_000},
     stopping={"predictive": {"margin": 0.1}},
+    output={"report": True},
 )
 FIGURES = {
     "rq1_effect_batch_size",

@@ -26,7 +26,7 @@ def _study_file(root, **sections):
         dataset={"path": str(root / "wide.parquet"), "target": "label"},
         search={"space": {"batch_size": [8, 1024], "learning_rate": [0.01], "alpha": [0.0001]}},
         constraints={"memory_rise_mb": 10},
-        **sections,
+        **{"output": {"report": True}, **sections},
     )
     path = root / "study.yaml"
     path.write_text(yaml.safe_dump(spec))

@@ -15,7 +15,7 @@ import leantune
 from leantune.engine import Fault
 from leantune.testing import tiny_spec
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 
 class _Killer(threading.Thread):
@@ -56,7 +56,7 @@ def test_killed_and_retried_trials_are_recorded_with_every_attempt(ray_session, 
             },
             training={"epochs": 2, "report_every": 4, "seed": 0},
             resources={"max_concurrent": 1, "max_failures": 1},
-            output={"dir": str(tmp_path / "run")},
+            output={"dir": str(tmp_path / "run"), "report": False},
         )
     )
     killer = _Killer(killed_markers, attempts=2)

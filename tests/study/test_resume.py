@@ -19,7 +19,7 @@ from mlflow.tracking import MlflowClient
 
 from leantune.testing import tiny_spec
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 RATES = [0.1, 0.05, 0.03, 0.01, 0.005, 0.003, 0.001, 0.0003]
 # Batch 1 makes ~400 partial_fit calls a fold: a trial takes a second or so, so there is
@@ -102,7 +102,9 @@ def _check_mlflow_once(run_dir: Path) -> None:
 def _study(tmp_path, ray_address):
     study = tmp_path / "study.yaml"
     resources = {**SPEC["resources"], "ray_address": ray_address}
-    study.write_text(yaml.safe_dump({**SPEC, "resources": resources, "output": {"dir": "run"}}))
+    study.write_text(
+        yaml.safe_dump({**SPEC, "resources": resources, "output": {"dir": "run", "report": False}})
+    )
     return study
 
 

@@ -19,7 +19,7 @@ SPEC = tiny_spec(
     search={"space": {"batch_size": [1, 128], "learning_rate": [0.01], "alpha": [0.0001]}},
     training={"epochs": 50, "report_every": 10, "seed": 0},
     constraints={"train_time_s": 1.0, "memory_mb": 100_000},
-    output={"dir": "run"},
+    output={"dir": "run", "report": False},
 )
 
 

@@ -73,7 +73,9 @@ def _interrupted_run(tmp_path, **spec_changes):
     """A run directory as an interrupted study leaves it, without running one."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    spec = leantune.load_spec(tiny_spec(output={"dir": str(run_dir)}, **spec_changes))
+    spec = leantune.load_spec(
+        tiny_spec(output={"dir": str(run_dir), "report": False}, **spec_changes)
+    )
     (run_dir / "spec.yaml").write_text(dump_spec(spec))
     StudyState.create(run_dir, study="tiny", dataset_fingerprint="not-this-data")
     return run_dir

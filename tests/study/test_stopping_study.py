@@ -33,7 +33,7 @@ def finished(ray_session, tmp_path_factory):
                 "space": {"batch_size": [8, 1024], "learning_rate": [0.01, 1e6], "alpha": [0.0001]}
             },
             constraints={"memory_rise_mb": 10},
-            output={"dir": str(root / "run")},
+            output={"dir": str(root / "run"), "report": False},
         )
     )
     return leantune.run(spec, show_progress=False), root / "run"

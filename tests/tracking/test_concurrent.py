@@ -12,7 +12,7 @@ import pytest
 
 from leantune.tracking import default_uri, open_tracker
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 TRIALS, REPORTS = 16, 100
 

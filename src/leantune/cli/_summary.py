@@ -119,6 +119,8 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             f"Report: {Path(run_dir) / 'report.html'} (rebuild: leantune report {run_dir})",
             highlight=False,
         )
+    else:
+        out(f"Report: not written · write it with: leantune report {run_dir}", highlight=False)
 
 
 def print_comparison(comparison: Any, console: Console) -> None:

@@ -327,6 +327,9 @@ class OutputSpec(_Section):
     """Run directory. Default: runs/<study-name>-<timestamp>."""
     tracking_uri: str | None = None
     """Same as tracking.uri (kept for study files that put it under output)."""
+    report: bool = True
+    """Write report.html, report.md and the CSV tables at the end of the run (a few seconds of
+    plotting). Off, `leantune report RUN_DIR` writes them later from the stored results."""
 
 
 class TrackingSpec(_Section):

@@ -288,7 +288,7 @@ def _search_and_record(
             run_dir / "trials.csv",
             run_dir / "summary.json",
             run_dir / "ledger.json",
-            *_write_report(run_dir, console),
+            *(_write_report(run_dir, console) if spec.output.report else []),
         ],
         interrupted=interrupted is not None,
     )

@@ -27,6 +27,8 @@ _TINY_SPEC: dict[str, Any] = {
     "training": {"epochs": 1, "report_every": 10, "seed": 0},
     "validation": {"test_size": 0.3, "cv_folds": 2},
     "resources": {"cpus_per_trial": 1},
+    # Plotting costs seconds a study; the report's own tests turn it back on.
+    "output": {"report": False},
 }
 
 
