@@ -60,7 +60,13 @@ def command() -> str:
     script = Path(sys.argv[0])
     with contextlib.suppress(ValueError):
         script = script.resolve().relative_to(REPO)
-    return " ".join([".venv/bin/python", str(script), *sys.argv[1:]])
+    arguments, skip = [], False
+    for argument in sys.argv[1:]:  # where run.py collects the section is not the figure's
+        if skip or argument == "--markdown":
+            skip = not skip
+            continue
+        arguments.append(argument)
+    return " ".join([".venv/bin/python", str(script), *arguments])
 
 
 def spread(values: Sequence[float], digits: int = 3) -> str:

@@ -12,6 +12,7 @@ never overwrite measured figures. Nothing is asserted: benchmarks measure.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -44,7 +45,8 @@ def main() -> int:
         Path(tempfile.mkdtemp()) / "BENCHMARKS.md" if args.smoke else REPO / "BENCHMARKS.md"
     )
     work = Path(tempfile.mkdtemp(prefix="bench-"))
-    sections = []
+    # --only re-measures some figures and keeps the others' sections as they were.
+    sections = {} if args.smoke or not out.exists() else _sections(out.read_text())
     for name in chosen:
         section = work / f"{name}.md"
         command = [
@@ -59,7 +61,7 @@ def main() -> int:
         print(f"== {name}: {' '.join(command[1:])}", flush=True)
         subprocess.run(command, check=True, cwd=REPO)
         print(f"== {name} done in {time.perf_counter() - started:.0f} s", flush=True)
-        sections.append(section.read_text())
+        sections[name] = section.read_text().strip() + "\n"
     header = [
         "# Benchmarks",
         "",
@@ -74,9 +76,20 @@ def main() -> int:
     ]
     if args.smoke:
         header.insert(2, "**Smoke run: tiny sizes to keep the harness working; not figures.**\n")
-    out.write_text("\n".join(header) + "\n" + "\n".join(sections))
+    body = [sections[name] for name in FIGURES if name in sections]
+    out.write_text("\n".join(header) + "\n" + "\n".join(body))
     print(f"wrote {out}")
     return 0
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The figure sections of an existing BENCHMARKS.md, keyed P1..P5 by their heading."""
+    found = {}
+    for chunk in re.split(r"(?m)^(?=## )", text):
+        heading = re.match(r"## (P\d)\b", chunk)
+        if heading:
+            found[heading.group(1)] = chunk.strip() + "\n"
+    return found
 
 
 if __name__ == "__main__":
