@@ -44,13 +44,11 @@ SETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _spec(name: str, settings: dict[str, Any], work: Path, smoke: bool) -> dict[str, Any]:
+def _spec(name: str, settings: dict[str, Any], smoke: bool) -> dict[str, Any]:
     dataset: dict[str, Any] = {"source": "pmlb", "name": name, "cache_dir": str(pmlb_cache())}
-    rows = settings.get("subsample")
-    if smoke:
-        rows = 2_000 if name == "kddcup" else rows
-    if rows:
-        dataset = {"path": str(_subsample(name, rows, work)), "target": "target", "name": name}
+    if settings.get("subsample"):
+        # leantune's own seeded, stratified subsample: every class keeps enough rows to split.
+        dataset["subsample"] = {"rows": settings["subsample"], "seed": 0}
     space: dict[str, Any] = {
         "batch_size": {"pow2": [1, "max"]},
         "learning_rate": {"pow10": [-4, -1]},
@@ -70,23 +68,6 @@ def _spec(name: str, settings: dict[str, Any], work: Path, smoke: bool) -> dict[
     }
 
 
-def _subsample(name: str, rows: int, work: Path) -> Path:
-    """A seeded row subsample as a Parquet file, read back through the file source."""
-    import pandas as pd
-
-    from leantune.datasets import load_pmlb
-
-    path = work / f"{name}-{rows}.parquet"
-    if not path.exists():
-        data = load_pmlb(name, pmlb_cache())
-        picked = np.sort(np.random.default_rng(0).choice(data.n_rows, rows, replace=False))
-        frame = pd.DataFrame(data.X[picked], columns=data.feature_names)
-        labels = data.classes[data.y[picked]] if data.classes is not None else data.y[picked]
-        frame["target"] = labels
-        frame.to_parquet(path)
-    return path
-
-
 # --- one arm, in its own process -------------------------------------------------------------
 
 
@@ -94,7 +75,8 @@ def run_arm(arm: str, spec_dict: dict[str, Any], out: Path) -> None:
     import leantune
     from leantune.tracking import NullTracker
 
-    spec_dict = {**spec_dict, "output": {"dir": str(out.parent / f"run-{arm.replace(' ', '_')}")}}
+    run_dir = out.parent / f"run-{spec_dict['name']}-{arm.replace(' ', '_')}"
+    spec_dict = {**spec_dict, "output": {"dir": str(run_dir)}}
     if arm in ("leantune", "full grid"):
         if arm == "full grid":
             spec_dict = {**spec_dict, "stopping": {"enabled": False}}
@@ -262,7 +244,7 @@ def main() -> None:
     data: dict[str, Any] = {}
     for name in names:
         settings = SETS[name]
-        spec_dict = _spec(name, settings, work, args.smoke)
+        spec_dict = _spec(name, settings, args.smoke)
         arms = ARMS[:2] if args.smoke else ARMS  # smoke: the harness works, in ~30 s
         measured = {arm: _measure(arm, spec_dict, work) for arm in arms}
         ground = measured["full grid"]["ground"]
@@ -270,7 +252,7 @@ def main() -> None:
         if settings.get("subsample") and not args.smoke:
             # The full set, leantune's arm only: the unstopped grid would take days, so its
             # cost is the ledger's estimate (spent + estimated remaining of every trial cut).
-            full_spec = _spec(name, {**settings, "subsample": None}, work, smoke=False)
+            full_spec = _spec(name, {**settings, "subsample": None}, smoke=False)
             full_spec["name"] += "-full"
             measured["leantune, full set"] = _measure("leantune", full_spec, work)
             lines += _full_set_lines(name, settings, measured["leantune, full set"])
