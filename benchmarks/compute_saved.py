@@ -218,6 +218,12 @@ def _measure(arm: str, spec_dict: dict[str, Any], work: Path) -> dict[str, Any]:
 def main() -> None:
     options = parser(__doc__.split("\n\n")[0])
     options.add_argument("--datasets", default=",".join(SETS), help="comma-separated sets")
+    options.add_argument(
+        "--kddcup-rows",
+        type=int,
+        default=SETS["kddcup"]["subsample"],
+        help="rows of the seeded kddcup subsample every arm runs on (default 20000)",
+    )
     options.add_argument("--arm", help=argparse_hidden())
     options.add_argument("--spec", type=Path, help=argparse_hidden())
     options.add_argument("--out", type=Path, help=argparse_hidden())
@@ -244,6 +250,8 @@ def main() -> None:
     data: dict[str, Any] = {}
     for name in names:
         settings = SETS[name]
+        if name == "kddcup":
+            settings = {**settings, "subsample": args.kddcup_rows}
         spec_dict = _spec(name, settings, args.smoke)
         arms = ARMS[:2] if args.smoke else ARMS  # smoke: the harness works, in ~30 s
         measured = {arm: _measure(arm, spec_dict, work) for arm in arms}
