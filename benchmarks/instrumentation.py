@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from _harness import alternate, finish, parser, pmlb_cache, timed
+from _harness import alternate, finish, parser, pmlb_cache, spread, timed
 
 CONFIG = {"model": "logistic", "learning_rate": 0.01, "alpha": 1e-4}
 GOAL = 1.03
@@ -107,7 +107,7 @@ def main() -> None:
             met = "met" if statistics.median(a_b) <= GOAL else "missed"
             lines.append(
                 f"| {name} | {batch} | {steps} | {statistics.median(readings['B']):.2f} | "
-                f"{_spread(a_b)} | {_spread(loss)} | {_spread(rest)} | {met} |"
+                f"{spread(a_b)} | {spread(loss)} | {spread(rest)} | {met} |"
             )
             data_out[f"{name}-{batch_size}"] = readings
     finish(args, "\n".join(lines), data_out)
@@ -123,10 +123,6 @@ def _arms(config: dict, data: Any, plan: Any, fold: Any, steps: int) -> dict:
         "B": lambda: timed(lambda: bare_loop(data, fold, batch_size, steps, False), cpu),
         "B+loss": lambda: timed(lambda: bare_loop(data, fold, batch_size, steps, True), cpu),
     }
-
-
-def _spread(values: list[float]) -> str:
-    return f"{statistics.median(values):.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from _harness import alternate, finish, parser
+from _harness import alternate, finish, parser, spread
 
 GOAL_PER_TRIAL_S, GOAL_STARTUP_S = 0.15, 6.0
 
@@ -120,9 +120,9 @@ def main() -> None:
             )
             lines.append(
                 f"| {n_trials} | {'MLflow (sqlite)' if tracking == 'mlflow' else 'none'} | "
-                f"{_spread([r['wall'] for r in runs], 1)} | {_spread(startup, 2)} | "
-                f"{_spread([r['search'] for r in runs], 1)} | {back:.2f} | "
-                f"{_spread(per_trial, 3)} | {_spread(after, 1)} | {goals} |"
+                f"{spread([r['wall'] for r in runs], 1)} | {spread(startup, 2)} | "
+                f"{spread([r['search'] for r in runs], 1)} | {back:.2f} | "
+                f"{spread(per_trial, 3)} | {spread(after, 1)} | {goals} |"
             )
         data[str(n_trials)] = readings
     if args.profile:
@@ -146,13 +146,6 @@ def _profile(n_trials: int, directory: Path) -> str:
 
 def _verdict(values: list[float], goal: float) -> str:
     return "met" if statistics.median(values) <= goal else "missed"
-
-
-def _spread(values: list[float], digits: int) -> str:
-    return (
-        f"{statistics.median(values):.{digits}f} "
-        f"({min(values):.{digits}f}–{max(values):.{digits}f})"
-    )
 
 
 if __name__ == "__main__":
