@@ -358,7 +358,9 @@ def start_ray(address: str | None) -> bool:
     if address:
         ray.init(address=address, **options)
     else:
-        ray.init(num_cpus=os.cpu_count() or 1, **options)
+        # "local" starts a private Ray: address=None would join any cluster that RAY_ADDRESS
+        # or /tmp/ray/ray_current_cluster points at, then refuse num_cpus.
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
     if threading.current_thread() is threading.main_thread():
         # Ray's core installs a SIGTERM handler that aborts the process. Give SIGTERM the same
         # graceful stop Tune gives Ctrl-C instead, so what ended is saved.
