@@ -14,6 +14,7 @@ from leantune.engine._trial import (
 from leantune.engine._tune import (
     FEASIBLE,
     INFEASIBLE,
+    SKIPPED,
     STOPPED,
     LogUniform,
     ResumePoint,
@@ -34,6 +35,7 @@ __all__ = [
     "FEASIBLE",
     "FINISHED",
     "INFEASIBLE",
+    "SKIPPED",
     "STOPPED",
     "Fault",
     "InjectedFault",

@@ -421,6 +421,11 @@ class StudySpec(_Section):
                 f"{', '.join(predictable)}, but constraints sets "
                 f"{sorted(self.constraints.active()) or 'none'}"
             )
+        if self.stopping.skip_predicted and not self.constraints.active():
+            raise ValueError(
+                "stopping.skip_predicted: skips configs predicted to break a limit, but "
+                "constraints sets none; set a limit or turn skip_predicted off"
+            )
         patience = self.stopping.patience
         wrong = {"classification": "val_rmse", "regression": "val_accuracy"}[self.task]
         if patience is not None and patience.metric == wrong:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
 # "infeasible" only happens with stopping off: finished, but broke a limit on the way.
-STATUSES = ("feasible", "stopped", "infeasible", "diverged", "failed")
+STATUSES = ("feasible", "stopped", "skipped", "infeasible", "diverged", "failed")
 
 # Final-report metrics copied into trials.csv, and the peak memory over the trial.
 _FINAL_METRICS = (
@@ -78,7 +78,7 @@ def stops_by_label(records: Sequence[TrialRecord]) -> dict[str, int]:
     counts = Counter(
         r.stop_reason.label
         for r in records
-        if r.status in (STOPPED, "infeasible") and r.stop_reason is not None
+        if r.status in (STOPPED, "skipped", "infeasible") and r.stop_reason is not None
     )
     return dict(counts.most_common())
 
@@ -134,7 +134,9 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
     data = prepared.dataset
     refit = prepared.splits.refit
     trial_data = TrialData(data.X, data.y, data.task, data.n_classes, [refit])
-    outcome = train_trial(best.config, trial_data, plan, lambda report: None)
+    outcome = train_trial(
+        best.config, trial_data, replace(plan, announce_start=False), lambda report: None
+    )
     test_metrics = {
         key.replace("val_", "test_", 1): value
         for key, value in outcome.last_report.items()
