@@ -35,6 +35,7 @@ from leantune.report._rq1 import (
 )
 from leantune.report._rq2 import (
     arms_table,
+    decision_quality,
     estimate_by_rule,
     estimate_check,
     ledger_by_rule,
@@ -366,6 +367,18 @@ def rq2_comparison(
             pd.DataFrame(rows, columns=["quantity", "value"]).astype({"value": object}),
         )
     )
+    quality = decision_quality(stopped, unstopped)
+    if len(quality):
+        missed = quality.attrs.get("missed_violations", 0)
+        blocks.append(
+            Table(
+                _id(prefix, "rq2_decisions"),
+                "How right the stops were: each stop on a limit against the same config run "
+                "with stopping off. Right: that run broke a limit. False: it finished within "
+                f"every limit. Missed violations (finished here, broke a limit there): {missed}",
+                quality,
+            )
+        )
     blocks.append(
         Table(
             _id(prefix, "rq2_by_rule"),

@@ -38,6 +38,7 @@ class ConstraintPolicy(StoppingPolicy):
         self.threshold = float(threshold)
         self.grace_steps = grace_steps
         known = METRICS.get(metric)
+        self.sustained = sustained
         self.readings = 1 if known is not None and known.monotone else sustained
 
     def decide(self, history: TrialHistory) -> Decision:

@@ -16,6 +16,7 @@ the best forecast, and the reactive constraint already covers it.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -130,8 +131,7 @@ def predict_final(
         window = [r["window_step_time_ms"] for r in recent if finite(r.get("window_step_time_ms"))]
         if not window:
             return None
-        ordered = sorted(window)
-        median = ordered[len(ordered) // 2]
+        median = statistics.median(window)
         lower = median_lower_bound(window, confidence)
         average = last[metric] * step
         return (average + median * remaining) / planned, (average + lower * remaining) / planned
