@@ -27,11 +27,17 @@ _FINAL_METRICS = (
     "val_accuracy",
     "val_rmse",
     "step_time_ms",
+    "step_time_cpu_ms",
+    "step_time_wall_ms",
     "train_time_s",
+    "train_time_cpu_s",
+    "train_time_wall_s",
     "cpu_time_s",
     "cpu_percent",
     "memory_mb",
     "memory_rise_mb",
+    "inference_latency_ms",
+    "model_size_kb",
 )
 
 
