@@ -107,10 +107,11 @@ def main() -> int:
                 if row["dataset"] == label and row["rules"] == rules:
                     row["jaccard_quiet_loaded"] = jaccard
         print(pd.DataFrame([r for r in rows if r["dataset"] == label]).to_string(), flush=True)
+    growth = _worker_growth(leantune, root, 20 if args.smoke else 200)
     ray.shutdown()
     frame = pd.DataFrame(rows)
-    section = _section(frame, pd.DataFrame(memory_rows))
-    finish(args, section, {"rows": rows, "memory": memory_rows})
+    section = _section(frame, pd.DataFrame(memory_rows), growth)
+    finish(args, section, {"rows": rows, "memory": memory_rows, "worker_growth": growth})
     return 0
 
 
@@ -187,6 +188,36 @@ def _judge(
     )
 
 
+def _worker_growth(leantune: Any, root: Path, trials: int) -> dict[str, float]:
+    """One reused worker running `trials` tiny trials in a row: its private memory when each
+    trial first reports, and the trials' `memory_mb`."""
+    rates = [10.0**-e for e in range(1, 5)]
+    alphas = [10.0 ** (-3 - i / 10) for i in range(trials // len(rates))]
+    run_dir = root / "worker-growth"
+    leantune.run(
+        {
+            "name": "p6-worker-growth",
+            "dataset": {"source": "sklearn", "name": "breast_cancer"},
+            "model": ["logistic"],
+            "search": {"space": {"batch_size": [32], "learning_rate": rates, "alpha": alphas}},
+            "training": {"max_steps": 10, "report_every": 10},
+            "validation": {"cv_folds": 2},
+            "resources": {"max_concurrent": 1},
+            "output": _out(run_dir),
+        },
+        show_progress=False,
+    )
+    reports = pd.read_parquet(run_dir / "reports.parquet")
+    first = reports.groupby("trial_id", sort=False).first()
+    raw = first.worker_memory_mb.to_numpy()
+    return {
+        "trials": len(raw),
+        "raw_after_10_mb": float(raw[9]),
+        "raw_after_last_mb": float(raw[-1]),
+        "memory_mb_spread": float(first.memory_mb.max() - first.memory_mb.min()),
+    }
+
+
 def _markdown(frame: pd.DataFrame) -> list[str]:
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "---|" * len(frame.columns)
@@ -199,7 +230,7 @@ def _twin_spread(trials: pd.DataFrame) -> float:
     return float((groups.max() - groups.min()).max())
 
 
-def _section(frame: pd.DataFrame, memory: pd.DataFrame) -> str:
+def _section(frame: pd.DataFrame, memory: pd.DataFrame, growth: dict[str, float]) -> str:
     shown = frame.copy()
     for column in ("false_stop_rate", "cpu_saved_share"):
         shown[column] = shown[column].map(lambda v: f"{v:.0%}")
@@ -236,6 +267,12 @@ def _section(frame: pd.DataFrame, memory: pd.DataFrame) -> str:
         "Spread of `memory_mb` across cost twins (same model and batch size), quiet run with "
         "stopping off, in MB (goal ≤ 0.5): "
         + ", ".join(f"{r.dataset} {r.twin_spread_mb:.2f}" for r in memory.itertuples()),
+        "",
+        f"One reused worker, {growth['trials']} tiny trials in a row (breast_cancer, batch 32): "
+        f"its private memory when the 10th trial first reported "
+        f"{growth['raw_after_10_mb']:.2f} MB, when the last did {growth['raw_after_last_mb']:.2f}"
+        f" MB (growth {growth['raw_after_last_mb'] - growth['raw_after_10_mb']:+.2f} MB; goal "
+        f"≤ 5); spread of the trials' `memory_mb` {growth['memory_mb_spread']:.2f} MB.",
     ]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leantune.metrics import TIMED_METRICS
 from leantune.report import _plots as plots
 from leantune.report._document import Block, Figure, Heading, Paragraph, Table, format_value
 from leantune.report._frontier import (
@@ -99,11 +100,20 @@ def caveats(run: RunResults, *, who: str = "this run") -> list[Block]:
     return blocks
 
 
+def constraints_text(run: RunResults) -> str:
+    """The limits, and the clock the time limits among them were judged on."""
+    limits = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
+    if set(run.constraints) & set(TIMED_METRICS):
+        clock = "the training thread's CPU time" if run.clock == "cpu" else "wall-clock time"
+        limits += f" (time limits judged on {clock})"
+    return limits
+
+
 def overview(run: RunResults) -> Paragraph:
     summary = run.summary
     counts = summary.get("status_counts") or {}
     statuses = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trials"
-    constraints = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
+    constraints = constraints_text(run)
     stopping = "on" if run.stopping_enabled else "off (observe only: nothing stopped early)"
     return Paragraph(
         f"{run.dataset.get('name', '?')} ({run.task}, {format_value(run.dataset.get('rows'))} "
@@ -598,7 +608,7 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
             f"test part {(spec.get('validation') or {}).get('test_size', 0.3):g}, "
             f"{summary.get('folds', '?')}-fold CV",
         ),
-        ("constraints", ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"),
+        ("constraints", constraints_text(run)),
         ("stopping", _stopping_text(spec.get("stopping") or {}, run.stopping_enabled)),
         ("seeds", "; ".join(seeds)),
         ("study wall time (s)", summary.get("wall_time_s")),
