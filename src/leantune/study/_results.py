@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
-from leantune.metrics import score_metric
+from leantune.metrics import CATALOGUE, CLOCKS, score_metric
 from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
@@ -26,18 +26,10 @@ _FINAL_METRICS = (
     "val_loss",
     "val_accuracy",
     "val_rmse",
-    "step_time_ms",
-    "step_time_cpu_ms",
-    "step_time_wall_ms",
-    "train_time_s",
-    "train_time_cpu_s",
-    "train_time_wall_s",
+    *(metric.name for metric in CATALOGUE),
+    # Both clocks of every time, whichever the limits were judged on.
+    *(metric.on_clock(clock) for metric in CATALOGUE if metric.timed for clock in CLOCKS),
     "cpu_time_s",
-    "cpu_percent",
-    "memory_mb",
-    "memory_rise_mb",
-    "inference_latency_ms",
-    "model_size_kb",
 )
 
 
