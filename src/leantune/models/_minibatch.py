@@ -37,8 +37,13 @@ _KERNEL_LOSS = {"squared_error": SQUARED, "log_loss": LOG, "hinge": HINGE}
 class TrainingDiverged(ValueError):
     """The loss or the weights stopped being finite (a ValueError, as in scikit-learn)."""
 
-    def __init__(self, message: str, step: int, losses: np.ndarray):
-        super().__init__(message)
+    def __init__(self, what: str, step: int, losses: np.ndarray):
+        super().__init__(
+            f"floating-point overflow: {what} at step {step} of the call; "
+            "lower eta0 or scale the features"
+        )
+        self.what = what
+        """What stopped being finite: 'the training loss is nan', 'the weights are not finite'."""
         self.step = step
         """The step (1-based, within the call) at which it happened."""
         self.losses = losses
@@ -158,19 +163,10 @@ class _MiniBatchSGD(BaseEstimator):
         )
         self.t_ = getattr(self, "t_", 0) + done
         if status == LOSS_NOT_FINITE:
-            raise TrainingDiverged(
-                f"floating-point overflow: the training loss is {losses[done - 1]} at step "
-                f"{done}; lower eta0 or scale the features",
-                done,
-                losses[:done],
-            )
+            what = f"the training loss is {losses[done - 1]}"
+            raise TrainingDiverged(what, done, losses[:done])
         if status == WEIGHTS_NOT_FINITE:
-            raise TrainingDiverged(
-                f"floating-point overflow: the weights are not finite (infinity or NaN) "
-                f"after step {done}; lower eta0 or scale the features",
-                done,
-                losses[:done],
-            )
+            raise TrainingDiverged("the weights are not finite", done, losses[:done])
         return losses
 
     def _check_params(self) -> None:
