@@ -43,11 +43,12 @@ def _loss_and_slope(kind: int, decision: float, target: float) -> tuple[float, f
         if margin <= 1.0:  # scikit-learn's Hinge: the slope is -y at the threshold too
             return 1.0 - margin, -target
         return 0.0, 0.0
-    # log(1 + exp(-margin)) and its slope from one exp, stable for large |margin|.
+    # log(1 + exp(-margin)) and its slope from one exp, stable for large |margin|. log(1 + t)
+    # rather than log1p(t): glibc's log is the faster, and it loses at most 1.1e-16 of a loss.
     tail = math.exp(-abs(margin))
     if margin > 0.0:
-        return math.log1p(tail), -target * tail / (1.0 + tail)
-    return -margin + math.log1p(tail), -target / (1.0 + tail)
+        return math.log(1.0 + tail), -target * tail / (1.0 + tail)
+    return -margin + math.log(1.0 + tail), -target / (1.0 + tail)
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
