@@ -9,10 +9,11 @@ features, 2 classes), batch sizes 2 to 65536, side by side in one run (arms alte
   progressive loss;
 - matmul floor: the two matrix products a step cannot avoid (decisions X·Wᵀ, gradient Gᵀ·X) on
   a gathered batch, with numpy's BLAS: the "step bound by matrix multiply".
-Log loss, one thread (as a trial runs). Rows are drawn with replacement, so any batch size can be
-timed whatever the set's size. Then numba's compile cost: the kernel's first call in a fresh
-process with an empty cache, and with the cache a first run leaves (what every later worker on
-the machine pays).
+Log loss, one thread (as a trial runs), timed in the thread's CPU seconds: on a shared machine
+wall time swings with other tenants far more than these effects. Rows are drawn with
+replacement, so any batch size can be timed whatever the set's size. Then numba's compile cost:
+the kernel's first call in a fresh process with an empty cache, and with the cache a first run
+leaves (what every later worker on the machine pays).
 
 The two backends differ in what batch size means: `partial_fit` updates once per sample, so
 batch size changes overhead, not learning; the minibatch backend updates once per batch, so
@@ -36,10 +37,12 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from _harness import alternate, finish, parser, pmlb_cache
+from _harness import alternate, finish, parser, pmlb_cache, spread
 
 # Goals from issue 13: (largest batch the goal covers, least speed-up) and the matmul bound.
 SPEEDUP_GOALS = ((16, 1000.0), (512, 100.0))
+# Every arm runs in the calling thread (numba's kernel, and BLAS held to one thread).
+clock = time.thread_time
 MATMUL_FROM, MATMUL_WITHIN = 4096, 2.0
 
 
@@ -57,15 +60,15 @@ def _sklearn_step(X, y, classes, size: int, budget_s: float, rng: Any) -> float:
     warm = _batches(X, y, min(size, 64), 1, rng)[0]
     model.partial_fit(*warm, classes=classes)
     probe = _batches(X, y, size, 1, rng)[0]
-    started = time.perf_counter()
+    started = clock()
     model.partial_fit(*probe)
-    one = max(time.perf_counter() - started, 1e-6)
+    one = max(clock() - started, 1e-6)
     count = int(min(200, max(3, budget_s / one)))
     batches = _batches(X, y, size, count, rng)
-    started = time.perf_counter()
+    started = clock()
     for X_batch, y_batch in batches:
         model.partial_fit(X_batch, y_batch)
-    return (time.perf_counter() - started) / count
+    return (clock() - started) / count
 
 
 def _minibatch_step(X, y, classes, size: int, budget_s: float, rng: Any, loss="log_loss") -> float:
@@ -75,67 +78,70 @@ def _minibatch_step(X, y, classes, size: int, budget_s: float, rng: Any, loss="l
     model = MiniBatchSGDClassifier(loss, eta0=0.01, batch_size=size)
     model.start(X.shape[1], classes)
     probe = rng.integers(0, len(X), size=size)
-    started = time.perf_counter()
+    started = clock()
     model.train_steps(X, y, probe, start=0, steps=1, mean=mean, inv_scale=inv_scale)
-    one = max(time.perf_counter() - started, 1e-7)
+    one = max(clock() - started, 1e-7)
     count = int(min(100_000, max(3, budget_s / one)))
     order = rng.integers(0, len(X), size=count * size)
-    started = time.perf_counter()
+    started = clock()
     model.train_steps(X, y, order, start=0, steps=count, mean=mean, inv_scale=inv_scale)
-    return (time.perf_counter() - started) / count
+    return (clock() - started) / count
 
 
 def _matmul_step(X, n_outputs: int, size: int, budget_s: float, rng: Any) -> float:
     rows = X[rng.integers(0, len(X), size=size)]
     weights = rng.normal(size=(n_outputs, X.shape[1]))
-    started = time.perf_counter()
+    started = clock()
     (rows @ weights.T).T @ rows
-    one = max(time.perf_counter() - started, 1e-7)
+    one = max(clock() - started, 1e-7)
     count = int(min(100_000, max(3, budget_s / one)))
-    started = time.perf_counter()
+    started = clock()
     for _ in range(count):
         (rows @ weights.T).T @ rows
-    return (time.perf_counter() - started) / count
+    return (clock() - started) / count
 
 
 _FIRST_CALL = """
 import time, numpy as np
-started = time.perf_counter()
 from leantune.models import MiniBatchSGDClassifier
-imported = time.perf_counter()
+import leantune.models._kernel
 X, y = np.random.default_rng(0).normal(size=(64, 41)), np.arange(64) % 23
 model = MiniBatchSGDClassifier("log_loss", batch_size=8).start(41, np.arange(23))
+wall, cpu = time.perf_counter(), time.process_time()
 model.train_steps(X, y, np.arange(64), start=0, steps=8)
-print(imported - started, time.perf_counter() - imported)
+print(time.perf_counter() - wall, time.process_time() - cpu)
 """
 
 
 def _first_call_seconds(cache: str) -> tuple[float, float]:
-    """(import, first call) seconds in a fresh process whose numba cache is `cache`."""
+    """(wall, CPU) seconds of the kernel's first call in a fresh process whose numba cache is
+    `cache` (the import, numba's included, is not counted)."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     out = subprocess.run(
         [sys.executable, "-c", _FIRST_CALL], env=env, capture_output=True, text=True, check=True
     )
-    imported, first = (float(v) for v in out.stdout.split())
-    return imported, first
+    wall, cpu = (float(v) for v in out.stdout.split())
+    return wall, cpu
 
 
 def _compile_cost(repeats: int) -> list[str]:
     cold, warm = [], []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as cache:
-            cold.append(_first_call_seconds(cache)[1])
-            warm.append(_first_call_seconds(cache)[1])
-    return [
+            cold.append(_first_call_seconds(cache))
+            warm.append(_first_call_seconds(cache))
+    lines = [
         "### numba's compile cost",
         "",
         "The kernel's first call in a fresh process (int64 class codes, float64 rows), median of "
-        f"{repeats} (min–max), seconds:",
+        f"{repeats} (min–max), seconds of wall time and of the process's CPU time:",
         "",
-        f"- empty cache (compiles): {statistics.median(cold):.2f} "
-        f"({min(cold):.2f}–{max(cold):.2f})",
-        f"- with the cache a first run left (loads): {statistics.median(warm):.3f} "
-        f"({min(warm):.3f}–{max(warm):.3f})",
+    ]
+    for label, runs in (("empty cache (compiles)", cold), ("cache a first run left (loads)", warm)):
+        wall, cpu = [r[0] for r in runs], [r[1] for r in runs]
+        lines.append(f"- {label}: wall {spread(wall, 2)}, CPU {spread(cpu, 2)}")
+    return [
+        *lines,
         "",
         "numba caches the machine code per argument types (next to the module, or in "
         "NUMBA_CACHE_DIR): a machine compiles each signature once (class codes and regression "
@@ -169,7 +175,7 @@ def main() -> None:
     lines = [
         "## P5: step cost against batch size",
         "",
-        "µs per step, median of "
+        "µs per step (thread CPU time), median of "
         f"{args.repeats} repetitions (min–max), arms alternating, one thread, log loss. "
         "**sklearn**: one steady-state `partial_fit` call on a batch already gathered and "
         "scaled. **minibatch**: one step of the compiled kernel, timed over a window of steps in "
