@@ -53,11 +53,20 @@ def _objective(model, n_classes, X, y, coef, intercept, alpha):
     return loss + 0.5 * alpha * float((coef**2).sum())
 
 
+# (rows, features, batch size): small batches run plain loops, large ones BLAS.
+SHAPES = [(40, 5, 8), (64, 20, 64)]
+
+
+@pytest.mark.parametrize(("rows", "features", "batch_size"), SHAPES)
 @pytest.mark.parametrize(("model", "n_classes"), CASES)
-def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(model, n_classes):
-    X, y = _problem(n_classes)
+def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(
+    model, n_classes, rows, features, batch_size
+):
+    X, y = _problem(n_classes, rows=rows, features=features)
     rate, alpha = 0.05, 1e-2
-    estimator = _estimator(model, n_classes, X.shape[1], learning_rate=rate, alpha=alpha)
+    estimator = _estimator(
+        model, n_classes, features, learning_rate=rate, alpha=alpha, batch_size=batch_size
+    )
     rng = np.random.default_rng(1)
     coef = np.atleast_2d(estimator.coef_)
     coef[:] = 0.3 * rng.normal(size=coef.shape)
@@ -65,8 +74,7 @@ def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(
     before = coef.copy(), estimator.intercept_.copy()
 
     losses = estimator.train_steps(X, y, np.arange(len(X)), start=0, steps=1)
-    estimator_batch = len(X) if estimator.batch_size >= len(X) else estimator.batch_size
-    rows = X[:estimator_batch], y[:estimator_batch]
+    batch = X[:batch_size], y[:batch_size]
 
     # Central differences of the objective on the step's batch, at the weights before it.
     h = 1e-6
@@ -76,8 +84,8 @@ def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(
         up[index] += h
         down[index] -= h
         gradient_coef[index] = (
-            _objective(model, n_classes, *rows, up, before[1], alpha)
-            - _objective(model, n_classes, *rows, down, before[1], alpha)
+            _objective(model, n_classes, *batch, up, before[1], alpha)
+            - _objective(model, n_classes, *batch, down, before[1], alpha)
         ) / (2 * h)
     gradient_intercept = np.zeros_like(before[1])
     for k in range(len(before[1])):
@@ -85,8 +93,8 @@ def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(
         up[k] += h
         down[k] -= h
         gradient_intercept[k] = (
-            _objective(model, n_classes, *rows, before[0], up, alpha)
-            - _objective(model, n_classes, *rows, before[0], down, alpha)
+            _objective(model, n_classes, *batch, before[0], up, alpha)
+            - _objective(model, n_classes, *batch, before[0], down, alpha)
         ) / (2 * h)
     # The objective's mean runs over one-vs-rest outputs too; the update's over rows only.
     outputs = len(before[1])
@@ -98,7 +106,7 @@ def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(
     )
     np.testing.assert_allclose(estimator.intercept_, before[1] - rate * fd_intercept, atol=1e-8)
     # The progressive loss: the batch's loss under the weights before the update.
-    expected = _objective(model, n_classes, *rows, *before, 0.0)
+    expected = _objective(model, n_classes, *batch, *before, 0.0)
     assert losses[0] == pytest.approx(expected, rel=1e-12)
 
 
