@@ -248,3 +248,11 @@ def test_the_spec_offers_every_backend_the_models_have():
     from leantune.spec._model import BackendName
 
     assert get_args(BackendName) == BACKENDS
+
+
+def test_a_window_past_the_end_of_the_rows_is_refused():
+    X, y = _problem(2, rows=20)
+    estimator = _estimator("svm", 2, X.shape[1], batch_size=8)
+    estimator.train_steps(X, y, np.arange(20), start=0, steps=3)  # 8 + 8 + 4 rows
+    with pytest.raises(ValueError, match="4 steps of 8 rows from position 0 need more than"):
+        estimator.train_steps(X, y, np.arange(20), start=0, steps=4)

@@ -142,6 +142,11 @@ class _MiniBatchSGD(BaseEstimator):
             mean = np.zeros(n_features)
         if inv_scale is None:
             inv_scale = np.ones(n_features)
+        if steps < 1 or start < 0 or start + (steps - 1) * batch_size >= len(order):
+            raise ValueError(
+                f"{steps} steps of {batch_size} rows from position {start} need more than "
+                f"the {len(order)} rows in order"
+            )
         losses = np.empty(steps)
         # A view, so the kernel's in-place update reaches coef_ (1-D for a regressor).
         coef = self.coef_.reshape(-1, n_features)
