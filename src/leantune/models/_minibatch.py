@@ -138,10 +138,12 @@ class _MiniBatchSGD(BaseEstimator):
 
     def _run(self, X, y, order, start, steps, batch_size, mean, inv_scale) -> np.ndarray:
         n_features = self.n_features_in_
-        if mean is None:
-            mean = np.zeros(n_features)
-        if inv_scale is None:
-            inv_scale = np.ones(n_features)
+        # Fresh writable copies (a few numbers): numba compiles, and caches, one machine code
+        # per argument type, and a read-only array (as Ray hands out) is another type.
+        mean = np.zeros(n_features) if mean is None else np.array(mean, dtype=np.float64)
+        inv_scale = (
+            np.ones(n_features) if inv_scale is None else np.array(inv_scale, dtype=np.float64)
+        )
         if steps < 1 or start < 0 or start + (steps - 1) * batch_size >= len(order):
             raise ValueError(
                 f"{steps} steps of {batch_size} rows from position {start} need more than "
