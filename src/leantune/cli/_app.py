@@ -212,6 +212,14 @@ def thesis(
         float, typer.Option(help="Private-memory limit per trial (MB).")
     ] = 1024.0,
     seed: Annotated[int, typer.Option(help="Seed for splits, row order and subsamples.")] = 0,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="How models train: sklearn (partial_fit, one update per sample: batch size "
+            "changes overhead, not learning) or minibatch (one update per batch, compiled: "
+            "batch size changes what is learned)."
+        ),
+    ] = "sklearn",
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -239,6 +247,7 @@ def thesis(
         synthetic_missing=synthetic_missing,
         memory_mb=max_memory_mb,
         seed=seed,
+        backend=backend,
         cache_dir=cache_dir,
         output_dir=output_dir,
     )

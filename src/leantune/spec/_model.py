@@ -18,6 +18,9 @@ PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
 
 ModelName = Literal["linear", "logistic", "svm"]
 TaskName = Literal["classification", "regression"]
+BackendName = Literal["sklearn", "minibatch"]
+"""How models train (leantune.models.BACKENDS): scikit-learn's partial_fit, which updates per
+sample, or true mini-batch SGD, which updates per batch."""
 
 MODEL_TASKS: dict[str, str] = {
     "linear": "regression",
@@ -203,6 +206,11 @@ class TrainingSpec(_Section):
     """Shuffle each fold's rows every epoch (seeded). Off: rows are visited in fold order."""
     log_every_step: bool = False
     """Keep the full per-step training-loss series (large: batch 2 makes ~1e5 steps a fold)."""
+    backend: BackendName = "sklearn"
+    """sklearn: scikit-learn's partial_fit, one update per sample, so batch size changes
+    overhead, not learning (the defining study's system). minibatch: one update per batch,
+    the gradient averaged over it, so batch size changes what is learned; compiled, a report
+    window per call."""
 
     @model_validator(mode="after")
     def _epochs_or_steps(self) -> TrainingSpec:
