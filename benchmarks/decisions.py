@@ -123,7 +123,7 @@ def _spec(label: str, dataset: dict[str, Any], smoke: bool) -> dict[str, Any]:
         "model": ["linear"] if regression else ["logistic", "svm"],
         "search": {
             "space": {
-                "batch_size": [2, 32] if smoke else [2, 8, 32, 128, 512],
+                "batch_size": [2, 32] if smoke else [2, 8, 32, 128],
                 "learning_rate": [0.01, 0.001] if smoke else {"pow10": [-4, -1]},
                 "alpha": [0.0001],
             }
