@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from leantune.errors import LeantuneError
 
@@ -48,7 +49,8 @@ def user_errors(command: F) -> F:
             return command(*args, **kwargs)
         except LeantuneError as error:
             for line in error.problems:
-                stderr.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+                # The line holds user text ("[/]", "[low, high]"): printed as it is, never markup.
+                stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
@@ -118,7 +120,7 @@ def _finish(
     try:
         result = study()
     except interrupted_error as interrupted:
-        stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
+        stderr.print(f"[yellow]{escape(str(interrupted))}[/]", highlight=False)
         raise typer.Exit(130) from None
     if show is not None:
         show(result, stdout)
@@ -246,7 +248,7 @@ def thesis(
     try:
         result = run_thesis(options, console=stderr, show_progress=not quiet)
     except StudyInterrupted as interrupted:
-        stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
+        stderr.print(f"[yellow]{escape(str(interrupted))}[/]", highlight=False)
         raise typer.Exit(130) from None
     for outcome in result.outcomes:
         how = (

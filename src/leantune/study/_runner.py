@@ -17,6 +17,7 @@ import pandas as pd
 import psutil
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 import leantune
 from leantune.engine import (
@@ -36,6 +37,7 @@ from leantune.metrics import score_metric
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
+from leantune.study._lock import own_run_dir
 from leantune.study._policies import build_policy, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
@@ -93,13 +95,25 @@ def run_study(
     console = console or Console(stderr=True)
     clock = _Clock()
     prepared = prepare_study(spec)
-    run_dir = prepared.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepared.run_dir.mkdir(parents=True, exist_ok=True)
+    with own_run_dir(prepared.run_dir, fresh=True):
+        return _start_study(prepared, console, show_progress, tracker, faults, clock)
+
+
+def _start_study(
+    prepared: PreparedStudy,
+    console: Console,
+    show_progress: bool,
+    tracker: Tracker | None,
+    faults: tuple[Fault, ...],
+    clock: _Clock,
+) -> StudyResult:
+    spec, run_dir = prepared.spec, prepared.run_dir
     spec_yaml = dump_spec(spec)
     (run_dir / "spec.yaml").write_text(spec_yaml)
     console.print(
-        f"[bold]{spec.name}[/]: {prepared.dataset.describe()}; {prepared.n_trials} configs × "
-        f"{len(prepared.splits.folds)} folds → {run_dir}",
+        f"[bold]{spec.name}[/]: {escape(prepared.dataset.describe())}; {prepared.n_trials} "
+        f"configs × {len(prepared.splits.folds)} folds → {escape(str(run_dir))}",
         highlight=False,
     )
     tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker)
@@ -139,6 +153,19 @@ def resume_study(
     """
     console = console or Console(stderr=True)
     clock = _Clock()
+    StudyState.open(run_dir)  # refuses a directory with no study before a lock file is made
+    with own_run_dir(run_dir):
+        return _resume_study(run_dir, console, show_progress, tracker, faults, clock)
+
+
+def _resume_study(
+    run_dir: Path,
+    console: Console,
+    show_progress: bool,
+    tracker: Tracker | None,
+    faults: tuple[Fault, ...],
+    clock: _Clock,
+) -> StudyResult:
     state = StudyState.open(run_dir)
     spec = _resumable_spec(run_dir, state.meta.get("cwd"))
     prepared = prepare_study(spec, resume=True)
@@ -151,7 +178,8 @@ def resume_study(
         )
     ended, unfinished = state.load_trials()
     console.print(
-        f"[bold]{spec.name}[/]: resuming {run_dir}: {len(ended)} of {prepared.n_trials} trials "
+        f"[bold]{spec.name}[/]: resuming {escape(str(run_dir))}: {len(ended)} of "
+        f"{prepared.n_trials} trials "
         f"ended before, {len(unfinished)} run again",
         highlight=False,
     )
@@ -309,8 +337,9 @@ def _write_report(run_dir: Path, console: Console) -> list[Path]:
         # The traceback is for a developer (logging at debug); the user gets one line.
         _log.debug("leantune: the report could not be written", exc_info=True)
         console.print(
-            f"[yellow]The report could not be written ({type(error).__name__}: {error}); the "
-            f"results are saved. Try again with: leantune report {run_dir}[/]",
+            f"[yellow]The report could not be written ({type(error).__name__}: "
+            f"{escape(str(error))}); the results are saved. Try again with: leantune report "
+            f"{escape(str(run_dir))}[/]",
             highlight=False,
         )
         return []
