@@ -173,7 +173,7 @@ def _server_problem(uri: str, parts: SplitResult) -> str | None:
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", None) or error
         return (
-            f"the MLflow server does not answer (tried GET {health} for "
+            f"the MLflow server does not answer (tried GET {health}, waiting up to "
             f"{PROBE_TIMEOUT_S:g} s: {reason}); start it, or leave the key out to log to "
             "a sqlite file in the run directory"
         )
@@ -206,7 +206,7 @@ def _connect_problem(host: str, port: int) -> str | None:
         with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
             return None
     except TimeoutError:
-        return f"tried {host}:{port} for {PROBE_TIMEOUT_S:g} s: no answer"
+        return f"tried {host}:{port}, waiting up to {PROBE_TIMEOUT_S:g} s: no answer"
     except OSError as error:
         return f"tried {host}:{port}: {error.strerror or error}"
 
