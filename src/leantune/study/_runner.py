@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -41,6 +42,7 @@ from leantune.study._lock import own_run_dir
 from leantune.study._policies import build_policy, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
+from leantune.study._recording import RecordingGuard, recording_into
 from leantune.study._results import (
     FinalModel,
     best_feasible,
@@ -96,7 +98,7 @@ def run_study(
     clock = _Clock()
     prepared = prepare_study(spec)
     prepared.run_dir.mkdir(parents=True, exist_ok=True)
-    with own_run_dir(prepared.run_dir, fresh=True):
+    with own_run_dir(prepared.run_dir, fresh=True), recording_into(prepared.run_dir):
         return _start_study(prepared, console, show_progress, tracker, faults, clock)
 
 
@@ -154,7 +156,7 @@ def resume_study(
     console = console or Console(stderr=True)
     clock = _Clock()
     StudyState.open(run_dir)  # refuses a directory with no study before a lock file is made
-    with own_run_dir(run_dir):
+    with own_run_dir(run_dir), recording_into(run_dir):
         return _resume_study(run_dir, console, show_progress, tracker, faults, clock)
 
 
@@ -177,6 +179,16 @@ def _resume_study(
             f"{str(run_dir)!r} began with; resuming would mix results of two datasets"
         )
     ended, unfinished = state.load_trials()
+    lost_store = state.missing_store() if tracker is None else None
+    if lost_store is not None:
+        raise LeantuneError(
+            f"RUN_DIR: {lost_store} is gone, but the study logs to it (MLflow run "
+            f"{state.meta.get('parent_run_id')}); resuming would start an empty store without "
+            "the runs of the trials that ended. Restore the file; the results in state/ and "
+            "trials.csv are intact"
+        )
+    for line in state.repaired:
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     console.print(
         f"[bold]{spec.name}[/]: resuming {escape(str(run_dir))}: {len(ended)} of "
         f"{prepared.n_trials} trials "
@@ -188,6 +200,14 @@ def _resume_study(
     if parent_run_id:
         runs = tracker.reopen_study(parent_run_id)
         _complete_trial_runs(tracker, ended, runs)
+        known = {record.trial_id for record in [*ended, *unfinished]}
+        for trial_id in sorted(set(runs) - known):
+            console.print(
+                f"[yellow]trial {escape(trial_id)}: MLflow holds its run, but its file "
+                f"state/trials/{escape(trial_id)}.json is gone; its config runs again as a new "
+                "trial, and the old run stays in MLflow beside it[/]",
+                highlight=False,
+            )
     resume = (ended, [(r.trial_id, r.config) for r in unfinished])
     try:
         return _search_and_record(
@@ -267,7 +287,7 @@ def _search_and_record(
     progress = ProgressDisplay(
         prepared.n_trials, console, enabled=show_progress, done=status_counts(earlier)
     )
-    observer = _StudyObserver(tracker, progress, state)
+    observer = RecordingGuard(_StudyObserver(tracker, progress, state))
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
@@ -278,6 +298,10 @@ def _search_and_record(
         tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
         state.end_session("crashed", clock.wall(), clock.cpu())
         raise
+    if observer.failure is not None:
+        with contextlib.suppress(Exception):  # the store may be as unwritable as the directory
+            tracker.end_study({}, {"leantune.outcome": "unrecordable"}, [], interrupted=True)
+    observer.raise_failure(run_dir)
     records = [*earlier, *records]
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
@@ -366,8 +390,13 @@ def _resumable_spec(run_dir: Path, cwd: str | None) -> StudySpec:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("output", {}), dict):
+        raise LeantuneError(
+            f"RUN_DIR: {path} must be the study as it ran, a mapping of keys (name, dataset, "
+            f"...); got {type(raw).__name__}. Restore it, e.g. from the MLflow run's spec.yaml"
+        )
     raw.setdefault("output", {})["dir"] = str(run_dir)
-    dataset = raw.get("dataset") or {}
+    dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
     for key in ("path", "cache_dir"):
         value = dataset.get(key)
         if value and cwd and not Path(value).expanduser().is_absolute():
