@@ -18,10 +18,11 @@ from leantune.cli import app
 from leantune.tracking import open_tracker
 
 
-@pytest.fixture
-def run_dir(tmp_path):
-    open_tracker(None, "ui", tmp_path)  # a real, empty sqlite store: RUN_DIR/mlflow.db
-    return tmp_path
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("ui")
+    open_tracker(None, "ui", directory)  # a real, empty sqlite store: RUN_DIR/mlflow.db
+    return directory
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "-1"])
