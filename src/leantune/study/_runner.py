@@ -29,6 +29,7 @@ from leantune.engine import (
     TrainingPlan,
     TrialData,
     TrialRecord,
+    require_cpus,
     run_search,
     start_ray,
     stop_ray,
@@ -231,6 +232,7 @@ def _open_tracker_and_ray(
             opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
         started_ray = start_ray(spec.resources.ray_address)
         try:
+            require_cpus(spec.resources.cpus_per_trial, spec.resources.ray_address)
             return tracker or opening.result(), started_ray  # type: ignore[union-attr]
         except BaseException:
             if started_ray:
