@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +278,58 @@ def test_a_second_run_into_a_driven_directory_is_refused(tmp_path, ray_session):
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    flag = "+i" if on else "-i"
+    done = subprocess.run(["chattr", "-R", flag, str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+@pytest.mark.system
+def test_state_made_immutable_mid_run_stops_with_one_line_and_exit_2(tmp_path):
+    """`chattr +i` on the run directory's state while trials run (root ignores permission
+    bits; an immutable file it cannot write). One line, exit 2, and `leantune resume` finishes
+    once the flag is gone. (The sqlite store is left writable: sqlite in WAL mode dies of
+    SIGBUS when its shared-memory file turns immutable under it, which no handler can turn
+    into a line.)"""
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    if not _immutable(probe, True):
+        pytest.skip("chattr +i is not available here")
+    _immutable(probe, False)
+    study = tmp_path / "study.yaml"
+    spec = tiny_spec(
+        search={"space": {"batch_size": [1], "learning_rate": RATES, "alpha": [0.0001]}},
+        training={"epochs": 3, "report_every": 20},
+        resources={"max_concurrent": 1},
+        output={"dir": "run", "report": False},
+    )
+    study.write_text(yaml.safe_dump(spec))
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "leantune", "run", str(study), "--quiet"]
+    process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        while not _ended_trials(run_dir) if (run_dir / "state" / "trials").is_dir() else True:
+            assert process.poll() is None, process.communicate()[1]
+            time.sleep(0.2)
+        _immutable(run_dir / "state", True)
+        _, stderr = process.communicate(timeout=300)
+    finally:
+        _immutable(run_dir / "state", False)
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "could not be written" in errors[0]
+    assert len(_ended_trials(run_dir)) < len(RATES)
+    finish = subprocess.run(
+        [sys.executable, "-m", "leantune", "resume", str(run_dir), "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finish.returncode == 0, finish.stderr
+    assert len(_ended_trials(run_dir)) == len(RATES)

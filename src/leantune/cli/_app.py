@@ -51,6 +51,10 @@ def user_errors(command: F) -> F:
             for line in error.problems:
                 # The line holds user text ("[/]", "[low, high]"): printed as it is, never markup.
                 stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            if getattr(error, "exit_at_once", False):
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(2)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")

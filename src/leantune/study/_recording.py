@@ -25,7 +25,13 @@ _WRITE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EP
 
 
 class RecordingFailed(LeantuneError):
-    """The study could not write its run directory or its store, and stopped."""
+    """The study could not write its run directory or its store, and stopped.
+
+    `exit_at_once`: the CLI leaves without interpreter teardown, in which a store on an
+    unwritable disk can still crash (sqlite's WAL checkpoint gets SIGBUS on an immutable file).
+    """
+
+    exit_at_once = True
 
     def __init__(self, run_dir: Path, error: BaseException):
         self.error = error
@@ -103,4 +109,12 @@ class RecordingGuard:
             # Logged for a developer; the user gets RecordingFailed's one line at the end.
             _log.debug("leantune: %s could not be recorded", event, exc_info=True)
             self.failure = error
+            _quiet_the_writers()
             stop_the_search()
+
+
+def _quiet_the_writers() -> None:
+    """Every writer now fails the same way (Tune's checkpoints, MLflow's store, the tracker's
+    retries): their tracebacks would bury the one line that says what happened."""
+    for name in ("ray.tune", "ray.train", "mlflow", "sqlalchemy", "leantune"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
