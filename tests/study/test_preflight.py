@@ -58,8 +58,19 @@ def test_a_tracking_server_that_never_answers_is_an_error_not_a_hang(
     assert not (tmp_path / "run").exists()
 
 
-def test_a_port_that_accepts_counts_as_a_ray_cluster_that_answers(silent_server, tmp_path):
-    preflight(_spec(resources={"ray_address": f"127.0.0.1:{silent_server}"}), tmp_path / "r")
+def test_a_port_that_accepts_but_is_no_ray_cluster_is_refused_in_bounded_time(
+    silent_server, tmp_path, monkeypatch
+):
+    # ray.init itself would wait for minutes here.
+    monkeypatch.setattr(_preflight, "PROBE_TIMEOUT_S", 0.5)
+    spec = _spec(resources={"ray_address": f"127.0.0.1:{silent_server}"})
+    with pytest.raises(SpecError, match="but it does not answer as a Ray cluster"):
+        preflight(spec, tmp_path / "run")
+
+
+def test_a_running_ray_cluster_passes(ray_session, tmp_path):
+    address = ray_session.get_runtime_context().gcs_address
+    preflight(_spec(resources={"ray_address": address}), tmp_path / "run")
 
 
 def test_auto_without_a_running_cluster_is_refused(tmp_path, monkeypatch):

@@ -228,9 +228,7 @@ def _ray_problems(spec: StudySpec) -> Iterator[str]:
         return
     target, problem = _ray_target(address)
     if problem is None and target is not None:
-        problem = _connect_problem(*target)
-        if problem:
-            problem = f"no Ray cluster answers there ({problem})"
+        problem = _grpc_problem(*target)
     if problem:
         yield f"resources.ray_address: {problem}; got {address!r}"
 
@@ -255,6 +253,32 @@ def _ray_target(address: str) -> tuple[tuple[str, int] | None, str | None]:
     if port is None:
         return None, f"must be {_RAY_FORMS}; the port is missing"
     return (host, port), None
+
+
+# An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS, Ray's
+# client server) answers with a SETTINGS frame of its own. ray.init would instead wait for
+# minutes on a port where something else listens.
+_HTTP2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+_SETTINGS_FRAME = 0x04
+
+
+def _grpc_problem(host: str, port: int) -> str | None:
+    unreachable = _connect_problem(host, port)
+    if unreachable:
+        return f"no Ray cluster answers there ({unreachable})"
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S) as connection:
+            connection.settimeout(PROBE_TIMEOUT_S)
+            connection.sendall(_HTTP2_HELLO)
+            header = connection.recv(9)
+    except OSError:  # a timeout, or a reset by a server that speaks something else
+        header = b""
+    if len(header) < 9 or header[3] != _SETTINGS_FRAME:
+        return (
+            f"something listens at {host}:{port}, but it does not answer as a Ray cluster "
+            f"(no gRPC reply within {PROBE_TIMEOUT_S:g} s)"
+        )
+    return None
 
 
 def _current_cluster() -> str | None:
