@@ -165,15 +165,17 @@ def test_an_ended_trial_that_lost_its_reports_runs_again_under_its_id(
     assert len(_trial_runs(store)) == len(RATES)  # its MLflow run is reused, not doubled
 
 
-def test_a_deleted_trial_file_is_said_not_passed_over(unrecordable_run, tmp_path, capsys):
-    run_dir, _ = _copy(unrecordable_run, tmp_path)
+def test_a_deleted_trial_file_runs_again_into_its_mlflow_run(unrecordable_run, tmp_path, capsys):
+    run_dir, store = _copy(unrecordable_run, tmp_path)
     trial_id = sorted(_ended_trials(run_dir))[0]
     (run_dir / "state" / "trials" / f"{trial_id}.json").unlink()
     result = resume_study(run_dir, console=Console(stderr=True, width=400), show_progress=False)
     said = capsys.readouterr().err
     assert f"trial {trial_id}: MLflow holds its run, but its file" in said
-    assert "its config runs again as a new trial" in said
+    assert "its config, read from MLflow, runs again under its id" in said
     assert sorted(r.config["learning_rate"] for r in result.records) == sorted(RATES)
+    assert trial_id in {r.trial_id for r in result.records}
+    assert len(_trial_runs(store)) == len(RATES)  # not one more than the study has trials
 
 
 @pytest.mark.parametrize(

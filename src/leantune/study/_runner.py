@@ -201,15 +201,23 @@ def _resume_study(
     if parent_run_id:
         runs = tracker.reopen_study(parent_run_id)
         _complete_trial_runs(tracker, ended, runs)
+    resume = (ended, [(r.trial_id, r.config) for r in unfinished])
+    if parent_run_id:
         known = {record.trial_id for record in [*ended, *unfinished]}
         for trial_id in sorted(set(runs) - known):
+            config = _config_from_params(getattr(runs[trial_id], "params", None), prepared)
+            if config is not None:
+                resume[1].append((trial_id, config))  # runs again into the run it had
+            how = (
+                "its config, read from MLflow, runs again under its id"
+                if config is not None
+                else "its config runs again as a new trial, and the old run stays in MLflow"
+            )
             console.print(
                 f"[yellow]trial {escape(trial_id)}: MLflow holds its run, but its file "
-                f"state/trials/{escape(trial_id)}.json is gone; its config runs again as a new "
-                "trial, and the old run stays in MLflow beside it[/]",
+                f"state/trials/{escape(trial_id)}.json is gone; {how}[/]",
                 highlight=False,
             )
-    resume = (ended, [(r.trial_id, r.config) for r in unfinished])
     try:
         return _search_and_record(
             prepared, state, tracker, console, show_progress, clock, faults, resume=resume
@@ -404,6 +412,27 @@ def _resumable_spec(run_dir: Path, cwd: str | None) -> StudySpec:
         if value and cwd and not Path(value).expanduser().is_absolute():
             dataset[key] = str(Path(cwd) / value)
     return load_spec(raw)
+
+
+def _config_from_params(
+    params: Mapping[str, str] | None, prepared: PreparedStudy
+) -> dict[str, Any] | None:
+    """A trial's config from its MLflow run's parameters (text), typed as the search space
+    types it; None if any axis is missing or does not parse."""
+    if not params:
+        return None
+    config: dict[str, Any] = {}
+    for axis in prepared.param_space:
+        text = params.get(axis)
+        if text is None:
+            return None
+        try:
+            config[axis] = (
+                text if axis == "model" else int(text) if axis == "batch_size" else float(text)
+            )
+        except ValueError:
+            return None
+    return config
 
 
 def _complete_trial_runs(

@@ -70,6 +70,9 @@ class TrialRun:
     """MLflow's run status: RUNNING, FINISHED, FAILED or KILLED."""
     trial_status: str | None
     """leantune's status tag, set when the trial's run was closed."""
+    params: Mapping[str, str] | None = None
+    """The run's parameters (the trial's config, as text): what is left of a trial whose
+    state file is gone."""
 
 
 class MlflowTracker:
@@ -162,7 +165,10 @@ class MlflowTracker:
                 trial_id = run.data.tags.get("leantune.trial_id")
                 if trial_id:
                     found[trial_id] = TrialRun(
-                        run.info.run_id, run.info.status, run.data.tags.get("leantune.status")
+                        run.info.run_id,
+                        run.info.status,
+                        run.data.tags.get("leantune.status"),
+                        dict(run.data.params),
                     )
             token = page.token
             if not token:
