@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import math
 import os
@@ -18,13 +17,26 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from leantune.engine._faults import Fault
-from leantune.engine._trial import DIVERGED, FAILED, TrainingPlan, TrialData, train_trial
+from leantune.engine._trial import TrainingPlan, TrialData, train_trial
 from leantune.stoppers import StoppingPolicy, StopReason, TrialHistory
+from leantune.trials import (
+    DIVERGED,
+    FAILED,
+    FEASIBLE,
+    INFEASIBLE,
+    STOPPED,
+    LogUniform,
+    ResumePoint,
+    SearchInterrupted,
+    TrialObserver,
+    TrialRecord,
+    config_key,
+)
 
 # Set before Ray reads them: keep Tune's own console table and per-trial log files out of the
 # way. leantune shows its own progress and records everything in MLflow. A failed trial is
@@ -37,10 +49,6 @@ os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
 import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
-
-FEASIBLE, STOPPED = "feasible", "stopped"
-# A trial that finished while breaking a limit: only when stopping is off (observe-only mode).
-INFEASIBLE = "infeasible"
 
 _log = logging.getLogger("leantune")
 
@@ -68,83 +76,8 @@ _RAY_KEYS = frozenset(
 )
 
 
-@dataclass
-class TrialRecord:
-    """One ended trial as the driver saw it: config, every report, and how it ended."""
-
-    trial_id: str
-    config: dict[str, Any]
-    status: str = "running"
-    stop_reason: StopReason | None = None
-    error: str | None = None
-    reports: list[dict[str, Any]] = field(default_factory=list)
-    started_at: float = field(default_factory=time.time)
-    ended_at: float | None = None
-    attempts: int = 1
-    """How many times the trial started: 1 + its retries (resources.max_failures)."""
-    attempt_errors: list[str] = field(default_factory=list)
-    """The error of every failed attempt, oldest first (the last one is also `error`)."""
-    node_id: str | None = None
-    """The Ray node that ran the trial's last attempt."""
-    worker_pid: int | None = None
-    session: int = 0
-    """Which run of the study ended the trial: 0 for `leantune run`, 1+ for each resume."""
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.reports[-1] if self.reports else {}
-
-
-class TrialObserver(Protocol):
-    """Driver-side listener: the study wires tracking and progress display to these calls.
-
-    `trial_restarted` (optional) says a failed attempt is retried: the reports so far are void.
-    """
-
-    def trial_started(self, record: TrialRecord) -> None: ...
-
-    def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None: ...
-
-    def trial_ended(self, record: TrialRecord) -> None: ...
-
-
 class TrialFailed(RuntimeError):
     """Raised in the worker after a failed attempt, so that Tune counts it and may retry it."""
-
-
-class SearchInterrupted(Exception):
-    """The search ended before every trial did (Ctrl-C, SIGTERM). `records` holds the ended ones."""
-
-    def __init__(self, records: list[TrialRecord], planned: int, unfinished: int):
-        self.records = records
-        self.planned = planned
-        self.unfinished = unfinished
-        super().__init__(
-            f"interrupted: {len(records)} of {planned} trials ended ({unfinished} were running)"
-        )
-
-
-@dataclass(frozen=True)
-class LogUniform:
-    """A continuous axis sampled log-uniformly in [low, high] (random search and TPE)."""
-
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"log-uniform [{self.low:g}, {self.high:g}]"
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """What earlier runs of the same study left: the search picks up where they stopped."""
-
-    ended: Sequence[TrialRecord] = ()
-    """Trials that ended. They never run again; random and TPE sampling learn from them."""
-    unfinished: Sequence[tuple[str, Mapping[str, Any]]] = ()
-    """(trial id, config) of trials that were running. Each runs again from its start, under
-    the same id."""
-    session: int = 1
 
 
 @dataclass(frozen=True)
@@ -304,11 +237,6 @@ class _SearchPlan:
 def _grid_configs(param_space: Mapping[str, Any]) -> list[dict[str, Any]]:
     axes, values = list(param_space), list(param_space.values())
     return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*values)]
-
-
-def config_key(config: Mapping[str, Any]) -> str:
-    """A config's identity across sessions (state files round-trip ints and floats exactly)."""
-    return json.dumps(dict(config), sort_keys=True, default=str)
 
 
 def _without(
