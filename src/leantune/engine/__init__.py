@@ -1,32 +1,53 @@
-"""The engine: the trial loop and the Ray Tune wiring (the only package that imports Ray)."""
+"""The engine: the trial loop and the Ray Tune wiring (the only package that imports Ray).
+
+Ray is imported on first use of a name that needs it (`run_search`, `start_ray`, ...), so code
+that only reads trials (`TrialRecord`, the statuses, `LogUniform`) never pays for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Any
 
 from leantune.engine._faults import Fault, InjectedFault
 from leantune.engine._memory_cap import MemoryCap
-from leantune.engine._trial import (
+from leantune.engine._trial import TrainingPlan, TrialData, TrialOutcome, train_trial
+from leantune.trials import (
     DIVERGED,
     FAILED,
-    FINISHED,
-    TrainingPlan,
-    TrialData,
-    TrialOutcome,
-    train_trial,
-)
-from leantune.engine._tune import (
     FEASIBLE,
+    FINISHED,
     INFEASIBLE,
     STOPPED,
     LogUniform,
     ResumePoint,
     SearchInterrupted,
-    SearchRequest,
-    TrialFailed,
     TrialObserver,
     TrialRecord,
     config_key,
-    run_search,
-    start_ray,
-    stop_ray,
 )
+
+# Set before Ray reads them (the engine's first import, before any Ray import): keep Tune's own
+# console table and per-trial log files out of the way. leantune shows its own progress and
+# records everything in MLflow. A failed trial is recorded with its error by the driver, so Tune
+# need not print each one's traceback too.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+
+if TYPE_CHECKING:
+    from leantune.engine._tune import SearchRequest, TrialFailed, run_search, start_ray, stop_ray
+
+_NEEDS_RAY = frozenset({"SearchRequest", "TrialFailed", "run_search", "start_ray", "stop_ray"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NEEDS_RAY:
+        return getattr(importlib.import_module("leantune.engine._tune"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DIVERGED",

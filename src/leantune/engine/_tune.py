@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ray
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
+
 from leantune.engine._faults import Fault
 from leantune.engine._trial import TrainingPlan, TrialData, train_trial
 from leantune.stoppers import StoppingPolicy, StopReason, TrialHistory
@@ -37,18 +41,6 @@ from leantune.trials import (
     TrialRecord,
     config_key,
 )
-
-# Set before Ray reads them: keep Tune's own console table and per-trial log files out of the
-# way. leantune shows its own progress and records everything in MLflow. A failed trial is
-# recorded with its error by the driver, so Tune need not print each one's traceback too.
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
-
-import ray
-from ray import tune
-from ray.tune.search.optuna import OptunaSearch
 
 _log = logging.getLogger("leantune")
 
