@@ -81,12 +81,17 @@ def run(
         from leantune.cli._summary import print_comparison
 
         _finish(
-            lambda: run_comparison(spec, console=stderr, show_progress=not quiet),
+            lambda _: run_comparison(spec, console=stderr, show_progress=not quiet),
             StudyInterrupted,
             show=print_comparison,
         )
     else:
-        _finish(lambda: run_study(spec, console=stderr, show_progress=not quiet), StudyInterrupted)
+        _finish(
+            lambda shown: run_study(
+                spec, console=stderr, show_progress=not quiet, on_summary=shown
+            ),
+            StudyInterrupted,
+        )
 
 
 @app.command()
@@ -101,12 +106,15 @@ def resume(
     from leantune.study import StudyInterrupted, resume_study
 
     _finish(
-        lambda: resume_study(run_dir, console=stderr, show_progress=not quiet), StudyInterrupted
+        lambda shown: resume_study(
+            run_dir, console=stderr, show_progress=not quiet, on_summary=shown
+        ),
+        StudyInterrupted,
     )
 
 
 def _finish(
-    study: Callable[[], Any],
+    study: Callable[[Callable[[dict[str, Any]], None]], Any],
     interrupted_error: type[Exception],
     show: Callable[[Any, Console], None] | None = None,
 ) -> None:
@@ -115,14 +123,21 @@ def _finish(
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     from leantune.cli._summary import print_summary
 
+    shown: list[bool] = []
+
+    def show_summary(summary: dict[str, Any]) -> None:
+        # Printed as soon as the results are saved: the report's figures come after.
+        print_summary(summary, stdout)
+        shown.append(True)
+
     try:
-        result = study()
+        result = study(show_summary)
     except interrupted_error as interrupted:
         stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
         raise typer.Exit(130) from None
     if show is not None:
         show(result, stdout)
-    else:
+    elif not shown:
         print_summary(result.summary, stdout)
 
 

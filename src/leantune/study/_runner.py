@@ -7,7 +7,7 @@ import logging
 import math
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,10 +85,13 @@ def run_study(
     show_progress: bool = True,
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     """Run `spec` end to end. Invalid input raises LeantuneError before anything is created.
 
     `faults` is for tests only: misbehaviour injected into chosen trials (leantune.engine.Fault).
+    `on_summary` gets the summary of a completed study as soon as it is saved, before the
+    report is drawn.
     """
     console = console or Console(stderr=True)
     clock = _Clock()
@@ -118,7 +121,9 @@ def run_study(
         dataset_fingerprint=dataset_fingerprint(prepared.dataset.X, prepared.dataset.y),
     )
     try:
-        return _search_and_record(prepared, state, tracker, console, show_progress, clock, faults)
+        return _search_and_record(
+            prepared, state, tracker, console, show_progress, clock, faults, on_summary=on_summary
+        )
     finally:
         if started_ray:
             stop_ray()
@@ -131,6 +136,7 @@ def resume_study(
     show_progress: bool = True,
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     """Finish a study that was interrupted or killed: trials that ended stay as they are, the
     ones that were running run again under their ids, the rest of the search follows.
@@ -163,7 +169,7 @@ def resume_study(
     resume = (ended, [(r.trial_id, r.config) for r in unfinished])
     try:
         return _search_and_record(
-            prepared, state, tracker, console, show_progress, clock, faults, resume=resume
+            prepared, state, tracker, console, show_progress, clock, faults, resume, on_summary
         )
     finally:
         if started_ray:
@@ -199,6 +205,7 @@ def _search_and_record(
     clock: _Clock,
     faults: tuple[Fault, ...],
     resume: tuple[list[TrialRecord], list[tuple[str, dict[str, Any]]]] | None = None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     session = state.begin_session()
@@ -278,6 +285,8 @@ def _search_and_record(
     (run_dir / "summary.json").write_text(
         json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
     )
+    if on_summary is not None and not interrupted:
+        on_summary(summary)  # the results are read while the report is drawn
     outcome = summary["outcome"] if interrupted or final else "no feasible config"
     tracker.end_study(
         # Summary metrics go in once, when the study completes: a resumed study would
