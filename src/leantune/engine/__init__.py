@@ -38,7 +38,7 @@ os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
 # leantune resumes from its own run directory, never from Tune's experiment state: Tune need not
 # rewrite that state every few seconds (each write encodes every trial, ~10 ms a trial of driver
-# CPU); it still writes it once at the end.
+# CPU); it still writes it when the search starts and when it ends.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "86400")
 
 if TYPE_CHECKING:
