@@ -186,6 +186,44 @@ def _attach_reports(written: list[Any]) -> None:
             )
 
 
+ray_app = typer.Typer(
+    help="A local Ray kept running between studies: each study then skips Ray's start and stop.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(ray_app, name="ray")
+
+
+@ray_app.command("start")
+@user_errors
+def ray_start(
+    cpus: Annotated[
+        int | None, typer.Option(help="CPUs for trials. Default: all.", show_default=False)
+    ] = None,
+) -> None:
+    """Start a local Ray that every study on this machine joins until `leantune ray stop`."""
+    from leantune.engine._persistent import start
+
+    try:
+        state = start(cpus)
+    except RuntimeError as error:
+        raise LeantuneError(f"ray start: {error}") from None
+    stdout.print(
+        f"Ray runs at {state['address']} ({state['cpus']} CPUs, owner pid {state['pid']}); "
+        "studies join it until `leantune ray stop`",
+        highlight=False,
+    )
+
+
+@ray_app.command("stop")
+@user_errors
+def ray_stop() -> None:
+    """Stop the local Ray that `leantune ray start` started (and no other)."""
+    from leantune.engine._persistent import stop
+
+    stdout.print("stopped" if stop() else "no Ray started by `leantune ray start` runs")
+
+
 study_app = typer.Typer(help="Preset studies.", no_args_is_help=True, add_completion=False)
 app.add_typer(study_app, name="study")
 

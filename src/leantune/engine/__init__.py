@@ -10,6 +10,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from leantune.engine import _persistent
 from leantune.engine._faults import Fault, InjectedFault
 from leantune.engine._memory_cap import MemoryCap
 from leantune.engine._trial import TrainingPlan, TrialData, TrialOutcome, train_trial
@@ -40,6 +41,8 @@ os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
 # rewrite that state every few seconds (each write encodes every trial, ~10 ms a trial of driver
 # CPU); it still writes it when the search starts and when it ends.
 os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "86400")
+# A study joins the local Ray that `leantune ray start` keeps running, with its token.
+_persistent.prepare_to_join()
 
 if TYPE_CHECKING:
     from leantune.engine._tune import SearchRequest, TrialFailed, run_search, start_ray, stop_ray

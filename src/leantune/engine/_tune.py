@@ -25,6 +25,7 @@ import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
+from leantune.engine import _persistent
 from leantune.engine._faults import Fault
 from leantune.engine._trial import TrainingPlan, TrialData, train_trial
 from leantune.stoppers import StoppingPolicy, StopReason, TrialHistory
@@ -277,6 +278,9 @@ def start_ray(address: str | None) -> bool:
     )
     if address:
         ray.init(address=address, **options)
+    elif (persistent := _persistent.running()) is not None:
+        # `leantune ray start` left a local Ray running: join it, skipping Ray's start and stop.
+        ray.init(address=persistent["address"], **options)
     else:
         # "local" starts a private Ray: address=None would join any cluster that RAY_ADDRESS
         # or /tmp/ray/ray_current_cluster points at, then refuse num_cpus.
