@@ -8,15 +8,26 @@ wall)/N. What follows the search (refit of the pick, test score, report) is show
 The same study without MLflow (a null tracker) tells what tracking costs. Goals: ≤ 0.15 s per
 trial, ≤ 6 s start-up.
 
+The iteration cycle, each arm a fresh process as a user starts it, side by side: a 1-config
+study's whole `leantune run` against a bare Ray Tune script of one similar trial (goal ≤ 1.2),
+`leantune validate` against importing the libraries (goal ≤ 0.5), and the driver's CPU per trial
+of the quickstart (goal ≤ 0.03 s).
+
     .venv/bin/python benchmarks/orchestration.py                 # N = 32 and 128
     .venv/bin/python benchmarks/orchestration.py --profile DIR   # also a pyinstrument profile
     .venv/bin/python benchmarks/orchestration.py --smoke         # seconds
+    .venv/bin/python benchmarks/orchestration.py --sizes 32 --repeats 3   # a shorter run
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 from functools import partial
 from pathlib import Path
@@ -24,9 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from _harness import alternate, finish, parser, spread
+from _harness import REPO, alternate, finish, parser, spread
 
 GOAL_PER_TRIAL_S, GOAL_STARTUP_S = 0.15, 6.0
+GOAL_RUN_RATIO, GOAL_VALIDATE_RATIO, GOAL_DRIVER_CPU_S = 1.2, 0.5, 0.03
+GOAL_JOINED_RATIO = 0.6
+BIN = Path(sys.executable).parent
 
 
 def _spec(n_trials: int, out_dir: Path) -> dict[str, Any]:
@@ -86,8 +100,9 @@ def _back_to_back(n_trials: int) -> float:
 def main() -> None:
     options = parser(__doc__.split("\n\n")[0])
     options.add_argument("--profile", type=Path, help="write a pyinstrument profile here")
+    options.add_argument("--sizes", default="32,128", help="study sizes N (default 32,128)")
     args = options.parse_args()
-    sizes = [32, 128]
+    sizes = [int(size) for size in args.sizes.split(",")]
     if args.smoke:
         sizes, args.repeats = [2], 1
     lines = [
@@ -125,9 +140,146 @@ def main() -> None:
                 f"{spread(per_trial, 3)} | {spread(after, 1)} | {goals} |"
             )
         data[str(n_trials)] = readings
+    cycle_lines, data["cycle"] = _cycle(args.repeats, smoke=args.smoke)
+    lines += ["", *cycle_lines]
     if args.profile:
         lines += ["", _profile(max(sizes), args.profile)]
     finish(args, "\n".join(lines), data)
+
+
+# One trial of the same model on the same data, as a user would write it with Ray Tune alone.
+_BARE_TUNE = textwrap.dedent(
+    """
+    import os
+    import numpy as np
+    import ray
+    from ray import tune
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import SGDClassifier
+
+    def trainable(config):
+        X, y = load_iris(return_X_y=True)
+        model = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=config["lr"])
+        model.partial_fit(X, y, classes=np.unique(y))
+        tune.report({"accuracy": model.score(X, y)})
+
+    ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
+             log_to_driver=False)
+    tune.Tuner(trainable, param_space={"lr": 0.01},
+               run_config=tune.RunConfig(storage_path=os.environ["STORAGE"], verbose=0)).fit()
+    ray.shutdown()
+    """
+)
+_ONE_CONFIG = textwrap.dedent(
+    """
+    name: one-config
+    dataset: {source: sklearn, name: iris}
+    model: logistic
+    search: {space: {batch_size: [16], learning_rate: [0.01], alpha: [0.0001]}}
+    training: {epochs: 1, report_every: 100}
+    validation: {cv_folds: 2}
+    output: {report: false}
+    """
+)
+
+
+def _cycle(repeats: int, smoke: bool) -> tuple[list[str], dict[str, Any]]:
+    """The iteration cycle: whole commands in fresh processes, as a user meets them."""
+    work = Path(tempfile.mkdtemp(prefix="bench-p2-cycle-"))
+    study = work / "one.yaml"
+    study.write_text(_ONE_CONFIG)
+    runs = iter(range(10**6))
+
+    def process(*command: str, **env: str) -> float:
+        started = time.perf_counter()
+        subprocess.run(
+            command, cwd=work, check=True, capture_output=True, env={**os.environ, **env}
+        )
+        return time.perf_counter() - started
+
+    driver: dict[str, list[dict[str, float]]] = {"run": [], "joined": [], "quickstart": []}
+    leantune = str(BIN / "leantune")
+    # The joined arm's own cache holds the state of a `leantune ray start` Ray; the other arms'
+    # studies never see it, so they start their own.
+    joined = {"XDG_CACHE_HOME": str(work / "joined-cache")}
+
+    def study_run(arm: str, path: Path, *overrides: str, **env: str) -> float:
+        out = work / f"{arm}-{next(runs)}"
+        wall = process(
+            leantune, "run", "-q", str(path), "--set", f"output.dir={out}", *overrides, **env
+        )
+        summary = json.loads((out / "summary.json").read_text())
+        driver[arm].append({"cpu": summary["driver_cpu_s"], "trials": summary["trials"]})
+        return wall
+
+    smaller = ["--set", "search.space.batch_size=[128]"] if smoke else []
+    arms = {
+        "run": lambda: study_run("run", study),
+        "joined": lambda: study_run("joined", study, **joined),
+        "bare": lambda: process(
+            sys.executable, "-c", _BARE_TUNE, STORAGE=str(work / f"bare-{next(runs)}")
+        ),
+        "validate": lambda: process(str(BIN / "leantune"), "validate", str(study)),
+        "imports": lambda: process(
+            sys.executable, "-c", "import ray, ray.tune, mlflow, sklearn, pandas"
+        ),
+        "quickstart": lambda: study_run(
+            "quickstart",
+            REPO / "examples/quickstart.yaml",
+            "--set",
+            "output.report=false",
+            *smaller,
+        ),
+    }
+    process(leantune, "ray", "start", **joined)
+    try:
+        study_run("joined", study, **joined)  # makes its cache's MLflow template: not timed
+        driver["joined"].clear()
+        readings = alternate(arms, repeats)
+    finally:
+        process(leantune, "ray", "stop", **joined)
+    # Each ratio pairs the readings of one repetition, taken minutes apart at most.
+    run_ratio = [r / b for r, b in zip(readings["run"], readings["bare"], strict=True)]
+    joined_ratio = [j / b for j, b in zip(readings["joined"], readings["bare"], strict=True)]
+    validate_ratio = [v / i for v, i in zip(readings["validate"], readings["imports"], strict=True)]
+    # The quickstart's driver CPU a trial, with and without what any study spends once
+    # (imports, Ray's start, the store): the 1-config study of the same repetition tells that.
+    per_trial = [q["cpu"] / q["trials"] for q in driver["quickstart"]]
+    marginal = [
+        (q["cpu"] - one["cpu"]) / (q["trials"] - one["trials"])
+        for q, one in zip(driver["quickstart"], driver["run"], strict=True)
+    ]
+    lines = [
+        "### P2b: the iteration cycle",
+        "",
+        "Whole commands, each in a fresh process as a user types it, arms alternating; median "
+        f"(min–max) of {repeats} repetitions, a ratio per repetition. The 1-config study is "
+        "iris, logistic, 2 folds, `output.report: false`; the bare script is `ray.init`, a "
+        "`Tuner.fit` of one trial of one `partial_fit` on iris, `ray.shutdown`.",
+        "",
+        "| what | wall, s | against | wall, s | ratio | goal |",
+        "| --- | ---: | --- | ---: | ---: | --- |",
+        f"| `leantune run` of the 1-config study | {spread(readings['run'], 2)} "
+        f"| bare Ray Tune script | {spread(readings['bare'], 2)} | {spread(run_ratio, 2)} "
+        f"| ≤ {GOAL_RUN_RATIO}: {_verdict(run_ratio, GOAL_RUN_RATIO)} |",
+        f"| the same, joining the Ray of `leantune ray start` | {spread(readings['joined'], 2)} "
+        f"| bare Ray Tune script | {spread(readings['bare'], 2)} | {spread(joined_ratio, 2)} "
+        f"| ≤ {GOAL_JOINED_RATIO}: {_verdict(joined_ratio, GOAL_JOINED_RATIO)} |",
+        f"| `leantune validate` of it | {spread(readings['validate'], 2)} "
+        f"| `import ray, ray.tune, mlflow, sklearn, pandas` | {spread(readings['imports'], 2)} "
+        f"| {spread(validate_ratio, 2)} "
+        f"| ≤ {GOAL_VALIDATE_RATIO}: {_verdict(validate_ratio, GOAL_VALIDATE_RATIO)} |",
+        "",
+        f"Driver CPU per trial of the quickstart (`leantune run examples/quickstart.yaml`, "
+        f"report off, {driver['quickstart'][0]['trials']} trials, "
+        f"{spread(readings['quickstart'], 1)} s wall): the summary's `driver_cpu_s` ÷ trials, "
+        f"what every study spends once included: {spread(per_trial, 3)} s; without it (minus "
+        f"the 1-config study's driver CPU, {spread([r['cpu'] for r in driver['run']], 2)} s, "
+        f"÷ the trials more): {spread(marginal, 3)} s. Goal ≤ {GOAL_DRIVER_CPU_S} s: "
+        f"{_verdict(per_trial, GOAL_DRIVER_CPU_S)} with, {_verdict(marginal, GOAL_DRIVER_CPU_S)} "
+        "without.",
+    ]
+    return lines, {"readings": readings, "driver": driver}
 
 
 def _profile(n_trials: int, directory: Path) -> str:

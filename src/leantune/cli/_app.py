@@ -87,12 +87,17 @@ def run(
         from leantune.cli._summary import print_comparison
 
         _finish(
-            lambda: run_comparison(spec, console=stderr, show_progress=not quiet),
+            lambda _: run_comparison(spec, console=stderr, show_progress=not quiet),
             StudyInterrupted,
             show=print_comparison,
         )
     else:
-        _finish(lambda: run_study(spec, console=stderr, show_progress=not quiet), StudyInterrupted)
+        _finish(
+            lambda shown: run_study(
+                spec, console=stderr, show_progress=not quiet, on_summary=shown
+            ),
+            StudyInterrupted,
+        )
 
 
 @app.command()
@@ -107,12 +112,15 @@ def resume(
     from leantune.study import StudyInterrupted, resume_study
 
     _finish(
-        lambda: resume_study(run_dir, console=stderr, show_progress=not quiet), StudyInterrupted
+        lambda shown: resume_study(
+            run_dir, console=stderr, show_progress=not quiet, on_summary=shown
+        ),
+        StudyInterrupted,
     )
 
 
 def _finish(
-    study: Callable[[], Any],
+    study: Callable[[Callable[[dict[str, Any]], None]], Any],
     interrupted_error: type[Exception],
     show: Callable[[Any, Console], None] | None = None,
 ) -> None:
@@ -121,14 +129,21 @@ def _finish(
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     from leantune.cli._summary import print_summary
 
+    shown: list[bool] = []
+
+    def show_summary(summary: dict[str, Any]) -> None:
+        # Printed as soon as the results are saved: the report's figures come after.
+        print_summary(summary, stdout)
+        shown.append(True)
+
     try:
-        result = study()
+        result = study(show_summary)
     except interrupted_error as interrupted:
         stderr.print(f"[yellow]{escape(str(interrupted))}[/]", highlight=False)
         raise typer.Exit(130) from None
     if show is not None:
         show(result, stdout)
-    else:
+    elif not shown:
         print_summary(result.summary, stdout)
 
 
@@ -175,6 +190,44 @@ def _attach_reports(written: list[Any]) -> None:
                 f"[yellow]Not attached to MLflow run {run_id} ({uri}): {error}[/]",
                 highlight=False,
             )
+
+
+ray_app = typer.Typer(
+    help="A local Ray kept running between studies: each study then skips Ray's start and stop.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(ray_app, name="ray")
+
+
+@ray_app.command("start")
+@user_errors
+def ray_start(
+    cpus: Annotated[
+        int | None, typer.Option(help="CPUs for trials. Default: all.", show_default=False)
+    ] = None,
+) -> None:
+    """Start a local Ray that every study on this machine joins until `leantune ray stop`."""
+    from leantune.engine._persistent import start
+
+    try:
+        state = start(cpus)
+    except RuntimeError as error:
+        raise LeantuneError(f"ray start: {error}") from None
+    stdout.print(
+        f"Ray runs at {state['address']} ({state['cpus']} CPUs, owner pid {state['pid']}); "
+        "studies join it until `leantune ray stop`",
+        highlight=False,
+    )
+
+
+@ray_app.command("stop")
+@user_errors
+def ray_stop() -> None:
+    """Stop the local Ray that `leantune ray start` started (and no other)."""
+    from leantune.engine._persistent import stop
+
+    stdout.print("stopped" if stop() else "no Ray started by `leantune ray start` runs")
 
 
 study_app = typer.Typer(help="Preset studies.", no_args_is_help=True, add_completion=False)

@@ -15,8 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pmlb
-
 from leantune.datasets._pmlb import (
     THESIS_DATASETS,
     cached_file,
@@ -77,6 +75,8 @@ def pmlb_shape(name: str, cache_dir: Path | str | None = None) -> DatasetShape |
                     f"dataset {name!r}: {path} is not a PMLB summary_stats.tsv (a tab-separated "
                     f"header and one row with n_instances, n_features, n_classes, task): {error!r}"
                 ) from None
+    import pmlb  # with pandas, seconds: only for PMLB sets
+
     bundled = _bundled_summary()
     location = f"pmlb {pmlb.__version__} all_summary_stats.tsv"
     for candidate in stored_names(name):

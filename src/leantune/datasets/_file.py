@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._prepare import build_dataset, frame_to_float
 from leantune.errors import DatasetError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # How each suffix is read; `.gz` and other compressions pandas detects on its own.
 _FORMATS = {
@@ -112,6 +115,8 @@ def _stem(path: Path) -> str:
 
 
 def _read(path: Path, kind: str) -> pd.DataFrame:
+    import pandas as pd  # seconds to import: only when a file is read
+
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
@@ -143,6 +148,8 @@ def _reject_missing(path: Path, features: pd.DataFrame) -> None:
 def _encode(
     path: Path, features: pd.DataFrame, categorical: str
 ) -> tuple[pd.DataFrame, dict[str, int]]:
+    import pandas as pd
+
     """Booleans become 0/1; text and categories are one-hot encoded, or rejected."""
     text, other = [], []
     for column, dtype in features.dtypes.items():

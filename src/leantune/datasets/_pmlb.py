@@ -14,9 +14,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import pandas as pd
-import pmlb
+from typing import TYPE_CHECKING
 
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._prepare import build_dataset, frame_to_float
@@ -34,6 +32,9 @@ CONNECT_TIMEOUT_S = 5.0
 
 _GZIP_MAGIC = b"\x1f\x8b"
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def default_cache_dir() -> Path:
     """$LEANTUNE_PMLB_CACHE if set, else ~/.cache/leantune/pmlb."""
@@ -46,6 +47,8 @@ def resolve_cache_dir(cache_dir: Path | str | None) -> Path:
 
 
 def known_names() -> list[str]:
+    import pmlb  # with pandas, seconds: only when a PMLB set is asked for
+
     return sorted(set(pmlb.dataset_names) | set(THESIS_DATASETS) | set(ALIASES))
 
 
@@ -108,6 +111,8 @@ def load_pmlb(name: str, cache_dir: Path | None = None, task: str | None = None)
 
 
 def _read(stored_name: str, path: Path, cache_dir: Path) -> pd.DataFrame:
+    import pmlb
+
     try:
         return pmlb.fetch_data(stored_name, local_cache_dir=str(cache_dir), dropna=False)
     except (OSError, EOFError, ValueError, UnicodeDecodeError) as error:
@@ -124,6 +129,8 @@ def _column_list(columns: pd.Index, shown: int = 8) -> str:
 
 
 def _known_task(name: str) -> str | None:
+    import pmlb
+
     if name in pmlb.regression_dataset_names:
         return "regression"
     if name in pmlb.classification_dataset_names or name in ALIASES:

@@ -22,11 +22,10 @@ from leantune.engine._faults import ActiveFault, Fault, select_fault
 from leantune.engine._memory_cap import MemoryCap
 from leantune.metrics import Clock, SystemSampler, Targets, batch_loss, evaluate, score_metric
 from leantune.models import get_model, model_size_bytes, weights
+from leantune.trials import DIVERGED, FAILED, FINISHED  # statuses, re-exported from here too
 
 Report = Callable[[dict[str, Any]], None]
 
-# Statuses a trial can end with on its own (the driver adds "stopped" and "feasible").
-FINISHED, DIVERGED, FAILED = "finished", "diverged", "failed"
 # The phase of a report sent before the first step (TrainingPlan.announce_start).
 START_PHASE = "start"
 

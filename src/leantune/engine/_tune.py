@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import logging
 import math
 import os
@@ -18,38 +17,32 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
-
-from leantune.engine._faults import Fault
-from leantune.engine._trial import (
-    DIVERGED,
-    FAILED,
-    START_PHASE,
-    TrainingPlan,
-    TrialData,
-    train_trial,
-)
-from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason, TrialHistory
-
-# Set before Ray reads them: keep Tune's own console table and per-trial log files out of the
-# way. leantune shows its own progress and records everything in MLflow. A failed trial is
-# recorded with its error by the driver, so Tune need not print each one's traceback too.
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+from typing import Any
 
 import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
-FEASIBLE, STOPPED = "feasible", "stopped"
-# Never trained: the study's cost model predicted it over a limit (stopping.skip_predicted).
-SKIPPED = "skipped"
-# A trial that finished while breaking a limit: only when stopping is off (observe-only mode).
-INFEASIBLE = "infeasible"
+from leantune.engine import _persistent
+from leantune.engine._faults import Fault
+from leantune.engine._trial import START_PHASE, TrainingPlan, TrialData, train_trial
+from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason, TrialHistory
+from leantune.trials import (
+    DIVERGED,
+    FAILED,
+    FEASIBLE,
+    INFEASIBLE,
+    SKIPPED,
+    STOPPED,
+    LogUniform,
+    ResumePoint,
+    SearchInterrupted,
+    TrialObserver,
+    TrialRecord,
+    config_key,
+)
 
 _log = logging.getLogger("leantune")
 
@@ -77,83 +70,8 @@ _RAY_KEYS = frozenset(
 )
 
 
-@dataclass
-class TrialRecord:
-    """One ended trial as the driver saw it: config, every report, and how it ended."""
-
-    trial_id: str
-    config: dict[str, Any]
-    status: str = "running"
-    stop_reason: StopReason | None = None
-    error: str | None = None
-    reports: list[dict[str, Any]] = field(default_factory=list)
-    started_at: float = field(default_factory=time.time)
-    ended_at: float | None = None
-    attempts: int = 1
-    """How many times the trial started: 1 + its retries (resources.max_failures)."""
-    attempt_errors: list[str] = field(default_factory=list)
-    """The error of every failed attempt, oldest first (the last one is also `error`)."""
-    node_id: str | None = None
-    """The Ray node that ran the trial's last attempt."""
-    worker_pid: int | None = None
-    session: int = 0
-    """Which run of the study ended the trial: 0 for `leantune run`, 1+ for each resume."""
-
-    @property
-    def last(self) -> dict[str, Any]:
-        return self.reports[-1] if self.reports else {}
-
-
-class TrialObserver(Protocol):
-    """Driver-side listener: the study wires tracking and progress display to these calls.
-
-    `trial_restarted` (optional) says a failed attempt is retried: the reports so far are void.
-    """
-
-    def trial_started(self, record: TrialRecord) -> None: ...
-
-    def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None: ...
-
-    def trial_ended(self, record: TrialRecord) -> None: ...
-
-
 class TrialFailed(RuntimeError):
     """Raised in the worker after a failed attempt, so that Tune counts it and may retry it."""
-
-
-class SearchInterrupted(Exception):
-    """The search ended before every trial did (Ctrl-C, SIGTERM). `records` holds the ended ones."""
-
-    def __init__(self, records: list[TrialRecord], planned: int, unfinished: int):
-        self.records = records
-        self.planned = planned
-        self.unfinished = unfinished
-        super().__init__(
-            f"interrupted: {len(records)} of {planned} trials ended ({unfinished} were running)"
-        )
-
-
-@dataclass(frozen=True)
-class LogUniform:
-    """A continuous axis sampled log-uniformly in [low, high] (random search and TPE)."""
-
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"log-uniform [{self.low:g}, {self.high:g}]"
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """What earlier runs of the same study left: the search picks up where they stopped."""
-
-    ended: Sequence[TrialRecord] = ()
-    """Trials that ended. They never run again; random and TPE sampling learn from them."""
-    unfinished: Sequence[tuple[str, Mapping[str, Any]]] = ()
-    """(trial id, config) of trials that were running. Each runs again from its start, under
-    the same id."""
-    session: int = 1
 
 
 @dataclass(frozen=True)
@@ -320,11 +238,6 @@ def _grid_configs(param_space: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*values)]
 
 
-def config_key(config: Mapping[str, Any]) -> str:
-    """A config's identity across sessions (state files round-trip ints and floats exactly)."""
-    return json.dumps(dict(config), sort_keys=True, default=str)
-
-
 def _without(
     configs: list[dict[str, Any]], taken: Sequence[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -371,6 +284,9 @@ def start_ray(address: str | None) -> bool:
     )
     if address:
         ray.init(address=address, **options)
+    elif (persistent := _persistent.running()) is not None:
+        # `leantune ray start` left a local Ray running: join it, skipping Ray's start and stop.
+        ray.init(address=persistent["address"], **options)
     else:
         # "local" starts a private Ray: address=None would join any cluster that RAY_ADDRESS
         # or /tmp/ray/ray_current_cluster points at, then refuse num_cpus.

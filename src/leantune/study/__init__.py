@@ -1,11 +1,49 @@
-"""A study from start to finish: prepare and check, search, pick, refit, record."""
+"""A study from start to finish: prepare and check, search, pick, refit, record.
 
-from leantune.study._compare import ComparisonResult, run_comparison
-from leantune.study._prepare import PreparedStudy, prepare_study
-from leantune.study._results import FinalModel
-from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
-from leantune.study._thesis import ThesisOptions, ThesisResult, run_thesis
-from leantune.study._whatif import load_histories, predictive_vs_reactive, replay_table
+Each name is imported on first use, so `leantune validate` (which needs only `prepare_study`)
+loads neither Ray, MLflow nor matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from leantune.study._compare import ComparisonResult, run_comparison
+    from leantune.study._prepare import PreparedStudy, prepare_study
+    from leantune.study._results import FinalModel
+    from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
+    from leantune.study._thesis import ThesisOptions, ThesisResult, run_thesis
+    from leantune.study._whatif import load_histories, predictive_vs_reactive, replay_table
+
+_HOMES = {
+    "ComparisonResult": "_compare",
+    "run_comparison": "_compare",
+    "PreparedStudy": "_prepare",
+    "prepare_study": "_prepare",
+    "FinalModel": "_results",
+    "StudyInterrupted": "_runner",
+    "StudyResult": "_runner",
+    "resume_study": "_runner",
+    "run_study": "_runner",
+    "ThesisOptions": "_thesis",
+    "ThesisResult": "_thesis",
+    "run_thesis": "_thesis",
+    "load_histories": "_whatif",
+    "predictive_vs_reactive": "_whatif",
+    "replay_table": "_whatif",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ComparisonResult",

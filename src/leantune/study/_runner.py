@@ -8,7 +8,7 @@ import logging
 import math
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,17 +90,20 @@ def run_study(
     show_progress: bool = True,
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     """Run `spec` end to end. Invalid input raises LeantuneError before anything is created.
 
     `faults` is for tests only: misbehaviour injected into chosen trials (leantune.engine.Fault).
+    `on_summary` gets the summary of a completed study as soon as it is saved, before the
+    report is drawn.
     """
     console = console or Console(stderr=True)
     clock = _Clock()
     prepared = prepare_study(spec)
     prepared.run_dir.mkdir(parents=True, exist_ok=True)
     with own_run_dir(prepared.run_dir, fresh=True), recording_into(prepared.run_dir):
-        return _start_study(prepared, console, show_progress, tracker, faults, clock)
+        return _start_study(prepared, console, show_progress, tracker, faults, clock, on_summary)
 
 
 def _start_study(
@@ -110,6 +113,7 @@ def _start_study(
     tracker: Tracker | None,
     faults: tuple[Fault, ...],
     clock: _Clock,
+    on_summary: Callable[[dict[str, Any]], None] | None,
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     spec_yaml = dump_spec(spec)
@@ -135,7 +139,9 @@ def _start_study(
         dataset_fingerprint=dataset_fingerprint(prepared.dataset.X, prepared.dataset.y),
     )
     try:
-        return _search_and_record(prepared, state, tracker, console, show_progress, clock, faults)
+        return _search_and_record(
+            prepared, state, tracker, console, show_progress, clock, faults, on_summary=on_summary
+        )
     finally:
         if started_ray:
             stop_ray()
@@ -148,6 +154,7 @@ def resume_study(
     show_progress: bool = True,
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     """Finish a study that was interrupted or killed: trials that ended stay as they are, the
     ones that were running run again under their ids, the rest of the search follows.
@@ -158,7 +165,7 @@ def resume_study(
     clock = _Clock()
     StudyState.open(run_dir)  # refuses a directory with no study before a lock file is made
     with own_run_dir(run_dir), recording_into(run_dir):
-        return _resume_study(run_dir, console, show_progress, tracker, faults, clock)
+        return _resume_study(run_dir, console, show_progress, tracker, faults, clock, on_summary)
 
 
 def _resume_study(
@@ -168,6 +175,7 @@ def _resume_study(
     tracker: Tracker | None,
     faults: tuple[Fault, ...],
     clock: _Clock,
+    on_summary: Callable[[dict[str, Any]], None] | None,
 ) -> StudyResult:
     state = StudyState.open(run_dir)
     spec = _resumable_spec(run_dir, state.meta.get("cwd"))
@@ -220,7 +228,7 @@ def _resume_study(
             )
     try:
         return _search_and_record(
-            prepared, state, tracker, console, show_progress, clock, faults, resume=resume
+            prepared, state, tracker, console, show_progress, clock, faults, resume, on_summary
         )
     finally:
         if started_ray:
@@ -257,6 +265,7 @@ def _search_and_record(
     clock: _Clock,
     faults: tuple[Fault, ...],
     resume: tuple[list[TrialRecord], list[tuple[str, dict[str, Any]]]] | None = None,
+    on_summary: Callable[[dict[str, Any]], None] | None = None,
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     session = state.begin_session()
@@ -348,6 +357,8 @@ def _search_and_record(
     (run_dir / "summary.json").write_text(
         json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
     )
+    if on_summary is not None and not interrupted:
+        on_summary(summary)  # the results are read while the report is drawn
     outcome = summary["outcome"] if interrupted or final else "no feasible config"
     tracker.end_study(
         # Summary metrics go in once, when the study completes: a resumed study would

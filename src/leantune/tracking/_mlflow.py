@@ -26,6 +26,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
@@ -81,6 +82,7 @@ class MlflowTracker:
     def __init__(self, uri: str, experiment: str, artifact_dir: Path | None = None):
         _quiet_mlflow()
         self.uri = uri
+        seed_sqlite_store(uri)  # a new sqlite store starts migrated
         # Creating the client and experiment here creates the store, once, before any worker.
         self.client = MlflowClient(tracking_uri=uri)
         found = self.client.get_experiment_by_name(experiment)

@@ -1,0 +1,52 @@
+"""Commands that run nothing load nothing heavy: no Ray, MLflow or matplotlib in the process."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Runs each command in one fresh interpreter, as `leantune` does, and lists the heavy modules
+# it ended up holding.
+_PROBE = """
+import json, sys
+from typer.testing import CliRunner
+from leantune.cli import app
+codes = [CliRunner().invoke(app, args).exit_code for args in json.loads(sys.argv[1])]
+import leantune.engine, leantune.study._ledger, leantune.study._state, leantune.trials
+heavy = sorted({name.split(".")[0] for name in sys.modules} & {"ray", "mlflow", "matplotlib"})
+print(json.dumps({"codes": codes, "heavy": heavy}))
+"""
+
+
+def test_validate_datasets_and_help_import_neither_ray_nor_mlflow_nor_matplotlib(tmp_path):
+    commands = [
+        ["--help"],
+        ["run", "--help"],
+        ["validate", str(REPO / "examples" / "quickstart.yaml")],
+        ["datasets", "--cache-dir", str(tmp_path)],
+    ]
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(commands)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert seen["codes"] == [0, 0, 0, 0]
+    assert seen["heavy"] == []
+
+
+def test_the_ray_free_names_keep_their_old_import_paths():
+    from leantune import engine, trials
+    from leantune.engine import _trial, _tune
+
+    for name in set(trials.__all__) - {"RUNNING"}:  # RUNNING is new: no old path
+        assert getattr(engine, name) is getattr(trials, name)
+    for name in ("TrialRecord", "LogUniform", "config_key", "FEASIBLE", "ResumePoint"):
+        assert getattr(_tune, name) is getattr(trials, name)
+    assert (_trial.FINISHED, _trial.DIVERGED, _trial.FAILED) == ("finished", "diverged", "failed")
+    assert engine.run_search is _tune.run_search
