@@ -16,8 +16,6 @@ def ray_session():
     """A real local Ray with 2 CPUs, started once (about 4 s) and reused by every test."""
     import ray
 
-    import leantune.engine  # noqa: F401  (sets Ray's output environment before Ray starts)
-
     if not ray.is_initialized():
         ray.init(
             address="local",  # never join another session's cluster

@@ -29,12 +29,21 @@ def resume(run_dir: Any, **options: Any) -> StudyResult:
     return resume_study(Path(run_dir), **options)
 
 
+def load(run_dir: Any) -> StudyResult:
+    """A finished study read back from its run directory: the same StudyResult `run` returned,
+    with its chosen model (`best_estimator`) and its trials table."""
+    from leantune.study import load_study
+
+    return load_study(run_dir)
+
+
 __all__ = [
     "DatasetError",
     "LeantuneError",
     "SpecError",
     "StudySpec",
     "__version__",
+    "load",
     "load_spec",
     "resume",
     "run",

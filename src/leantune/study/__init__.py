@@ -1,6 +1,7 @@
 """A study from start to finish: prepare and check, search, pick, refit, record."""
 
 from leantune.study._compare import ComparisonResult, run_comparison
+from leantune.study._loaded import load_study
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._results import FinalModel
 from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
@@ -16,6 +17,7 @@ __all__ = [
     "ThesisOptions",
     "ThesisResult",
     "load_histories",
+    "load_study",
     "predictive_vs_reactive",
     "prepare_study",
     "replay_table",

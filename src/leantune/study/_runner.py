@@ -40,6 +40,7 @@ from leantune.study._policies import build_policy, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._results import (
+    MODEL_DIR,
     FinalModel,
     best_feasible,
     refit_and_test,
@@ -49,9 +50,12 @@ from leantune.study._results import (
     trials_table,
 )
 from leantune.study._state import StudyState, dataset_fingerprint
-from leantune.tracking import Tracker, open_tracker
+from leantune.tracking import Tracker, open_tracker, save_model
 
 _log = logging.getLogger("leantune")
+
+# The version of summary.json's layout (docs/run-directory.md).
+SUMMARY_SCHEMA_VERSION = 1
 
 
 class StudyInterrupted(Exception):
@@ -67,15 +71,44 @@ class StudyInterrupted(Exception):
 
 @dataclass
 class StudyResult:
+    """A study's outcome: the chosen config and model, and every trial (`leantune.load`
+    reads one back from its run directory)."""
+
     run_dir: Path
     summary: dict[str, Any]
     trials: pd.DataFrame
+    """One row per trial (the columns of trials.csv)."""
     records: list[TrialRecord] = field(repr=False)
+    """Each trial's reports; empty for a result loaded from its run directory."""
     final: FinalModel | None
 
     @property
     def best_config(self) -> dict[str, Any] | None:
         return self.final.config if self.final else None
+
+    @property
+    def best_score(self) -> float | None:
+        """The chosen config's mean cross-validation score (`summary["best"]["cv_metric"]`)."""
+        best = self.summary.get("best") or {}
+        return best.get("cv_score_mean")
+
+    @property
+    def best_estimator(self) -> Any:
+        """The chosen config refit on the whole training part: a scikit-learn Pipeline that
+        scales raw feature rows, then predicts. None when no config was feasible."""
+        return self.final.estimator if self.final else None
+
+    def __repr__(self) -> str:
+        best = self.summary.get("best") or {}
+        score = (
+            f"{best.get('cv_metric')}={self.best_score:.4g}"
+            if isinstance(self.best_score, int | float)
+            else "no feasible config"
+        )
+        return (
+            f"StudyResult({self.summary.get('study')!r}, {len(self.trials)} trials, "
+            f"best {score}, config={self.best_config}, run_dir={str(self.run_dir)!r})"
+        )
 
 
 def run_study(
@@ -255,8 +288,12 @@ def _search_and_record(
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
     best = None if interrupted else best_feasible(records, prepared.dataset.task)
     final = refit_and_test(prepared, best, plan) if best else None
+    if final is not None and final.estimator is not None:
+        example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
+        save_model(final.estimator, run_dir / MODEL_DIR, example)
     table = trials_table(records)
     table.to_csv(run_dir / "trials.csv", index=False)
+    table.to_parquet(run_dir / "trials.parquet", index=False)
     reports_table(records).to_parquet(run_dir / "reports.parquet", index=False)
     ledger = build_ledger(records)
     (run_dir / "ledger.json").write_text(
@@ -286,8 +323,10 @@ def _search_and_record(
         tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
         artifacts=[
             run_dir / "trials.csv",
+            run_dir / "trials.parquet",
             run_dir / "summary.json",
             run_dir / "ledger.json",
+            *([run_dir / MODEL_DIR] if final is not None and final.estimator is not None else []),
             *(_write_report(run_dir, console) if spec.output.report else []),
         ],
         interrupted=interrupted is not None,
@@ -448,8 +487,12 @@ def _summary(
             "model_size_bytes": final.model_size_bytes,
             "inference_ms_per_sample": final.inference_ms_per_sample,
             "inference_ms_per_1000": final.inference_ms_per_1000,
+            # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
+            "model": MODEL_DIR if final.estimator is not None else None,
         }
     return {
+        # Bumped when a key changes meaning or goes away; new keys keep the version.
+        "schema_version": SUMMARY_SCHEMA_VERSION,
         "study": spec.name,
         "run_dir": str(prepared.run_dir),
         "dataset": {

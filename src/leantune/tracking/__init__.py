@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from leantune.tracking._base import NullTracker, Tracker
 
@@ -30,6 +31,20 @@ def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | Non
     attach(uri, run_id, paths, folder)
 
 
+def save_model(pipeline: Any, path: Path, input_example: Any) -> Path:
+    """Save the chosen model as an MLflow model directory (mlflow.sklearn layout)."""
+    from leantune.tracking._model import save_model as save
+
+    return save(pipeline, path, input_example)
+
+
+def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
+    """A saved model: a model directory, or a `runs:/<run id>/model` URI on `tracking_uri`."""
+    from leantune.tracking._model import load_model as load
+
+    return load(location, tracking_uri)
+
+
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
     from leantune.tracking._mlflow import serve_ui as serve
 
@@ -41,6 +56,8 @@ __all__ = [
     "Tracker",
     "attach_artifacts",
     "default_uri",
+    "load_model",
     "open_tracker",
+    "save_model",
     "serve_ui",
 ]
