@@ -8,17 +8,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from leantune.metrics import CATALOGUE
 from leantune.report._run import HYPERPARAMETERS, RunResults
 
-CONSTRAINT_LABELS = {
-    "memory_mb": "private memory (MB)",
-    "memory_rise_mb": "private memory rise (MB)",
-    "step_time_ms": "average step time (ms)",
-    "train_time_s": "training time (s)",
-    "cpu_percent": "CPU (% of one core)",
-    "inference_latency_ms": "inference latency (ms/sample)",
-    "model_size_kb": "model size (kB)",
-}
+CONSTRAINT_LABELS = {metric.name: metric.label for metric in CATALOGUE if metric.constrainable}
 # Shown when a study sets no constraint: the two costs every application has.
 DEFAULT_TRADE_OFFS = ("train_time_s", "memory_mb")
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from leantune.metrics._catalog import PREDICTABLE, Clock
 from leantune.spec._axis import Axis, parse_axis
 
 # strict=True keeps YAML's `true` from passing as 1 and "3" from passing as 3.
@@ -228,24 +229,33 @@ class ValidationSpec(_Section):
 class ConstraintsSpec(_Section):
     """Limits the application puts on training. A trial that breaks one is never feasible."""
 
+    clock: Clock = "cpu"
+    """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
+    cpu: the training thread's CPU time, what a dedicated core would take, so another job on a
+    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
+    Both are measured and reported either way."""
+
     memory_mb: PositiveFloat | None = None
     """Private memory of the trial's worker process: RSS − shared, in MB."""
     memory_rise_mb: PositiveFloat | None = None
     """Private memory gained since the trial started (ignores the worker's baseline)."""
     step_time_ms: PositiveFloat | None = None
-    """Average time of one training step (one partial_fit call), over the trial so far."""
+    """Average time of one training step (one partial_fit call), over the trial so far, on
+    `clock`."""
     train_time_s: PositiveFloat | None = None
-    """Total training wall time of the trial, all folds."""
+    """Total training time of the trial, all folds, on `clock`."""
     cpu_percent: PositiveFloat | None = None
     """CPU use of the trial's worker process, in percent of one core."""
     inference_latency_ms: PositiveFloat | None = None
-    """Prediction time per sample, on a fixed batch of validation rows (deployment)."""
+    """Prediction time per sample: the median of several timed calls on a fixed block of
+    validation rows, on `clock` (deployment)."""
     model_size_kb: PositiveFloat | None = None
     """Serialized (pickled) size of the model (deployment)."""
 
     def active(self) -> dict[str, float]:
         """The constraints that are set, by metric name."""
-        return {name: value for name, value in self.model_dump().items() if value is not None}
+        limits = self.model_dump(exclude={"clock"})
+        return {name: value for name, value in limits.items() if value is not None}
 
 
 def _on_off(value: Any) -> Any:
@@ -260,15 +270,19 @@ def _on_off(value: Any) -> Any:
 class ConstraintStopSpec(_Section):
     grace_steps: NonNegativeInt = 0
     """No constraint stop before this many steps."""
-    sustained: PositiveInt = 1
-    """Stop only when a limit is broken on this many consecutive reports."""
+    sustained: PositiveInt = 2
+    """Stop only when a limit is broken on this many consecutive reports: one reading is not
+    evidence on a shared machine. A total (train_time_s) over its limit is final at once."""
 
 
 class PredictiveSpec(_Section):
     margin: Annotated[float, Field(strict=True, ge=0)] = 0.1
-    """Stop when the forecast end value is over limit × (1 + margin)."""
+    """Stop when the forecast's lower bound is over limit × (1 + margin)."""
+    confidence: Annotated[float, Field(strict=True, ge=0.5, lt=1)] = 0.9
+    """One-sided confidence of the forecast's lower bound (Sen's interval of the trend's slope,
+    pooled over the trial's cost twins)."""
     window: Annotated[int, Field(strict=True, ge=2)] = 5
-    min_reports: Annotated[int, Field(strict=True, ge=2)] = 2
+    min_reports: Annotated[int, Field(strict=True, ge=2)] = 3
 
 
 class DivergenceSpec(_Section):
@@ -299,6 +313,10 @@ class StoppingSpec(_Section):
     divergence: DivergenceSpec | None = Field(default_factory=DivergenceSpec)
     prechelt: PrecheltSpec | None = None
     patience: PatienceSpec | None = None
+    skip_predicted: bool = False
+    """Do not run a config whose cost the study's cost model (built from every report, shared by
+    configs of the same model and batch size) predicts over a limit with confidence: it ends
+    `skipped`, with the prediction and its evidence, and reaches TPE as infeasible."""
 
     @field_validator("predictive", "divergence", "prechelt", "patience", mode="before")
     @classmethod
@@ -394,7 +412,7 @@ class StudySpec(_Section):
                 f"model: {self.model} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
             )
-        predictable = ("train_time_s", "step_time_ms", "memory_mb", "memory_rise_mb")
+        predictable = PREDICTABLE
         if self.stopping.predictive is not None and not set(self.constraints.active()) & set(
             predictable
         ):

@@ -17,10 +17,9 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leantune.metrics._catalog import PREDICTABLE
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory, finite
 from leantune.stoppers._constraint import check_int, check_positive
-
-PREDICTABLE = ("train_time_s", "step_time_ms", "memory_mb", "memory_rise_mb")
 
 
 class PredictivePolicy(StoppingPolicy):

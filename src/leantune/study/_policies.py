@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from leantune.metrics import MemoryLimit
+from leantune.metrics import MEMORY_METRICS, MemoryLimit
 from leantune.spec import StudySpec
 from leantune.stoppers import (
     AnyOf,
@@ -13,10 +13,6 @@ from leantune.stoppers import (
     StoppingPolicy,
     from_constraints,
 )
-
-# Constraints on the memory a process holds: none of them can be met above the memory limit of
-# the machine or container the trials run in.
-MEMORY_CONSTRAINTS = ("memory_mb", "memory_rise_mb")
 
 
 def constraint_limits(
@@ -30,7 +26,8 @@ def constraint_limits(
     limits = spec.constraints.active()
     capped = {}
     if memory is not None:
-        for metric in MEMORY_CONSTRAINTS:
+        # No memory limit can be met above the memory limit of the machine or container.
+        for metric in MEMORY_METRICS:
             if metric in limits and limits[metric] > memory.limit_mb:
                 capped[metric] = (limits[metric], memory.limit_mb)
                 limits[metric] = memory.limit_mb

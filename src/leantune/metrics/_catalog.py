@@ -1,0 +1,125 @@
+"""The one catalogue of metrics a trial reports and a study can limit.
+
+Spec, stoppers, policies, results and the report read it instead of keeping their own lists:
+a metric's name, label and unit, which way is better, whether it is a time (and so judged on
+the study's clock), whether a trend can forecast its end value, and whether it is memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Clock = Literal["cpu", "wall"]
+CLOCKS: tuple[Clock, ...] = ("cpu", "wall")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    """How a reader sees it, with its unit: "average step time (ms)"."""
+    unit: str
+    kind: Literal["system", "deployment", "quality"]
+    lower_is_better: bool = True
+    timed: bool = False
+    """A time: measured on both clocks, judged on the study's (`constraints.clock`)."""
+    predictable: bool = False
+    """Its end-of-training value can be forecast from the trend so far (predictive stopping)."""
+    memory: bool = False
+    """Memory a process holds: no limit on it can be met above the machine's memory limit."""
+    cumulative: bool = False
+    """Only grows during a trial (a total, not a rate): one reading over a limit is final."""
+    constrainable: bool = True
+    """A study may set a limit on it (`constraints.<name>`)."""
+    description: str = ""
+
+    def on_clock(self, clock: Clock) -> str:
+        """The report key holding this time on `clock`: `train_time_cpu_s`, `step_time_wall_ms`."""
+        if not self.timed:
+            return self.name
+        stem, _, unit = self.name.rpartition("_")
+        return f"{stem}_{clock}_{unit}"
+
+
+CATALOGUE: tuple[Metric, ...] = (
+    Metric(
+        "memory_mb",
+        "private memory (MB)",
+        "MB",
+        "system",
+        predictable=True,
+        memory=True,
+        description="A fresh worker's private memory (RSS − shared, measured once per worker "
+        "before its first trial) plus the trial's own rise: the same config gives the same "
+        "value whatever ran before it in a reused worker.",
+    ),
+    Metric(
+        "memory_rise_mb",
+        "private memory rise (MB)",
+        "MB",
+        "system",
+        predictable=True,
+        memory=True,
+        description="Private memory gained since the trial started, its peak so far.",
+    ),
+    Metric(
+        "step_time_ms",
+        "average step time (ms)",
+        "ms",
+        "system",
+        timed=True,
+        predictable=True,
+        description="Average time of one training step over the trial so far, on the study's "
+        "clock.",
+    ),
+    Metric(
+        "train_time_s",
+        "training time (s)",
+        "s",
+        "system",
+        timed=True,
+        predictable=True,
+        cumulative=True,
+        description="Total training time of the trial, all folds, on the study's clock "
+        "(evaluation included, time waiting for the driver excluded).",
+    ),
+    Metric(
+        "cpu_percent",
+        "CPU (% of one core)",
+        "%",
+        "system",
+        description="CPU use of the trial's worker process, in percent of one core.",
+    ),
+    Metric(
+        "inference_latency_ms",
+        "inference latency (ms/sample)",
+        "ms",
+        "deployment",
+        timed=True,
+        description="Predict time per sample: the median of several timed calls on a fixed "
+        "block of validation rows, on the study's clock.",
+    ),
+    Metric(
+        "model_size_kb",
+        "model size (kB)",
+        "kB",
+        "deployment",
+        description="Serialized (pickled) size of the model.",
+    ),
+)
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in CATALOGUE}
+
+CONSTRAINABLE = tuple(m.name for m in CATALOGUE if m.constrainable)
+PREDICTABLE = tuple(m.name for m in CATALOGUE if m.predictable)
+MEMORY_METRICS = tuple(m.name for m in CATALOGUE if m.memory)
+TIMED_METRICS = tuple(m.name for m in CATALOGUE if m.timed)
+# The system metrics of training (RQ1's subject); deployment metrics describe the model.
+SYSTEM_METRICS = tuple(m.name for m in CATALOGUE if m.kind == "system")
+
+
+def label(name: str) -> str:
+    """A metric's label with its unit; the name itself for a metric outside the catalogue."""
+    metric = METRICS.get(name)
+    return metric.label if metric else name
