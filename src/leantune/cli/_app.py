@@ -152,14 +152,15 @@ def report(
 
 
 def _attach_reports(written: list[Any]) -> None:
-    from leantune.tracking import attach_artifacts
+    from leantune.tracking import attach_artifacts, run_store_uri
 
     for item in written:
         summary_path = item.html.parent / "summary.json"
         if not summary_path.is_file():
             continue  # a comparison or a chapter: no parent run of its own
         summary = json.loads(summary_path.read_text())
-        run_id, uri = summary.get("mlflow_parent_run_id"), summary.get("tracking_uri")
+        run_id = summary.get("mlflow_parent_run_id")
+        uri = run_store_uri(item.html.parent, summary.get("tracking_uri"))
         if not run_id or not uri:
             continue
         try:
@@ -341,21 +342,21 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
 ) -> None:
     """Browse a run in the MLflow UI, on localhost."""
-    from leantune.tracking import default_uri, serve_ui
+    from leantune.tracking import run_store_uri, serve_ui
 
-    uri = _run_tracking_uri(run_dir, default_uri)
+    uri = _run_tracking_uri(run_dir, run_store_uri)
     stderr.print(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     raise typer.Exit(serve_ui(uri, port=port))
 
 
-def _run_tracking_uri(run_dir: Path, default_uri: Callable[[Path], str]) -> str:
+def _run_tracking_uri(run_dir: Path, store_uri: Callable[[Path, str | None], str | None]) -> str:
     if not run_dir.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
     summary = run_dir / "summary.json"
-    if summary.is_file():
-        return json.loads(summary.read_text())["tracking_uri"]
-    if (run_dir / "mlflow.db").is_file():
-        return default_uri(run_dir)
+    recorded = json.loads(summary.read_text()).get("tracking_uri") if summary.is_file() else None
+    uri = store_uri(run_dir, recorded)
+    if uri:
+        return uri
     raise LeantuneError(
         f"RUN_DIR: {str(run_dir)!r} holds no MLflow store (mlflow.db) or summary.json; "
         "is it a leantune run directory?"

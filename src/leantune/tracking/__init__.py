@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,11 @@ from leantune.tracking._base import NullTracker, Tracker
 
 
 def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
-    """An MLflow tracker on `uri` (default: a sqlite file in the run directory)."""
+    """An MLflow tracker on `uri`, else on $MLFLOW_TRACKING_URI as MLflow itself would, else
+    on a sqlite file in the run directory."""
     from leantune.tracking._mlflow import MlflowTracker, default_uri
 
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     if uri:
         # A user's store (a server, a shared database) decides where artifacts go.
         return MlflowTracker(uri, experiment)
@@ -22,6 +25,24 @@ def default_uri(run_dir: Path) -> str:
     from leantune.tracking._mlflow import default_uri as uri_for
 
     return uri_for(run_dir)
+
+
+def run_store_uri(run_dir: Path, recorded: str | None) -> str | None:
+    """The store a run directory's study wrote to, `recorded` in its summary.
+
+    A study's default store (mlflow.db in its run directory) is opened where the directory is
+    now, and its artifact paths follow it, so a moved or copied run opens in `leantune ui` and
+    takes a rebuilt report. Any other store is where it was.
+    """
+    if (run_dir / "mlflow.db").is_file() and (
+        not recorded or (recorded.startswith("sqlite:///") and recorded.endswith("/mlflow.db"))
+    ):
+        from leantune.tracking._mlflow import relocate_artifacts
+
+        uri = default_uri(run_dir)
+        relocate_artifacts(uri, run_dir / "mlartifacts")
+        return uri
+    return recorded
 
 
 def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | None = None) -> None:
@@ -58,6 +79,7 @@ __all__ = [
     "default_uri",
     "load_model",
     "open_tracker",
+    "run_store_uri",
     "save_model",
     "serve_ui",
 ]
