@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from leantune._version import __version__
 from leantune.errors import DatasetError, LeantuneError, SpecError
 from leantune.spec import StudySpec, load_spec
 
 if TYPE_CHECKING:
     from leantune.study import StudyResult
-
-__version__ = "0.1.0"
 
 
 def run(spec: Any, overrides: list[str] | tuple[str, ...] = (), **options: Any) -> StudyResult:

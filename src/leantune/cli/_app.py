@@ -22,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog="Exit codes: 0 done; 2 a problem with the input, one line each, nothing started; "
+    "130 interrupted (Ctrl-C or SIGTERM), what ended is saved (`leantune resume RUN_DIR`).",
 )
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -55,6 +57,24 @@ def user_errors(command: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from leantune._version import __version__
+
+        stdout.print(f"leantune {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    pass
 
 
 @app.command()
@@ -183,8 +203,11 @@ def thesis(
         str,
         typer.Option(help="Comma-separated sets of the original study to run."),
     ] = "mnist,kddcup,diabetes,1191_BNG_pbc,529_pollen",
-    max_train_seconds: Annotated[
-        float, typer.Option(help="Training-time limit per trial (seconds, all folds).")
+    train_time_s: Annotated[
+        float,
+        typer.Option(
+            help="Training-time limit per trial, s, all folds (constraints.train_time_s)."
+        ),
     ] = 2.0,
     subsample: Annotated[
         int,
@@ -193,7 +216,9 @@ def thesis(
             "for classification); 0: every row. Every output says so next to what it affects."
         ),
     ] = 2000,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    cv_folds: Annotated[
+        int, typer.Option(help="Cross-validation folds (validation.cv_folds).")
+    ] = 5,
     compare_stopping: Annotated[
         bool,
         typer.Option(
@@ -209,8 +234,8 @@ def thesis(
             "stand-in instead of skipping it.",
         ),
     ] = False,
-    max_memory_mb: Annotated[
-        float, typer.Option(help="Private-memory limit per trial (MB).")
+    memory_mb: Annotated[
+        float, typer.Option(help="Private-memory limit per trial, MB (constraints.memory_mb).")
     ] = 1024.0,
     seed: Annotated[int, typer.Option(help="Seed for splits, row order and subsamples.")] = 0,
     cache_dir: Annotated[
@@ -225,6 +250,10 @@ def thesis(
         typer.Option(help="Default: runs/thesis-<timestamp>.", show_default=False),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    # The names before they matched the spec's keys; still accepted, no longer shown.
+    max_train_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    folds: Annotated[int | None, typer.Option(hidden=True)] = None,
+    max_memory_mb: Annotated[float | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """The original study's setup: five PMLB sets, the thesis grid, 70/30 split, 5-fold CV,
     a report every 100 steps, one CPU per trial; writes results.md and results.html."""
@@ -233,12 +262,12 @@ def thesis(
 
     options = ThesisOptions(
         datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
-        max_train_seconds=max_train_seconds,
+        max_train_seconds=train_time_s if max_train_seconds is None else max_train_seconds,
         subsample=subsample,
-        folds=folds,
+        folds=cv_folds if folds is None else folds,
         compare_stopping=compare_stopping,
         synthetic_missing=synthetic_missing,
-        memory_mb=max_memory_mb,
+        memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
         seed=seed,
         cache_dir=cache_dir,
         output_dir=output_dir,
