@@ -311,6 +311,19 @@ def validate(study: StudyFile, set_: SetOption = None) -> None:
 
 
 @app.command()
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The Markdown reference (docs/study-file.md).")
+    ] = False,
+) -> None:
+    """Print the study file's JSON Schema (for editors), every key with its default and text."""
+    from leantune.spec._reference import json_schema, markdown_reference
+
+    text = markdown_reference() if markdown else json.dumps(json_schema(), indent=2)
+    sys.stdout.write(text + "\n")
+
+
+@app.command()
 @user_errors
 def datasets(
     cache_dir: Annotated[
