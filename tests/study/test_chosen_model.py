@@ -2,6 +2,7 @@
 directory and on the study's parent run, and read back by `leantune.load`."""
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,3 +91,13 @@ def test_a_moved_run_directory_still_opens(finished, tmp_path):
     loaded = leantune.load(moved)
     assert loaded.run_dir == moved
     assert loaded.best_estimator.predict(X_test[:3]).shape == (3,)
+
+
+def test_every_column_of_the_run_directory_is_in_its_column_dictionary(finished):
+    _, run_dir, _, _ = finished
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "run-directory.md").read_text()
+    axes = {"model", "batch_size", "learning_rate", "alpha"}
+    trials = set(pd.read_parquet(run_dir / "trials.parquet").columns) - axes
+    reports = set(pd.read_parquet(run_dir / "reports.parquet").columns)
+    missing = sorted(c for c in trials | reports if f"`{c}`" not in doc)
+    assert not missing, f"add these columns to docs/run-directory.md: {missing}"
