@@ -187,6 +187,8 @@ def pareto(
     legend: dict[str, Any] = {}
     for ax, metric in zip(axes, metrics, strict=True):
         data = frame.dropna(subset=[metric, "quality"]) if len(frame) else frame
+        blown = data[data["off_scale"].astype(bool)] if "off_scale" in data else data.iloc[:0]
+        data = data.drop(blown.index)
         for name, group in data.groupby("category") if len(data) else []:
             finished = group[group["quality_kind"] == "CV mean"]
             partial = group[group["quality_kind"] != "CV mean"]
@@ -222,7 +224,8 @@ def pareto(
                 edgecolors="black",
                 zorder=5,
             )
-        values = [v for v in (data[metric] if len(data) else []) if math.isfinite(v)]
+        shown = [*(data[metric] if len(data) else []), *blown[metric]]
+        values = [v for v in shown if math.isfinite(v)]
         limit = constraints.get(metric)
         high = max(values) if values else (limit or 1.0)
         # A limit far beyond every trial would squash the data against the left edge: name it
@@ -241,18 +244,14 @@ def pareto(
             legend["over the limit (infeasible)"] = ax.axvspan(
                 limit, ax.get_xlim()[1], color="#c0392b", alpha=0.10
             )
-        elif far:
-            ax.text(
-                0.98,
-                0.02,
-                f"limit {limit:g}: far right of every trial",
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                color="#c0392b",
-                transform=ax.transAxes,
-            )
-        ax.set_xlabel(CONSTRAINT_LABELS.get(metric, metric) + ", highest value reached")
+        if len(blown):
+            legend[_OFF_SCALE] = _at_top_edge(ax, blown[metric], blown["category"], colours)
+        # A far limit is named in the axis label: inside the plot it would cover points.
+        ax.set_xlabel(
+            CONSTRAINT_LABELS.get(metric, metric)
+            + ", highest value reached"
+            + (f"\n(limit {limit:g}: far right of every trial)" if far else "")
+        )
         ax.set_ylabel(
             f"validation {quality_label} ({'higher' if higher_is_better else 'lower'} is better)"
         )
@@ -279,6 +278,25 @@ def pareto(
     return _png(figure)
 
 
+_OFF_SCALE = "diverged or blown up: off the scale, at the top edge"
+
+
+def _at_top_edge(ax: Any, x: pd.Series, categories: pd.Series, colours: dict[str, str]) -> Any:
+    """Trials whose score is off the scale, drawn as triangles on the top edge at their x."""
+    ax.autoscale_view()
+    ax.set_ylim(*ax.get_ylim())  # fixed first: points drawn at the edge must not move it
+    top = ax.get_ylim()[1]
+    return ax.scatter(
+        x,
+        [top] * len(x),
+        marker="^",
+        s=36,
+        color=[colours.get(c, "#777") for c in categories],
+        clip_on=False,
+        zorder=4,
+    )
+
+
 def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) -> bytes:
     """Validation loss and score over each trial's progress, coloured by how it ended."""
     figure = Figure(figsize=(15, 4.2))
@@ -300,8 +318,32 @@ def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) ->
             ax.plot(
                 x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=1.8
             )
-        if column == "val_loss" and _spans(list(frame[column].dropna()), 30):
+        # The scale is the trials' that did not blow up: a diverged curve runs off the top.
+        blown = frame["off_scale"].astype(bool) if "off_scale" in frame else frame[column].isna()
+        kept = frame.loc[~blown, column].dropna()
+        kept = kept[np.isfinite(kept)]
+        log = column == "val_loss" and _spans(list(kept), 30)
+        if log:
             ax.set_yscale("log")
+        if len(kept):
+            low, high = float(kept.min()), float(kept.max())
+            if log:
+                ax.set_ylim(low / 1.5, high * 1.5)
+            else:
+                pad = 0.06 * (high - low) or 0.05 * abs(high) or 1.0
+                ax.set_ylim(low - pad, high + pad)
+        off = frame.loc[blown, "trial_id"].nunique()
+        if off and len(kept):
+            ax.text(
+                0.99,
+                0.98,
+                f"{off} diverged or blown-up trial{'s' if off > 1 else ''} off the top",
+                ha="right",
+                va="top",
+                fontsize=8,
+                color="#c0392b",
+                transform=ax.transAxes,
+            )
         ax.set_xlabel("progress: share of the trial's planned steps (%), folds one after another")
         ax.set_ylabel(label)
         ax.set_xlim(0, 100)
