@@ -94,11 +94,16 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             )
     ledger = summary.get("ledger")
     if ledger and ledger.get("saved_cpu_s_estimate"):
+        # Only a grid has a full grid to be a share of; sampled searches do not.
+        share = (
+            f", so {ledger['share_of_full_grid_spent_estimate']:.0%} of the full grid's "
+            "estimated cost was spent"
+            if (summary.get("search") or {}).get("method", "grid") == "grid"
+            else ""
+        )
         out(
             f"Budget: {ledger['spent_cpu_s']:.1f} CPU-s spent in trials; stopping saved an "
-            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s, so "
-            f"{ledger['share_of_full_grid_spent_estimate']:.0%} of the full grid's estimated "
-            "cost was spent (ledger.json)",
+            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s{share} (ledger.json)",
             highlight=False,
         )
     sessions = summary.get("sessions", 1)

@@ -45,6 +45,7 @@ def _final(run_dir: Path, summary: dict) -> FinalModel | None:
         inference_ms_per_1000=_number(best.get("inference_ms_per_1000")),
         status="feasible",
         error=None,
+        baseline=dict(best.get("baseline") or {}),
         estimator=estimator,
     )
 

@@ -166,6 +166,9 @@ class FinalModel:
     inference_ms_per_1000: float
     status: str
     error: str | None
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """The test score of a model that learned nothing: predicting the training part's mean
+    (regression) or its most common class (classification). A pick no better is weak."""
     estimator: Any = field(default=None, repr=False, compare=False)
     """A scikit-learn Pipeline (the refit's scaler, then the model): it predicts on raw
     feature rows. None when the refit failed, or for a result loaded without its model."""
@@ -193,8 +196,28 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
         inference_ms_per_1000=per_1000,
         status=outcome.status,
         error=outcome.error,
+        baseline=_baseline(data.y[refit.train_idx], data.y[refit.val_idx], data.task),
         estimator=pipeline,
     )
+
+
+def _baseline(y_train: np.ndarray, y_test: np.ndarray, task: str) -> dict[str, Any]:
+    if len(y_train) == 0 or len(y_test) == 0:
+        return {}
+    if task == "classification":
+        values, counts = np.unique(y_train, return_counts=True)
+        majority = values[np.argmax(counts)]
+        return {
+            "metric": "test_accuracy",
+            "value": float(np.mean(y_test == majority)),
+            "how": "predicting the training part's most common class",
+        }
+    mean = float(np.mean(y_train))
+    return {
+        "metric": "test_rmse",
+        "value": float(np.sqrt(np.mean((np.asarray(y_test, float) - mean) ** 2))),
+        "how": "predicting the training part's mean",
+    }
 
 
 def deployable(estimator: Any, refit: Fold) -> Pipeline:

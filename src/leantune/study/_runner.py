@@ -487,6 +487,7 @@ def _summary(
             "model_size_bytes": final.model_size_bytes,
             "inference_ms_per_sample": final.inference_ms_per_sample,
             "inference_ms_per_1000": final.inference_ms_per_1000,
+            "baseline": final.baseline,
             # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
             "model": MODEL_DIR if final.estimator is not None else None,
         }
