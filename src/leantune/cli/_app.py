@@ -143,7 +143,19 @@ def _finish(
     if show is not None:
         show(result, stdout)
     else:
-        print_summary(result.summary, stdout)
+        print_summary(result.summary, stdout, _since_process_start())
+
+
+def _since_process_start() -> float | None:
+    """Seconds since this process started: the wall time a user waited, imports included."""
+    import time
+
+    import psutil
+
+    try:
+        return time.time() - psutil.Process().create_time()
+    except psutil.Error:
+        return None
 
 
 @app.command()

@@ -43,7 +43,10 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
         )
 
 
-def print_summary(summary: dict[str, Any], console: Console) -> None:
+def print_summary(
+    summary: dict[str, Any], console: Console, command_wall_s: float | None = None
+) -> None:
+    """`command_wall_s`: the command's own wall time, start-up (imports, Ray) included."""
     out = console.print
     best = summary["best"]
     dataset = summary["dataset"]
@@ -108,8 +111,13 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         )
     sessions = summary.get("sessions", 1)
     resumed = f" (over {sessions} sessions: resumed {sessions - 1}×)" if sessions > 1 else ""
+    whole = (
+        f" ({command_wall_s:.1f} s with start-up)"
+        if command_wall_s is not None and command_wall_s > summary["wall_time_s"]
+        else ""
+    )
     out(
-        f"Time: {summary['wall_time_s']:.1f} s wall · {summary['trial_cpu_s']:.1f} CPU-s in "
+        f"Time: {summary['wall_time_s']:.1f} s wall{whole} · {summary['trial_cpu_s']:.1f} CPU-s in "
         f"trials · {summary['driver_cpu_s']:.1f} CPU-s on the driver{resumed}",
         highlight=False,
     )
