@@ -34,6 +34,13 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
             f"rows (seed {sample['seed']})[/]: every figure below describes the sample.",
             highlight=False,
         )
+    unused = dataset.get("subsample_not_needed")
+    if unused:
+        out(
+            f"Dataset: subsample of {unused['asked_rows']:,} rows asked for, but the set has "
+            f"only {unused['rows']:,}: every row is used.",
+            highlight=False,
+        )
     dropped = dataset.get("dropped_rows_with_nan") or 0
     if dropped and not sample:
         out(

@@ -626,7 +626,7 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
             "subsample",
             f"{sample['rows']:,} of {sample['of_rows']:,} rows, seed {sample['seed']}"
             if sample
-            else "none (every row)",
+            else _no_subsample(dataset.get("subsample_not_needed")),
         ),
         ("rows dropped for NaN on load", dataset.get("dropped_rows_with_nan", 0)),
         ("models", ", ".join(summary.get("models") or [])),
@@ -661,6 +661,15 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
         Heading("Run information", level, anchor=_id(prefix, "run-info")),
         Table(_id(prefix, "run_info"), "How this run was made", data),
     ]
+
+
+def _no_subsample(asked: dict[str, Any] | None) -> str:
+    if not asked:
+        return "none (every row)"
+    return (
+        f"none: {asked['asked_rows']:,} rows were asked for, but the set has only "
+        f"{asked['rows']:,}, so every row is used"
+    )
 
 
 def _space_text(space: dict[str, Any]) -> str:
