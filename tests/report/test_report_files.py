@@ -172,6 +172,9 @@ def test_a_comparison_checks_the_ledger_estimates_against_the_unstopped_arm(
     assert estimates["trials_cut_short"] == estimates["matched_in_unstopped_arm"] == 2
     assert estimates["estimate_over_actual"] == pytest.approx(1.0, rel=0.2)
     assert "../" not in " ".join(report.links)
+    html = written.html.read_text()
+    assert "Learning curves (stopped arm" in html
+    assert "Trade-offs: the Pareto front (unstopped arm" in html
     assert comparison_summary(
         load_run(fake_comparison / "stopped"), load_run(fake_comparison / "unstopped")
     )["by_rule"]

@@ -72,8 +72,14 @@ def build_comparison_report(stopped: RunResults, unstopped: RunResults) -> Docum
     )
     document.add(Heading("The chosen config (stopped arm)"))
     document.add(sections.chosen_config(stopped, "stopped"))
-    document.add(sections.learning_curves(stopped, "stopped"))
-    document.add(sections.trade_offs(unstopped, "unstopped"))
+    # Each figure says which arm it comes from: curves show where stops cut trials short, the
+    # Pareto front needs every trial's whole run.
+    document.add(
+        sections.learning_curves(stopped, "stopped", arm=" (stopped arm: where the rules cut)")
+    )
+    document.add(
+        sections.trade_offs(unstopped, "unstopped", arm=" (unstopped arm: every trial run out)")
+    )
     document.add(sections.run_information(stopped, "stopped"))
     return document
 

@@ -485,7 +485,8 @@ def _pct(value: float) -> str:
 # --- trade-offs and curves ---------------------------------------------------------------
 
 
-def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2, arm: str = "") -> list[Block]:
+    """`arm`: which arm of a comparison the figures come from, said in the heading."""
     frame = pareto_frame(run)
     metrics = trade_off_metrics(run)
     limits = run.constraints
@@ -495,7 +496,7 @@ def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
         else "No constraint was set; validation quality against training time and memory"
     )
     blocks: list[Block] = [
-        Heading("Trade-offs: the Pareto front", level, anchor=_id(prefix, "pareto")),
+        Heading(f"Trade-offs: the Pareto front{arm}", level, anchor=_id(prefix, "pareto")),
         Paragraph(
             f"{intro}. Each point is a trial at the highest value it reached over its reports "
             "(what a limit is checked against). Filled points finished all folds and show their "
@@ -533,11 +534,13 @@ def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
     return blocks
 
 
-def learning_curves(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+def learning_curves(
+    run: RunResults, prefix: str = "", *, level: int = 2, arm: str = ""
+) -> list[Block]:
     frame = curves_frame(run)
     trials = run.trials
     blocks: list[Block] = [
-        Heading("Learning curves", level, anchor=_id(prefix, "curves")),
+        Heading(f"Learning curves{arm}", level, anchor=_id(prefix, "curves")),
     ]
     if trials.empty:
         blocks.append(Paragraph("No trial ended.", kind="note"))
