@@ -227,7 +227,7 @@ def test_numbers_are_written_for_people(value, text):
 
 
 def test_rebuild_finds_what_a_directory_holds(fake_comparison, monkeypatch):
-    import leantune.report._build as build
+    import leantune.report._rebuild as build
 
     calls = []
     monkeypatch.setattr(build, "write_run_report", lambda path: calls.append(("run", path)))

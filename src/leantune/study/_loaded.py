@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from leantune.errors import LeantuneError
-from leantune.study._results import MODEL_DIR, FinalModel
+from leantune.results import MODEL_DIR, TRIALS_CSV, TRIALS_PARQUET, read_summary
+from leantune.study._results import FinalModel
 from leantune.study._runner import StudyResult
 
 
@@ -16,14 +15,9 @@ def load_study(run_dir: str | Path) -> StudyResult:
     """The StudyResult `leantune.run` returned, from the files it wrote: the summary, the
     trials table and the chosen model (loaded from its MLflow model directory)."""
     run_dir = Path(run_dir)
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
-        raise LeantuneError(
-            f"RUN_DIR: {str(run_dir)!r} holds no summary.json; is it a finished leantune run?"
-        )
-    summary = json.loads(summary_path.read_text())
-    parquet = run_dir / "trials.parquet"
-    trials = pd.read_parquet(parquet) if parquet.is_file() else pd.read_csv(run_dir / "trials.csv")
+    summary = read_summary(run_dir).as_dict()
+    parquet = run_dir / TRIALS_PARQUET
+    trials = pd.read_parquet(parquet) if parquet.is_file() else pd.read_csv(run_dir / TRIALS_CSV)
     return StudyResult(run_dir, summary, trials, [], _final(run_dir, summary))
 
 

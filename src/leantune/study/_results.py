@@ -19,9 +19,6 @@ from leantune.metrics import score_metric
 from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
-# The chosen model's MLflow model directory, in the run directory and on the parent run.
-MODEL_DIR = "model"
-
 # "infeasible" only happens with stopping off: finished, but broke a limit on the way.
 STATUSES = ("feasible", "stopped", "infeasible", "diverged", "failed")
 

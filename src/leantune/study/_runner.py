@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import platform
@@ -33,6 +32,18 @@ from leantune.engine import (
 )
 from leantune.errors import LeantuneError
 from leantune.metrics import score_metric
+from leantune.results import (
+    LEDGER_FILE,
+    MODEL_DIR,
+    REPORTS_FILE,
+    SCHEMA_VERSION,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    TRIALS_CSV,
+    TRIALS_PARQUET,
+    write_json,
+    write_summary,
+)
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
@@ -40,7 +51,6 @@ from leantune.study._policies import build_policy, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._results import (
-    MODEL_DIR,
     FinalModel,
     best_feasible,
     refit_and_test,
@@ -54,9 +64,6 @@ from leantune.tracking import Tracker, open_tracker, save_model
 
 _log = logging.getLogger("leantune")
 
-# The version of summary.json's layout (docs/run-directory.md).
-SUMMARY_SCHEMA_VERSION = 1
-
 
 class StudyInterrupted(Exception):
     """The study was interrupted; the trials that ended are saved in `run_dir`."""
@@ -64,7 +71,7 @@ class StudyInterrupted(Exception):
     def __init__(self, run_dir: Path, reason: str):
         self.run_dir = run_dir
         super().__init__(
-            f"{reason}; the trials that ended are in {run_dir / 'trials.csv'}. "
+            f"{reason}; the trials that ended are in {run_dir / TRIALS_CSV}. "
             f"`leantune resume {run_dir}` finishes the study"
         )
 
@@ -129,7 +136,7 @@ def run_study(
     run_dir = prepared.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     spec_yaml = dump_spec(spec)
-    (run_dir / "spec.yaml").write_text(spec_yaml)
+    (run_dir / SPEC_FILE).write_text(spec_yaml)
     console.print(
         f"[bold]{spec.name}[/]: {prepared.dataset.describe()}; {prepared.n_trials} configs × "
         f"{len(prepared.splits.folds)} folds → {run_dir}",
@@ -292,13 +299,11 @@ def _search_and_record(
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
         save_model(final.estimator, run_dir / MODEL_DIR, example)
     table = trials_table(records)
-    table.to_csv(run_dir / "trials.csv", index=False)
-    table.to_parquet(run_dir / "trials.parquet", index=False)
-    reports_table(records).to_parquet(run_dir / "reports.parquet", index=False)
+    table.to_csv(run_dir / TRIALS_CSV, index=False)
+    table.to_parquet(run_dir / TRIALS_PARQUET, index=False)
+    reports_table(records).to_parquet(run_dir / REPORTS_FILE, index=False)
     ledger = build_ledger(records)
-    (run_dir / "ledger.json").write_text(
-        json.dumps(_finite_or_null(ledger), indent=2, default=_jsonable, allow_nan=False)
-    )
+    write_json(run_dir / LEDGER_FILE, ledger)
     summary = _summary(
         prepared,
         records,
@@ -312,9 +317,7 @@ def _search_and_record(
     summary["outcome"] = "interrupted" if interrupted else "completed"
     summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
     summary["sessions"] = session + 1
-    (run_dir / "summary.json").write_text(
-        json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
-    )
+    summary = write_summary(run_dir, summary).as_dict()
     outcome = summary["outcome"] if interrupted or final else "no feasible config"
     tracker.end_study(
         # Summary metrics go in once, when the study completes: a resumed study would
@@ -322,10 +325,10 @@ def _search_and_record(
         metrics={} if interrupted else _summary_metrics(summary),
         tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
         artifacts=[
-            run_dir / "trials.csv",
-            run_dir / "trials.parquet",
-            run_dir / "summary.json",
-            run_dir / "ledger.json",
+            run_dir / TRIALS_CSV,
+            run_dir / TRIALS_PARQUET,
+            run_dir / SUMMARY_FILE,
+            run_dir / LEDGER_FILE,
             *([run_dir / MODEL_DIR] if final is not None and final.estimator is not None else []),
             *(_write_report(run_dir, console) if spec.output.report else []),
         ],
@@ -493,7 +496,7 @@ def _summary(
         }
     return {
         # Bumped when a key changes meaning or goes away; new keys keep the version.
-        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "study": spec.name,
         "run_dir": str(prepared.run_dir),
         "dataset": {
@@ -616,22 +619,3 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _process_cpu_seconds() -> float:
     times = psutil.Process().cpu_times()
     return times.user + times.system
-
-
-def _finite_or_null(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null so every reader can parse the file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_null(v) for v in value]
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

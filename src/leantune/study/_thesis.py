@@ -28,7 +28,7 @@ from rich.console import Console
 from leantune.datasets import THESIS_DATASETS, pmlb_shape
 from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
-from leantune.report._chapter import THESIS_FILE
+from leantune.results import THESIS_FILE
 from leantune.spec import load_spec
 
 GRID: dict[str, Any] = {
