@@ -27,6 +27,7 @@ FIGURES = {
     "P3": "compute_saved.py",
     "P4": "memory_per_worker.py",
     "P5": "step_cost.py",
+    "P6": "decisions.py",
 }
 
 
@@ -83,7 +84,7 @@ def main() -> int:
 
 
 def _sections(text: str) -> dict[str, str]:
-    """The figure sections of an existing BENCHMARKS.md, keyed P1..P5 by their heading."""
+    """The figure sections of an existing BENCHMARKS.md, keyed P1, P2, ... by their heading."""
     found = {}
     for chunk in re.split(r"(?m)^(?=## )", text):
         heading = re.match(r"## (P\d)\b", chunk)

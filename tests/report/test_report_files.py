@@ -292,3 +292,30 @@ def test_a_sampled_search_reports_no_share_of_a_full_grid(fake_run):
     run_dir = fake_run(method="random")
     ledger = pd.read_csv(write_run_report(run_dir).files_dir / "rq2_ledger.csv")
     assert not ledger["quantity"].str.contains("full grid").any()
+
+
+def test_stops_are_judged_against_the_same_configs_run_with_stopping_off(tmp_path, parsed):
+    from tests.report.conftest import grid, make_run_dir
+
+    configs = grid()  # batch 2, 8, 32, 128 × two learning rates
+    by_batch = {2: "stopped", 8: "stopped", 32: "feasible", 128: "feasible"}
+    truth = {2: "infeasible", 8: "feasible", 32: "infeasible", 128: "feasible"}
+    root = tmp_path / "cmp"
+    make_run_dir(
+        root / "stopped", configs=configs, statuses=[by_batch[c["batch_size"]] for c in configs]
+    )
+    make_run_dir(
+        root / "unstopped",
+        configs=configs,
+        statuses=[truth[c["batch_size"]] for c in configs],
+        stopping_enabled=False,
+    )
+    written = write_comparison(root)
+    decisions = json.loads((root / "comparison.json").read_text())["decisions"]
+    # batch 2: right stops; batch 8: false stops (it finished within its limit unstopped);
+    # batch 32: missed (finished here, broke the limit there)
+    assert (decisions["stops"], decisions["right_stops"], decisions["false_stops"]) == (4, 2, 2)
+    assert decisions["false_stop_rate"] == 0.5
+    assert decisions["missed_violations"] == 2
+    assert decisions["pick_status_in_unstopped_arm"] in ("feasible", "infeasible")
+    assert "cmp-rq2_decisions" in parsed(written.html).tables

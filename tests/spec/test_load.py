@@ -176,7 +176,7 @@ def test_stopping_policies_switch_on_and_off():
 
 def test_predictive_needs_a_limit_it_can_forecast():
     (line,) = _problems(tiny_spec(constraints={"cpu_percent": 50}, stopping={"predictive": {}}))
-    assert "stopping.predictive: forecasts a limit on one of train_time_s" in line
+    assert "stopping.predictive: forecasts a limit on one of memory_mb" in line
     assert "['cpu_percent']" in line
 
 

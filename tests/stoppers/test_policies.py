@@ -73,7 +73,7 @@ def test_train_time_is_elapsed_plus_remaining_steps_at_the_recent_cost():
     reports = _reports(train_time_s=[0.1, 0.2, 0.3])
     for r in reports:
         r["steps_planned"] = 1000
-    assert predict_final("train_time_s", reports, reports[-1]) == pytest.approx(1.0)
+    assert predict_final("train_time_s", reports, reports[-1])[0] == pytest.approx(1.0)
 
 
 def test_step_time_average_is_forecast_from_recent_windows():
@@ -81,7 +81,7 @@ def test_step_time_average_is_forecast_from_recent_windows():
     for r in reports:
         r["steps_planned"] = 1000
     # 200 steps at an average of 1.5 ms, 800 more at the recent 1.5 (median of 1, 2) ms.
-    assert predict_final("step_time_ms", reports, reports[-1]) == pytest.approx(1.5)
+    assert predict_final("step_time_ms", reports, reports[-1])[0] == pytest.approx(1.5)
 
 
 def test_memory_trend_is_robust_to_one_outlier():
@@ -89,14 +89,14 @@ def test_memory_trend_is_robust_to_one_outlier():
     for r in reports:
         r["steps_planned"] = 1500
     # Theil–Sen slope of the four regular points is 0.1 MB a step; the spike does not move it.
-    assert predict_final("memory_mb", reports, reports[-1]) == pytest.approx(140 + 0.1 * 1000)
+    assert predict_final("memory_mb", reports, reports[-1])[0] == pytest.approx(140 + 0.1 * 1000)
 
 
 def test_memory_that_shrinks_is_not_extrapolated_down():
     reports = _reports(memory_mb=[300, 250, 200])
     for r in reports:
         r["steps_planned"] = 1000
-    assert predict_final("memory_mb", reports, reports[-1]) == 200
+    assert predict_final("memory_mb", reports, reports[-1])[0] == 200
 
 
 def test_predictive_acts_before_the_reactive_rule_and_says_it_predicted():
@@ -107,8 +107,9 @@ def test_predictive_acts_before_the_reactive_rule_and_says_it_predicted():
     reactive = _first_stop(ConstraintPolicy("train_time_s", 0.55), reports)
     predictive = PredictivePolicy({"train_time_s": 0.55}, margin=0.1)
     early = _first_stop(predictive, reports)
-    assert reactive == 6 and early == 2
-    reason = predictive.decide(TrialHistory(reports[:2])).reason
+    # Three reports by default: two readings give a slope but no bound on it.
+    assert reactive == 6 and early == 3
+    reason = predictive.decide(TrialHistory(reports[:3])).reason
     assert reason.rule == "predictive" and reason.predicted
     assert reason.label == "predicted train_time_s"
     assert reason.value == pytest.approx(1.0)
@@ -116,11 +117,11 @@ def test_predictive_acts_before_the_reactive_rule_and_says_it_predicted():
 
 
 def test_the_margin_spares_trials_forecast_just_over_the_limit():
-    reports = _reports(train_time_s=[0.1, 0.2])
+    reports = _reports(train_time_s=[0.1, 0.2, 0.3])
     for r in reports:
         r["steps_planned"] = 1000  # forecast: 1.0 s
     assert _first_stop(PredictivePolicy({"train_time_s": 0.95}, margin=0.1), reports) is None
-    assert _first_stop(PredictivePolicy({"train_time_s": 0.95}, margin=0.0), reports) == 2
+    assert _first_stop(PredictivePolicy({"train_time_s": 0.95}, margin=0.0), reports) == 3
 
 
 def test_predictive_waits_for_enough_reports_and_ignores_unpredictable_limits():

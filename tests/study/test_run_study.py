@@ -47,6 +47,7 @@ def test_the_summary_has_the_pick_its_test_score_and_the_counts(finished):
     assert summary["status_counts"] == {
         "feasible": 1,
         "stopped": 1,
+        "skipped": 0,
         "infeasible": 0,
         "diverged": 0,
         "failed": 0,

@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
+from leantune.metrics import TIMED_METRICS
+
 _SHOWN_STOPS = 10
 
 
@@ -79,6 +81,11 @@ def print_summary(
         )
     counts = " · ".join(f"{k} {v}" for k, v in summary["status_counts"].items())
     out(f"Trials: {summary['trials']} · {counts}", highlight=False)
+    timed = [m for m in summary.get("constraints") or {} if m in TIMED_METRICS]
+    if timed:
+        clock = summary.get("clock", "wall")
+        what = "the training thread's CPU time" if clock == "cpu" else "wall-clock time"
+        out(f"Time limits ({', '.join(timed)}) judged on {what} (constraints.clock: {clock})")
     stops = summary["stopped_trials"]
     if stops:
         by_label = ", ".join(f"{n} by {label}" for label, n in summary["stopped_by"].items())

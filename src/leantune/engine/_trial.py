@@ -19,13 +19,15 @@ from threadpoolctl import threadpool_limits
 from leantune.datasets import Fold
 from leantune.engine._faults import ActiveFault, Fault, select_fault
 from leantune.engine._memory_cap import MemoryCap
-from leantune.metrics import SystemSampler, Targets, batch_loss, evaluate, score_metric
+from leantune.metrics import Clock, SystemSampler, Targets, batch_loss, evaluate, score_metric
 from leantune.models import get_model, model_size_bytes, weights
 
 Report = Callable[[dict[str, Any]], None]
 
 # Statuses a trial can end with on its own (the driver adds "stopped" and "feasible").
 FINISHED, DIVERGED, FAILED = "finished", "diverged", "failed"
+# The phase of a report sent before the first step (TrainingPlan.announce_start).
+START_PHASE = "start"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,11 @@ class TrainingPlan:
     report_rows: int | None = 4096
     """Validation rows (a fixed seeded sample) behind the metrics of reports inside a fold;
     the report at a fold's end uses every validation row. None: every row every time."""
+    clock: Clock = "cpu"
+    """The clock the plain time names (train_time_s, step_time_ms, ...) carry; both are kept."""
+    announce_start: bool = False
+    """Send a report before the first step (`trial_phase: start`, with the steps planned and
+    the worker's memory baseline), so the driver can skip the config before it trains."""
 
     def steps_per_fold(self, n_rows: int, batch_size: int) -> int:
         if self.max_steps is not None:
@@ -81,6 +88,9 @@ class TrialOutcome:
 # call, few enough to cost far less than a window of steps, and at most ~0.5 MB so that the
 # instrument does not show up in the memory it measures.
 LATENCY_ROWS, LATENCY_BYTES = 256, 2**19
+# Timed predict() calls per reading, as timeit repeats: their median is the reading. One call
+# gave 1.1 µs per sample with spikes to 10-45 µs on a shared machine.
+LATENCY_REPEATS = 5
 
 
 class Diverged(Exception):
@@ -130,6 +140,16 @@ def _train(
         message = f"{type(error).__name__}: {error}"
         report({"step": 0, "trial_status": FAILED, "error": message})
         return TrialOutcome(status=FAILED, error=message, retryable=True)
+    if plan.announce_start:
+        # Synchronous: the driver decides on it before this thread trains a single step.
+        report(
+            {
+                "step": 0,
+                "trial_phase": START_PHASE,
+                "steps_planned": run.steps_planned,
+                **run.sampler.sample(),
+            }
+        )
     cap = MemoryCap(memory_limit_mb, run.sampler.baseline_memory_mb)
     try:
         with cap:
@@ -172,10 +192,13 @@ class _TrialRun:
         self.classes = np.arange(data.n_classes) if data.task == "classification" else None
         self.metric, _ = score_metric(data.task)
         self.steps_planned = plan.steps_planned(data.folds, self.batch_size)
-        self.sampler = SystemSampler()
+        self.sampler = SystemSampler(clock=plan.clock)
         self.step = 0
         self.step_seconds = 0.0
-        self.report_seconds = 0.0  # blocked in report(): Tune waits for the driver to take it
+        self.step_cpu_seconds = 0.0
+        # Blocked in report(): Tune waits for the driver to take it. Not training time.
+        self.report_seconds = 0.0
+        self.report_cpu_seconds = 0.0
         self.fold_scores: list[float] = []
         self.estimator: Any = None
         self.last: dict[str, Any] = {}
@@ -208,28 +231,29 @@ class _TrialRun:
         steps = plan.steps_per_fold(n_rows, batch_size)
         report_every = plan.report_every
         order, position, epoch = fold.train_idx, n_rows, -1
-        window_seconds, window_losses = 0.0, []
-        clock = time.perf_counter
+        window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
+        clock, cpu_clock = time.perf_counter, time.thread_time
         for fold_step in range(1, steps + 1):
             if position >= n_rows:
                 epoch, position = epoch + 1, 0
                 order = rng.permutation(fold.train_idx) if plan.shuffle else fold.train_idx
-            started = clock()
+            started, started_cpu = clock(), cpu_clock()
             rows = order[position : position + batch_size]
             position += batch_size
             X_batch = (X[rows] - mean) * inv_scale
             y_batch = y[rows]
-            gathered = clock()
+            gathered, gathered_cpu = clock(), cpu_clock()
             # Progressive loss: the batch under the weights before its update (the seed's
             # definition). It is instrumentation, so it is kept out of the step time.
             batch_value = batch_loss(X_batch, y_batch, weights(estimator), loss, targets)
-            measured = clock()
+            measured, measured_cpu = clock(), cpu_clock()
             if fold_step == 1 and self.classes is not None:
                 # Every class code up front: a fold's first batch rarely holds them all.
                 estimator.partial_fit(X_batch, y_batch, classes=self.classes)
             else:
                 estimator.partial_fit(X_batch, y_batch)
             window_seconds += (gathered - started) + (clock() - measured)
+            window_cpu_seconds += (gathered_cpu - started_cpu) + (cpu_clock() - measured_cpu)
             window_losses.append(batch_value)
             if self.fault is not None:
                 self.fault.at_step(self.step + len(window_losses))
@@ -237,19 +261,24 @@ class _TrialRun:
                 raise Diverged(f"training loss is {batch_value} at step {self.step + fold_step}")
             if fold_step % report_every == 0 or fold_step == steps:
                 self.epoch = epoch
-                self._report(fold, fold_step, steps, window_seconds, window_losses)
-                window_seconds, window_losses = 0.0, []
+                self._report(
+                    fold, fold_step, steps, (window_seconds, window_cpu_seconds), window_losses
+                )
+                window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
 
     def _report(
         self,
         fold: Fold,
         fold_step: int,
         fold_steps: int,
-        window_seconds: float,
+        window: tuple[float, float],
         window_losses: list[float],
     ) -> None:
+        """`window`: the wall and thread-CPU seconds the window's steps took."""
+        window_wall, window_cpu = window
         self.step += len(window_losses)
-        self.step_seconds += window_seconds
+        self.step_seconds += window_wall
+        self.step_cpu_seconds += window_cpu
         current = weights(self.estimator)
         if current is not None and not (
             np.isfinite(current[0]).all() and np.isfinite(current[1]).all()
@@ -275,9 +304,8 @@ class _TrialRun:
             "progress_pct": 100.0 * self.step / self.steps_planned,
             "weight_norm": float(np.linalg.norm(current[0])) if current is not None else 0.0,
             **self._deployment_metrics(),
-            "step_time_ms": 1e3 * self.step_seconds / self.step,
-            "window_step_time_ms": 1e3 * window_seconds / len(window_losses),
-            **self.sampler.sample(self.report_seconds),
+            **self._step_times(window_wall, window_cpu, len(window_losses)),
+            **self._sample(),
             "fold_finished": fold_finished,
         }
         if self.plan.log_every_step:
@@ -290,17 +318,46 @@ class _TrialRun:
             # channel to learn how it ended.
             result.update(self._outcome_fields(FINISHED))
         self.last = result
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         self.report(result)
         self.report_seconds += time.perf_counter() - started
+        self.report_cpu_seconds += time.thread_time() - started_cpu
+
+    def _sample(self) -> dict[str, float]:
+        return self.sampler.sample(self.report_seconds, self.report_cpu_seconds)
+
+    def _step_times(self, window_wall: float, window_cpu: float, steps: int) -> dict[str, float]:
+        """Average step time over the trial on both clocks, and the window's on the study's."""
+        wall_ms, cpu_ms = (
+            1e3 * self.step_seconds / self.step,
+            1e3 * self.step_cpu_seconds / self.step,
+        )
+        on_cpu = self.plan.clock == "cpu"
+        return {
+            "step_time_ms": cpu_ms if on_cpu else wall_ms,
+            "step_time_cpu_ms": cpu_ms,
+            "step_time_wall_ms": wall_ms,
+            "window_step_time_ms": 1e3 * (window_cpu if on_cpu else window_wall) / steps,
+        }
 
     def _deployment_metrics(self) -> dict[str, float]:
-        """What shipping the model costs: predict time per sample and serialized size."""
-        started = time.perf_counter()
-        self.estimator.predict(self.latency_rows)
-        seconds = time.perf_counter() - started
+        """What shipping the model costs: predict time per sample and serialized size.
+
+        Latency is the median of LATENCY_REPEATS timed calls on the same block of rows (as
+        timeit does), on both clocks: one call is at the mercy of whatever else ran then.
+        """
+        walls, cpus = [], []
+        for _ in range(LATENCY_REPEATS):
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            self.estimator.predict(self.latency_rows)
+            walls.append(time.perf_counter() - started)
+            cpus.append(time.thread_time() - started_cpu)
+        rows = len(self.latency_rows)
+        wall_ms, cpu_ms = 1e3 * float(np.median(walls)) / rows, 1e3 * float(np.median(cpus)) / rows
         return {
-            "inference_latency_ms": 1e3 * seconds / len(self.latency_rows),
+            "inference_latency_ms": cpu_ms if self.plan.clock == "cpu" else wall_ms,
+            "inference_latency_cpu_ms": cpu_ms,
+            "inference_latency_wall_ms": wall_ms,
             "model_size_kb": model_size_bytes(self.estimator) / 1024,
         }
 
@@ -337,7 +394,7 @@ class _TrialRun:
                 **self.last,
                 "step": self.step,
                 "steps_planned": self.steps_planned,
-                **self.sampler.sample(self.report_seconds),
+                **self._sample(),
                 **self._outcome_fields(status, error),
             }
             closing.pop("train_loss_steps", None)

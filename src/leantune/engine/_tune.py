@@ -27,10 +27,19 @@ from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
 from leantune.engine._faults import Fault
-from leantune.engine._trial import DIVERGED, FAILED, TrainingPlan, TrialData, train_trial
-from leantune.stoppers import StoppingPolicy, StopReason, TrialHistory
+from leantune.engine._trial import (
+    DIVERGED,
+    FAILED,
+    START_PHASE,
+    TrainingPlan,
+    TrialData,
+    train_trial,
+)
+from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason, TrialHistory
 
 FEASIBLE, STOPPED = "feasible", "stopped"
+# Never trained: the study's cost model predicted it over a limit (stopping.skip_predicted).
+SKIPPED = "skipped"
 # A trial that finished while breaking a limit: only when stopping is off (observe-only mode).
 INFEASIBLE = "infeasible"
 
@@ -178,12 +187,16 @@ class SearchRequest:
 
 
 def run_search(
-    request: SearchRequest, policy: StoppingPolicy, observer: TrialObserver
+    request: SearchRequest,
+    policy: StoppingPolicy,
+    observer: TrialObserver,
+    skip: SkipPredicted | None = None,
 ) -> list[TrialRecord]:
     """Run every config of the search as a Tune trial; return one record per trial ended here.
 
     With `request.resume`, only what earlier sessions left is run: the configs that did not
-    end, under their old trial ids, and (random, TPE) the samples still to draw.
+    end, under their old trial ids, and (random, TPE) the samples still to draw. `skip`
+    decides on each trial's start report (request.plan.announce_start) whether it trains.
     """
     session = request.resume.session if request.resume else 0
     driver = _Driver(
@@ -194,6 +207,7 @@ def run_search(
         unfinished=request.resume.unfinished if request.resume else (),
         taken=[r.trial_id for r in request.resume.ended] if request.resume else (),
         session=session,
+        skip=skip if request.enforce else None,
     )
     plan = _SearchPlan.build(request, driver)
     if plan.trials == 0:  # an earlier session ended every trial; only the results remain
@@ -496,10 +510,12 @@ class _Driver:
         unfinished: Sequence[tuple[str, Mapping[str, Any]]] = (),
         taken: Sequence[str] = (),
         session: int = 0,
+        skip: SkipPredicted | None = None,
     ):
         """`unfinished`: (id, config) of trials an earlier session left running, adopted by the
         trial that runs the same config; `taken`: ids earlier sessions used."""
         self.policy = policy
+        self.skip = skip
         self.observer = observer
         self.enforce = enforce
         self.scheduler = scheduler
@@ -550,6 +566,8 @@ class _Driver:
         record.node_id = result.get("node_id", record.node_id)
         record.worker_pid = result.get("pid", record.worker_pid)
         report = {k: v for k, v in result.items() if k not in _RAY_KEYS}
+        if report.get("trial_phase") == START_PHASE:
+            return self._started_training(record, report)
         if record.reports and report == record.reports[-1]:
             # When a function trainable returns, Tune repeats its last result with done=True.
             return self._must_stop(record)
@@ -557,12 +575,33 @@ class _Driver:
         self._notify("trial_reported", record, report)
         if record.stop_reason is not None or report.get("trial_status") in (DIVERGED, FAILED):
             return self._must_stop(record)
-        decision = self.policy.decide(TrialHistory(record.reports, record.config))
+        history = TrialHistory(record.reports, record.config)
+        if self.skip is not None:
+            self.skip.cost_model.observe(history)
+        decision = self.policy.decide(history)
         if decision.stop:
             # Observe-only mode keeps the first reason (it makes the trial infeasible) but lets
             # the trial run on.
             record.stop_reason = decision.reason
         return self._must_stop(record)
+
+    def _started_training(self, record: TrialRecord, start: dict[str, Any]) -> bool:
+        """The trial's report before its first step: skip it if the cost model says so. A
+        trial that trains keeps no trace of it; a skipped one keeps it as its only report."""
+        if self.skip is None or record.reports:
+            return False
+        decision = self.skip.decide(record.config, start)
+        if not decision.stop:
+            return False
+        record.stop_reason = decision.reason
+        closing = {**start, "trial_status": SKIPPED}
+        # What it would have cost: the ledger's estimate of what skipping saved.
+        for prediction in self.skip.cost_model.predict(record.config, start["steps_planned"]):
+            closing[f"predicted_{prediction.metric}"] = prediction.value
+        closing.pop("trial_phase", None)
+        record.reports.append(closing)
+        self._notify("trial_reported", record, closing)
+        return True
 
     def _must_stop(self, record: TrialRecord) -> bool:
         return self.enforce and record.stop_reason is not None
@@ -599,7 +638,9 @@ class _Driver:
             if trial_status == FAILED and record.error:
                 record.attempt_errors.append(record.error)
         elif record.stop_reason is not None:
-            if record.stop_reason.rule == "divergence":
+            if record.stop_reason.rule == "skip":
+                record.status = SKIPPED
+            elif record.stop_reason.rule == "divergence":
                 record.status = DIVERGED
             else:
                 record.status = STOPPED if self.enforce else INFEASIBLE

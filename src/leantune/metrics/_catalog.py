@@ -28,8 +28,12 @@ class Metric:
     """Its end-of-training value can be forecast from the trend so far (predictive stopping)."""
     memory: bool = False
     """Memory a process holds: no limit on it can be met above the machine's memory limit."""
-    cumulative: bool = False
-    """Only grows during a trial (a total, not a rate): one reading over a limit is final."""
+    monotone: bool = False
+    """Never falls during a trial (a total, or a peak): one reading over a limit is final, and
+    waiting for more readings would only spend more. Other metrics are noisy readings, judged
+    on several (`stopping.constraint.sustained`)."""
+    per_model: bool = False
+    """Depends on the model and the data's shape only, not on batch size or learning rate."""
     constrainable: bool = True
     """A study may set a limit on it (`constraints.<name>`)."""
     description: str = ""
@@ -50,6 +54,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "system",
         predictable=True,
         memory=True,
+        monotone=True,
         description="A fresh worker's private memory (RSS − shared, measured once per worker "
         "before its first trial) plus the trial's own rise: the same config gives the same "
         "value whatever ran before it in a reused worker.",
@@ -61,6 +66,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "system",
         predictable=True,
         memory=True,
+        monotone=True,
         description="Private memory gained since the trial started, its peak so far.",
     ),
     Metric(
@@ -80,7 +86,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "system",
         timed=True,
         predictable=True,
-        cumulative=True,
+        monotone=True,
         description="Total training time of the trial, all folds, on the study's clock "
         "(evaluation included, time waiting for the driver excluded).",
     ),
@@ -97,6 +103,7 @@ CATALOGUE: tuple[Metric, ...] = (
         "ms",
         "deployment",
         timed=True,
+        per_model=True,
         description="Predict time per sample: the median of several timed calls on a fixed "
         "block of validation rows, on the study's clock.",
     ),
@@ -105,6 +112,8 @@ CATALOGUE: tuple[Metric, ...] = (
         "model size (kB)",
         "kB",
         "deployment",
+        monotone=True,
+        per_model=True,
         description="Serialized (pickled) size of the model.",
     ),
 )

@@ -283,6 +283,64 @@ def estimate_by_rule(check: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+# Rules whose stops are about the application's limits, judged against the unstopped arm.
+LIMIT_RULES = ("constraint", "predictive", "skip")
+
+
+def decision_quality(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
+    """Per stopping rule, how its stops fared against the same configs run with stopping off.
+
+    A stop is right when the config's unstopped twin broke a limit (ended `infeasible`), false
+    when the twin finished within every limit (`feasible`); a twin that diverged or failed
+    does not judge it. A missed violation is a trial the stopped arm let finish `feasible`
+    whose twin broke a limit. The rows add up to an "all rules" row.
+    """
+    columns = ["rule", "stops", "right_stops", "false_stops", "unjudged", "false_stop_rate"]
+    if stopped.trials.empty or unstopped.trials.empty:
+        return pd.DataFrame(columns=columns)
+    twin_status = {config_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
+    counts: dict[str, dict[str, int]] = {}
+    missed = 0
+    for _, row in stopped.trials.iterrows():
+        twin = twin_status.get(config_key(row))
+        if row["status"] == "feasible" and twin == "infeasible":
+            missed += 1
+        rule = row.get("stop_rule")
+        if row["status"] not in ("stopped", "skipped") or rule not in LIMIT_RULES:
+            continue
+        tally = counts.setdefault(str(row["stop_label"]), dict.fromkeys(columns[1:5], 0))
+        tally["stops"] += 1
+        verdict = {"infeasible": "right_stops", "feasible": "false_stops"}.get(twin, "unjudged")
+        tally[verdict] += 1
+    rows = [{"rule": label, **tally} for label, tally in sorted(counts.items())]
+    total = {key: sum(r[key] for r in rows) for key in columns[1:5]}
+    rows.append({"rule": "all rules", **total})
+    frame = pd.DataFrame(rows)
+    judged = frame["right_stops"] + frame["false_stops"]
+    frame["false_stop_rate"] = (frame["false_stops"] / judged).where(judged > 0)
+    frame.attrs["missed_violations"] = missed
+    return frame[columns]
+
+
+def decision_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, Any]:
+    """The headline of decision_quality, and whether the stopped arm's pick is truly feasible
+    (its unstopped twin finished within every limit)."""
+    quality = decision_quality(stopped, unstopped)
+    total = quality.iloc[-1].to_dict() if len(quality) else {}
+    pick = (stopped.best or {}).get("config")
+    twin_status = {config_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
+    return {
+        "stops": int(total.get("stops", 0)),
+        "right_stops": int(total.get("right_stops", 0)),
+        "false_stops": int(total.get("false_stops", 0)),
+        "unjudged_stops": int(total.get("unjudged", 0)),
+        "false_stop_rate": _number(total.get("false_stop_rate")),
+        "missed_violations": int(quality.attrs.get("missed_violations", 0)),
+        "pick_status_in_unstopped_arm": twin_status.get(config_key(pick)) if pick else None,
+        "by_rule": quality.iloc[:-1].to_dict("records") if len(quality) else [],
+    }
+
+
 def comparison_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, Any]:
     """The headline numbers of a comparison, for comparison.json and the thesis chapter."""
     check = estimate_check(stopped, unstopped)
@@ -292,6 +350,7 @@ def comparison_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, 
     return {
         "savings": savings(stopped, unstopped),
         "regret": regret(stopped, unstopped),
+        "decisions": decision_summary(stopped, unstopped),
         "estimates": {
             "trials_cut_short": len(check),
             "matched_in_unstopped_arm": len(matched),

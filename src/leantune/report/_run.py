@@ -74,6 +74,11 @@ class RunResults:
         return dict(self.summary.get("constraints") or {})
 
     @property
+    def clock(self) -> str:
+        """The clock time limits were judged on; runs from before the choice used the wall."""
+        return str(self.summary.get("clock") or "wall")
+
+    @property
     def best(self) -> dict[str, Any] | None:
         return self.summary.get("best")
 

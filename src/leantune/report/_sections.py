@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from leantune.metrics import TIMED_METRICS
 from leantune.report import _plots as plots
 from leantune.report._document import Block, Figure, Heading, Paragraph, Table, format_value
 from leantune.report._frontier import (
@@ -36,6 +37,7 @@ from leantune.report._rq1 import (
 )
 from leantune.report._rq2 import (
     arms_table,
+    decision_quality,
     estimate_by_rule,
     estimate_check,
     ledger_by_rule,
@@ -99,11 +101,20 @@ def caveats(run: RunResults, *, who: str = "this run") -> list[Block]:
     return blocks
 
 
+def constraints_text(run: RunResults) -> str:
+    """The limits, and the clock the time limits among them were judged on."""
+    limits = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
+    if set(run.constraints) & set(TIMED_METRICS):
+        clock = "the training thread's CPU time" if run.clock == "cpu" else "wall-clock time"
+        limits += f" (time limits judged on {clock})"
+    return limits
+
+
 def overview(run: RunResults) -> Paragraph:
     summary = run.summary
     counts = summary.get("status_counts") or {}
     statuses = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trials"
-    constraints = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
+    constraints = constraints_text(run)
     stopping = "on" if run.stopping_enabled else "off (observe only: nothing stopped early)"
     return Paragraph(
         f"{run.dataset.get('name', '?')} ({run.task}, {format_value(run.dataset.get('rows'))} "
@@ -427,6 +438,18 @@ def rq2_comparison(
             pd.DataFrame(rows, columns=["quantity", "value"]).astype({"value": object}),
         )
     )
+    quality = decision_quality(stopped, unstopped)
+    if len(quality):
+        missed = quality.attrs.get("missed_violations", 0)
+        blocks.append(
+            Table(
+                _id(prefix, "rq2_decisions"),
+                "How right the stops were: each stop on a limit against the same config run "
+                "with stopping off. Right: that run broke a limit. False: it finished within "
+                f"every limit. Missed violations (finished here, broke a limit there): {missed}",
+                quality,
+            )
+        )
     blocks.append(
         Table(
             _id(prefix, "rq2_by_rule"),
@@ -649,7 +672,7 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
             f"test part {(spec.get('validation') or {}).get('test_size', 0.3):g}, "
             f"{summary.get('folds', '?')}-fold CV",
         ),
-        ("constraints", ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"),
+        ("constraints", constraints_text(run)),
         ("stopping", _stopping_text(spec.get("stopping") or {}, run.stopping_enabled)),
         ("seeds", "; ".join(seeds)),
         ("study wall time (s)", summary.get("wall_time_s")),

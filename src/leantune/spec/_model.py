@@ -229,12 +229,6 @@ class ValidationSpec(_Section):
 class ConstraintsSpec(_Section):
     """Limits the application puts on training. A trial that breaks one is never feasible."""
 
-    clock: Clock = "cpu"
-    """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
-    cpu: the training thread's CPU time, what a dedicated core would take, so another job on a
-    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
-    Both are measured and reported either way."""
-
     memory_mb: PositiveFloat | None = None
     """Private memory of the trial's worker process: RSS − shared, in MB."""
     memory_rise_mb: PositiveFloat | None = None
@@ -251,6 +245,12 @@ class ConstraintsSpec(_Section):
     validation rows, on `clock` (deployment)."""
     model_size_kb: PositiveFloat | None = None
     """Serialized (pickled) size of the model (deployment)."""
+
+    clock: Clock = "cpu"
+    """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
+    cpu: the training thread's CPU time, what a dedicated core would take, so another job on a
+    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
+    Both are measured and reported either way."""
 
     def active(self) -> dict[str, float]:
         """The constraints that are set, by metric name."""
@@ -420,6 +420,11 @@ class StudySpec(_Section):
                 "stopping.predictive: forecasts a limit on one of "
                 f"{', '.join(predictable)}, but constraints sets "
                 f"{sorted(self.constraints.active()) or 'none'}"
+            )
+        if self.stopping.skip_predicted and not self.constraints.active():
+            raise ValueError(
+                "stopping.skip_predicted: skips configs predicted to break a limit, but "
+                "constraints sets none; set a limit or turn skip_predicted off"
             )
         patience = self.stopping.patience
         wrong = {"classification": "val_rmse", "regression": "val_accuracy"}[self.task]

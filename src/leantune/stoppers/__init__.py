@@ -16,7 +16,9 @@ from leantune.stoppers._base import (
     StopReason,
     TrialHistory,
 )
+from leantune.stoppers._bounds import median_lower_bound, theil_sen
 from leantune.stoppers._constraint import ConstraintPolicy
+from leantune.stoppers._cost_model import CostModel, CostPrediction, SkipPredicted, cost_key
 from leantune.stoppers._divergence import DivergencePolicy
 from leantune.stoppers._patience import PatiencePolicy
 from leantune.stoppers._prechelt import PrecheltPolicy, generalization_loss, training_progress
@@ -25,7 +27,7 @@ from leantune.stoppers._replay import ReplayedStop, replay
 
 
 def from_constraints(
-    constraints: Mapping[str, float], grace_steps: int = 0, sustained: int = 1
+    constraints: Mapping[str, float], grace_steps: int = 0, sustained: int = 2
 ) -> StoppingPolicy:
     """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops)."""
     return AnyOf(
@@ -39,18 +41,24 @@ __all__ = [
     "PREDICTABLE",
     "AnyOf",
     "ConstraintPolicy",
+    "CostModel",
+    "CostPrediction",
     "Decision",
     "DivergencePolicy",
     "PatiencePolicy",
     "PrecheltPolicy",
     "PredictivePolicy",
     "ReplayedStop",
+    "SkipPredicted",
     "StopReason",
     "StoppingPolicy",
     "TrialHistory",
+    "cost_key",
     "from_constraints",
     "generalization_loss",
+    "median_lower_bound",
     "predict_final",
     "replay",
+    "theil_sen",
     "training_progress",
 ]

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 # Rules whose stops are about the application's limits (as opposed to learning progress).
-CONSTRAINT_RULES = ("constraint", "predictive")
+CONSTRAINT_RULES = ("constraint", "predictive", "skip")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class StopReason:
 
     @property
     def predicted(self) -> bool:
-        return self.rule == "predictive"
+        return self.rule in ("predictive", "skip")
 
     @property
     def label(self) -> str:
@@ -38,6 +38,8 @@ class StopReason:
             return self.metric
         if self.rule == "predictive":
             return f"predicted {self.metric}"
+        if self.rule == "skip":
+            return f"skipped: predicted {self.metric}"
         if self.rule == "prechelt" and self.detail:
             return f"prechelt {self.detail.split()[0].rstrip(':')}"  # GL, PQ or UP
         return self.rule
@@ -56,6 +58,11 @@ class StopReason:
             return (
                 f"{self.metric} predicted {self.value:.4g} > {self.threshold:g} "
                 f"at step {self.step}{f' ({self.detail})' if self.detail else ''}"
+            )
+        if self.rule == "skip":
+            return (
+                f"not run: {self.metric} predicted {self.value:.4g} > {self.threshold:g} by the "
+                f"study's cost model ({self.detail})"
             )
         return f"{self.rule}: {self.detail or self.metric} at step {self.step}"
 

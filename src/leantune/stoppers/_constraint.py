@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from leantune.metrics._catalog import METRICS
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory, finite
 
 
@@ -19,28 +20,33 @@ def check_int(owner: str, name: str, value: object, minimum: int) -> None:
 
 
 class ConstraintPolicy(StoppingPolicy):
-    """Stop when `metric` exceeds `threshold`.
+    """Stop when `metric` exceeds `threshold`, on evidence beyond one noisy reading.
 
     `grace_steps`: no stop before this many steps (noisy start-up readings).
-    `sustained`: the limit must be broken on this many consecutive reports, so a single noisy
-    reading does not end a good trial.
+    `sustained`: a noisy metric (a rate or a running average: step time, CPU %, latency) must
+    break the limit on this many consecutive reports, so one reading taken while another job
+    held the core does not end a good trial. A monotone metric (a total such as the training
+    time, or a peak such as memory) is judged on its latest reading: it can only grow, so one
+    reading over the limit is final and waiting would only spend more.
     """
 
-    def __init__(self, metric: str, threshold: float, grace_steps: int = 0, sustained: int = 1):
+    def __init__(self, metric: str, threshold: float, grace_steps: int = 0, sustained: int = 2):
         check_positive("ConstraintPolicy", "threshold", threshold)
         check_positive("ConstraintPolicy", "grace_steps", grace_steps, allow_zero=True)
         check_int("ConstraintPolicy", "sustained", sustained, 1)
         self.metric = metric
         self.threshold = float(threshold)
         self.grace_steps = grace_steps
+        known = METRICS.get(metric)
         self.sustained = sustained
+        self.readings = 1 if known is not None and known.monotone else sustained
 
     def decide(self, history: TrialHistory) -> Decision:
         report = history.last
         step = int(report.get("step", len(history)))
-        if step < self.grace_steps or len(history) < self.sustained:
+        if step < self.grace_steps or len(history) < self.readings:
             return Decision.carry_on()
-        recent = history[len(history) - self.sustained :]
+        recent = history[len(history) - self.readings :]
         if all(self._broken(r.get(self.metric)) for r in recent):
             return Decision.stop_because(
                 StopReason(

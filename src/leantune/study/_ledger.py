@@ -29,7 +29,7 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         "trial_id": record.trial_id,
         "status": record.status,
         "stop_label": record.stop_reason.label
-        if record.stop_reason and record.status in ("stopped", "diverged")
+        if record.stop_reason and record.status in ("stopped", "skipped", "diverged")
         else "",
         "cpu_s": cpu,
         "wall_s": wall,
@@ -45,6 +45,11 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         remaining = planned - done
         entry["remaining_cpu_s_estimate"] = remaining * cpu / done
         entry["remaining_wall_s_estimate"] = remaining * wall / done
+    if record.status == "skipped":
+        # Never trained: the cost model's prediction of its training time is the estimate.
+        predicted = _number(last.get("predicted_train_time_s"))
+        entry["remaining_cpu_s_estimate"] = predicted
+        entry["remaining_wall_s_estimate"] = predicted
     return entry
 
 

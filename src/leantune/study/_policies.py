@@ -6,10 +6,12 @@ from leantune.metrics import MEMORY_METRICS, MemoryLimit
 from leantune.spec import StudySpec
 from leantune.stoppers import (
     AnyOf,
+    CostModel,
     DivergencePolicy,
     PatiencePolicy,
     PrecheltPolicy,
     PredictivePolicy,
+    SkipPredicted,
     StoppingPolicy,
     from_constraints,
 )
@@ -34,16 +36,22 @@ def constraint_limits(
     return limits, capped
 
 
-def build_policy(spec: StudySpec, memory: MemoryLimit | None = None) -> StoppingPolicy:
+def build_policy(
+    spec: StudySpec, memory: MemoryLimit | None = None, cost_model: CostModel | None = None
+) -> StoppingPolicy:
     """Every policy the spec turns on, combined with AnyOf (the first to say stop wins).
 
     With `stopping.enabled: false` the engine only observes: the plain constraint check still
     marks trials that broke a limit (so they are never picked), but nothing is stopped early.
     `memory`: the machine's memory limit, which caps memory constraints (constraint_limits).
+    `cost_model`: the study's, shared with `build_skip`, so the predictive rule pools the
+    readings of cost twins.
     """
     stopping, (limits, _) = spec.stopping, constraint_limits(spec, memory)
     if not stopping.enabled:
-        return AnyOf([from_constraints(limits), DivergencePolicy()])
+        # The same evidence rule as when stopping is on, so the two arms judge alike.
+        sustained = stopping.constraint.sustained
+        return AnyOf([from_constraints(limits, sustained=sustained), DivergencePolicy()])
     policies: list[StoppingPolicy] = []
     if stopping.divergence is not None:
         policies.append(
@@ -66,6 +74,8 @@ def build_policy(spec: StudySpec, memory: MemoryLimit | None = None) -> Stopping
                 margin=options.margin,
                 window=options.window,
                 min_reports=options.min_reports,
+                confidence=options.confidence,
+                cost_model=cost_model,
             )
         )
     if stopping.prechelt is not None:
@@ -77,3 +87,19 @@ def build_policy(spec: StudySpec, memory: MemoryLimit | None = None) -> Stopping
         options = stopping.patience
         policies.append(PatiencePolicy(options.metric, options.patience, options.min_delta))
     return AnyOf(policies)
+
+
+def build_skip(
+    spec: StudySpec, cost_model: CostModel, memory: MemoryLimit | None = None
+) -> SkipPredicted | None:
+    """The rule that skips untried configs on the cost model's prediction, if the spec asks."""
+    if not (spec.stopping.enabled and spec.stopping.skip_predicted):
+        return None
+    limits, _ = constraint_limits(spec, memory)
+    margin = spec.stopping.predictive.margin if spec.stopping.predictive else 0.0
+    return SkipPredicted(cost_model, limits, margin=margin)
+
+
+def new_cost_model(spec: StudySpec) -> CostModel:
+    predictive = spec.stopping.predictive
+    return CostModel(confidence=predictive.confidence if predictive else 0.9)

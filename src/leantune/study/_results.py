@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -15,12 +15,12 @@ from sklearn.preprocessing import StandardScaler
 
 from leantune.datasets import Fold
 from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
-from leantune.metrics import score_metric
+from leantune.metrics import CATALOGUE, CLOCKS, score_metric
 from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
 # "infeasible" only happens with stopping off: finished, but broke a limit on the way.
-STATUSES = ("feasible", "stopped", "infeasible", "diverged", "failed")
+STATUSES = ("feasible", "stopped", "skipped", "infeasible", "diverged", "failed")
 
 # Final-report metrics copied into trials.csv, and the peak memory over the trial.
 _FINAL_METRICS = (
@@ -29,12 +29,10 @@ _FINAL_METRICS = (
     "val_loss",
     "val_accuracy",
     "val_rmse",
-    "step_time_ms",
-    "train_time_s",
+    *(metric.name for metric in CATALOGUE),
+    # Both clocks of every time, whichever the limits were judged on.
+    *(metric.on_clock(clock) for metric in CATALOGUE if metric.timed for clock in CLOCKS),
     "cpu_time_s",
-    "cpu_percent",
-    "memory_mb",
-    "memory_rise_mb",
 )
 
 
@@ -113,7 +111,7 @@ def stops_by_label(records: Sequence[TrialRecord]) -> dict[str, int]:
     counts = Counter(
         r.stop_reason.label
         for r in records
-        if r.status in (STOPPED, "infeasible") and r.stop_reason is not None
+        if r.status in (STOPPED, "skipped", "infeasible") and r.stop_reason is not None
     )
     return dict(counts.most_common())
 
@@ -175,7 +173,9 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
     data = prepared.dataset
     refit = prepared.splits.refit
     trial_data = TrialData(data.X, data.y, data.task, data.n_classes, [refit])
-    outcome = train_trial(best.config, trial_data, plan, lambda report: None)
+    outcome = train_trial(
+        best.config, trial_data, replace(plan, announce_start=False), lambda report: None
+    )
     test_metrics = {
         key.replace("val_", "test_", 1): value
         for key, value in outcome.last_report.items()

@@ -47,7 +47,7 @@ from leantune.results import (
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
-from leantune.study._policies import build_policy, constraint_limits
+from leantune.study._policies import build_policy, build_skip, constraint_limits, new_cost_model
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._results import (
@@ -249,7 +249,14 @@ def _search_and_record(
             f"({prepared.memory.describe()}); trials are stopped at {enforced:.0f} MB[/]",
             highlight=False,
         )
-    plan = TrainingPlan(**spec.training.model_dump(), report_rows=spec.validation.report_rows)
+    cost_model = new_cost_model(spec)
+    skip = build_skip(spec, cost_model, prepared.memory)
+    plan = TrainingPlan(
+        **spec.training.model_dump(),
+        report_rows=spec.validation.report_rows,
+        clock=spec.constraints.clock,
+        announce_start=skip is not None,
+    )
     request = SearchRequest(
         name="tune",
         param_space=prepared.param_space,
@@ -283,7 +290,8 @@ def _search_and_record(
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
-            records = run_search(request, build_policy(spec, prepared.memory), observer)
+            policy = build_policy(spec, prepared.memory, cost_model)
+            records = run_search(request, policy, observer, skip)
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -511,6 +519,8 @@ def _summary(
         "search_space": prepared.param_space,
         "folds": len(prepared.splits.folds),
         "constraints": spec.constraints.active(),
+        # Which clock the time limits were judged on (both are measured and reported).
+        "clock": spec.constraints.clock,
         "memory_limit": _memory_summary(prepared),
         "trials": len(records),
         "status_counts": status_counts(records),
@@ -528,7 +538,7 @@ def _summary(
                 "reason": r.stop_reason.describe(),
             }
             for r in records
-            if r.stop_reason is not None and r.status in ("stopped", "infeasible")
+            if r.stop_reason is not None and r.status in ("stopped", "skipped", "infeasible")
         ],
         "failed_trials": [
             {

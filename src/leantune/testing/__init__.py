@@ -8,8 +8,12 @@ They ship in the package (as Optuna's `optuna.testing` does) so plug-in authors 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -126,6 +130,23 @@ def parse_report(path: Path) -> ParsedReport:
     return parsed
 
 
+@contextlib.contextmanager
+def cpu_hog(seconds: float = 120.0) -> Iterator[subprocess.Popen]:
+    """Another job on the machine: a process that spins one core for at most `seconds`.
+
+    It stops by itself when its time is up, and is killed when the block ends, so a failing
+    test or benchmark never leaves it running.
+    """
+    spin = f"import time\nend = time.monotonic() + {float(seconds)}\n"
+    spin += "while time.monotonic() < end: pass"
+    hog = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        yield hog
+    finally:
+        hog.kill()
+        hog.wait()
+
+
 def __getattr__(name: str) -> Any:
     # Faults live in the engine, which imports Ray: load it only when a test asks for them.
     if name in ("Fault", "InjectedFault"):
@@ -142,6 +163,7 @@ __all__ = [
     "NeverStop",
     "ParsedReport",
     "RecordingObserver",
+    "cpu_hog",
     "parse_report",
     "tiny_spec",
 ]

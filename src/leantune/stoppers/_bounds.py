@@ -1,0 +1,56 @@
+"""One-sided lower bounds: how low a cost can plausibly be, given noisy readings of it.
+
+A limit ends a trial only when the evidence clears the noise, so every forecast a stop rests on
+is the low end of an interval, not a point estimate. Both bounds are distribution-free: machine
+noise is skewed (a reading taken while another job held the core is slow, never fast).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from statistics import NormalDist
+
+
+def _binomial_cdf(k: int, n: int) -> float:
+    """P(Binomial(n, 1/2) <= k)."""
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+
+def median_lower_bound(values: Sequence[float], confidence: float = 0.9) -> float:
+    """A lower confidence bound of the median: the order statistic x_(k) with P(median < x_(k))
+    at most 1 − confidence. With too few values for that, the smallest one (the most cautious
+    bound the data can give)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median_lower_bound needs at least one value")
+    n, k = len(ordered), 0
+    # x_(k+1) is below the median unless at least n - k values are above it.
+    while k + 1 < n and _binomial_cdf(k, n) <= 1 - confidence:
+        k += 1
+    return ordered[max(0, k - 1)]
+
+
+def theil_sen(
+    points: Sequence[tuple[float, float]], confidence: float = 0.9
+) -> tuple[float, float]:
+    """(median slope, its one-sided lower bound) of the points, after Sen (1968).
+
+    The bound is the slope at rank (N − C) / 2 of the N pairwise slopes, with
+    C = z · sqrt(n (n − 1)(2n + 5) / 18), Kendall's S variance. With too few points for that
+    rank, the smallest slope.
+    """
+    slopes = sorted(
+        (y2 - y1) / (x2 - x1)
+        for i, (x1, y1) in enumerate(points)
+        for x2, y2 in points[i + 1 :]
+        if x2 != x1
+    )
+    if not slopes:
+        return 0.0, 0.0
+    n = len(points)
+    spread = NormalDist().inv_cdf(confidence) * math.sqrt(n * (n - 1) * (2 * n + 5) / 18)
+    rank = math.floor((len(slopes) - spread) / 2)  # 1-based
+    lower = slopes[rank - 1] if rank >= 1 else slopes[0]
+    return statistics.median(slopes), lower

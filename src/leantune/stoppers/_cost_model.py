@@ -1,0 +1,218 @@
+"""The study's cost model: what a config costs, learned from every report, shared by cost twins.
+
+Learning rate and alpha change what is learned, not what a step costs. So configs with the
+same model and batch size (cost twins) share one cost: per-step time, memory rise, and, per
+model, inference latency and model size. Pooling every twin's readings gives each a tighter,
+common estimate than its own few reports, so twins get the same decision, and an untried
+config can be judged before it runs (Brunnert et al. 2015's model-based performance
+evaluation, applied to a tuning study's system metrics).
+
+It is driver-side state fed by `observe`; the policies that read it stay pure functions of
+the trial's history given the model's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from leantune.stoppers._base import Decision, StopReason, TrialHistory, finite
+from leantune.stoppers._bounds import median_lower_bound
+
+# Readings a group needs before its bound is trusted for a config that has not run.
+MIN_READINGS = 3
+
+
+def cost_key(config: Mapping[str, Any]) -> tuple[str, int] | None:
+    """(model, batch size): what a step costs depends on these, not on the learning rate."""
+    model, batch = config.get("model"), config.get("batch_size")
+    if model is None or batch is None:
+        return None
+    return str(model), int(batch)
+
+
+@dataclass
+class _Group:
+    step_cost_s: list[float] = field(default_factory=list)
+    """Training seconds per step, one value per report window of every twin."""
+    window_step_ms: list[float] = field(default_factory=list)
+    memory_rise_mb: list[float] = field(default_factory=list)
+    """Each ended or running twin's peak rise so far (latest reading per trial)."""
+    trials_rise: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CostPrediction:
+    """A config's predicted end value of a metric: the point estimate and its lower bound."""
+
+    metric: str
+    value: float
+    lower: float
+    evidence: str
+    """What the prediction rests on, for a reader: "12 windows of 3 twins (logistic, b=32)"."""
+
+
+class CostModel:
+    """Per (model, batch size) and per model, the pooled readings of every trial so far."""
+
+    def __init__(self, confidence: float = 0.9):
+        self.confidence = confidence
+        self._groups: dict[tuple[str, int], _Group] = {}
+        self._per_model: dict[str, dict[str, list[float]]] = {}
+        self._seen: dict[str, int] = {}
+        """Trial (config) key → reports taken in, so a history fed twice counts once."""
+        self._twins: dict[tuple[str, int], set[str]] = {}
+
+    def observe(self, history: TrialHistory) -> None:
+        """Take in the reports of `history` not seen yet (the driver calls it on each report)."""
+        key = cost_key(history.config)
+        if key is None or not len(history):
+            return
+        trial = repr(sorted(history.config.items()))
+        seen = self._seen.get(trial, 0)
+        if len(history) <= seen:
+            return
+        group = self._groups.setdefault(key, _Group())
+        self._twins.setdefault(key, set()).add(trial)
+        reports = list(history)
+        for index in range(max(seen, 1), len(reports)):
+            before, after = reports[index - 1], reports[index]
+            steps = _number(after.get("step")) - _number(before.get("step"))
+            spent = _number(after.get("train_time_s")) - _number(before.get("train_time_s"))
+            if steps > 0 and spent >= 0 and finite(spent):
+                group.step_cost_s.append(spent / steps)
+        for report in reports[seen:]:
+            if finite(report.get("window_step_time_ms")):
+                group.window_step_ms.append(float(report["window_step_time_ms"]))
+            if finite(report.get("memory_rise_mb")):
+                group.trials_rise[trial] = float(report["memory_rise_mb"])
+            for metric in ("inference_latency_ms", "model_size_kb"):
+                if finite(report.get(metric)):
+                    per_model = self._per_model.setdefault(key[0], {})
+                    per_model.setdefault(metric, []).append(float(report[metric]))
+        self._seen[trial] = len(history)
+
+    def step_cost(self, config: Mapping[str, Any]) -> CostPrediction | None:
+        """Training seconds per step (evaluation and reporting included) of `config`'s twins."""
+        key = cost_key(config)
+        group = self._groups.get(key) if key else None
+        if group is None or len(group.step_cost_s) < MIN_READINGS:
+            return None
+        values = group.step_cost_s
+        return CostPrediction(
+            "step_cost_s",
+            _median(values),
+            median_lower_bound(values, self.confidence),
+            self._evidence(key, len(values), "windows"),
+        )
+
+    def predict(self, config: Mapping[str, Any], steps_planned: int) -> list[CostPrediction]:
+        """Every end value the model can predict for `config` before it runs."""
+        key = cost_key(config)
+        if key is None:
+            return []
+        out: list[CostPrediction] = []
+        cost = self.step_cost(config)
+        if cost is not None:
+            out.append(
+                CostPrediction(
+                    "train_time_s",
+                    cost.value * steps_planned,
+                    cost.lower * steps_planned,
+                    cost.evidence,
+                )
+            )
+        group = self._groups.get(key)
+        if group is not None and len(group.window_step_ms) >= MIN_READINGS:
+            values = group.window_step_ms
+            out.append(
+                CostPrediction(
+                    "step_time_ms",
+                    _median(values),
+                    median_lower_bound(values, self.confidence),
+                    self._evidence(key, len(values), "windows"),
+                )
+            )
+        if group is not None and len(group.trials_rise) >= 2:
+            # A peak is monotone: the smallest peak any twin reached is already a lower bound.
+            rises = list(group.trials_rise.values())
+            out.append(
+                CostPrediction(
+                    "memory_rise_mb",
+                    _median(rises),
+                    min(rises),
+                    self._evidence(key, len(rises), "trials"),
+                )
+            )
+        for metric, values in self._per_model.get(key[0], {}).items():
+            if len(values) >= MIN_READINGS:
+                out.append(
+                    CostPrediction(
+                        metric,
+                        _median(values),
+                        median_lower_bound(values, self.confidence),
+                        f"{len(values)} readings of model {key[0]}",
+                    )
+                )
+        return out
+
+    def _evidence(self, key: tuple[str, int] | None, count: int, what: str) -> str:
+        twins = len(self._twins.get(key, ())) if key else 0
+        model, batch = key if key else ("?", 0)
+        return f"{count} {what} of {twins} cost twin(s) ({model}, batch {batch})"
+
+
+def _number(value: Any) -> float:
+    return float(value) if finite(value) else float("nan")
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+class SkipPredicted:
+    """Before a config trains: skip it when the cost model predicts, with confidence, that it
+    breaks a limit (the prediction's lower bound is over limit × (1 + margin))."""
+
+    def __init__(
+        self, cost_model: CostModel, constraints: Mapping[str, float], margin: float = 0.0
+    ):
+        self.cost_model = cost_model
+        self.constraints = dict(constraints)
+        self.margin = margin
+
+    def decide(self, config: Mapping[str, Any], start: Mapping[str, Any]) -> Decision:
+        """`start`: the trial's report before its first step (steps planned, its worker's
+        memory baseline)."""
+        planned = start.get("steps_planned")
+        if not finite(planned):
+            return Decision.carry_on()
+        for prediction in self.cost_model.predict(config, int(planned)):
+            value, lower = prediction.value, prediction.lower
+            metric = prediction.metric
+            reason = self._check(metric, value, lower, prediction.evidence)
+            base = start.get("memory_mb")
+            if reason is None and metric == "memory_rise_mb" and finite(base):
+                # memory_mb is the worker's fresh baseline plus the trial's rise.
+                reason = self._check("memory_mb", value + base, lower + base, prediction.evidence)
+            if reason is not None:
+                return Decision.stop_because(reason)
+        return Decision.carry_on()
+
+    def _check(self, metric: str, value: float, lower: float, evidence: str) -> StopReason | None:
+        limit = self.constraints.get(metric)
+        if limit is None or not lower > limit * (1 + self.margin):
+            return None
+        return StopReason(
+            rule="skip",
+            metric=metric,
+            value=value,
+            threshold=limit,
+            step=0,
+            detail=f"lower bound {lower:.4g}; {evidence}",
+        )

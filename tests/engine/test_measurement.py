@@ -1,0 +1,71 @@
+"""What a trial measures belongs to the trial: both clocks, latency as a median of repeats, and
+memory that does not depend on how many trials ran before in the same process."""
+
+import pytest
+
+from leantune.datasets import load_sklearn, make_splits
+from leantune.engine import START_PHASE, TrainingPlan, TrialData, _trial, train_trial
+from leantune.metrics import CATALOGUE, CLOCKS
+
+
+def _data():
+    data = load_sklearn("breast_cancer")
+    splits = make_splits(data, test_size=0.3, cv_folds=2, holdout_size=0.2, seed=0)
+    return TrialData(data.X, data.y, data.task, data.n_classes, splits.folds)
+
+
+def _run(plan, config=None, data=None):
+    reports = []
+    config = config or {"model": "logistic", "batch_size": 16, "learning_rate": 0.01, "alpha": 1e-4}
+    train_trial(config, data or _data(), plan, reports.append)
+    return reports
+
+
+@pytest.mark.parametrize("clock", CLOCKS)
+def test_every_catalogued_metric_is_reported_on_both_clocks(clock):
+    reports = _run(TrainingPlan(report_every=20, clock=clock))
+    last = reports[-1]
+    for metric in CATALOGUE:
+        assert metric.name in last, metric.name
+        if metric.timed:
+            for each in CLOCKS:
+                assert metric.on_clock(each) in last
+            # the plain name carries the study's clock
+            assert last[metric.name] == last[metric.on_clock(clock)]
+    assert last["train_time_cpu_s"] > 0 and last["train_time_wall_s"] > 0
+
+
+def test_latency_is_the_median_of_timed_repeats(monkeypatch):
+    readings = iter([0.0, 0.001, 1.0, 1.003, 2.0, 2.002, 3.0, 3.9, 4.0, 4.001])
+    monkeypatch.setattr(_trial.time, "perf_counter", lambda: next(readings))
+    monkeypatch.setattr(_trial, "model_size_bytes", lambda estimator: 1024)
+    run = _trial._TrialRun.__new__(_trial._TrialRun)
+    run.plan = TrainingPlan(clock="wall")
+
+    class Model:
+        def predict(self, rows):
+            return rows
+
+    run.estimator, run.latency_rows = Model(), [0.0] * 1000
+    # five calls of 1, 3, 2, 900 and 1 ms: one slow call does not move the median (2 ms)
+    metrics = run._deployment_metrics()
+    assert metrics["inference_latency_wall_ms"] == pytest.approx(2e-3, rel=1e-3)
+
+
+def test_memory_of_a_config_does_not_depend_on_what_ran_before_in_the_process():
+    data = _data()
+    plan = TrainingPlan(max_steps=20, report_every=10)
+    config = {"model": "svm", "batch_size": 64, "learning_rate": 0.01, "alpha": 1e-4}
+    first = _run(plan, config, data)[-1]["memory_mb"]
+    for rate in (0.1, 0.05, 0.02, 0.005, 0.002) * 6:
+        _run(plan, {**config, "learning_rate": rate}, data)
+    after_30 = _run(plan, config, data)[-1]["memory_mb"]
+    assert abs(after_30 - first) <= 0.5
+
+
+def test_a_start_report_comes_before_the_first_step_when_asked():
+    reports = _run(TrainingPlan(max_steps=10, report_every=5, announce_start=True))
+    start = reports[0]
+    assert start["trial_phase"] == START_PHASE and start["step"] == 0
+    assert start["steps_planned"] == 20 and start["memory_mb"] > 0
+    assert "trial_phase" not in reports[1]
