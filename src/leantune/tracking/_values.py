@@ -27,10 +27,10 @@ BOOKKEEPING = frozenset({"step", "fold", "epoch", "steps_planned", "val_rows", "
 
 # System metrics go under `system/`, as MLflow's own system metrics do (system/cpu_...), so
 # the UI groups them apart from the model's. The sampler's totals are not in the catalogue.
-# TODO: read them from leantune.metrics once its catalogue lists wall_time_s, cpu_time_s and
-# memory_headroom_mb.
+# TODO: read them from leantune.metrics once its catalogue lists wall_time_s, cpu_time_s,
+# memory_headroom_mb and worker_memory_mb.
 _SYSTEM_KEYS = frozenset(
-    {"wall_time_s", "cpu_time_s", "memory_headroom_mb"}
+    {"wall_time_s", "cpu_time_s", "memory_headroom_mb", "worker_memory_mb"}
     | {metric.name for metric in CATALOGUE if metric.kind == "system"}
     | {
         metric.on_clock(clock)
