@@ -131,6 +131,8 @@ def curves_frame(run: RunResults) -> pd.DataFrame:
             )
         )
         frame["category"] = frame["trial_id"].map(categories).fillna("unknown")
+        models = dict(zip(trials["trial_id"].astype(str), trials["model"], strict=True))
+        frame["model"] = frame["trial_id"].map(models)
         missing = pd.Series(np.nan, index=trials.index)
         last = pd.to_numeric(trials.get(run.score_metric, missing), errors="coerce")
         quality = pd.to_numeric(trials.get("cv_score_mean", missing), errors="coerce").fillna(last)
