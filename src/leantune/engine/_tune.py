@@ -366,8 +366,14 @@ def _quiet_incomplete_trials() -> Iterator[None]:
 _sigterm_before: list[Any] = []
 
 
+# The environment settings start_ray added, taken away by stop_ray.
+_added_environment: list[str] = []
+
+
 def stop_ray() -> None:
     ray.shutdown()
+    while _added_environment:
+        os.environ.pop(_added_environment.pop(), None)
     if _sigterm_before and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _sigterm_before.pop())
 
@@ -385,6 +391,10 @@ def start_ray(address: str | None) -> bool:
         logging_level=logging.ERROR,
         configure_logging=True,
     )
+    # Ray's own processes inherit the driver's environment when they start: the settings are
+    # there while leantune's Ray runs, and go again with it (stop_ray).
+    _added_environment[:] = [key for key in RAY_ENVIRONMENT if key not in os.environ]
+    os.environ.update({key: RAY_ENVIRONMENT[key] for key in _added_environment})
     if address:
         ray.init(address=address, **options)
     else:
