@@ -45,7 +45,7 @@ def machine() -> str:
 
 
 def versions() -> str:
-    packages = ("ray", "mlflow", "optuna", "numpy", "scikit-learn", "pandas", "psutil")
+    packages = ("ray", "mlflow", "optuna", "numpy", "numba", "scikit-learn", "pandas", "psutil")
     found = []
     for package in packages:
         try:

@@ -145,3 +145,49 @@ def test_memory_rise_is_measured_from_the_trial_start():
             report["memory_rise_mb"],
             report["memory_mb"] - (reports[0]["memory_mb"] - reports[0]["memory_rise_mb"]),
         )
+
+
+def test_the_minibatch_backend_reports_at_the_same_steps_with_the_same_keys():
+    """One compiled call a window, yet the same cadence: every report_every steps, at each
+    fold's end, across epoch boundaries inside a window."""
+    data = _data()
+    plans = {b: TrainingPlan(epochs=3, report_every=7, backend=b) for b in ("sklearn", "minibatch")}
+    runs = {b: _run(_config(), data, plan) for b, plan in plans.items()}
+    sk_reports, (mb_outcome, mb_reports) = runs["sklearn"][1], runs["minibatch"]
+    assert mb_outcome.status == FINISHED
+    assert [r["step"] for r in mb_reports] == [r["step"] for r in sk_reports]
+    assert [r["epoch"] for r in mb_reports] == [r["epoch"] for r in sk_reports]
+    assert [set(r) for r in mb_reports] == [set(r) for r in sk_reports]
+    assert mb_reports[-1]["cv_score_mean"] > 0.85
+    assert mb_reports[0]["train_loss"] > mb_reports[-1]["train_loss"]
+    assert type(mb_outcome.estimator).__name__ == "MiniBatchSGDClassifier"
+
+
+def test_under_minibatch_the_batch_size_changes_what_is_learned():
+    data = _data()
+    coefs = {}
+    for backend in ("sklearn", "minibatch"):
+        for batch_size in (4, 32):
+            outcome, _ = _run(
+                _config(batch_size=batch_size), data, TrainingPlan(backend=backend, shuffle=False)
+            )
+            coefs[backend, batch_size] = outcome.estimator.coef_
+    np.testing.assert_allclose(coefs["sklearn", 4], coefs["sklearn", 32], rtol=1e-10)
+    assert not np.allclose(coefs["minibatch", 4], coefs["minibatch", 32], rtol=1e-3)
+
+
+def test_minibatch_keeps_each_steps_loss_when_asked():
+    plan = TrainingPlan(report_every=5, log_every_step=True, backend="minibatch")
+    _, reports = _run(_config(), _data(), plan)
+    assert len(reports[0]["train_loss_steps"]) == 5
+    assert reports[0]["train_loss_last"] == reports[0]["train_loss_steps"][-1]
+    assert reports[0]["train_loss"] == pytest.approx(np.mean(reports[0]["train_loss_steps"]))
+
+
+@pytest.mark.parametrize(("model", "dataset"), MODELS)
+def test_minibatch_overflow_ends_the_trial_as_diverged_with_its_step(model, dataset):
+    plan = TrainingPlan(backend="minibatch")
+    outcome, reports = _run(_config(model=model), _data(dataset, scale=1e300), plan)
+    assert outcome.status == DIVERGED
+    assert reports[-1]["trial_status"] == DIVERGED
+    assert reports[-1]["error"].startswith("diverged: ") and " at step " in reports[-1]["error"]

@@ -321,9 +321,7 @@ def test_stops_are_judged_against_the_same_configs_run_with_stopping_off(tmp_pat
     assert "cmp-rq2_decisions" in parsed(written.html).tables
 
 
-def test_learning_curves_know_each_trials_model_so_losses_get_their_own_panels(
-    fake_run, make_grid
-):
+def test_learning_curves_know_each_trials_model_so_losses_get_their_own_panels(fake_run, make_grid):
     from leantune.report._frontier import curves_frame
 
     run = load_run(fake_run(configs=make_grid(models=("logistic", "svm"))))

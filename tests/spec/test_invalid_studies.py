@@ -1,7 +1,14 @@
-"""A corpus of invalid study files (tests/spec/invalid): each is refused by `leantune run` with
-exit code 2 and a line naming the field, before Ray starts and before any file or database
-exists. Every example in examples/ is accepted (tests/cli/test_cli.py runs them)."""
+"""A corpus of invalid study files (tests/spec/invalid, tests/spec/refused): each is refused by
+`leantune validate` and by `leantune run` with exit code 2 and a line naming the field, before
+Ray starts and before any file or database exists. Every example in examples/ is accepted
+(tests/cli/test_cli.py runs them).
 
+A file's first line is `# expect: TEXT`, the text its error line must hold (printed literally:
+no Rich markup may eat a bracket). Below it, `# data: NAME` copies refused/data/NAME next to
+the study, and `# fifo: NAME` puts a named pipe there.
+"""
+
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -11,7 +18,10 @@ from typer.testing import CliRunner
 
 from leantune.cli import app
 
-CORPUS = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
+HERE = Path(__file__).parent
+CORPUS = sorted((HERE / "invalid").glob("*.yaml"))
+# The hardening corpus (issue 12): bad input found by trying leantune as a new user would.
+REFUSED = sorted((HERE / "refused").glob("*.yaml"))
 
 
 def _expected(path: Path) -> str:
@@ -20,8 +30,24 @@ def _expected(path: Path) -> str:
     return first.removeprefix("# expect: ")
 
 
+def _setup(study: Path, directory: Path) -> None:
+    """Place the study file, and the data files its header asks for, in `directory`."""
+    shutil.copy(study, directory / study.name)
+    for line in study.read_text().splitlines()[1:]:
+        if line.startswith("# data: "):
+            name = line.removeprefix("# data: ")
+            shutil.copy(study.parent / "data" / name, directory / name)
+        elif line.startswith("# fifo: "):
+            os.mkfifo(directory / line.removeprefix("# fifo: "))
+
+
 def test_the_corpus_covers_at_least_twenty_mistakes():
     assert len(CORPUS) >= 20
+
+
+def test_the_hardening_corpus_covers_at_least_forty_more():
+    assert len(REFUSED) >= 40
+    assert not {p.name for p in REFUSED} & {p.name for p in CORPUS}
 
 
 @pytest.fixture
@@ -44,14 +70,36 @@ def nothing_may_start(monkeypatch):
     signal.signal(signal.SIGTERM, handler)
 
 
-@pytest.mark.parametrize("study", CORPUS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("command", ["validate", "run"])
+@pytest.mark.parametrize("study", CORPUS + REFUSED, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_an_invalid_study_is_refused_naming_the_field_and_creates_nothing(
-    study, tmp_path, monkeypatch, nothing_may_start
+    study, command, tmp_path, monkeypatch, nothing_may_start
 ):
     monkeypatch.chdir(tmp_path)
-    shutil.copy(study, tmp_path / study.name)
-    result = CliRunner().invoke(app, ["run", study.name])
+    _setup(study, tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = CliRunner().invoke(app, [command, study.name])
     assert result.exit_code == 2, result.output
-    assert _expected(study) in result.output
+    assert _expected(study) in " ".join(result.output.split())  # the console may wrap lines
     assert "error:" in result.output and "Traceback" not in result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == [study.name]  # no run dir, no store
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run dir, no store
+
+
+def test_a_binary_study_file_is_refused_in_one_line(tmp_path, monkeypatch, nothing_may_start):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "study.yaml").write_bytes(b"name: bad\n\xff\xfe\x00\x01" + bytes(range(128, 256)))
+    for command in ("validate", "run"):
+        result = CliRunner().invoke(app, [command, "study.yaml"])
+        assert result.exit_code == 2, result.output
+        assert "study.yaml: a study file must be UTF-8 text (YAML); got byte 0xff" in result.output
+        assert "Traceback" not in result.output
+    assert [p.name for p in tmp_path.iterdir()] == ["study.yaml"]
+
+
+def test_a_study_file_that_is_a_fifo_is_refused_not_read(tmp_path, monkeypatch, nothing_may_start):
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "study.yaml")  # reading it would block until a writer came
+    result = CliRunner().invoke(app, ["validate", "study.yaml"])
+    assert result.exit_code == 2, result.output
+    assert "study.yaml: study file is not a regular file" in result.output

@@ -181,3 +181,33 @@ def _check_nothing_left_running(run_dir: Path) -> None:
     client = MlflowClient(summary["tracking_uri"])
     runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
     assert runs and all(run.info.status != "RUNNING" for run in runs)
+
+
+def test_a_resume_while_the_run_still_drives_is_refused_and_changes_nothing(tmp_path, ray_address):
+    """Two drivers on one run directory double trials and MLflow points: the second is
+    refused with the first one's PID, and the study then finishes as if it never came."""
+    study = _study(tmp_path, ray_address)
+    run_dir = tmp_path / "run"
+    process = _start(["run", str(study)], tmp_path)
+    _wait_for_progress(run_dir, 0, process)
+    second = subprocess.run(
+        [sys.executable, "-m", "leantune", "resume", str(run_dir), "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode == 2, second.stderr
+    assert f"is being driven by another leantune process (PID {process.pid})" in second.stderr
+    assert "Traceback" not in second.stderr
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    finish = _start(["resume", str(run_dir)], tmp_path)
+    _, stderr = finish.communicate(timeout=300)
+    assert finish.returncode == 0, stderr
+    table = pd.read_csv(run_dir / "trials.csv")
+    assert sorted(table["learning_rate"]) == sorted(RATES) and table["trial_id"].is_unique
+    meta = json.loads((run_dir / "state" / "study.json").read_text())
+    assert [s["outcome"] for s in meta["sessions"]] == ["interrupted", "completed"]
+    _check_mlflow_once(run_dir)

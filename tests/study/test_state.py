@@ -101,3 +101,30 @@ def test_resume_refuses_a_completed_study(tmp_path):
     state.save_meta()
     with pytest.raises(LeantuneError, match="already completed"):
         resume_study(run_dir)
+
+
+def _tied(trial_id, model, batch_size, rate, train_time_s, steps):
+    last = {"cv_score_mean": 0.97, "train_time_s": train_time_s, "steps_planned": steps}
+    config = {"model": model, "batch_size": batch_size, "learning_rate": rate, "alpha": 1e-4}
+    return TrialRecord(trial_id, config, status="feasible", reports=[last], ended_at=1.0)
+
+
+def test_a_tie_is_broken_without_the_trials_own_measured_time():
+    from leantune.study._results import best_feasible
+
+    # Equal scores: fewer planned steps wins, whatever the clocks said.
+    slow_big_batch = _tied("a", "logistic", 64, 0.1, train_time_s=9.0, steps=100)
+    fast_small_batch = _tied("b", "logistic", 8, 0.1, train_time_s=1.0, steps=800)
+    assert best_feasible([fast_small_batch, slow_big_batch], "classification").trial_id == "a"
+    # Same work: the cost twins' median decides, then the config's order; the record order
+    # and each trial's own time never do.
+    twins = [
+        _tied(f"t{i}", "logistic", 8, rate, t, 800)
+        for i, (rate, t) in enumerate([(0.1, 5.0), (0.01, 0.5), (0.001, 3.0)])
+    ]
+    other = _tied("svm", "svm", 8, 0.1, train_time_s=2.0, steps=800)
+    for order in ([*twins, other], [other, *reversed(twins)]):
+        assert best_feasible(order, "classification").trial_id == "svm"  # median 2.0 < 3.0
+    # Among twins the config order decides: t1 measured fastest, and does not win.
+    for order in (twins, twins[::-1]):
+        assert best_feasible(order, "classification").trial_id == "t2"

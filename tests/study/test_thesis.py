@@ -48,6 +48,17 @@ def test_the_command_reruns_exactly_what_was_asked(tmp_path, monkeypatch):
     assert options.rows is None
 
 
+def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monkeypatch):
+    monkeypatch.delenv("LEANTUNE_PMLB_CACHE", raising=False)
+    options = ThesisOptions(datasets=("kddcup",), subsample=0, backend="minibatch")
+    spec = load_spec(thesis_spec("kddcup", "classification", options, tmp_path, synthetic=False))
+    assert spec.training.backend == "minibatch"
+    assert "--seed 0 --backend minibatch --output-dir" in options.command(tmp_path)
+    default = thesis_spec("kddcup", "classification", ThesisOptions(), tmp_path, synthetic=False)
+    assert load_spec(default).training.backend == "sklearn"
+    assert "--backend" not in ThesisOptions().command(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -56,6 +67,7 @@ def test_the_command_reruns_exactly_what_was_asked(tmp_path, monkeypatch):
         ({"max_train_seconds": 0}, "--train-time-s: must be a number > 0; got 0"),
         ({"subsample": -1}, "--subsample: must be a row count >= 0"),
         ({"folds": 0}, "--cv-folds: must be an integer >= 1; got 0"),
+        ({"backend": "torch"}, "--backend: must be one of sklearn, minibatch; got torch"),
     ],
 )
 def test_bad_budgets_name_the_option_and_what_was_given(options, message):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from leantune.errors import LeantuneError
 
@@ -50,7 +51,12 @@ def user_errors(command: F) -> F:
             return command(*args, **kwargs)
         except LeantuneError as error:
             for line in error.problems:
-                stderr.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+                # The line holds user text ("[/]", "[low, high]"): printed as it is, never markup.
+                stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+            if getattr(error, "exit_at_once", False):
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(2)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
@@ -138,7 +144,7 @@ def _finish(
     try:
         result = study()
     except interrupted_error as interrupted:
-        stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
+        stderr.print(f"[yellow]{escape(str(interrupted))}[/]", highlight=False)
         raise typer.Exit(130) from None
     if show is not None:
         show(result, stdout)
@@ -250,6 +256,14 @@ def thesis(
         float, typer.Option(help="Private-memory limit per trial, MB (constraints.memory_mb).")
     ] = 1024.0,
     seed: Annotated[int, typer.Option(help="Seed for splits, row order and subsamples.")] = 0,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="How models train: sklearn (partial_fit, one update per sample: batch size "
+            "changes overhead, not learning) or minibatch (one update per batch, compiled: "
+            "batch size changes what is learned)."
+        ),
+    ] = "sklearn",
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -281,6 +295,7 @@ def thesis(
         synthetic_missing=synthetic_missing,
         memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
         seed=seed,
+        backend=backend,
         cache_dir=cache_dir,
         output_dir=output_dir,
     )
@@ -288,7 +303,7 @@ def thesis(
     try:
         result = run_thesis(options, console=stderr, show_progress=not quiet)
     except StudyInterrupted as interrupted:
-        stderr.print(f"[yellow]{interrupted}[/]", highlight=False)
+        stderr.print(f"[yellow]{escape(str(interrupted))}[/]", highlight=False)
         raise typer.Exit(130) from None
     for outcome in result.outcomes:
         how = (
@@ -393,14 +408,33 @@ def _count(value: int | None) -> str:
 @user_errors
 def ui(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
 ) -> None:
     """Browse a run in the MLflow UI, on localhost."""
     from leantune.tracking import run_store_uri, serve_ui
 
     uri = _run_tracking_uri(run_dir, run_store_uri)
-    stderr.print(f"MLflow UI for {uri} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    _check_port_free("127.0.0.1", port)
+    stderr.print(f"MLflow UI for {escape(uri)} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    # SIGTERM stops the server as Ctrl-C does, so its whole process group is ended.
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     raise typer.Exit(serve_ui(uri, port=port))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a busy port before the server starts, rather than among its log lines."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            other = port + 1 if port < 65535 else 5001
+            raise LeantuneError(
+                f"--port: must be a free port on {host}; got {port}, which is taken "
+                f"({error.strerror or error}). Choose another, e.g. --port {other}"
+            ) from None
 
 
 def _run_tracking_uri(run_dir: Path, store_uri: Callable[[Path, str | None], str | None]) -> str:

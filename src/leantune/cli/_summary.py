@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from leantune.metrics import TIMED_METRICS
 
@@ -92,12 +93,15 @@ def print_summary(
         verb = "Stopped" if summary["search"]["stopping_enabled"] else "Broke a limit (not stopped)"
         out(f"{verb} ({len(stops)}): {by_label}", highlight=False)
         for stop in stops[:_SHOWN_STOPS]:
-            out(f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False)
+            out(
+                f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False, markup=False
+            )
         if len(stops) > _SHOWN_STOPS:
             out(f"  … and {len(stops) - _SHOWN_STOPS} more in trials.csv")
     for diverged in summary.get("diverged_trials", [])[:_SHOWN_STOPS]:
         out(
-            f"  [yellow]diverged[/] {_config_text(diverged['config'])}: {diverged['reason']}",
+            f"  [yellow]diverged[/] {_config_text(diverged['config'])}: "
+            f"{escape(diverged['reason'])}",
             highlight=False,
         )
     for failure in summary["failed_trials"][:_SHOWN_STOPS]:
@@ -106,7 +110,7 @@ def print_summary(
             tries = f" (after {attempts} attempts)" if attempts > 1 else ""
             out(
                 f"  [red]{failure['status']}[/] {_config_text(failure['config'])}{tries}: "
-                f"{failure['error']}",
+                f"{escape(failure['error'])}",
                 highlight=False,
             )
     ledger = summary.get("ledger")
@@ -136,18 +140,19 @@ def print_summary(
         highlight=False,
     )
     run_dir = summary["run_dir"]
+    # Paths and URIs are the user's text: printed as they are, never read as markup.
+    plain = {"highlight": False, "markup": False}
     out(
         f"Run directory: {run_dir} (summary.json, trials.csv, ledger.json, reports.parquet)",
-        highlight=False,
+        **plain,
     )
-    out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", highlight=False)
+    out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", **plain)
     if (Path(run_dir) / "report.html").is_file():
         out(
-            f"Report: {Path(run_dir) / 'report.html'} (rebuild: leantune report {run_dir})",
-            highlight=False,
+            f"Report: {Path(run_dir) / 'report.html'} (rebuild: leantune report {run_dir})", **plain
         )
     else:
-        out(f"Report: not written · write it with: leantune report {run_dir}", highlight=False)
+        out(f"Report: not written · write it with: leantune report {run_dir}", **plain)
 
 
 def print_comparison(comparison: Any, console: Console) -> None:
@@ -204,4 +209,5 @@ def print_comparison(comparison: Any, console: Console) -> None:
         f"{comparison.run_dir / 'comparison.json'}"
         f" · arms in {comparison.run_dir / 'stopped'} and {comparison.run_dir / 'unstopped'}",
         highlight=False,
+        markup=False,
     )

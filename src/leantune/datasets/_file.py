@@ -88,7 +88,14 @@ def _format(path: Path) -> str:
     if kind is None:
         raise DatasetError(f"dataset.path: must end in {', '.join(_FORMATS)}; got {str(path)!r}")
     if not path.is_file():
-        problem = "is a directory" if path.is_dir() else "does not exist"
+        # A FIFO or device is never read: it could block, or stream without end.
+        problem = (
+            "is a directory"
+            if path.is_dir()
+            else "is not a regular file (a FIFO, socket or device)"
+            if path.exists()
+            else "does not exist"
+        )
         raise DatasetError(
             f"dataset.path: must be an existing CSV or Parquet file; got {str(path)!r}, which "
             f"{problem} (relative paths start from {Path.cwd()})"

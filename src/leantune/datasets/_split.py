@@ -6,6 +6,7 @@ Each fold carries the StandardScaler statistics of its own training rows only.
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -56,6 +57,8 @@ def make_splits(
     )
     train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
     y_train = data.y[train_idx]
+    if cv_folds == 1 and stratify:
+        _check_holdout(data, y_train, holdout_size)
     if cv_folds == 1:
         fit_rows, val_rows = train_test_split(
             train_idx,
@@ -76,7 +79,51 @@ def make_splits(
             warnings.simplefilter("ignore", UserWarning)
             pairs = [(train_idx[a], train_idx[b]) for a, b in splitter.split(train_idx, y_train)]
     folds = [_fold(data.X, fit, val) for fit, val in pairs]
-    return Splits(train_idx, test_idx, folds, _fold(data.X, train_idx, test_idx))
+    refit = _fold(data.X, train_idx, test_idx)
+    _check_scaling(data, [*folds, refit])
+    return Splits(train_idx, test_idx, folds, refit)
+
+
+def _check_scaling(data: Dataset, folds: list[Fold]) -> None:
+    """Finite values whose squares overflow (1e308) give an infinite or NaN scale: every trial
+    would then train on NaN. Refuse them here, naming the columns."""
+    bad = np.zeros(data.n_features, dtype=bool)
+    for fold in folds:
+        bad |= ~(np.isfinite(fold.mean) & np.isfinite(fold.scale))
+    if bad.any():
+        names = [data.feature_names[i] for i in np.flatnonzero(bad)]
+        listed = ", ".join(repr(n) for n in names[:10]) + (
+            f", … ({len(names)} in all)" if len(names) > 10 else ""
+        )
+        raise DatasetError(
+            f"dataset {data.name!r}: features {listed} hold values too large to standardise "
+            "(their variance overflows float64, e.g. values near 1e308); rescale them first, "
+            "e.g. to a unit such that values stay below 1e150"
+        )
+
+
+def _check_holdout(data: Dataset, y_train: np.ndarray, holdout_size: float) -> None:
+    counts = np.bincount(y_train, minlength=len(data.classes))
+    n_val = math.ceil(len(y_train) * holdout_size)
+    if counts.min() < 2:
+        raise DatasetError(
+            f"validation.cv_folds: 1 (a holdout split) is stratified and needs at least 2 "
+            f"training rows per class; class {data.classes[int(np.argmin(counts))]!r} of "
+            f"{data.name!r} has {counts.min()} after the test split. Use more rows or a "
+            "smaller validation.test_size"
+        )
+    if not _fits_every_class(n_val, len(y_train), int(np.count_nonzero(counts))):
+        raise DatasetError(
+            f"validation.holdout_size: must leave at least one row per class ({len(counts)} "
+            f"classes) on each side of the holdout split of {len(y_train)} training rows; got "
+            f"{holdout_size}, which holds out {n_val}"
+        )
+
+
+def _fits_every_class(n_part: int, n_rows: int, n_classes: int) -> bool:
+    """Whether a stratified split of `n_rows` into `n_part` and the rest can hold every class
+    on both sides (scikit-learn's own condition)."""
+    return n_classes <= n_part <= n_rows - n_classes
 
 
 def _fold(X: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray) -> Fold:
@@ -84,8 +131,9 @@ def _fold(X: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray) -> Fold:
     # dataset (130 MB of kddcup's 160) once per fold.
     scaler = StandardScaler()
     step = chunk_rows(X)
-    for start in range(0, len(train_idx), step):
-        scaler.partial_fit(X[train_idx[start : start + step]])
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing columns are refused after
+        for start in range(0, len(train_idx), step):
+            scaler.partial_fit(X[train_idx[start : start + step]])
     return Fold(
         train_idx=train_idx.astype(np.int64),
         val_idx=val_idx.astype(np.int64),
@@ -109,6 +157,13 @@ def _check_sizes(data: Dataset, *, test_size: float, cv_folds: int, stratify: bo
             raise DatasetError(
                 f"dataset {data.name!r}: class {data.classes[rare]!r} has only "
                 f"{counts.min()} row; a stratified train/test split needs at least 2 per class"
+            )
+        n_test = math.ceil(data.n_rows * test_size)
+        if not _fits_every_class(n_test, data.n_rows, len(counts)):
+            raise DatasetError(
+                f"validation.test_size: must leave at least one row per class ({len(counts)} "
+                f"classes) in both the test and the training part of {data.n_rows} rows of "
+                f"{data.name!r}; got {test_size}, which holds out {n_test}"
             )
         if cv_folds > 1 and cv_folds > int(counts.max() * (1 - test_size)):
             raise DatasetError(

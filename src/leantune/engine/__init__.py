@@ -1,5 +1,6 @@
 """The engine: the trial loop and the Ray Tune wiring (the only package that imports Ray)."""
 
+from leantune.engine._cluster import require_cpus
 from leantune.engine._faults import Fault, InjectedFault
 from leantune.engine._memory_cap import MemoryCap
 from leantune.engine._trial import (
@@ -53,6 +54,7 @@ __all__ = [
     "TrialOutcome",
     "TrialRecord",
     "config_key",
+    "require_cpus",
     "run_search",
     "start_ray",
     "stop_ray",

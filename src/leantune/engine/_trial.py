@@ -1,4 +1,5 @@
-"""The trial loop: one config trained fold after fold with mini-batch partial_fit.
+"""The trial loop: one config trained fold after fold, a mini-batch step at a time (scikit-learn
+`partial_fit`), or a report window at a time (the compiled minibatch backend).
 
 It knows nothing of Ray or MLflow: it calls `report(dict)` every `report_every` steps and at the
 end of each fold. The same loop refits the chosen config on the driver, so what is scored on the
@@ -62,6 +63,8 @@ class TrainingPlan:
     announce_start: bool = False
     """Send a report before the first step (`trial_phase: start`, with the steps planned and
     the worker's memory baseline), so the driver can skip the config before it trains."""
+    backend: str = "sklearn"
+    """sklearn: one partial_fit call a step. minibatch: one compiled call a report window."""
 
     def steps_per_fold(self, n_rows: int, batch_size: int) -> int:
         if self.max_steps is not None:
@@ -214,6 +217,8 @@ class _TrialRun:
             learning_rate=float(self.config["learning_rate"]),
             alpha=float(self.config["alpha"]),
             seed=plan.seed,
+            backend=plan.backend,
+            batch_size=batch_size,
         )
         self.estimator, self.fold_index = estimator, fold_index
         # The loss of the all-zero model SGD starts from: the divergence policy's yardstick.
@@ -229,6 +234,9 @@ class _TrialRun:
         self.latency_rows = (X[fold.val_idx[:latency_rows]] - mean) * inv_scale
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
+        if plan.backend == "minibatch":
+            self._train_fold_in_windows(fold, rng, steps)
+            return
         report_every = plan.report_every
         order, position, epoch = fold.train_idx, n_rows, -1
         window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
@@ -260,6 +268,51 @@ class _TrialRun:
             if not math.isfinite(batch_value):
                 raise Diverged(f"training loss is {batch_value} at step {self.step + fold_step}")
             if fold_step % report_every == 0 or fold_step == steps:
+                self.epoch = epoch
+                self._report(
+                    fold, fold_step, steps, (window_seconds, window_cpu_seconds), window_losses
+                )
+                window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
+
+    def _train_fold_in_windows(self, fold: Fold, rng: np.random.Generator, steps: int) -> None:
+        """The minibatch backend: one compiled call runs every step up to the next report (or
+        the epoch's end), so Python's cost is paid once a window. Same row order, reports and
+        cadence as the per-step loop; the progressive loss is computed inside the call, so
+        here the step time includes it (it shares the step's forward pass)."""
+        from leantune.models import TrainingDiverged
+
+        X, y, plan, estimator = self.data.X, self.data.y, self.plan, self.estimator
+        mean, inv_scale = fold.mean, 1.0 / fold.scale
+        estimator.start(X.shape[1], self.classes)
+        n_rows, batch_size = len(fold.train_idx), self.batch_size
+        order, position, epoch = fold.train_idx, n_rows, -1
+        fold_step, window_seconds, window_cpu_seconds, window_losses = 0, 0.0, 0.0, []
+        clock, cpu_clock = time.perf_counter, time.thread_time
+        while fold_step < steps:
+            if position >= n_rows:
+                epoch, position = epoch + 1, 0
+                order = rng.permutation(fold.train_idx) if plan.shuffle else fold.train_idx
+            count = min(
+                plan.report_every - fold_step % plan.report_every,
+                -(-(n_rows - position) // batch_size),  # steps left in this epoch
+                steps - fold_step,
+            )
+            started, started_cpu = clock(), cpu_clock()
+            try:
+                losses = estimator.train_steps(
+                    X, y, order, start=position, steps=count, mean=mean, inv_scale=inv_scale
+                )
+            except TrainingDiverged as error:
+                step = self.step + len(window_losses) + error.step
+                raise Diverged(f"{error.what} at step {step}") from None
+            window_seconds += clock() - started
+            window_cpu_seconds += cpu_clock() - started_cpu
+            window_losses.extend(losses.tolist())
+            position = min(n_rows, position + count * batch_size)
+            fold_step += count
+            if self.fault is not None:
+                self.fault.at_step(self.step + len(window_losses))
+            if fold_step % plan.report_every == 0 or fold_step == steps:
                 self.epoch = epoch
                 self._report(
                     fold, fold_step, steps, (window_seconds, window_cpu_seconds), window_losses

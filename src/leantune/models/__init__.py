@@ -1,8 +1,13 @@
 """The SGD models leantune tunes, and their losses computed straight from decision values.
 
-Every model trains with mini-batch `partial_fit`. scikit-learn's SGD updates the weights once
-per *sample* inside a call, so the batch size changes call overhead and step time, not what
-is learned (with the same row order, any batch size gives the same weights).
+Two backends train them:
+- `sklearn` (the default, the defining study's system): mini-batch `partial_fit`. scikit-learn's
+  SGD updates the weights once per *sample* inside a call, so the batch size changes call
+  overhead and step time, not what is learned (with the same row order, any batch size gives
+  the same weights).
+- `minibatch`: true mini-batch SGD (one update per batch, the gradient averaged over it) in a
+  compiled kernel that runs a whole report window per call, so batch size changes what is
+  learned. See `leantune.models._minibatch`.
 """
 
 from __future__ import annotations
@@ -16,6 +21,18 @@ import numpy as np
 from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 LossFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+BACKENDS = ("sklearn", "minibatch")
+# The minibatch estimators load numba (about a second): imported on first use only.
+_LAZY = {"MiniBatchSGDClassifier", "MiniBatchSGDRegressor", "TrainingDiverged"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from leantune.models import _minibatch
+
+        return getattr(_minibatch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def squared_loss(decision: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -42,7 +59,34 @@ class ModelKind:
     sklearn_loss: str
     loss: LossFunction
 
-    def make(self, *, learning_rate: float, alpha: float, seed: int) -> Any:
+    def make(
+        self,
+        *,
+        learning_rate: float,
+        alpha: float,
+        seed: int,
+        backend: str = "sklearn",
+        batch_size: int = 32,
+    ) -> Any:
+        """A fresh estimator; `batch_size` matters to the minibatch backend only (its steps)."""
+        if backend == "minibatch":
+            from leantune.models import _minibatch
+
+            kind = (
+                _minibatch.MiniBatchSGDRegressor
+                if self.task == "regression"
+                else _minibatch.MiniBatchSGDClassifier
+            )
+            return kind(
+                self.sklearn_loss,
+                alpha=alpha,
+                eta0=learning_rate,
+                batch_size=batch_size,
+                shuffle=False,
+                random_state=seed,
+            )
+        if backend != "sklearn":
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
         # shuffle=False: leantune orders the rows itself (seeded, per epoch), so a step is
         # exactly the batch it was given. Constant schedule: eta0 is the learning rate.
         options = dict(

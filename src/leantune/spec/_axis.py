@@ -28,6 +28,13 @@ _ALLOWED = {
 }
 
 
+# Exponents whose powers are normal float64 values: past them 10.0**e overflows (an error) or
+# underflows towards 0.0 (a learning rate of zero trains nothing).
+EXPONENT_RANGE = {"pow10": (-307, 308), "pow2": (-1022, 1023)}
+# A batch size is a row count: 2**62 already exceeds any dataset, and past 2**63 it is no int64.
+MAX_BATCH_EXPONENT = 62
+
+
 class Axis(BaseModel):
     """A parsed axis. `resolve` turns it into concrete values once the fold size is known."""
 
@@ -113,6 +120,14 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    """A number a float64 holds: an int too large for one (10**400) is not."""
+    try:
+        return _is_number(value) and math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def parse_axis(value: Any, name: str) -> Axis:
     """Parse a user's axis, raising ValueError with a message that says what is allowed."""
     if isinstance(value, Axis):
@@ -132,11 +147,11 @@ def _parse_values(values: list[Any], name: str, allowed: str) -> Axis:
         raise ValueError(f"must be {allowed}; got an empty list")
     for value in values:
         if name == "batch_size":
-            ok = _is_int(value) and value >= 1
+            ok = _is_int(value) and 1 <= value <= 2**MAX_BATCH_EXPONENT
         elif name == "learning_rate":
-            ok = _is_number(value) and math.isfinite(value) and value > 0
+            ok = _is_finite(value) and value > 0
         else:
-            ok = _is_number(value) and math.isfinite(value) and value >= 0
+            ok = _is_finite(value) and value >= 0
         if not ok:
             raise ValueError(f"must be {allowed}; got {value!r} in {values!r}")
     if len(set(values)) != len(values):
@@ -169,6 +184,17 @@ def _parse_range(spec: dict[str, Any], name: str, allowed: str) -> Axis:
         if kind != "pow2":
             raise ValueError(f"batch_size takes pow2 ranges only; got {{{kind}: {bounds!r}}}")
         raise ValueError(f"batch_size's pow2 exponents must be >= 0; got low={low}")
+    if name == "batch_size":
+        least, most, beyond = 0, MAX_BATCH_EXPONENT, "no dataset has that many rows"
+    else:
+        least, most = EXPONENT_RANGE[kind]
+        beyond = "a float64 overflows, or underflows to 0"
+    for label, exponent in (("low", low), ("high", high)):
+        if exponent != "max" and not least <= exponent <= most:
+            raise ValueError(
+                f"{kind} exponents for {name} must be between {least} and {most} (beyond, "
+                f"{beyond}); got {label}={exponent}"
+            )
     return Axis(name=name, kind=kind, low=low, high=high)
 
 

@@ -41,9 +41,28 @@ def load_spec(
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise SpecError(f"{path}: study file not found")
+        # A FIFO or device would block or stream forever: only a regular file is read.
+        problem = (
+            "is a directory"
+            if path.is_dir()
+            else "is not a regular file"
+            if path.exists()
+            else "not found"
+        )
+        raise SpecError(f"{path}: study file {problem}")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            f"{path}: a study file must be UTF-8 text (YAML); got byte "
+            f"{error.object[error.start]:#04x} at offset {error.start} (a binary file?)"
+        ) from None
+    except OSError as error:
+        raise SpecError(f"{path}: study file cannot be read ({error.strerror or error})") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as error:
+        raise SpecError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
@@ -55,6 +74,33 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"got {type(data).__name__}"
         )
     return data
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (where the last would
+    silently win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class explains it
+                break
+            seen.setdefault(key, line)
+            if first is not None:
+                raise _DuplicateKey(
+                    f"key {key!r} is given twice, at line {first} and line {line}; a key may "
+                    "appear once in a mapping (the last would silently win): remove one"
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 def _apply_override(raw: dict[str, Any], override: str) -> None:

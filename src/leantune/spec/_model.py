@@ -14,10 +14,16 @@ from leantune.spec._axis import Axis, parse_axis
 # strict=True keeps YAML's `true` from passing as 1 and "3" from passing as 3.
 PositiveInt = Annotated[int, Field(strict=True, gt=0)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
-PositiveFloat = Annotated[float, Field(strict=True, gt=0)]
+# A limit of .inf is no limit (and breaks the arithmetic on it): leave the key out instead.
+PositiveFloat = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+# numpy and scikit-learn take seeds in [0, 2**32 - 1].
+Seed = Annotated[int, Field(strict=True, ge=0, le=2**32 - 1)]
 
 ModelName = Literal["linear", "logistic", "svm"]
 TaskName = Literal["classification", "regression"]
+BackendName = Literal["sklearn", "minibatch"]
+"""How models train (leantune.models.BACKENDS): scikit-learn's partial_fit, which updates per
+sample, or true mini-batch SGD, which updates per batch."""
 
 MODEL_TASKS: dict[str, str] = {
     "linear": "regression",
@@ -65,7 +71,7 @@ class SubsampleSpec(_Section):
 
     rows: PositiveInt
     """How many rows to keep. A set with no more rows than this is used whole."""
-    seed: NonNegativeInt = 0
+    seed: Seed = 0
     """The sample's own seed, independent of training.seed."""
 
 
@@ -91,7 +97,7 @@ class DatasetSpec(_Section):
     synthetic_like: Annotated[str, Field(min_length=1)] | None = None
     """synthetic: a PMLB name. The stand-in has its rows, features, task and classes (read from
     its summary_stats.tsv), with seeded random values. For scale checks, never for results."""
-    seed: NonNegativeInt | None = None
+    seed: Seed | None = None
     """synthetic: the generator's seed (default 0), independent of training.seed."""
     subsample: SubsampleSpec | None = None
     """Any source: train on a seeded sample of `rows` rows (stratified for classification),
@@ -198,11 +204,16 @@ class TrainingSpec(_Section):
     max_steps: PositiveInt | None = None
     """Steps per fold. When set, it replaces `epochs`: training cycles over the fold until done."""
     report_every: PositiveInt = 100
-    seed: NonNegativeInt = 0
+    seed: Seed = 0
     shuffle: bool = True
     """Shuffle each fold's rows every epoch (seeded). Off: rows are visited in fold order."""
     log_every_step: bool = False
     """Keep the full per-step training-loss series (large: batch 2 makes ~1e5 steps a fold)."""
+    backend: BackendName = "sklearn"
+    """sklearn: scikit-learn's partial_fit, one update per sample, so batch size changes
+    overhead, not learning (the defining study's system). minibatch: one update per batch,
+    the gradient averaged over it, so batch size changes what is learned; compiled, a report
+    window per call."""
 
     @model_validator(mode="after")
     def _epochs_or_steps(self) -> TrainingSpec:
@@ -276,7 +287,7 @@ class ConstraintStopSpec(_Section):
 
 
 class PredictiveSpec(_Section):
-    margin: Annotated[float, Field(strict=True, ge=0)] = 0.1
+    margin: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 0.1
     """Stop when the forecast's lower bound is over limit × (1 + margin)."""
     confidence: Annotated[float, Field(strict=True, ge=0.5, lt=1)] = 0.9
     """One-sided confidence of the forecast's lower bound (Sen's interval of the trend's slope,
@@ -286,7 +297,7 @@ class PredictiveSpec(_Section):
 
 
 class DivergenceSpec(_Section):
-    explode_factor: Annotated[float, Field(strict=True, gt=1)] = 1e3
+    explode_factor: Annotated[float, Field(strict=True, gt=1, allow_inf_nan=False)] = 1e3
     zero_weights: bool = True
 
 
@@ -300,7 +311,7 @@ class PrecheltSpec(_Section):
 class PatienceSpec(_Section):
     metric: Literal["val_loss", "val_accuracy", "val_rmse", "train_loss"] = "val_loss"
     patience: PositiveInt = 5
-    min_delta: Annotated[float, Field(strict=True, ge=0)] = 0.0
+    min_delta: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] = 0.0
 
 
 class StoppingSpec(_Section):
@@ -334,7 +345,8 @@ class ResourcesSpec(_Section):
     """Retries of a trial that raised an error or whose worker process died: a persistent
     error gives max_failures + 1 attempts. Divergence and a hit memory_limit_mb are not retried
     (the same config would meet them again)."""
-    memory_limit_mb: PositiveFloat | None = None
+    # RLIMIT_DATA counts bytes in 64 bits: 2**40 MB (an exabyte) is far above any machine.
+    memory_limit_mb: Annotated[PositiveFloat, Field(le=2**40)] | None = None
     """Hard cap on a trial's private memory, enforced in its worker (Linux: RLIMIT_DATA): an
     allocation past it fails, and the trial ends `failed` with a "memory limit" error while
     the study goes on. constraints.memory_mb, below it, stops a trial at a report first."""

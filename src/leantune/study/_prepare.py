@@ -17,6 +17,8 @@ from leantune.engine import LogUniform
 from leantune.errors import SpecError
 from leantune.metrics import MemoryLimit, memory_limit
 from leantune.spec import StudySpec
+from leantune.study._lock import LOCK_FILE
+from leantune.study._preflight import preflight
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
         else:
             param_space[name] = axis.resolve(fold_rows)
     run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)
+    preflight(spec, run_dir, resume=resume)
     return PreparedStudy(spec, dataset, splits, param_space, run_dir, memory_limit())
 
 
@@ -88,7 +91,7 @@ def _run_dir(spec: StudySpec) -> Path:
     run_dir = spec.output.dir.expanduser()
     if run_dir.exists() and not run_dir.is_dir():
         raise SpecError(f"output.dir: must be a directory; got {str(run_dir)!r}, a file")
-    if run_dir.is_dir() and any(run_dir.iterdir()):
+    if run_dir.is_dir() and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
         raise SpecError(
             f"output.dir: {str(run_dir)!r} already holds files (an earlier run?). Choose a new "
             "directory, or remove it, so no earlier result is overwritten"

@@ -136,17 +136,47 @@ def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
 def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | None:
     """The feasible trial with the best mean CV score.
 
-    Ties go to the cheaper trial (less training time). They are common: partial_fit updates
-    once per sample, so configs that differ only in batch size learn the same weights.
+    Exact ties are common: partial_fit updates once per sample, so configs that differ only in
+    batch size learn the same weights. They go to the cheaper config, decided without the
+    trial's own measured time, which would let timing noise pick a different winner each run:
+    first fewer planned steps, then the median training time of its cost twins (the trials of
+    the same model and batch size), then the config's place in the search space's order.
     """
     _, mode = score_metric(task)
     scored = [r for r in records if r.status == FEASIBLE and "cv_score_mean" in r.last]
     if not scored:
         return None
     sign = 1.0 if mode == "max" else -1.0
-    return max(
+    twin_cost = _median_cost_by_twins(scored)
+    return min(
         scored,
-        key=lambda r: (sign * r.last["cv_score_mean"], -r.last.get("train_time_s", 0.0)),
+        key=lambda r: (
+            -sign * r.last["cv_score_mean"],
+            r.last.get("steps_planned", 0),
+            twin_cost[_twins(r)],
+            _config_order(r.config),
+        ),
+    )
+
+
+def _twins(record: TrialRecord) -> tuple[str, int]:
+    """Trials of one model and batch size do the same work; learning rate and alpha do not
+    change a step's cost."""
+    return str(record.config.get("model")), int(record.config.get("batch_size", 0))
+
+
+def _median_cost_by_twins(records: Sequence[TrialRecord]) -> dict[tuple[str, int], float]:
+    costs: dict[tuple[str, int], list[float]] = {}
+    for record in records:
+        costs.setdefault(_twins(record), []).append(float(record.last.get("train_time_s", 0.0)))
+    return {twins: float(np.median(values)) for twins, values in costs.items()}
+
+
+def _config_order(config: dict[str, Any]) -> tuple[tuple[str, int, Any], ...]:
+    """Model names alphabetically, numbers by value: the order a grid lists its configs in."""
+    return tuple(
+        (key, 0, value) if isinstance(value, int | float) else (key, 1, str(value))
+        for key, value in sorted(config.items())
     )
 
 

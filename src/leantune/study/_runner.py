@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import platform
@@ -16,6 +17,7 @@ import pandas as pd
 import psutil
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 import leantune
 from leantune.engine import (
@@ -26,6 +28,7 @@ from leantune.engine import (
     TrainingPlan,
     TrialData,
     TrialRecord,
+    require_cpus,
     run_search,
     start_ray,
     stop_ray,
@@ -47,9 +50,11 @@ from leantune.results import (
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
+from leantune.study._lock import own_run_dir
 from leantune.study._policies import build_policy, build_skip, constraint_limits, new_cost_model
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
+from leantune.study._recording import RecordingGuard, recording_into
 from leantune.study._results import (
     FinalModel,
     best_feasible,
@@ -133,13 +138,25 @@ def run_study(
     console = console or Console(stderr=True)
     clock = _Clock()
     prepared = prepare_study(spec)
-    run_dir = prepared.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
+    prepared.run_dir.mkdir(parents=True, exist_ok=True)
+    with own_run_dir(prepared.run_dir, fresh=True), recording_into(prepared.run_dir):
+        return _start_study(prepared, console, show_progress, tracker, faults, clock)
+
+
+def _start_study(
+    prepared: PreparedStudy,
+    console: Console,
+    show_progress: bool,
+    tracker: Tracker | None,
+    faults: tuple[Fault, ...],
+    clock: _Clock,
+) -> StudyResult:
+    spec, run_dir = prepared.spec, prepared.run_dir
     spec_yaml = dump_spec(spec)
     (run_dir / SPEC_FILE).write_text(spec_yaml)
     console.print(
-        f"[bold]{spec.name}[/]: {prepared.dataset.describe()}; {prepared.n_trials} configs × "
-        f"{len(prepared.splits.folds)} folds → {run_dir}",
+        f"[bold]{spec.name}[/]: {escape(prepared.dataset.describe())}; {prepared.n_trials} "
+        f"configs × {len(prepared.splits.folds)} folds → {escape(str(run_dir))}",
         highlight=False,
     )
     tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker)
@@ -179,6 +196,19 @@ def resume_study(
     """
     console = console or Console(stderr=True)
     clock = _Clock()
+    StudyState.open(run_dir)  # refuses a directory with no study before a lock file is made
+    with own_run_dir(run_dir), recording_into(run_dir):
+        return _resume_study(run_dir, console, show_progress, tracker, faults, clock)
+
+
+def _resume_study(
+    run_dir: Path,
+    console: Console,
+    show_progress: bool,
+    tracker: Tracker | None,
+    faults: tuple[Fault, ...],
+    clock: _Clock,
+) -> StudyResult:
     state = StudyState.open(run_dir)
     spec = _resumable_spec(run_dir, state.meta.get("cwd"))
     prepared = prepare_study(spec, resume=True)
@@ -190,8 +220,19 @@ def resume_study(
             f"{str(run_dir)!r} began with; resuming would mix results of two datasets"
         )
     ended, unfinished = state.load_trials()
+    lost_store = state.missing_store() if tracker is None else None
+    if lost_store is not None:
+        raise LeantuneError(
+            f"RUN_DIR: {lost_store} is gone, but the study logs to it (MLflow run "
+            f"{state.meta.get('parent_run_id')}); resuming would start an empty store without "
+            "the runs of the trials that ended. Restore the file; the results in state/ and "
+            "trials.csv are intact"
+        )
+    for line in state.repaired:
+        console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     console.print(
-        f"[bold]{spec.name}[/]: resuming {run_dir}: {len(ended)} of {prepared.n_trials} trials "
+        f"[bold]{spec.name}[/]: resuming {escape(str(run_dir))}: {len(ended)} of "
+        f"{prepared.n_trials} trials "
         f"ended before, {len(unfinished)} run again",
         highlight=False,
     )
@@ -201,6 +242,22 @@ def resume_study(
         runs = tracker.reopen_study(parent_run_id)
         _complete_trial_runs(tracker, ended, runs)
     resume = (ended, [(r.trial_id, r.config) for r in unfinished])
+    if parent_run_id:
+        known = {record.trial_id for record in [*ended, *unfinished]}
+        for trial_id in sorted(set(runs) - known):
+            config = _config_from_params(getattr(runs[trial_id], "params", None), prepared)
+            if config is not None:
+                resume[1].append((trial_id, config))  # runs again into the run it had
+            how = (
+                "its config, read from MLflow, runs again under its id"
+                if config is not None
+                else "its config runs again as a new trial, and the old run stays in MLflow"
+            )
+            console.print(
+                f"[yellow]trial {escape(trial_id)}: MLflow holds its run, but its file "
+                f"state/trials/{escape(trial_id)}.json is gone; {how}[/]",
+                highlight=False,
+            )
     try:
         return _search_and_record(
             prepared, state, tracker, console, show_progress, clock, faults, resume=resume
@@ -223,6 +280,7 @@ def _open_tracker_and_ray(
             opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
         started_ray = start_ray(spec.resources.ray_address)
         try:
+            require_cpus(spec.resources.cpus_per_trial, spec.resources.ray_address)
             return tracker or opening.result(), started_ray  # type: ignore[union-attr]
         except BaseException:
             if started_ray:
@@ -286,7 +344,7 @@ def _search_and_record(
     progress = ProgressDisplay(
         prepared.n_trials, console, enabled=show_progress, done=status_counts(earlier)
     )
-    observer = _StudyObserver(tracker, progress, state)
+    observer = RecordingGuard(_StudyObserver(tracker, progress, state))
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
@@ -298,6 +356,10 @@ def _search_and_record(
         tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
         state.end_session("crashed", clock.wall(), clock.cpu())
         raise
+    if observer.failure is not None:
+        with contextlib.suppress(Exception):  # the store may be as unwritable as the directory
+            tracker.end_study({}, {"leantune.outcome": "unrecordable"}, [], interrupted=True)
+    observer.raise_failure(run_dir)
     records = [*earlier, *records]
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
@@ -359,8 +421,9 @@ def _write_report(run_dir: Path, console: Console) -> list[Path]:
         # The traceback is for a developer (logging at debug); the user gets one line.
         _log.debug("leantune: the report could not be written", exc_info=True)
         console.print(
-            f"[yellow]The report could not be written ({type(error).__name__}: {error}); the "
-            f"results are saved. Try again with: leantune report {run_dir}[/]",
+            f"[yellow]The report could not be written ({type(error).__name__}: "
+            f"{escape(str(error))}); the results are saved. Try again with: leantune report "
+            f"{escape(str(run_dir))}[/]",
             highlight=False,
         )
         return []
@@ -387,13 +450,39 @@ def _resumable_spec(run_dir: Path, cwd: str | None) -> StudySpec:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("output", {}), dict):
+        raise LeantuneError(
+            f"RUN_DIR: {path} must be the study as it ran, a mapping of keys (name, dataset, "
+            f"...); got {type(raw).__name__}. Restore it, e.g. from the MLflow run's spec.yaml"
+        )
     raw.setdefault("output", {})["dir"] = str(run_dir)
-    dataset = raw.get("dataset") or {}
+    dataset = raw.get("dataset") if isinstance(raw.get("dataset"), dict) else {}
     for key in ("path", "cache_dir"):
         value = dataset.get(key)
         if value and cwd and not Path(value).expanduser().is_absolute():
             dataset[key] = str(Path(cwd) / value)
     return load_spec(raw)
+
+
+def _config_from_params(
+    params: Mapping[str, str] | None, prepared: PreparedStudy
+) -> dict[str, Any] | None:
+    """A trial's config from its MLflow run's parameters (text), typed as the search space
+    types it; None if any axis is missing or does not parse."""
+    if not params:
+        return None
+    config: dict[str, Any] = {}
+    for axis in prepared.param_space:
+        text = params.get(axis)
+        if text is None:
+            return None
+        try:
+            config[axis] = (
+                text if axis == "model" else int(text) if axis == "batch_size" else float(text)
+            )
+        except ValueError:
+            return None
+    return config
 
 
 def _complete_trial_runs(

@@ -91,6 +91,12 @@ class StudyState:
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as error:
             raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
+        problem = _study_problem(meta)
+        if problem:
+            raise LeantuneError(
+                f"RUN_DIR: {path} is not a study's state ({problem}); resume cannot tell which "
+                "MLflow run and sessions the study had. Restore the file from a backup"
+            )
         if meta.get("format") != FORMAT:
             raise LeantuneError(
                 f"RUN_DIR: {path} has state format {meta.get('format')!r}; this leantune "
@@ -105,6 +111,14 @@ class StudyState:
 
     def save_meta(self) -> None:
         write_json_atomic(self.directory / "study.json", self.meta)
+
+    def missing_store(self) -> Path | None:
+        """The study's sqlite MLflow store when it is a file that no longer exists."""
+        uri = self.meta.get("tracking_uri") or ""
+        if not uri.startswith("sqlite:///") or not self.meta.get("parent_run_id"):
+            return None
+        path = Path(self.meta.get("cwd") or ".") / uri.removeprefix("sqlite:///")
+        return None if path.exists() else path
 
     # -- sessions: `leantune run` is session 0, each resume the next ----------------------------
 
@@ -139,18 +153,124 @@ class StudyState:
         write_json_atomic(self.trials_dir / f"{_safe(record.trial_id)}.json", data)
 
     def load_trials(self) -> tuple[list[TrialRecord], list[TrialRecord]]:
-        """(ended, unfinished) trials, each in the order they started."""
+        """(ended, unfinished) trials, each in the order they started.
+
+        A trial file that names its trial and config but lost the rest (its reports, its
+        status) counts as unfinished: the trial runs again under its id, and `repaired` says
+        so. A file that does not even say which config it held raises LeantuneError.
+        """
         ended, unfinished = [], []
+        self.repaired: list[str] = []
         for path in sorted(self.trials_dir.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
             except (OSError, ValueError) as error:
                 raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
+            problem = _trial_problem(data, path)
+            if problem and not _names_its_config(data):
+                raise LeantuneError(
+                    f"RUN_DIR: {path} is not a trial record ({problem}); resume cannot tell "
+                    "which config it held. Restore it from a backup, or delete it and resume "
+                    "runs that config again as a new trial"
+                )
+            if problem:
+                self.repaired.append(
+                    f"{path.relative_to(self.run_dir)}: {problem}; trial {data['trial_id']} "
+                    "runs again"
+                )
+                data = {
+                    "trial_id": data["trial_id"],
+                    "config": data["config"],
+                    "status": RUNNING,
+                    "started_at": _number_or(data.get("started_at"), 0.0),
+                }
             record = record_from_dict(data)
             (unfinished if data["status"] == RUNNING else ended).append(record)
         ended.sort(key=lambda r: (r.started_at, r.trial_id))
         unfinished.sort(key=lambda r: (r.started_at, r.trial_id))
         return ended, unfinished
+
+
+# -- schema: what a file must hold before resume trusts it ------------------------------------
+
+_TRIAL_TYPES: dict[str, tuple[type, ...]] = {
+    "trial_id": (str,),
+    "config": (dict,),
+    "status": (str,),
+    "reports": (list,),
+    "started_at": (int, float),
+    "attempts": (int,),
+    "attempt_errors": (list,),
+    "session": (int,),
+}
+_OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
+    "stop_reason": (dict,),
+    "error": (str,),
+    "ended_at": (int, float),
+    "node_id": (str,),
+    "worker_pid": (int,),
+}
+_CONFIG_KEYS = ("model", "batch_size", "learning_rate", "alpha")
+_STOP_REASON_KEYS = ("rule", "metric", "value", "threshold", "step")
+
+
+def _study_problem(meta: Any) -> str | None:
+    if not isinstance(meta, dict):
+        return f"a JSON object is expected; got {type(meta).__name__}"
+    sessions = meta.get("sessions")
+    if not isinstance(sessions, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("outcome"), str) for s in sessions
+    ):
+        return "'sessions' must be a list of objects, each with an 'outcome'"
+    if not isinstance(meta.get("outcome"), str):
+        return f"'outcome' must be text; got {meta.get('outcome')!r}"
+    for key in ("parent_run_id", "tracking_uri", "cwd", "dataset_fingerprint"):
+        if meta.get(key) is not None and not isinstance(meta[key], str):
+            return f"{key!r} must be text or null; got {meta[key]!r}"
+    return None
+
+
+def _trial_problem(data: Any, path: Path) -> str | None:
+    """What is wrong with a trial file, or None when resume can trust it."""
+    if not isinstance(data, dict):
+        return f"a JSON object is expected; got {type(data).__name__}"
+    missing = [key for key in _TRIAL_TYPES if key not in data]
+    if missing:
+        return f"it lacks {', '.join(repr(k) for k in missing)}"
+    for key, types in {**_TRIAL_TYPES, **_OPTIONAL_TYPES}.items():
+        value = data.get(key)
+        if (value is not None or key in _TRIAL_TYPES) and (
+            not isinstance(value, types) or isinstance(value, bool)
+        ):
+            return f"{key!r} must be {' or '.join(t.__name__ for t in types)}; got {value!r}"
+    unknown = sorted(set(data) - set(_TRIAL_TYPES) - set(_OPTIONAL_TYPES))
+    if unknown:
+        return f"unknown keys {unknown}"
+    if _safe(data["trial_id"]) != path.stem:
+        return f"it names trial {data['trial_id']!r}, not {path.stem!r}"
+    if not all(isinstance(report, dict) for report in data["reports"]):
+        return "'reports' must be a list of objects"
+    if data["status"] != RUNNING and data.get("ended_at") is None:
+        return f"it ended ({data['status']}) but holds no end time"
+    reason = data.get("stop_reason")
+    if reason is not None and not all(key in reason for key in _STOP_REASON_KEYS):
+        return f"'stop_reason' must hold {', '.join(_STOP_REASON_KEYS)}"
+    return None
+
+
+def _names_its_config(data: Any) -> bool:
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("trial_id"), str)
+        and isinstance(data.get("config"), dict)
+        and all(key in data["config"] for key in _CONFIG_KEYS)
+    )
+
+
+def _number_or(value: Any, default: float) -> float:
+    return (
+        float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+    )
 
 
 def record_to_dict(record: TrialRecord) -> dict[str, Any]:

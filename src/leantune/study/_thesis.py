@@ -21,7 +21,7 @@ import shlex
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from rich.console import Console
 
@@ -30,6 +30,7 @@ from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
 from leantune.results import THESIS_FILE
 from leantune.spec import load_spec
+from leantune.spec._model import BackendName
 
 GRID: dict[str, Any] = {
     "batch_size": {"pow2": [1, "max"]},
@@ -60,6 +61,9 @@ class ThesisOptions:
     seed: int = 0
     cache_dir: Path | None = None
     output_dir: Path | None = None
+    backend: str = "sklearn"
+    """How models train (training.backend): sklearn's partial_fit, where batch size is an
+    overhead axis, or minibatch, where it is a learning axis."""
     grid: dict[str, Any] = field(default_factory=lambda: dict(GRID))
     """The search space (Python only: tests shrink it). The command notes a changed grid."""
 
@@ -81,6 +85,10 @@ class ThesisOptions:
             )
         if self.folds < 1:
             problems.append(f"--cv-folds: must be an integer >= 1; got {self.folds}")
+        if self.backend not in get_args(BackendName):
+            problems.append(
+                f"--backend: must be one of {', '.join(get_args(BackendName))}; got {self.backend}"
+            )
         if problems:
             raise LeantuneError(problems)
 
@@ -107,6 +115,8 @@ class ThesisOptions:
         ]
         if self.memory_mb != DEFAULT_MEMORY_MB:
             parts += ["--memory-mb", f"{self.memory_mb:g}"]
+        if self.backend != "sklearn":
+            parts += ["--backend", self.backend]
         if self.compare_stopping:
             parts.append("--compare-stopping")
         if self.synthetic_missing:
@@ -162,7 +172,12 @@ def thesis_spec(
         "dataset": dataset,
         "model": MODELS[task],
         "search": {"method": "grid", "space": options.grid},
-        "training": {"epochs": 1, "report_every": 100, "seed": options.seed},
+        "training": {
+            "epochs": 1,
+            "report_every": 100,
+            "seed": options.seed,
+            "backend": options.backend,
+        },
         "validation": {"test_size": 0.3, "cv_folds": options.folds},
         "constraints": {"train_time_s": options.max_train_seconds, "memory_mb": options.memory_mb},
         "stopping": {"predictive": {"margin": 0.1}},

@@ -80,6 +80,9 @@ class TrialRun:
     """MLflow's run status: RUNNING, FINISHED, FAILED or KILLED."""
     trial_status: str | None
     """leantune's status tag, set when the trial's run was closed."""
+    params: Mapping[str, str] | None = None
+    """The run's parameters (the trial's config, as text): what is left of a trial whose
+    state file is gone."""
 
 
 class MlflowTracker:
@@ -176,7 +179,10 @@ class MlflowTracker:
                 trial_id = run.data.tags.get("leantune.trial_id")
                 if trial_id:
                     found[trial_id] = TrialRun(
-                        run.info.run_id, run.info.status, run.data.tags.get("leantune.status")
+                        run.info.run_id,
+                        run.info.status,
+                        run.data.tags.get("leantune.status"),
+                        dict(run.data.params),
                     )
             token = page.token
             if not token:
@@ -479,7 +485,34 @@ def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
         "--port",
         str(port),
     ]
+    # The server (mlflow, uvicorn, its workers) gets a process group of its own, ended whole:
+    # a SIGTERM to `leantune ui` must not leave it serving.
+    server = subprocess.Popen(command, start_new_session=True)
     try:
-        return subprocess.call(command)
+        return server.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        _end_group(server)
+
+
+def _end_group(process: Any, grace_s: float = 10.0) -> None:
+    import contextlib
+    import os
+    import signal
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return  # the whole group has gone
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:
+            # The leader is gone; its workers may not be yet. One more SIGKILL settles them.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            return
