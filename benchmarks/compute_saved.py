@@ -114,7 +114,6 @@ def _plain_ray(arm: str, spec_dict: dict[str, Any]) -> dict[str, Any]:
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search.optuna import OptunaSearch
 
-    import leantune.engine  # noqa: F401  (Ray's output settings)
     from leantune import load_spec
     from leantune.engine import TrainingPlan, TrialData, train_trial
     from leantune.study import prepare_study

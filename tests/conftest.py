@@ -14,10 +14,15 @@ SHARED_PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
 @pytest.fixture(scope="session")
 def ray_session():
     """A real local Ray with 2 CPUs, started once (about 4 s) and reused by every test."""
+    import os
+
     import ray
 
-    import leantune.engine  # noqa: F401  (sets Ray's output environment before Ray starts)
+    from leantune.engine._tune import RAY_ENVIRONMENT
 
+    # As start_ray does: Ray's workers inherit Tune's output settings from this process.
+    for key, value in RAY_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
     if not ray.is_initialized():
         ray.init(
             address="local",  # never join another session's cluster

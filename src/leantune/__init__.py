@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from leantune._version import __version__
 from leantune.errors import DatasetError, LeantuneError, SpecError
 from leantune.spec import StudySpec, load_spec
 
 if TYPE_CHECKING:
     from leantune.study import StudyResult
-
-__version__ = "0.1.0"
 
 
 def run(spec: Any, overrides: list[str] | tuple[str, ...] = (), **options: Any) -> StudyResult:
@@ -29,12 +28,21 @@ def resume(run_dir: Any, **options: Any) -> StudyResult:
     return resume_study(Path(run_dir), **options)
 
 
+def load(run_dir: Any) -> StudyResult:
+    """A finished study read back from its run directory: the same StudyResult `run` returned,
+    with its chosen model (`best_estimator`) and its trials table."""
+    from leantune.study import load_study
+
+    return load_study(run_dir)
+
+
 __all__ = [
     "DatasetError",
     "LeantuneError",
     "SpecError",
     "StudySpec",
     "__version__",
+    "load",
     "load_spec",
     "resume",
     "run",

@@ -90,3 +90,25 @@ def test_every_example_validates(example, monkeypatch):
     result = CliRunner().invoke(app, ["validate", str(example)])  # prepares the data too
     assert result.exit_code == 0, result.output
     assert "ok:" in result.output and " 0 configs" not in result.output
+
+
+def test_version_and_exit_codes_are_in_the_command_itself():
+    from leantune import __version__
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"leantune {__version__}"
+    help_text = " ".join(CliRunner().invoke(app, ["--help"]).output.split())
+    assert "Exit codes: 0 done; 2 a problem with the input" in help_text
+    assert "130 interrupted" in help_text
+
+
+def test_thesis_options_are_named_as_the_spec_keys_and_the_old_names_still_work(tmp_path):
+    help_text = CliRunner().invoke(app, ["study", "thesis", "--help"], terminal_width=200).output
+    assert "--train-time-s" in help_text and "--cv-folds" in help_text
+    assert "--memory-mb" in help_text and "--max-train-seconds" not in help_text
+    # an old name is still read: its bad value is reported under the option's new name
+    result = CliRunner().invoke(
+        app, ["study", "thesis", "--max-train-seconds", "0", "--output-dir", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2
+    assert "--train-time-s: must be a number > 0; got 0.0" in result.output

@@ -69,4 +69,11 @@ def test_regression_samples_uniformly_and_a_small_set_is_used_whole():
     data = make_synthetic("reg", rows=500, features=2, task="regression")
     sample = subsample(data, 100, seed=0)
     assert sample.n_rows == 100 and sample.provenance["subsample"]["stratified"] is False
-    assert subsample(data, 500) is data and subsample(data, 10_000) is data
+    for rows in (500, 10_000):
+        whole = subsample(data, rows)
+        assert whole.X is data.X and "subsample" not in whole.provenance
+        assert whole.provenance["subsample_not_needed"] == {
+            "asked_rows": rows,
+            "rows": 500,
+            "seed": 0,
+        }

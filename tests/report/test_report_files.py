@@ -26,6 +26,7 @@ RUN_FIGURES = {
 }
 RUN_TABLES = {
     "chosen_config",
+    "chosen_limits",
     "rq1_spearman",
     "rq1_levels_batch_size",
     "rq1_levels_learning_rate",
@@ -171,6 +172,9 @@ def test_a_comparison_checks_the_ledger_estimates_against_the_unstopped_arm(
     assert estimates["trials_cut_short"] == estimates["matched_in_unstopped_arm"] == 2
     assert estimates["estimate_over_actual"] == pytest.approx(1.0, rel=0.2)
     assert "../" not in " ".join(report.links)
+    html = written.html.read_text()
+    assert "Learning curves (stopped arm" in html
+    assert "Trade-offs: the Pareto front (unstopped arm" in html
     assert comparison_summary(
         load_run(fake_comparison / "stopped"), load_run(fake_comparison / "unstopped")
     )["by_rule"]
@@ -223,7 +227,7 @@ def test_numbers_are_written_for_people(value, text):
 
 
 def test_rebuild_finds_what_a_directory_holds(fake_comparison, monkeypatch):
-    import leantune.report._build as build
+    import leantune.report._rebuild as build
 
     calls = []
     monkeypatch.setattr(build, "write_run_report", lambda path: calls.append(("run", path)))
@@ -237,6 +241,57 @@ def test_rebuild_finds_what_a_directory_holds(fake_comparison, monkeypatch):
     calls.clear()
     rebuild(fake_comparison / "stopped")
     assert calls == [("run", fake_comparison / "stopped")]
+
+
+def test_the_chosen_config_is_shown_against_every_limit_with_its_headroom(fake_run):
+    run_dir = fake_run(constraints={"train_time_s": 5.0, "memory_mb": 400.0})
+    written = write_run_report(run_dir)
+    limits = pd.read_csv(written.files_dir / "chosen_limits.csv").set_index("limit on")
+    memory = limits.loc["private memory (MB)"]
+    assert memory["limit"] == 400.0
+    assert memory["headroom"] == pytest.approx(400.0 - memory["chosen config reached"])
+    assert 0 < memory["headroom (% of limit)"] < 100
+    assert "Weak model" not in written.html.read_text()
+
+
+def test_a_pick_no_better_than_predicting_the_mean_is_flagged(fake_run):
+    run_dir = fake_run(
+        task="regression",
+        configs=[{"model": "linear", "batch_size": 8, "learning_rate": 0.01, "alpha": 1e-4}],
+    )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    rmse = summary["best"]["test"]["test_rmse"]
+    how = "predicting the training part's mean"
+    summary["best"]["baseline"] = {"metric": "test_rmse", "value": rmse / 2, "how": how}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    html = write_run_report(run_dir).html.read_text()
+    assert "Weak model: its test rmse" in html and how in html
+
+
+def test_blown_up_trials_are_off_the_scale_and_out_of_the_batch_size_spread(fake_run, make_grid):
+    from leantune.report._frontier import off_scale
+    from leantune.report._sections import batch_invariance
+
+    status = pd.Series(["feasible", "feasible", "feasible", "diverged"])
+    rmse = pd.Series([50.0, 55.0, 2e12, np.nan])
+    assert off_scale(status, rmse, higher_is_better=False).tolist() == [False, False, True, True]
+    assert off_scale(status, rmse, higher_is_better=True).tolist() == [False, False, False, True]
+
+    configs = make_grid(batch_sizes=(2, 8), rates=(0.01,))
+    run_dir = fake_run(configs=configs, task="regression")
+    trials = pd.read_csv(run_dir / "trials.csv")
+    trials.loc[0, "cv_score_mean"] = 2e12  # the same config at batch 2 blew up
+    extra = trials.iloc[[1]].assign(trial_id="t_x", batch_size=32)
+    pd.concat([trials, extra]).to_csv(run_dir / "trials.csv", index=False)
+    text = batch_invariance(load_run(run_dir))
+    assert text.startswith("Measured in this run: in the one group of finished trials")
+    assert "CV scores are identical; 1 blown-up trials left out." in text
+
+
+def test_a_sampled_search_reports_no_share_of_a_full_grid(fake_run):
+    run_dir = fake_run(method="random")
+    ledger = pd.read_csv(write_run_report(run_dir).files_dir / "rq2_ledger.csv")
+    assert not ledger["quantity"].str.contains("full grid").any()
 
 
 def test_stops_are_judged_against_the_same_configs_run_with_stopping_off(tmp_path, parsed):
@@ -264,3 +319,12 @@ def test_stops_are_judged_against_the_same_configs_run_with_stopping_off(tmp_pat
     assert decisions["missed_violations"] == 2
     assert decisions["pick_status_in_unstopped_arm"] in ("feasible", "infeasible")
     assert "cmp-rq2_decisions" in parsed(written.html).tables
+
+
+def test_learning_curves_know_each_trials_model_so_losses_get_their_own_panels(fake_run, make_grid):
+    from leantune.report._frontier import curves_frame
+
+    run = load_run(fake_run(configs=make_grid(models=("logistic", "svm"))))
+    frame = curves_frame(run)
+    assert set(frame["model"]) == {"logistic", "svm"}
+    assert not frame["off_scale"].any()

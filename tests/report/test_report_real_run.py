@@ -34,6 +34,7 @@ FIGURES = {
 }
 TABLES = {
     "chosen_config",
+    "chosen_limits",
     "rq1_spearman",
     "rq1_levels_batch_size",
     "rq1_levels_learning_rate",

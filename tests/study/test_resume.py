@@ -94,7 +94,7 @@ def _check_mlflow_once(run_dir: Path) -> None:
     for trial_id, run in children.items():
         assert run.info.status == "FINISHED" and run.data.tags["leantune.status"] == "feasible"
         expected = sorted(reports.loc[reports["trial_id"] == trial_id, "step"])
-        for metric in ("val_loss", "memory_mb", "train_time_s"):
+        for metric in ("val_loss", "system/memory_mb", "system/train_time_s"):
             steps = [m.step for m in client.get_metric_history(run.info.run_id, metric)]
             assert sorted(steps) == expected, (trial_id, metric)
 

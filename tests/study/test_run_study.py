@@ -88,10 +88,18 @@ def test_mlflow_holds_the_parent_the_children_their_histories_and_the_stop_reaso
         steps = plan.steps_per_fold(len(fold.train_idx), 128)
         expected += [offset + s for s in sorted(set(range(10, steps + 1, 10)) | {steps})]
         offset += steps
-    for metric in ("val_loss", "val_accuracy", "memory_mb", "step_time_ms", "train_loss"):
+    for metric in ("val_loss", "val_accuracy", "system/memory_mb", "system/step_time_ms"):
         history = client.get_metric_history(feasible.info.run_id, metric)
         assert [m.step for m in history] == expected, metric
     assert parent.data.metrics["trials_stopped"] == 1
+    # bookkeeping is not a metric; the step counts are tags
+    assert not {"fold", "epoch", "steps_planned", "val_rows", "fold_finished", "step"} & set(
+        feasible.data.metrics
+    )
+    assert feasible.data.tags["leantune.steps_done"] == feasible.data.tags["leantune.steps_planned"]
+    assert "leantune.replaced" not in feasible.data.tags
+    experiment_tags = client.get_experiment(parent.info.experiment_id).tags
+    assert experiment_tags["mlflow.experimentKind"] == "custom_model_development"
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {
         "spec.yaml",
         "trials.csv",

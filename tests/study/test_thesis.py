@@ -42,8 +42,8 @@ def test_the_command_reruns_exactly_what_was_asked(tmp_path, monkeypatch):
     monkeypatch.delenv("LEANTUNE_PMLB_CACHE", raising=False)
     options = ThesisOptions(datasets=("diabetes", "kddcup"), subsample=0, compare_stopping=True)
     assert options.command(tmp_path / "out") == (
-        "leantune study thesis --datasets diabetes,kddcup --max-train-seconds 2 --subsample 0 "
-        f"--folds 5 --seed 0 --compare-stopping --output-dir {tmp_path / 'out'}"
+        "leantune study thesis --datasets diabetes,kddcup --train-time-s 2 --subsample 0 "
+        f"--cv-folds 5 --seed 0 --compare-stopping --output-dir {tmp_path / 'out'}"
     )
     assert options.rows is None
 
@@ -64,9 +64,9 @@ def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monke
     [
         ({"datasets": ("mnist", "iris")}, "--datasets: must be a comma-separated list of mnist"),
         ({"datasets": ("mnist", "mnist")}, "--datasets: names a set twice"),
-        ({"max_train_seconds": 0}, "--max-train-seconds: must be a number > 0; got 0"),
+        ({"max_train_seconds": 0}, "--train-time-s: must be a number > 0; got 0"),
         ({"subsample": -1}, "--subsample: must be a row count >= 0"),
-        ({"folds": 0}, "--folds: must be an integer >= 1; got 0"),
+        ({"folds": 0}, "--cv-folds: must be an integer >= 1; got 0"),
         ({"backend": "torch"}, "--backend: must be one of sklearn, minibatch; got torch"),
     ],
 )

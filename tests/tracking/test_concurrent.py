@@ -91,13 +91,13 @@ def test_a_reader_and_the_driver_share_the_store_without_errors_or_losses(tmp_pa
     assert result["reads"] > 0
     assert tracker.write_failures == 0
 
-    numeric = 3 + 22  # step, val_loss, memory_mb and 22 more; +1 below: fold_finished as 1/0
+    numeric = 2 + 22  # val_loss, system/memory_mb and 22 more (step, fold_finished: bookkeeping)
     with sqlite3.connect(database) as connection:
         counts = connection.execute(
             "SELECT COUNT(*) FROM metrics m JOIN runs r ON m.run_uuid = r.run_uuid "
             "WHERE r.name LIKE 'trial-%' GROUP BY m.run_uuid, m.key"
         ).fetchall()
         journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert len(counts) == TRIALS * (numeric + 1)
+    assert len(counts) == TRIALS * numeric
     assert {count for (count,) in counts} == {REPORTS}  # every point, once
     assert journal == "wal"  # readers and the writer do not block each other

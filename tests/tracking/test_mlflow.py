@@ -1,6 +1,8 @@
+import shutil
+
 from mlflow.tracking import MlflowClient
 
-from leantune.tracking import default_uri, open_tracker
+from leantune.tracking import attach_artifacts, default_uri, open_tracker, run_store_uri
 
 
 def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
@@ -26,6 +28,7 @@ def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
     assert [m.step for m in history] == list(range(1, 1501))
     # MLflow has no booleans: stored as 1/0, and the run says so
     assert child.data.metrics["ok"] == 1.0
+    assert "fold" not in child.data.metrics and "step" not in child.data.metrics
     assert "ok: bool stored as 1/0 ×1500" in child.data.tags["leantune.replaced"]
     assert parent.info.status == "FINISHED" and parent.data.metrics["best"] == 0.9
     assert {a.path for a in client.list_artifacts(parent.info.run_id)} == {
@@ -112,3 +115,53 @@ def test_a_resumed_study_tops_up_its_runs_and_never_writes_a_step_twice(tmp_path
     assert _history(client, runs["done"], "val_loss") == [(5, 0.2), (10, 0.1), (15, 1 / 15)]
     assert [s for s, _ in _history(client, runs["open"], "val_loss")] == [5, 10, 15]
     assert after["open"].info.status == "FINISHED" and after["s"].info.status == "FINISHED"
+
+
+def test_mlflow_tracking_uri_is_honoured_when_the_study_names_no_store(tmp_path, monkeypatch):
+    elsewhere = f"sqlite:///{tmp_path / 'team.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
+    tracker = open_tracker(None, "exp", tmp_path / "run")
+    assert tracker.uri == elsewhere
+    assert not (tmp_path / "run" / "mlflow.db").exists()
+    # a store the study names wins over the environment
+    named = f"sqlite:///{tmp_path / 'named.db'}"
+    assert open_tracker(named, "exp", tmp_path / "run").uri == named
+
+
+def test_system_metrics_go_under_system_and_the_experiment_opens_on_its_runs(tmp_path):
+    tracker = open_tracker(None, "exp", tmp_path)
+    tracker.start_study("s", {}, {}, "")
+    tracker.start_trial("t", "t", {})
+    tracker.log_report(
+        "t", {"step": 10, "steps_planned": 20, "val_loss": 0.5, "memory_mb": 120.0, "epoch": 0}
+    )
+    tracker.end_trial("t", "feasible", {})
+    tracker.end_study({}, {}, [])
+    client = MlflowClient(default_uri(tmp_path))
+    experiment = client.get_experiment_by_name("exp")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    (run,) = [r for r in client.search_runs([experiment.experiment_id]) if r.info.run_name == "t"]
+    assert set(run.data.metrics) == {"val_loss", "system/memory_mb"}
+    assert run.data.tags["leantune.steps_done"] == "10"
+    assert run.data.tags["leantune.steps_planned"] == "20"
+
+
+def test_a_moved_run_directory_opens_its_store_and_artifacts_where_it_is_now(tmp_path):
+    original = tmp_path / "run"
+    tracker = open_tracker(None, "exp", original)
+    tracker.start_study("s", {}, {}, "spec: 1\n")
+    tracker.end_study({}, {}, [])
+    recorded, run_id = tracker.uri, tracker.parent_run_id
+    moved = tmp_path / "moved"
+    shutil.move(original, moved)
+
+    uri = run_store_uri(moved, recorded)
+    assert uri == default_uri(moved)
+    extra = tmp_path / "report.html"
+    extra.write_text("<html></html>")
+    attach_artifacts(uri, run_id, [extra])
+    client = MlflowClient(uri)
+    assert {a.path for a in client.list_artifacts(run_id)} == {"spec.yaml", "report.html"}
+    assert (moved / "mlartifacts").is_dir() and not original.exists()
+    # a store the study did not own stays where it was
+    assert run_store_uri(moved, "http://mlflow.example:5000") == "http://mlflow.example:5000"

@@ -106,8 +106,9 @@ def test_a_real_store_holds_every_value_and_the_runs_say_what_was_replaced(tmp_p
     tracker.start_study("study", {"search.space.alpha": long_param}, {}, "")
     tracker.start_trial("t1", "t1", {"note": long_param})
     reports = [
-        {"step": 1, "val_loss": 0.5, "train_loss": math.nan, "fold_finished": False},
-        {"step": 2, "val_loss": math.inf, "train_loss": 0.4, "fold_finished": True},
+        # fold_finished is bookkeeping (not a metric); a boolean a trial reports is stored 1/0
+        {"step": 1, "val_loss": 0.5, "train_loss": math.nan, "converged": False},
+        {"step": 2, "val_loss": math.inf, "train_loss": 0.4, "converged": True},
         {"step": 3, "val_loss": -math.inf, "val loss": 7.0, "trial_status": "diverged"},
     ]
     for report in reports:
@@ -124,18 +125,18 @@ def test_a_real_store_holds_every_value_and_the_runs_say_what_was_replaced(tmp_p
     parent, child = runs["study"], runs["t1"]
     history = {
         key: [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, key)]
-        for key in ("val_loss", "train_loss", "fold_finished", "renamed/val_loss")
+        for key in ("val_loss", "train_loss", "converged", "renamed/val_loss")
     }
     assert history["val_loss"] == [(1, 0.5), (2, FLOAT_MAX), (3, -FLOAT_MAX)]
     assert math.isnan(history["train_loss"][0][1]) and history["train_loss"][1] == (2, 0.4)
-    assert history["fold_finished"] == [(1, 0.0), (2, 1.0)]
+    assert history["converged"] == [(1, 0.0), (2, 1.0)]
     assert history["renamed/val_loss"] == [(3, 7.0)]  # an invalid name renamed, not dropped
     replaced = child.data.tags["leantune.replaced"]
     for note in (
         "val_loss: +inf stored as 1.797e308 ×1",
         "val_loss: -inf stored as -1.797e308 ×1",
         "train_loss: NaN stored as NaN ×1",
-        "fold_finished: bool stored as 1/0 ×2",
+        "converged: bool stored as 1/0 ×2",
         "val loss: name renamed to 'renamed/val_loss' ×1",
     ):
         assert note in replaced

@@ -23,6 +23,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog="Exit codes: 0 done; 2 a problem with the input, one line each, nothing started; "
+    "130 interrupted (Ctrl-C or SIGTERM), what ended is saved (`leantune resume RUN_DIR`).",
 )
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -61,6 +63,24 @@ def user_errors(command: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from leantune._version import __version__
+
+        stdout.print(f"leantune {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    pass
 
 
 @app.command()
@@ -133,7 +153,7 @@ def _finish(
 
     def show_summary(summary: dict[str, Any]) -> None:
         # Printed as soon as the results are saved: the report's figures come after.
-        print_summary(summary, stdout)
+        print_summary(summary, stdout, _since_process_start())
         shown.append(True)
 
     try:
@@ -144,7 +164,19 @@ def _finish(
     if show is not None:
         show(result, stdout)
     elif not shown:
-        print_summary(result.summary, stdout)
+        print_summary(result.summary, stdout, _since_process_start())
+
+
+def _since_process_start() -> float | None:
+    """Seconds since this process started: the wall time a user waited, imports included."""
+    import time
+
+    import psutil
+
+    try:
+        return time.time() - psutil.Process().create_time()
+    except psutil.Error:
+        return None
 
 
 @app.command()
@@ -173,14 +205,15 @@ def report(
 
 
 def _attach_reports(written: list[Any]) -> None:
-    from leantune.tracking import attach_artifacts
+    from leantune.tracking import attach_artifacts, run_store_uri
 
     for item in written:
         summary_path = item.html.parent / "summary.json"
         if not summary_path.is_file():
             continue  # a comparison or a chapter: no parent run of its own
         summary = json.loads(summary_path.read_text())
-        run_id, uri = summary.get("mlflow_parent_run_id"), summary.get("tracking_uri")
+        run_id = summary.get("mlflow_parent_run_id")
+        uri = run_store_uri(item.html.parent, summary.get("tracking_uri"))
         if not run_id or not uri:
             continue
         try:
@@ -241,8 +274,11 @@ def thesis(
         str,
         typer.Option(help="Comma-separated sets of the original study to run."),
     ] = "mnist,kddcup,diabetes,1191_BNG_pbc,529_pollen",
-    max_train_seconds: Annotated[
-        float, typer.Option(help="Training-time limit per trial (seconds, all folds).")
+    train_time_s: Annotated[
+        float,
+        typer.Option(
+            help="Training-time limit per trial, s, all folds (constraints.train_time_s)."
+        ),
     ] = 2.0,
     subsample: Annotated[
         int,
@@ -251,7 +287,9 @@ def thesis(
             "for classification); 0: every row. Every output says so next to what it affects."
         ),
     ] = 2000,
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    cv_folds: Annotated[
+        int, typer.Option(help="Cross-validation folds (validation.cv_folds).")
+    ] = 5,
     compare_stopping: Annotated[
         bool,
         typer.Option(
@@ -267,8 +305,8 @@ def thesis(
             "stand-in instead of skipping it.",
         ),
     ] = False,
-    max_memory_mb: Annotated[
-        float, typer.Option(help="Private-memory limit per trial (MB).")
+    memory_mb: Annotated[
+        float, typer.Option(help="Private-memory limit per trial, MB (constraints.memory_mb).")
     ] = 1024.0,
     seed: Annotated[int, typer.Option(help="Seed for splits, row order and subsamples.")] = 0,
     backend: Annotated[
@@ -291,6 +329,10 @@ def thesis(
         typer.Option(help="Default: runs/thesis-<timestamp>.", show_default=False),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    # The names before they matched the spec's keys; still accepted, no longer shown.
+    max_train_seconds: Annotated[float | None, typer.Option(hidden=True)] = None,
+    folds: Annotated[int | None, typer.Option(hidden=True)] = None,
+    max_memory_mb: Annotated[float | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """The original study's setup: five PMLB sets, the thesis grid, 70/30 split, 5-fold CV,
     a report every 100 steps, one CPU per trial; writes results.md and results.html."""
@@ -299,12 +341,12 @@ def thesis(
 
     options = ThesisOptions(
         datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
-        max_train_seconds=max_train_seconds,
+        max_train_seconds=train_time_s if max_train_seconds is None else max_train_seconds,
         subsample=subsample,
-        folds=folds,
+        folds=cv_folds if folds is None else folds,
         compare_stopping=compare_stopping,
         synthetic_missing=synthetic_missing,
-        memory_mb=max_memory_mb,
+        memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
         seed=seed,
         backend=backend,
         cache_dir=cache_dir,
@@ -346,6 +388,19 @@ def validate(study: StudyFile, set_: SetOption = None) -> None:
         f"  {prepared.n_trials} configs{how} ({axes}) × {len(prepared.splits.folds)} folds",
         highlight=False,
     )
+
+
+@app.command()
+def schema(
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="The Markdown reference (docs/study-file.md).")
+    ] = False,
+) -> None:
+    """Print the study file's JSON Schema (for editors), every key with its default and text."""
+    from leantune.spec._reference import json_schema, markdown_reference
+
+    text = markdown_reference() if markdown else json.dumps(json_schema(), indent=2)
+    sys.stdout.write(text + "\n")
 
 
 @app.command()
@@ -409,9 +464,9 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
 ) -> None:
     """Browse a run in the MLflow UI, on localhost."""
-    from leantune.tracking import default_uri, serve_ui
+    from leantune.tracking import run_store_uri, serve_ui
 
-    uri = _run_tracking_uri(run_dir, default_uri)
+    uri = _run_tracking_uri(run_dir, run_store_uri)
     _check_port_free("127.0.0.1", port)
     stderr.print(f"MLflow UI for {escape(uri)} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     # SIGTERM stops the server as Ctrl-C does, so its whole process group is ended.
@@ -435,14 +490,14 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _run_tracking_uri(run_dir: Path, default_uri: Callable[[Path], str]) -> str:
+def _run_tracking_uri(run_dir: Path, store_uri: Callable[[Path, str | None], str | None]) -> str:
     if not run_dir.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
     summary = run_dir / "summary.json"
-    if summary.is_file():
-        return json.loads(summary.read_text())["tracking_uri"]
-    if (run_dir / "mlflow.db").is_file():
-        return default_uri(run_dir)
+    recorded = json.loads(summary.read_text()).get("tracking_uri") if summary.is_file() else None
+    uri = store_uri(run_dir, recorded)
+    if uri:
+        return uri
     raise LeantuneError(
         f"RUN_DIR: {str(run_dir)!r} holds no MLflow store (mlflow.db) or summary.json; "
         "is it a leantune run directory?"

@@ -37,6 +37,13 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
             f"rows (seed {sample['seed']})[/]: every figure below describes the sample.",
             highlight=False,
         )
+    unused = dataset.get("subsample_not_needed")
+    if unused:
+        out(
+            f"Dataset: subsample of {unused['asked_rows']:,} rows asked for, but the set has "
+            f"only {unused['rows']:,}: every row is used.",
+            highlight=False,
+        )
     dropped = dataset.get("dropped_rows_with_nan") or 0
     if dropped and not sample:
         out(
@@ -46,7 +53,10 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
         )
 
 
-def print_summary(summary: dict[str, Any], console: Console) -> None:
+def print_summary(
+    summary: dict[str, Any], console: Console, command_wall_s: float | None = None
+) -> None:
+    """`command_wall_s`: the command's own wall time, start-up (imports, Ray) included."""
     out = console.print
     best = summary["best"]
     dataset = summary["dataset"]
@@ -105,17 +115,27 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             )
     ledger = summary.get("ledger")
     if ledger and ledger.get("saved_cpu_s_estimate"):
+        # Only a grid has a full grid to be a share of; sampled searches do not.
+        share = (
+            f", so {ledger['share_of_full_grid_spent_estimate']:.0%} of the full grid's "
+            "estimated cost was spent"
+            if (summary.get("search") or {}).get("method", "grid") == "grid"
+            else ""
+        )
         out(
             f"Budget: {ledger['spent_cpu_s']:.1f} CPU-s spent in trials; stopping saved an "
-            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s, so "
-            f"{ledger['share_of_full_grid_spent_estimate']:.0%} of the full grid's estimated "
-            "cost was spent (ledger.json)",
+            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s{share} (ledger.json)",
             highlight=False,
         )
     sessions = summary.get("sessions", 1)
     resumed = f" (over {sessions} sessions: resumed {sessions - 1}×)" if sessions > 1 else ""
+    whole = (
+        f" ({command_wall_s:.1f} s with start-up)"
+        if command_wall_s is not None and command_wall_s > summary["wall_time_s"]
+        else ""
+    )
     out(
-        f"Time: {summary['wall_time_s']:.1f} s wall · {summary['trial_cpu_s']:.1f} CPU-s in "
+        f"Time: {summary['wall_time_s']:.1f} s wall{whole} · {summary['trial_cpu_s']:.1f} CPU-s in "
         f"trials · {summary['driver_cpu_s']:.1f} CPU-s on the driver{resumed}",
         highlight=False,
     )

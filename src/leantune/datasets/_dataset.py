@@ -67,6 +67,9 @@ class Dataset:
             if sample
             else ""
         )
+        asked = self.provenance.get("subsample_not_needed")
+        if asked:
+            sampled = f", every row (a subsample of {asked['asked_rows']:,} rows was asked for)"
         synthetic = ""
         if self.is_synthetic:
             like = self.provenance.get("synthetic_like")

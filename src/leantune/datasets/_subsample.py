@@ -19,7 +19,12 @@ def subsample(data: Dataset, rows: int, seed: int = 0) -> Dataset:
     if rows < 1:
         raise ValueError(f"subsample rows must be >= 1; got {rows}")
     if data.n_rows <= rows:
-        return data
+        # Every row is used; the provenance says a subsample was asked for and why it is not
+        # one, so no output can read as if the set had been cut.
+        asked = {"asked_rows": rows, "rows": data.n_rows, "seed": seed}
+        return dataclasses.replace(
+            data, provenance={**data.provenance, "subsample_not_needed": asked}
+        )
     rng = np.random.default_rng(seed)
     stratified = data.task == "classification"
     if stratified:

@@ -7,7 +7,6 @@ that only reads trials (`TrialRecord`, the statuses, `LogUniform`) never pays fo
 from __future__ import annotations
 
 import importlib
-import os
 from typing import TYPE_CHECKING, Any
 
 from leantune.engine import _persistent
@@ -36,19 +35,9 @@ from leantune.trials import (
     config_key,
 )
 
-# Set before Ray reads them (the engine's first import, before any Ray import): keep Tune's own
-# console table and per-trial log files out of the way. leantune shows its own progress and
-# records everything in MLflow. A failed trial is recorded with its error by the driver, so Tune
-# need not print each one's traceback too.
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
-# leantune resumes from its own run directory, never from Tune's experiment state: Tune need not
-# rewrite that state every few seconds (each write encodes every trial, ~10 ms a trial of driver
-# CPU); it still writes it when the search starts and when it ends.
-os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "86400")
-# A study joins the local Ray that `leantune ray start` keeps running, with its token.
+# Ray's settings are made only while leantune's Ray or Tune runs (engine._tune.RAY_ENVIRONMENT),
+# so importing leantune sets none. A study joins the local Ray that `leantune ray start` keeps
+# running, with its token (set here only while that Ray runs: Ray reads it on import).
 _persistent.prepare_to_join()
 
 if TYPE_CHECKING:

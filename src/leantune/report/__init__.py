@@ -8,11 +8,11 @@ from leantune.report._build import (
     build_comparison_report,
     build_run_report,
     is_comparison_dir,
-    rebuild,
     write_comparison,
     write_run_report,
 )
 from leantune.report._document import Document, WrittenReport, to_html, to_markdown
+from leantune.report._rebuild import rebuild
 from leantune.report._run import RunResults, is_run_dir, load_run
 
 __all__ = [

@@ -17,15 +17,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from leantune.errors import LeantuneError
 from leantune.report import _sections as sections
 from leantune.report._document import Document, Heading, Link, WrittenReport
 from leantune.report._document import write_document as _write
 from leantune.report._rq2 import comparison_summary
-from leantune.report._run import RunResults, is_run_dir, load_run
-
-STOPPED_ARM, UNSTOPPED_ARM = "stopped", "unstopped"
-COMPARISON_FILE = "comparison.json"
+from leantune.report._run import RunResults, load_run
+from leantune.results import COMPARISON_FILE, STOPPED_ARM, UNSTOPPED_ARM, is_comparison_dir
 
 
 def build_run_report(run: RunResults) -> Document:
@@ -49,11 +46,6 @@ def write_run_report(run_dir: Path | str) -> WrittenReport:
     return _write(build_run_report(run), run.run_dir)
 
 
-def is_comparison_dir(path: Path | str) -> bool:
-    path = Path(path)
-    return is_run_dir(path / STOPPED_ARM) and is_run_dir(path / UNSTOPPED_ARM)
-
-
 def build_comparison_report(stopped: RunResults, unstopped: RunResults) -> Document:
     document = Document(f"leantune comparison: {stopped.name} with and without stopping")
     document.add(sections.caveats(stopped, who="both arms"))
@@ -72,8 +64,14 @@ def build_comparison_report(stopped: RunResults, unstopped: RunResults) -> Docum
     )
     document.add(Heading("The chosen config (stopped arm)"))
     document.add(sections.chosen_config(stopped, "stopped"))
-    document.add(sections.learning_curves(stopped, "stopped"))
-    document.add(sections.trade_offs(unstopped, "unstopped"))
+    # Each figure says which arm it comes from: curves show where stops cut trials short, the
+    # Pareto front needs every trial's whole run.
+    document.add(
+        sections.learning_curves(stopped, "stopped", arm=" (stopped arm: where the rules cut)")
+    )
+    document.add(
+        sections.trade_offs(unstopped, "unstopped", arm=" (unstopped arm: every trial run out)")
+    )
     document.add(sections.run_information(stopped, "stopped"))
     return document
 
@@ -89,30 +87,6 @@ def write_comparison(directory: Path | str) -> WrittenReport:
         json.dumps(_finite(headline), indent=2, default=str, allow_nan=False)
     )
     return _write(build_comparison_report(stopped, unstopped), directory)
-
-
-def rebuild(path: Path | str) -> list[WrittenReport]:
-    """Rebuild every report under a run, comparison or thesis directory; reruns nothing."""
-    from leantune.report._chapter import is_thesis_dir, write_chapter
-
-    path = Path(path)
-    if not path.is_dir():
-        raise LeantuneError(f"RUN_DIR: {str(path)!r} is not a directory")
-    if is_thesis_dir(path):
-        return write_chapter(path, rebuild_runs=True)
-    if is_comparison_dir(path):
-        return [
-            write_run_report(path / STOPPED_ARM),
-            write_run_report(path / UNSTOPPED_ARM),
-            write_comparison(path),
-        ]
-    if is_run_dir(path):
-        return [write_run_report(path)]
-    raise LeantuneError(
-        f"RUN_DIR: {str(path)!r} is not a leantune run directory (no summary.json), a "
-        f"comparison (no {STOPPED_ARM}/ and {UNSTOPPED_ARM}/ run directories) or a thesis "
-        "directory (no thesis.json)"
-    )
 
 
 def _finite(value: Any) -> Any:
@@ -134,7 +108,6 @@ __all__ = [
     "build_comparison_report",
     "build_run_report",
     "is_comparison_dir",
-    "rebuild",
     "write_comparison",
     "write_run_report",
 ]

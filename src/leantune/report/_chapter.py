@@ -16,13 +16,7 @@ import pandas as pd
 from leantune.errors import LeantuneError
 from leantune.report import _plots as plots
 from leantune.report import _sections as sections
-from leantune.report._build import (
-    STOPPED_ARM,
-    UNSTOPPED_ARM,
-    is_comparison_dir,
-    write_comparison,
-    write_run_report,
-)
+from leantune.report._build import write_comparison, write_run_report
 from leantune.report._document import (
     Block,
     Document,
@@ -37,13 +31,14 @@ from leantune.report._document import (
 )
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, METRIC_LABELS, spearman_table, system_frame
 from leantune.report._rq2 import comparison_summary
-from leantune.report._run import RunResults, is_run_dir, load_run
-
-THESIS_FILE = "thesis.json"
-
-
-def is_thesis_dir(path: Path | str) -> bool:
-    return (Path(path) / THESIS_FILE).is_file()
+from leantune.report._run import RunResults, load_run
+from leantune.results import (
+    STOPPED_ARM,
+    THESIS_FILE,
+    UNSTOPPED_ARM,
+    is_comparison_dir,
+    is_run_dir,
+)
 
 
 class _Set:

@@ -27,6 +27,26 @@ def category(status: str, stop_label: str) -> str:
     return str(status)
 
 
+# A trial whose error is this many times the typical trial's has blown up: drawn at the edge of
+# a plot, not on its scale, and left out of spreads, so one runaway RMSE (1e12) does not
+# flatten every other trial onto one line.
+BLOWN_UP_FACTOR = 100.0
+
+
+def off_scale(status: pd.Series, quality: pd.Series, higher_is_better: bool) -> pd.Series:
+    """True for a trial that diverged, or whose error (RMSE, loss: lower is better) is more
+    than BLOWN_UP_FACTOR times the median of the others. A score such as accuracy is bounded
+    and never off the scale unless the trial diverged."""
+    diverged = status.astype(str) == "diverged"
+    if higher_is_better:
+        return diverged
+    values = pd.to_numeric(quality, errors="coerce")
+    typical = values[~diverged & values.notna()].abs().median()
+    if not (isinstance(typical, float) and math.isfinite(typical) and typical > 0):
+        return diverged
+    return diverged | (values.abs() > BLOWN_UP_FACTOR * typical)
+
+
 def trade_off_metrics(run: RunResults) -> list[str]:
     constrained = [m for m in run.constraints if m in CONSTRAINT_LABELS]
     return constrained or list(DEFAULT_TRADE_OFFS)
@@ -58,6 +78,7 @@ def pareto_frame(run: RunResults) -> pd.DataFrame:
         last = pd.Series(np.nan, index=trials.index)
     frame["quality"] = cv.fillna(last)
     frame["quality_kind"] = np.where(cv.notna(), "CV mean", "at its last report")
+    frame["off_scale"] = off_scale(frame["status"], frame["quality"], run.higher_is_better)
     best = run.best or {}
     frame["chosen"] = frame["trial_id"].astype(str) == str(best.get("trial_id", ""))
     peaks = run.reports(metrics).groupby("trial_id").max(numeric_only=True)
@@ -110,6 +131,14 @@ def curves_frame(run: RunResults) -> pd.DataFrame:
             )
         )
         frame["category"] = frame["trial_id"].map(categories).fillna("unknown")
+        models = dict(zip(trials["trial_id"].astype(str), trials["model"], strict=True))
+        frame["model"] = frame["trial_id"].map(models)
+        missing = pd.Series(np.nan, index=trials.index)
+        last = pd.to_numeric(trials.get(run.score_metric, missing), errors="coerce")
+        quality = pd.to_numeric(trials.get("cv_score_mean", missing), errors="coerce").fillna(last)
+        blown = off_scale(trials["status"], quality, run.higher_is_better)
+        frame["off_scale"] = frame["trial_id"].isin(set(trials["trial_id"].astype(str)[blown]))
     else:
         frame["category"] = "unknown"
+        frame["off_scale"] = False
     return frame

@@ -187,6 +187,8 @@ def pareto(
     legend: dict[str, Any] = {}
     for ax, metric in zip(axes, metrics, strict=True):
         data = frame.dropna(subset=[metric, "quality"]) if len(frame) else frame
+        blown = data[data["off_scale"].astype(bool)] if "off_scale" in data else data.iloc[:0]
+        data = data.drop(blown.index)
         for name, group in data.groupby("category") if len(data) else []:
             finished = group[group["quality_kind"] == "CV mean"]
             partial = group[group["quality_kind"] != "CV mean"]
@@ -222,7 +224,8 @@ def pareto(
                 edgecolors="black",
                 zorder=5,
             )
-        values = [v for v in (data[metric] if len(data) else []) if math.isfinite(v)]
+        shown = [*(data[metric] if len(data) else []), *blown[metric]]
+        values = [v for v in shown if math.isfinite(v)]
         limit = constraints.get(metric)
         high = max(values) if values else (limit or 1.0)
         # A limit far beyond every trial would squash the data against the left edge: name it
@@ -241,18 +244,15 @@ def pareto(
             legend["over the limit (infeasible)"] = ax.axvspan(
                 limit, ax.get_xlim()[1], color="#c0392b", alpha=0.10
             )
-        elif far:
-            ax.text(
-                0.98,
-                0.02,
-                f"limit {limit:g}: far right of every trial",
-                ha="right",
-                va="bottom",
-                fontsize=8,
-                color="#c0392b",
-                transform=ax.transAxes,
-            )
-        ax.set_xlabel(CONSTRAINT_LABELS.get(metric, metric) + ", highest value reached")
+        _label_better_unfinished(ax, data, chosen, metric, higher_is_better)
+        if len(blown):
+            legend[_OFF_SCALE] = _at_top_edge(ax, blown[metric], blown["category"], colours)
+        # A far limit is named in the axis label: inside the plot it would cover points.
+        ax.set_xlabel(
+            CONSTRAINT_LABELS.get(metric, metric)
+            + ", highest value reached"
+            + (f"\n(limit {limit:g}: far right of every trial)" if far else "")
+        )
         ax.set_ylabel(
             f"validation {quality_label} ({'higher' if higher_is_better else 'lower'} is better)"
         )
@@ -279,29 +279,87 @@ def pareto(
     return _png(figure)
 
 
+_OFF_SCALE = "diverged or blown up: off the scale, at the top edge"
+# At most this many unfinished trials are named on one plot; the table has them all.
+_LABELLED = 6
+
+
+def _label_better_unfinished(
+    ax: Any, data: pd.DataFrame, chosen: pd.DataFrame, metric: str, higher_is_better: bool
+) -> None:
+    """Name the trials that did not finish yet score better than the pick: without a word a
+    reader takes them for better configs, but their score is a partial one and they broke a
+    limit (or were cut) on the way."""
+    if chosen.empty or data.empty:
+        return
+    pick = float(chosen["quality"].iloc[0])
+    partial = data[data["quality_kind"] != "CV mean"]
+    better = (
+        partial[partial["quality"] > pick]
+        if higher_is_better
+        else partial[partial["quality"] < pick]
+    )
+    to_axes = ax.transAxes.inverted()
+    for _, row in better.head(_LABELLED).iterrows():
+        # Labels point inwards, so none runs off the plot's right edge.
+        where = ax.transData.transform((row[metric], row["quality"]))
+        right = to_axes.transform(where)[0] > 0.5
+        ax.annotate(
+            f"{row['category']} (not finished)",
+            (row[metric], row["quality"]),
+            xytext=(-5 if right else 5, -9),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=7,
+            color="#555",
+        )
+
+
+def _at_top_edge(ax: Any, x: pd.Series, categories: pd.Series, colours: dict[str, str]) -> Any:
+    """Trials whose score is off the scale, drawn as triangles on the top edge at their x."""
+    ax.autoscale_view()
+    ax.set_ylim(*ax.get_ylim())  # fixed first: points drawn at the edge must not move it
+    top = ax.get_ylim()[1]
+    return ax.scatter(
+        x,
+        [top] * len(x),
+        marker="^",
+        s=36,
+        color=[colours.get(c, "#777") for c in categories],
+        clip_on=False,
+        zorder=4,
+    )
+
+
+# Each model's loss is its own: hinge (svm), log loss (logistic), squared error (linear).
+_LOSS_NAMES = {"svm": "hinge", "logistic": "log loss", "linear": "squared error"}
+
+
 def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) -> bytes:
-    """Validation loss and score over each trial's progress, coloured by how it ended."""
-    figure = Figure(figsize=(15, 4.2))
-    axes = figure.subplots(1, 2)
+    """Validation loss and score over each trial's progress, coloured by how it ended. With
+    several models, each model's loss gets its own panel: their losses are not comparable."""
+    models = sorted(frame["model"].dropna().unique()) if "model" in frame and len(frame) else []
+    loss_panels = (
+        [
+            (
+                frame[frame["model"] == m],
+                "val_loss",
+                f"validation {_LOSS_NAMES.get(m, 'loss')}, {m}",
+            )
+            for m in models
+        ]
+        if len(models) > 1
+        else [(frame, "val_loss", "validation loss")]
+    )
+    panels = [*loss_panels, (frame, score_metric, f"validation {score_label}")]
+    figure = Figure(figsize=(max(15.0, 5.6 * len(panels)), 4.2))
+    axes = np.atleast_1d(figure.subplots(1, len(panels)))
     categories = sorted(frame["category"].unique()) if len(frame) else []
     colours = category_colours(categories)
     counts = frame.groupby("category")["trial_id"].nunique() if len(frame) else {}
     alpha = 0.8 if frame["trial_id"].nunique() < 30 else 0.35 if len(frame) else 0.8
-    for ax, column, label in (
-        (axes[0], "val_loss", "validation loss"),
-        (axes[1], score_metric, f"validation {score_label}"),
-    ):
-        if column not in frame or frame[column].dropna().empty:
-            ax.text(0.5, 0.5, "not reported", ha="center", va="center", transform=ax.transAxes)
-            continue
-        for _, rows in frame.groupby("trial_id", sort=False):
-            name = rows["category"].iloc[0]
-            x, y = _broken_at_folds(rows, column)
-            ax.plot(
-                x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=1.8
-            )
-        if column == "val_loss" and _spans(list(frame[column].dropna()), 30):
-            ax.set_yscale("log")
+    for ax, (rows, column, label) in zip(axes, panels, strict=True):
+        _curve_panel(ax, rows, column, colours, alpha)
         ax.set_xlabel("progress: share of the trial's planned steps (%), folds one after another")
         ax.set_ylabel(label)
         ax.set_xlim(0, 100)
@@ -309,9 +367,47 @@ def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) ->
     handles = [Line2D([], [], color=colours[c], linewidth=2) for c in categories]
     labels = [f"{c} ({counts[c]})" for c in categories]
     if handles:
-        axes[1].legend(handles, labels, fontsize=8, loc="best")
+        axes[-1].legend(handles, labels, fontsize=8, loc="best")
     figure.tight_layout()
     return _png(figure)
+
+
+def _curve_panel(
+    ax: Any, frame: pd.DataFrame, column: str, colours: dict[str, str], alpha: float
+) -> None:
+    if column not in frame or frame[column].dropna().empty:
+        ax.text(0.5, 0.5, "not reported", ha="center", va="center", transform=ax.transAxes)
+        return
+    for _, rows in frame.groupby("trial_id", sort=False):
+        name = rows["category"].iloc[0]
+        x, y = _broken_at_folds(rows, column)
+        ax.plot(x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=1.8)
+    # The scale is the trials' that did not blow up: a diverged curve runs off the top.
+    blown = frame["off_scale"].astype(bool) if "off_scale" in frame else frame[column].isna()
+    kept = frame.loc[~blown, column].dropna()
+    kept = kept[np.isfinite(kept)]
+    log = column == "val_loss" and _spans(list(kept), 30)
+    if log:
+        ax.set_yscale("log")
+    if len(kept):
+        low, high = float(kept.min()), float(kept.max())
+        if log:
+            ax.set_ylim(low / 1.5, high * 1.5)
+        else:
+            pad = 0.06 * (high - low) or 0.05 * abs(high) or 1.0
+            ax.set_ylim(low - pad, high + pad)
+    off = frame.loc[blown, "trial_id"].nunique()
+    if off and len(kept):
+        ax.text(
+            0.99,
+            0.98,
+            f"{off} diverged or blown-up trial{'s' if off > 1 else ''} off the top",
+            ha="right",
+            va="top",
+            fontsize=8,
+            color="#c0392b",
+            transform=ax.transAxes,
+        )
 
 
 def _broken_at_folds(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:

@@ -47,12 +47,16 @@ def ledger_totals(run: RunResults) -> pd.DataFrame:
             _number(ledger.get("saved_cpu_s_estimate")),
             "estimate",
         ),
-        (
-            "share of the full grid's CPU cost spent",
-            _percent(_number(ledger.get("share_of_full_grid_spent_estimate"))),
-            "estimate",
-        ),
     ]
+    if run.method == "grid":
+        # Random search and TPE sample configs: there is no full grid to be a share of.
+        rows.append(
+            (
+                "share of the full grid's CPU cost spent",
+                _percent(_number(ledger.get("share_of_full_grid_spent_estimate"))),
+                "estimate",
+            )
+        )
     return pd.DataFrame(rows, columns=["quantity", "value", "kind"]).astype({"value": object})
 
 

@@ -17,6 +17,15 @@ import pyarrow.parquet as pq
 import yaml
 
 from leantune.errors import LeantuneError
+from leantune.results import (
+    LEDGER_FILE,
+    REPORTS_FILE,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    TRIALS_CSV,
+    is_run_dir,
+    read_summary,
+)
 
 HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
 
@@ -116,7 +125,7 @@ class RunResults:
         """The named columns of reports.parquet that exist (with trial_id), read once each."""
         key = tuple(columns)
         if key not in self._reports:
-            path = self.run_dir / "reports.parquet"
+            path = self.run_dir / REPORTS_FILE
             present = set(pq.read_schema(path).names) if path.is_file() else set()
             if "trial_id" not in present:  # no file, or an interrupted run with no report
                 frame = pd.DataFrame({"trial_id": pd.Series(dtype="string")})
@@ -128,29 +137,21 @@ class RunResults:
         return self._reports[key]
 
 
-def is_run_dir(path: Path) -> bool:
-    return (Path(path) / "summary.json").is_file()
-
-
 def load_run(run_dir: Path | str) -> RunResults:
     """Read a run directory written by `leantune run`. Raises LeantuneError if it is not one."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
-    summary_path = run_dir / "summary.json"
-    if not summary_path.is_file():
+    if not is_run_dir(run_dir):
         raise LeantuneError(
-            f"RUN_DIR: {str(run_dir)!r} holds no summary.json; a leantune run directory has "
-            "summary.json, trials.csv and reports.parquet (is the run still going?)"
+            f"RUN_DIR: {str(run_dir)!r} holds no {SUMMARY_FILE}; a leantune run directory has "
+            f"{SUMMARY_FILE}, {TRIALS_CSV} and {REPORTS_FILE} (is the run still going?)"
         )
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as error:
-        raise LeantuneError(f"RUN_DIR: {summary_path} is not valid JSON: {error}") from None
-    trials = _read_trials(run_dir / "trials.csv")
-    ledger_path = run_dir / "ledger.json"
+    summary = read_summary(run_dir).as_dict()
+    trials = _read_trials(run_dir / TRIALS_CSV)
+    ledger_path = run_dir / LEDGER_FILE
     ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else {}
-    spec_path = run_dir / "spec.yaml"
+    spec_path = run_dir / SPEC_FILE
     spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else {}
     return RunResults(run_dir, summary, trials, ledger, spec or {})
 

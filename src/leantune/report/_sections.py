@@ -19,6 +19,7 @@ from leantune.report._frontier import (
     CONSTRAINT_LABELS,
     category,
     curves_frame,
+    off_scale,
     pareto_frame,
     trade_off_metrics,
 )
@@ -157,9 +158,12 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
         ("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000")),
         ("model size (bytes, pickled)", best.get("model_size_bytes")),
     ]
+    baseline = best.get("baseline") or {}
+    if baseline.get("value") is not None:
+        rows.append((f"test {metric}, {baseline.get('how')} (baseline)", baseline["value"]))
     data = pd.DataFrame(rows, columns=["quantity", "value"])
     data["value"] = data["value"].astype(object)
-    return [
+    blocks: list[Block] = [
         Table(
             _id(prefix, "chosen_config"),
             "The chosen config: the feasible trial with the best mean CV score, refit on the "
@@ -167,6 +171,53 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
             data,
         )
     ]
+    weak = _weak_model(test, baseline, run.higher_is_better)
+    if weak:
+        blocks.append(Paragraph(weak, kind="warning"))
+    headroom = limits_headroom(run)
+    if len(headroom):
+        blocks.append(
+            Table(
+                _id(prefix, "chosen_limits"),
+                "The chosen config against every limit: the highest value its trial reached "
+                "(what a limit is checked against) and the headroom left",
+                headroom,
+            )
+        )
+    return blocks
+
+
+def _weak_model(test: dict[str, Any], baseline: dict[str, Any], higher: bool) -> str | None:
+    """A warning when the pick scores no better on the test part than learning nothing."""
+    score, floor = test.get(baseline.get("metric", "")), baseline.get("value")
+    if not isinstance(score, int | float) or not isinstance(floor, int | float):
+        return None
+    if (score > floor) if higher else (score < floor):
+        return None
+    name = str(baseline["metric"]).removeprefix("test_")
+    return (
+        f"Weak model: its test {name} ({format_value(score)}) is no better than "
+        f"{baseline.get('how')} ({format_value(floor)}). Widen the search space or relax the "
+        "limits before deploying it."
+    )
+
+
+def limits_headroom(run: RunResults) -> pd.DataFrame:
+    """Each limit, the chosen trial's highest value over its reports, and what is left."""
+    best, limits = run.best or {}, run.constraints
+    columns = ["limit on", "limit", "chosen config reached", "headroom", "headroom (% of limit)"]
+    if not best or not limits:
+        return pd.DataFrame(columns=columns)
+    reports = run.reports(list(limits))
+    mine = reports[reports["trial_id"] == str(best.get("trial_id"))]
+    rows = []
+    for metric, limit in limits.items():
+        reached = float(mine[metric].max()) if metric in mine and len(mine) else float("nan")
+        left = limit - reached
+        rows.append(
+            (CONSTRAINT_LABELS.get(metric, metric), limit, reached, left, 100 * left / limit)
+        )
+    return pd.DataFrame(rows, columns=columns).astype(object)
 
 
 # --- RQ1 ---------------------------------------------------------------------------------
@@ -279,15 +330,25 @@ def batch_invariance(run: RunResults) -> str | None:
     if trials.empty or "cv_score_mean" not in trials:
         return None
     finished = trials[trials["status"].isin(RAN_TO_THE_END) & trials["cv_score_mean"].notna()]
+    # A blown-up trial (an RMSE of 1e12) would make the spread say nothing about the rest.
+    blown = off_scale(finished["status"], finished["cv_score_mean"], run.higher_is_better)
+    finished = finished[~blown]
     groups = finished.groupby(["model", "learning_rate", "alpha"])["cv_score_mean"]
     spans = groups.agg(lambda s: s.max() - s.min() if s.size > 1 else np.nan).dropna()
     if spans.empty:
         return None
-    return (
-        f"Measured in this run: across the {len(spans)} groups of finished trials that differ "
-        f"only in batch size, CV scores differ by at most {spans.max():.3g} "
-        f"({run.score_label})."
+    where = (
+        "in the one group of finished trials that differ"
+        if len(spans) == 1
+        else f"across the {len(spans)} groups of finished trials that differ"
     )
+    how = (
+        "CV scores are identical"
+        if spans.max() == 0
+        else f"CV scores differ by at most {spans.max():.3g} ({run.score_label})"
+    )
+    skipped = f"; {int(blown.sum())} blown-up trials left out" if blown.any() else ""
+    return f"Measured in this run: {where} only in batch size, {how}{skipped}."
 
 
 # --- RQ2 ---------------------------------------------------------------------------------
@@ -447,7 +508,8 @@ def _pct(value: float) -> str:
 # --- trade-offs and curves ---------------------------------------------------------------
 
 
-def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2, arm: str = "") -> list[Block]:
+    """`arm`: which arm of a comparison the figures come from, said in the heading."""
     frame = pareto_frame(run)
     metrics = trade_off_metrics(run)
     limits = run.constraints
@@ -457,7 +519,7 @@ def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
         else "No constraint was set; validation quality against training time and memory"
     )
     blocks: list[Block] = [
-        Heading("Trade-offs: the Pareto front", level, anchor=_id(prefix, "pareto")),
+        Heading(f"Trade-offs: the Pareto front{arm}", level, anchor=_id(prefix, "pareto")),
         Paragraph(
             f"{intro}. Each point is a trial at the highest value it reached over its reports "
             "(what a limit is checked against). Filled points finished all folds and show their "
@@ -495,11 +557,13 @@ def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
     return blocks
 
 
-def learning_curves(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
+def learning_curves(
+    run: RunResults, prefix: str = "", *, level: int = 2, arm: str = ""
+) -> list[Block]:
     frame = curves_frame(run)
     trials = run.trials
     blocks: list[Block] = [
-        Heading("Learning curves", level, anchor=_id(prefix, "curves")),
+        Heading(f"Learning curves{arm}", level, anchor=_id(prefix, "curves")),
     ]
     if trials.empty:
         blocks.append(Paragraph("No trial ended.", kind="note"))
@@ -588,7 +652,7 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
             "subsample",
             f"{sample['rows']:,} of {sample['of_rows']:,} rows, seed {sample['seed']}"
             if sample
-            else "none (every row)",
+            else _no_subsample(dataset.get("subsample_not_needed")),
         ),
         ("rows dropped for NaN on load", dataset.get("dropped_rows_with_nan", 0)),
         ("models", ", ".join(summary.get("models") or [])),
@@ -623,6 +687,15 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
         Heading("Run information", level, anchor=_id(prefix, "run-info")),
         Table(_id(prefix, "run_info"), "How this run was made", data),
     ]
+
+
+def _no_subsample(asked: dict[str, Any] | None) -> str:
+    if not asked:
+        return "none (every row)"
+    return (
+        f"none: {asked['asked_rows']:,} rows were asked for, but the set has only "
+        f"{asked['rows']:,}, so every row is used"
+    )
 
 
 def _space_text(space: dict[str, Any]) -> str:

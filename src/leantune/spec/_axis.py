@@ -49,6 +49,38 @@ class Axis(BaseModel):
     """kind log: the range's bounds (values, not exponents)."""
     upper: float = 0.0
 
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        # What a study file holds (the forms parse_axis reads), not the parsed model.
+        def pair(bound: dict[str, Any], high: dict[str, Any] | None = None) -> dict[str, Any]:
+            return {
+                "type": "array",
+                "prefixItems": [bound, high or bound],
+                "minItems": 2,
+                "maxItems": 2,
+            }
+
+        def form(key: str, bounds: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "type": "object",
+                "properties": {key: bounds},
+                "required": [key],
+                "additionalProperties": False,
+            }
+
+        exponent = {"type": "integer"}
+        return {
+            "description": "A list of values; {pow2: [low, high]} (high may be 'max': the "
+            "largest that fits the training fold) or {pow10: [low, high]}, exponents, both "
+            "included; or {log: [low, high]}, a continuous range for random search and TPE.",
+            "anyOf": [
+                {"type": "array", "items": {"type": "number"}, "minItems": 1},
+                form("pow2", pair(exponent, {"anyOf": [exponent, {"const": "max"}]})),
+                form("pow10", pair(exponent)),
+                form("log", pair({"type": "number", "exclusiveMinimum": 0})),
+            ],
+        }
+
     @property
     def continuous(self) -> bool:
         """A range only samplers can draw from; a grid cannot enumerate it."""

@@ -33,7 +33,7 @@ MODEL_TASKS: dict[str, str] = {
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
 DatasetSource = Literal["sklearn", "pmlb", "file", "synthetic"]

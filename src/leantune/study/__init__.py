@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from leantune.study._compare import ComparisonResult, run_comparison
+    from leantune.study._loaded import load_study
     from leantune.study._prepare import PreparedStudy, prepare_study
     from leantune.study._results import FinalModel
     from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "ComparisonResult": "_compare",
     "run_comparison": "_compare",
+    "load_study": "_loaded",
     "PreparedStudy": "_prepare",
     "prepare_study": "_prepare",
     "FinalModel": "_results",
@@ -54,6 +56,7 @@ __all__ = [
     "ThesisOptions",
     "ThesisResult",
     "load_histories",
+    "load_study",
     "predictive_vs_reactive",
     "prepare_study",
     "replay_table",

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class ProgressDisplay:
@@ -30,6 +38,8 @@ class ProgressDisplay:
         self._every = max(1, total // 10)
         self._bar: Progress | None = None
         self._task: Any = None
+        self._started = time.monotonic()
+        self._earlier = sum(self.outcomes.values())
 
     def __enter__(self) -> ProgressDisplay:
         if self._live:
@@ -39,6 +49,8 @@ class ProgressDisplay:
                 MofNCompleteColumn(),
                 TextColumn("{task.description}"),
                 TimeElapsedColumn(),
+                TextColumn("left"),
+                TimeRemainingColumn(),
                 console=self.console,
                 transient=True,
             )
@@ -62,7 +74,19 @@ class ProgressDisplay:
         self._refresh()
         done = sum(self.outcomes.values())
         if self.enabled and not self._live and (done % self._every == 0 or done == self.total):
-            self.console.print(f"trials {done}/{self.total} · {self._counts()}", highlight=False)
+            self.console.print(
+                f"trials {done}/{self.total} · {self._counts()} · {self._times(done)}",
+                highlight=False,
+            )
+
+    def _times(self, done: int) -> str:
+        """Elapsed, and the time left at this session's pace so far."""
+        elapsed = time.monotonic() - self._started
+        text = f"{_clock(elapsed)} elapsed"
+        ran = done - self._earlier
+        if ran > 0 and done < self.total:
+            text += f", about {_clock(elapsed / ran * (self.total - done))} left"
+        return text
 
     def _counts(self) -> str:
         parts = [f"running {self.running}"] + [f"{k} {v}" for k, v in sorted(self.outcomes.items())]
@@ -73,3 +97,9 @@ class ProgressDisplay:
             self._bar.update(
                 self._task, completed=sum(self.outcomes.values()), description=self._counts()
             )
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
+from leantune.datasets import Fold
 from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
 from leantune.metrics import CATALOGUE, CLOCKS, score_metric
 from leantune.models import model_size_bytes
@@ -58,12 +61,44 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
         memory = [r["memory_mb"] for r in record.reports if "memory_mb" in r]
         row["peak_memory_mb"] = max(memory) if memory else np.nan
         row["wall_time_s"] = (record.ended_at or record.started_at) - record.started_at
+        row["started_at"] = record.started_at
+        row["ended_at"] = record.ended_at if record.ended_at is not None else np.nan
         row["error"] = record.error or ""
         row["attempts"] = record.attempts
         row["session"] = record.session
         row["node_id"] = record.node_id or ""
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _typed_trials(pd.DataFrame(rows))
+
+
+# Columns that hold whole numbers or text even where a trial has none: without a dtype, a
+# missing value turns integers into floats and empty text into NaN in trials.parquet.
+_INTEGER_COLUMNS = ("stop_step", "steps_done", "steps_planned", "folds_done", "attempts")
+_TEXT_COLUMNS = (
+    "trial_id",
+    "model",
+    "status",
+    "stop_reason",
+    "stop_rule",
+    "stop_label",
+    "stop_metric",
+    "error",
+    "node_id",
+)
+
+
+def _typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    for column in _INTEGER_COLUMNS:
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column]).astype("Int64")
+    for column in _TEXT_COLUMNS:
+        if column in frame:
+            frame[column] = frame[column].astype("string")
+    for column in ("started_at", "ended_at"):
+        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+    return frame
 
 
 def status_counts(records: Sequence[TrialRecord]) -> dict[str, int]:
@@ -156,6 +191,12 @@ class FinalModel:
     inference_ms_per_1000: float
     status: str
     error: str | None
+    baseline: dict[str, Any] = field(default_factory=dict)
+    """The test score of a model that learned nothing: predicting the training part's mean
+    (regression) or its most common class (classification). A pick no better is weak."""
+    estimator: Any = field(default=None, repr=False, compare=False)
+    """A scikit-learn Pipeline (the refit's scaler, then the model): it predicts on raw
+    feature rows. None when the refit failed, or for a result loaded without its model."""
 
 
 def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPlan) -> FinalModel:
@@ -170,9 +211,10 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
         for key, value in outcome.last_report.items()
         if key.startswith("val_")
     }
+    pipeline = deployable(outcome.estimator, refit) if outcome.estimator is not None else None
     # Only the rows timed are gathered: the whole test part would be a needless copy.
     rows = data.X[refit.val_idx[:1000]]
-    per_sample, per_1000 = _inference_latency(outcome.estimator, rows, refit)
+    per_sample, per_1000 = _inference_latency(pipeline, rows)
     return FinalModel(
         config=dict(best.config),
         test_metrics=test_metrics,
@@ -181,18 +223,54 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
         inference_ms_per_1000=per_1000,
         status=outcome.status,
         error=outcome.error,
+        baseline=_baseline(data.y[refit.train_idx], data.y[refit.val_idx], data.task),
+        estimator=pipeline,
     )
 
 
-def _inference_latency(estimator: Any, X_test: np.ndarray, refit: Any) -> tuple[float, float]:
+def _baseline(y_train: np.ndarray, y_test: np.ndarray, task: str) -> dict[str, Any]:
+    if len(y_train) == 0 or len(y_test) == 0:
+        return {}
+    if task == "classification":
+        values, counts = np.unique(y_train, return_counts=True)
+        majority = values[np.argmax(counts)]
+        return {
+            "metric": "test_accuracy",
+            "value": float(np.mean(y_test == majority)),
+            "how": "predicting the training part's most common class",
+        }
+    mean = float(np.mean(y_train))
+    return {
+        "metric": "test_rmse",
+        "value": float(np.sqrt(np.mean((np.asarray(y_test, float) - mean) ** 2))),
+        "how": "predicting the training part's mean",
+    }
+
+
+def deployable(estimator: Any, refit: Fold) -> Pipeline:
+    """The refit model behind the scaler it was trained with, so it takes raw feature rows.
+
+    The scaler is the refit's own (fitted on the training part only), rebuilt as a fitted
+    StandardScaler rather than refitted: the model's weights were learned on exactly it.
+    """
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(refit.mean, dtype=float).copy()
+    scaler.scale_ = np.asarray(refit.scale, dtype=float).copy()
+    scaler.var_ = scaler.scale_**2
+    scaler.n_features_in_ = len(scaler.mean_)
+    scaler.n_samples_seen_ = len(refit.train_idx)
+    return Pipeline([("scale", scaler), ("model", estimator)])
+
+
+def _inference_latency(pipeline: Pipeline | None, X_test: np.ndarray) -> tuple[float, float]:
     """Median time of scaling + predict on up to 1,000 test rows: (ms per sample, ms per 1000)."""
     rows = X_test[:1000]
-    if estimator is None or len(rows) == 0:
+    if pipeline is None or len(rows) == 0:
         return float("nan"), float("nan")
     timings = []
     for _ in range(7):
         start = time.perf_counter()
-        estimator.predict((rows - refit.mean) / refit.scale)
+        pipeline.predict(rows)
         timings.append(time.perf_counter() - start)
     seconds = float(np.median(timings))
     return 1e3 * seconds / len(rows), 1e6 * seconds / len(rows)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import platform
@@ -36,6 +35,18 @@ from leantune.engine import (
 )
 from leantune.errors import LeantuneError
 from leantune.metrics import score_metric
+from leantune.results import (
+    LEDGER_FILE,
+    MODEL_DIR,
+    REPORTS_FILE,
+    SCHEMA_VERSION,
+    SPEC_FILE,
+    SUMMARY_FILE,
+    TRIALS_CSV,
+    TRIALS_PARQUET,
+    write_json,
+    write_summary,
+)
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
@@ -54,7 +65,7 @@ from leantune.study._results import (
     trials_table,
 )
 from leantune.study._state import StudyState, dataset_fingerprint
-from leantune.tracking import Tracker, open_tracker
+from leantune.tracking import Tracker, open_tracker, save_model
 
 _log = logging.getLogger("leantune")
 
@@ -65,22 +76,51 @@ class StudyInterrupted(Exception):
     def __init__(self, run_dir: Path, reason: str):
         self.run_dir = run_dir
         super().__init__(
-            f"{reason}; the trials that ended are in {run_dir / 'trials.csv'}. "
+            f"{reason}; the trials that ended are in {run_dir / TRIALS_CSV}. "
             f"`leantune resume {run_dir}` finishes the study"
         )
 
 
 @dataclass
 class StudyResult:
+    """A study's outcome: the chosen config and model, and every trial (`leantune.load`
+    reads one back from its run directory)."""
+
     run_dir: Path
     summary: dict[str, Any]
     trials: pd.DataFrame
+    """One row per trial (the columns of trials.csv)."""
     records: list[TrialRecord] = field(repr=False)
+    """Each trial's reports; empty for a result loaded from its run directory."""
     final: FinalModel | None
 
     @property
     def best_config(self) -> dict[str, Any] | None:
         return self.final.config if self.final else None
+
+    @property
+    def best_score(self) -> float | None:
+        """The chosen config's mean cross-validation score (`summary["best"]["cv_metric"]`)."""
+        best = self.summary.get("best") or {}
+        return best.get("cv_score_mean")
+
+    @property
+    def best_estimator(self) -> Any:
+        """The chosen config refit on the whole training part: a scikit-learn Pipeline that
+        scales raw feature rows, then predicts. None when no config was feasible."""
+        return self.final.estimator if self.final else None
+
+    def __repr__(self) -> str:
+        best = self.summary.get("best") or {}
+        score = (
+            f"{best.get('cv_metric')}={self.best_score:.4g}"
+            if isinstance(self.best_score, int | float)
+            else "no feasible config"
+        )
+        return (
+            f"StudyResult({self.summary.get('study')!r}, {len(self.trials)} trials, "
+            f"best {score}, config={self.best_config}, run_dir={str(self.run_dir)!r})"
+        )
 
 
 def run_study(
@@ -117,7 +157,7 @@ def _start_study(
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     spec_yaml = dump_spec(spec)
-    (run_dir / "spec.yaml").write_text(spec_yaml)
+    (run_dir / SPEC_FILE).write_text(spec_yaml)
     console.print(
         f"[bold]{spec.name}[/]: {escape(prepared.dataset.describe())}; {prepared.n_trials} "
         f"configs × {len(prepared.splits.folds)} folds → {escape(str(run_dir))}",
@@ -334,13 +374,15 @@ def _search_and_record(
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
     best = None if interrupted else best_feasible(records, prepared.dataset.task)
     final = refit_and_test(prepared, best, plan) if best else None
+    if final is not None and final.estimator is not None:
+        example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
+        save_model(final.estimator, run_dir / MODEL_DIR, example)
     table = trials_table(records)
-    table.to_csv(run_dir / "trials.csv", index=False)
-    reports_table(records).to_parquet(run_dir / "reports.parquet", index=False)
+    table.to_csv(run_dir / TRIALS_CSV, index=False)
+    table.to_parquet(run_dir / TRIALS_PARQUET, index=False)
+    reports_table(records).to_parquet(run_dir / REPORTS_FILE, index=False)
     ledger = build_ledger(records)
-    (run_dir / "ledger.json").write_text(
-        json.dumps(_finite_or_null(ledger), indent=2, default=_jsonable, allow_nan=False)
-    )
+    write_json(run_dir / LEDGER_FILE, ledger)
     summary = _summary(
         prepared,
         records,
@@ -354,9 +396,7 @@ def _search_and_record(
     summary["outcome"] = "interrupted" if interrupted else "completed"
     summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
     summary["sessions"] = session + 1
-    (run_dir / "summary.json").write_text(
-        json.dumps(_finite_or_null(summary), indent=2, default=_jsonable, allow_nan=False)
-    )
+    summary = write_summary(run_dir, summary).as_dict()
     if on_summary is not None and not interrupted:
         on_summary(summary)  # the results are read while the report is drawn
     outcome = summary["outcome"] if interrupted or final else "no feasible config"
@@ -366,9 +406,11 @@ def _search_and_record(
         metrics={} if interrupted else _summary_metrics(summary),
         tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
         artifacts=[
-            run_dir / "trials.csv",
-            run_dir / "summary.json",
-            run_dir / "ledger.json",
+            run_dir / TRIALS_CSV,
+            run_dir / TRIALS_PARQUET,
+            run_dir / SUMMARY_FILE,
+            run_dir / LEDGER_FILE,
+            *([run_dir / MODEL_DIR] if final is not None and final.estimator is not None else []),
             *(_write_report(run_dir, console) if spec.output.report else []),
         ],
         interrupted=interrupted is not None,
@@ -556,8 +598,13 @@ def _summary(
             "model_size_bytes": final.model_size_bytes,
             "inference_ms_per_sample": final.inference_ms_per_sample,
             "inference_ms_per_1000": final.inference_ms_per_1000,
+            "baseline": final.baseline,
+            # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
+            "model": MODEL_DIR if final.estimator is not None else None,
         }
     return {
+        # Bumped when a key changes meaning or goes away; new keys keep the version.
+        "schema_version": SCHEMA_VERSION,
         "study": spec.name,
         "run_dir": str(prepared.run_dir),
         "dataset": {
@@ -682,22 +729,3 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _process_cpu_seconds() -> float:
     times = psutil.Process().cpu_times()
     return times.user + times.system
-
-
-def _finite_or_null(value: Any) -> Any:
-    """JSON has no NaN or infinity: write them as null so every reader can parse the file."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_null(v) for v in value]
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)

@@ -28,7 +28,7 @@ from rich.console import Console
 from leantune.datasets import THESIS_DATASETS, pmlb_shape
 from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
-from leantune.report._chapter import THESIS_FILE
+from leantune.results import THESIS_FILE
 from leantune.spec import load_spec
 from leantune.spec._model import BackendName
 
@@ -78,15 +78,13 @@ class ThesisOptions:
         if len(set(self.datasets)) != len(self.datasets):
             problems.append(f"--datasets: names a set twice; got {','.join(self.datasets)}")
         if not (math.isfinite(self.max_train_seconds) and self.max_train_seconds > 0):
-            problems.append(
-                f"--max-train-seconds: must be a number > 0; got {self.max_train_seconds}"
-            )
+            problems.append(f"--train-time-s: must be a number > 0; got {self.max_train_seconds}")
         if self.subsample is not None and self.subsample < 0:
             problems.append(
                 f"--subsample: must be a row count >= 0 (0: every row); got {self.subsample}"
             )
         if self.folds < 1:
-            problems.append(f"--folds: must be an integer >= 1; got {self.folds}")
+            problems.append(f"--cv-folds: must be an integer >= 1; got {self.folds}")
         if self.backend not in get_args(BackendName):
             problems.append(
                 f"--backend: must be one of {', '.join(get_args(BackendName))}; got {self.backend}"
@@ -106,17 +104,17 @@ class ThesisOptions:
             "thesis",
             "--datasets",
             ",".join(self.datasets),
-            "--max-train-seconds",
+            "--train-time-s",
             f"{self.max_train_seconds:g}",
             "--subsample",
             str(self.subsample or 0),
-            "--folds",
+            "--cv-folds",
             str(self.folds),
             "--seed",
             str(self.seed),
         ]
         if self.memory_mb != DEFAULT_MEMORY_MB:
-            parts += ["--max-memory-mb", f"{self.memory_mb:g}"]
+            parts += ["--memory-mb", f"{self.memory_mb:g}"]
         if self.backend != "sklearn":
             parts += ["--backend", self.backend]
         if self.compare_stopping:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from leantune.tracking._base import NullTracker, Tracker
 
 
 def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
-    """An MLflow tracker on `uri` (default: a sqlite file in the run directory)."""
+    """An MLflow tracker on `uri`, else on $MLFLOW_TRACKING_URI as MLflow itself would, else
+    on a sqlite file in the run directory."""
     from leantune.tracking._mlflow import MlflowTracker, default_uri
 
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
     if uri:
         # A user's store (a server, a shared database) decides where artifacts go.
         return MlflowTracker(uri, experiment)
@@ -23,11 +27,43 @@ def default_uri(run_dir: Path) -> str:
     return uri_for(run_dir)
 
 
+def run_store_uri(run_dir: Path, recorded: str | None) -> str | None:
+    """The store a run directory's study wrote to, `recorded` in its summary.
+
+    A study's default store (mlflow.db in its run directory) is opened where the directory is
+    now, and its artifact paths follow it, so a moved or copied run opens in `leantune ui` and
+    takes a rebuilt report. Any other store is where it was.
+    """
+    if (run_dir / "mlflow.db").is_file() and (
+        not recorded or (recorded.startswith("sqlite:///") and recorded.endswith("/mlflow.db"))
+    ):
+        from leantune.tracking._mlflow import relocate_artifacts
+
+        uri = default_uri(run_dir)
+        relocate_artifacts(uri, run_dir / "mlartifacts")
+        return uri
+    return recorded
+
+
 def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | None = None) -> None:
     """Attach files or folders to an existing MLflow run (a rebuilt report, a comparison)."""
     from leantune.tracking._mlflow import attach_artifacts as attach
 
     attach(uri, run_id, paths, folder)
+
+
+def save_model(pipeline: Any, path: Path, input_example: Any) -> Path:
+    """Save the chosen model as an MLflow model directory (mlflow.sklearn layout)."""
+    from leantune.tracking._model import save_model as save
+
+    return save(pipeline, path, input_example)
+
+
+def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
+    """A saved model: a model directory, or a `runs:/<run id>/model` URI on `tracking_uri`."""
+    from leantune.tracking._model import load_model as load
+
+    return load(location, tracking_uri)
 
 
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
@@ -41,6 +77,9 @@ __all__ = [
     "Tracker",
     "attach_artifacts",
     "default_uri",
+    "load_model",
     "open_tracker",
+    "run_store_uri",
+    "save_model",
     "serve_ui",
 ]

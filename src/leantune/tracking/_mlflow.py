@@ -28,11 +28,13 @@ from mlflow.tracking import MlflowClient
 
 from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
+    BOOKKEEPING,
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
     Replacements,
     is_metric_name,
     metric_value,
+    mlflow_metric_key,
     safe_metric_name,
     texts,
 )
@@ -47,7 +49,15 @@ _WRITE_TRIES = 6
 
 _STATUS = {"failed": "FAILED", "interrupted": "KILLED"}
 # Tags a trial's run only holds once it ended; a resumed trial starts without them.
-_END_TAGS = ("leantune.status", "leantune.error", "leantune.replaced", "leantune.attempts")
+_END_TAGS = (
+    "leantune.status",
+    "leantune.error",
+    "leantune.replaced",
+    "leantune.attempts",
+    "leantune.steps_done",
+)
+# Tells MLflow's UI (3.x) to open the experiment on its runs table, not the GenAI overview.
+_EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 _log = logging.getLogger("leantune")
 
@@ -88,10 +98,12 @@ class MlflowTracker:
         found = self.client.get_experiment_by_name(experiment)
         if found is not None:
             self.experiment_id = found.experiment_id
+            if _EXPERIMENT_KIND[0] not in found.tags:
+                self.client.set_experiment_tag(self.experiment_id, *_EXPERIMENT_KIND)
         else:
             location = artifact_dir.resolve().as_uri() if artifact_dir else None
             self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location
+                experiment, artifact_location=location, tags=dict([_EXPERIMENT_KIND])
             )
         _write_ahead_log(uri)
         self.parent_run_id: str | None = None
@@ -102,6 +114,8 @@ class MlflowTracker:
         self._buffers: dict[str, dict[tuple[str, int], Metric]] = {}
         self._replaced: dict[str, Replacements] = {}
         self._progress_at: dict[str, float] = {}
+        # (steps done, steps planned) of each open trial, for its closing tags.
+        self._steps: dict[str, tuple[int, Any]] = {}
         # Writes to the store happen on one background thread, in order, so the Tune loop on
         # the driver never waits for the database. Still one writer process: the driver.
         self._writes: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue()
@@ -251,8 +265,10 @@ class MlflowTracker:
         stamp = int(time.time() * 1000)
         step = int(report.get("step", 0))
         replaced = self._replaced[trial_id]
-        for metric in self._metrics(report.items(), stamp, step, replaced):
+        measured = ((mlflow_metric_key(k), v) for k, v in report.items() if k not in BOOKKEEPING)
+        for metric in self._metrics(measured, stamp, step, replaced):
             buffer[(metric.key, metric.step)] = metric
+        self._steps[trial_id] = (step, report.get("steps_planned"))
         per_step = report.get("train_loss_steps")
         if isinstance(per_step, list):
             first = step - len(per_step) + 1
@@ -282,6 +298,11 @@ class MlflowTracker:
         metrics = list(self._buffers.pop(trial_id).values())
         replaced = self._replaced.pop(trial_id)
         all_tags = {"leantune.status": status, "leantune.progress": f"ended: {status}", **tags}
+        done, planned = self._steps.pop(trial_id, (None, None))
+        if done is not None:
+            all_tags["leantune.steps_done"] = str(done)
+        if planned is not None:
+            all_tags["leantune.steps_planned"] = str(planned)
         if replaced:
             all_tags["leantune.replaced"] = replaced.describe()
         self._submit(self._close_trial_run, trial_id, status, all_tags, metrics)
@@ -389,6 +410,45 @@ def _write_ahead_log(uri: str) -> None:
             connection.execute("PRAGMA journal_mode=WAL")
     except sqlite3.Error:
         _log.warning("leantune: could not switch %s to write-ahead logging", path)
+
+
+# Where a sqlite store keeps artifact locations (an MLflow 3 store also has logged models).
+_ARTIFACT_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+)
+
+
+def relocate_artifacts(uri: str, artifact_dir: Path) -> None:
+    """Point a run directory's sqlite store at its artifacts where the directory is now.
+
+    MLflow stores absolute artifact locations; after a move or copy they name the old place.
+    Only locations ending in the run directory's artifact folder's name are rewritten.
+    """
+    path = uri.removeprefix("sqlite:///")
+    new = artifact_dir.resolve().as_uri()
+    with sqlite3.connect(path, timeout=30) as connection:
+        rows = connection.execute("SELECT artifact_location FROM experiments").fetchall()
+        old = [loc for (loc,) in rows if loc and loc.endswith(f"/{artifact_dir.name}")]
+        if not old or old == [new] * len(old):
+            return
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+        for before in set(old) - {new}:
+            for table, column in _ARTIFACT_COLUMNS:
+                if table in tables:
+                    connection.execute(
+                        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+                        f"WHERE substr({column}, 1, ?) = ?",
+                        (new, len(before) + 1, len(before), before),
+                    )
+    # MLflow caches each run's artifact location for the process (a private cache, hence the
+    # care): a process that wrote the runs before the move must not write to the old place.
+    from mlflow.tracking._tracking_service import utils
+
+    cache = getattr(utils, "_artifact_repos_cache", None)
+    if hasattr(cache, "clear"):
+        cache.clear()
 
 
 def attach(client: MlflowClient, run_id: str, path: Path, folder: str | None = None) -> None:

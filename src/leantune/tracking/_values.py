@@ -19,6 +19,33 @@ from typing import Any
 
 import numpy as np
 
+from leantune.metrics import CATALOGUE, CLOCKS
+
+# Report keys that are bookkeeping, not measurements: the trial's position (the step is the
+# metric's own step) and how many rows a report saw. Kept out of the run's metrics.
+BOOKKEEPING = frozenset({"step", "fold", "epoch", "steps_planned", "val_rows", "fold_finished"})
+
+# System metrics go under `system/`, as MLflow's own system metrics do (system/cpu_...), so
+# the UI groups them apart from the model's. The sampler's totals are not in the catalogue.
+# TODO: read them from leantune.metrics once its catalogue lists wall_time_s, cpu_time_s,
+# memory_headroom_mb and worker_memory_mb.
+_SYSTEM_KEYS = frozenset(
+    {"wall_time_s", "cpu_time_s", "memory_headroom_mb", "worker_memory_mb"}
+    | {metric.name for metric in CATALOGUE if metric.kind == "system"}
+    | {
+        metric.on_clock(clock)
+        for metric in CATALOGUE
+        if metric.kind == "system"
+        for clock in CLOCKS
+    }
+)
+
+
+def mlflow_metric_key(key: str) -> str:
+    """The name a reported metric has in MLflow: `system/memory_mb`, `val_loss`."""
+    return f"system/{key}" if key in _SYSTEM_KEYS else key
+
+
 MAX_PARAM_VALUE = 6000
 MAX_TAG_VALUE = 8000
 MAX_KEY = 250

@@ -1,0 +1,39 @@
+"""Rebuild every report under a directory, whatever it holds: a run, a comparison, a thesis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leantune.errors import LeantuneError
+from leantune.report._build import write_comparison, write_run_report
+from leantune.report._chapter import write_chapter
+from leantune.report._document import WrittenReport
+from leantune.results import (
+    STOPPED_ARM,
+    UNSTOPPED_ARM,
+    is_comparison_dir,
+    is_run_dir,
+    is_thesis_dir,
+)
+
+
+def rebuild(path: Path | str) -> list[WrittenReport]:
+    """Rebuild every report under a run, comparison or thesis directory; reruns nothing."""
+    path = Path(path)
+    if not path.is_dir():
+        raise LeantuneError(f"RUN_DIR: {str(path)!r} is not a directory")
+    if is_thesis_dir(path):
+        return write_chapter(path, rebuild_runs=True)
+    if is_comparison_dir(path):
+        return [
+            write_run_report(path / STOPPED_ARM),
+            write_run_report(path / UNSTOPPED_ARM),
+            write_comparison(path),
+        ]
+    if is_run_dir(path):
+        return [write_run_report(path)]
+    raise LeantuneError(
+        f"RUN_DIR: {str(path)!r} is not a leantune run directory (no summary.json), a "
+        f"comparison (no {STOPPED_ARM}/ and {UNSTOPPED_ARM}/ run directories) or a thesis "
+        "directory (no thesis.json)"
+    )

@@ -1,0 +1,34 @@
+"""The run directory's layout: every file name a study writes, in one place, and how to tell a
+run directory, a comparison and a thesis directory apart (docs/run-directory.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+SUMMARY_FILE = "summary.json"
+TRIALS_CSV = "trials.csv"
+TRIALS_PARQUET = "trials.parquet"
+REPORTS_FILE = "reports.parquet"
+LEDGER_FILE = "ledger.json"
+SPEC_FILE = "spec.yaml"
+MODEL_DIR = "model"
+"""The chosen model, an MLflow model directory (also on the MLflow parent run)."""
+
+# A --compare-stopping directory: one run directory per arm, and the comparison's headline.
+STOPPED_ARM, UNSTOPPED_ARM = "stopped", "unstopped"
+COMPARISON_FILE = "comparison.json"
+# A `leantune study thesis` directory.
+THESIS_FILE = "thesis.json"
+
+
+def is_run_dir(path: Path | str) -> bool:
+    return (Path(path) / SUMMARY_FILE).is_file()
+
+
+def is_comparison_dir(path: Path | str) -> bool:
+    path = Path(path)
+    return is_run_dir(path / STOPPED_ARM) and is_run_dir(path / UNSTOPPED_ARM)
+
+
+def is_thesis_dir(path: Path | str) -> bool:
+    return (Path(path) / THESIS_FILE).is_file()

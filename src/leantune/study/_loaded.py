@@ -1,0 +1,48 @@
+"""A finished study read back from its run directory: `leantune.load(run_dir)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from leantune.results import MODEL_DIR, TRIALS_CSV, TRIALS_PARQUET, read_summary
+from leantune.study._results import FinalModel
+from leantune.study._runner import StudyResult
+
+
+def load_study(run_dir: str | Path) -> StudyResult:
+    """The StudyResult `leantune.run` returned, from the files it wrote: the summary, the
+    trials table and the chosen model (loaded from its MLflow model directory)."""
+    run_dir = Path(run_dir)
+    summary = read_summary(run_dir).as_dict()
+    parquet = run_dir / TRIALS_PARQUET
+    trials = pd.read_parquet(parquet) if parquet.is_file() else pd.read_csv(run_dir / TRIALS_CSV)
+    return StudyResult(run_dir, summary, trials, [], _final(run_dir, summary))
+
+
+def _final(run_dir: Path, summary: dict) -> FinalModel | None:
+    best = summary.get("best")
+    if not best:
+        return None
+    model_dir = run_dir / (best.get("model") or MODEL_DIR)
+    estimator = None
+    if (model_dir / "MLmodel").is_file():
+        from leantune.tracking import load_model
+
+        estimator = load_model(model_dir)
+    return FinalModel(
+        config=dict(best["config"]),
+        test_metrics=dict(best.get("test") or {}),
+        model_size_bytes=best.get("model_size_bytes") or 0,
+        inference_ms_per_sample=_number(best.get("inference_ms_per_sample")),
+        inference_ms_per_1000=_number(best.get("inference_ms_per_1000")),
+        status="feasible",
+        error=None,
+        baseline=dict(best.get("baseline") or {}),
+        estimator=estimator,
+    )
+
+
+def _number(value: float | None) -> float:
+    return float("nan") if value is None else float(value)

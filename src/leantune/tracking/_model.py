@@ -1,0 +1,53 @@
+"""The chosen model as an MLflow model: the `mlflow.sklearn` layout (MLmodel, signature, input
+example), so `mlflow models serve`, the model registry and `mlflow.pyfunc` take it as it is."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def save_model(pipeline: Any, path: Path, input_example: np.ndarray) -> Path:
+    """Write `pipeline` to `path` (replacing what is there) and return `path`."""
+    import mlflow.sklearn
+    import sklearn
+    from mlflow.models import infer_signature
+
+    from leantune.tracking._mlflow import _quiet_mlflow
+
+    _quiet_mlflow()
+    example = np.asarray(input_example, dtype=float)
+    signature = infer_signature(example, pipeline.predict(example))
+    if path.exists():
+        shutil.rmtree(path)
+    mlflow.sklearn.save_model(
+        pipeline,
+        str(path),
+        signature=signature,
+        input_example=example,
+        # Named outright: inferring them would load the model again in a subprocess (seconds).
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+    )
+    return path
+
+
+def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
+    """The scikit-learn Pipeline saved at `location`: a model directory, or a model URI such as
+    `runs:/<parent run id>/model` read from the store at `tracking_uri`."""
+    import mlflow.sklearn
+    from mlflow.tracking import MlflowClient
+
+    from leantune.tracking._mlflow import _quiet_mlflow
+
+    _quiet_mlflow()
+    uri = str(location)
+    if tracking_uri and uri.startswith("runs:/"):
+        # The run's artifacts are fetched through a client on that store, without changing
+        # MLflow's process-wide tracking URI.
+        run_id, _, artifact = uri.removeprefix("runs:/").partition("/")
+        local = MlflowClient(tracking_uri).download_artifacts(run_id, artifact)
+        return mlflow.sklearn.load_model(local)
+    return mlflow.sklearn.load_model(uri)
