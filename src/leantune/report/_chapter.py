@@ -210,7 +210,10 @@ def _axis_text(axis: Any) -> str:
 def _rq1_overall(ran: list[_Set]) -> list[Block]:
     blocks: list[Block] = [
         Heading("RQ1 overall: how do hyperparameters change system performance?"),
-        Paragraph(sections.BATCH_SIZE_FACT, kind="note"),
+        Paragraph(
+            sections.batch_size_fact({item.rq1_run.backend for item in ran if item.rq1_run}),
+            kind="note",
+        ),
     ]
     frames = []
     for item in ran:

@@ -138,12 +138,16 @@ def regret(stopped: RunResults, unstopped: RunResults) -> dict[str, Any]:
     out: dict[str, Any] = {
         "metric": stopped.score_metric.removeprefix("val_"),
         "same_config": a["config"] is not None and a["config"] == b["config"],
-        # Configs that differ only in batch size learn the same weights (partial_fit updates per
-        # sample), so their scores tie and the cheaper one wins: a pick at another batch size
-        # is the same model.
+        # Under scikit-learn, configs that differ only in batch size learn the same weights
+        # (partial_fit updates per sample), so their scores tie and the cheaper one wins: a pick
+        # at another batch size is the same model. Under minibatch batch size is learned.
         "same_model": a["config"] is not None
         and b["config"] is not None
-        and all(a["config"][k] == b["config"][k] for k in ("model", "learning_rate", "alpha")),
+        and all(
+            a["config"][k] == b["config"][k]
+            for k in ("model", "learning_rate", "alpha")
+            + (("batch_size",) if stopped.backend == "minibatch" else ())
+        ),
         "stopped_arm_found_a_config": a["config"] is not None,
         "unstopped_arm_found_a_config": b["config"] is not None,
     }

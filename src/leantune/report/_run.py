@@ -103,6 +103,11 @@ class RunResults:
         return self.summary.get("outcome") == "interrupted"
 
     @property
+    def backend(self) -> str:
+        """The training backend: sklearn (partial_fit, per-sample updates) or minibatch."""
+        return str((self.spec.get("training") or {}).get("backend") or "sklearn")
+
+    @property
     def seed(self) -> int:
         return int((self.spec.get("training") or {}).get("seed", 0) or 0)
 

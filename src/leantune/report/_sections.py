@@ -56,6 +56,23 @@ BATCH_SIZE_FACT = (
     "sizes below are differences in cost, not in the model."
 )
 
+MINIBATCH_BATCH_SIZE_FACT = (
+    "**How to read batch size.** This run trained with the `minibatch` backend: true mini-batch "
+    "SGD, one update per batch with the gradient averaged over its rows. Here batch size "
+    "changes what the model learns (fewer, smoother updates per epoch) as well as what a step "
+    "costs, so differences between batch sizes below mix learning and cost."
+)
+
+
+def batch_size_fact(backends: set[str] | str) -> str:
+    """How to read batch size under the backend(s) a run or a chapter used."""
+    backends = {backends} if isinstance(backends, str) else set(backends)
+    facts = [MINIBATCH_BATCH_SIZE_FACT] if "minibatch" in backends else []
+    if not backends or backends - {"minibatch"}:
+        facts.insert(0, BATCH_SIZE_FACT)
+    return "\n\n".join(facts)
+
+
 SHOWN_ROWS = 40
 
 
@@ -231,7 +248,7 @@ def rq1(run: RunResults, prefix: str = "", *, level: int = 2, source: str = "") 
             level,
             anchor=_id(prefix, "rq1"),
         ),
-        Paragraph(BATCH_SIZE_FACT, kind="note"),
+        Paragraph(batch_size_fact(run.backend), kind="note"),
     ]
     ran = int(frame["status"].isin(RAN_TO_THE_END).sum()) if len(frame) else 0
     blocks.append(

@@ -136,11 +136,12 @@ def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
 def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | None:
     """The feasible trial with the best mean CV score.
 
-    Exact ties are common: partial_fit updates once per sample, so configs that differ only in
-    batch size learn the same weights. They go to the cheaper config, decided without the
-    trial's own measured time, which would let timing noise pick a different winner each run:
-    first fewer planned steps, then the median training time of its cost twins (the trials of
-    the same model and batch size), then the config's place in the search space's order.
+    Exact ties are common under the sklearn backend: partial_fit updates once per sample, so
+    configs that differ only in batch size learn the same weights (not so under minibatch).
+    They go to the cheaper config, decided without the trial's own measured time, which would
+    let timing noise pick a different winner each run: first fewer planned steps, then the
+    median training time of its cost twins (the trials of the same model and batch size), then
+    the config's place in the search space's order.
     """
     _, mode = score_metric(task)
     scored = [r for r in records if r.status == FEASIBLE and "cv_score_mean" in r.last]

@@ -23,15 +23,34 @@ def save_model(pipeline: Any, path: Path, input_example: np.ndarray) -> Path:
     signature = infer_signature(example, pipeline.predict(example))
     if path.exists():
         shutil.rmtree(path)
+    # leantune's own estimators (the minibatch backend) are not scikit-learn's: skops must be
+    # told to trust them, and whoever loads the model needs leantune installed.
+    own = sorted(_own_types(pipeline))
+    requirements = [f"scikit-learn=={sklearn.__version__}"]
+    if own:
+        from leantune._version import __version__
+
+        requirements.append(f"leantune=={__version__}")
     mlflow.sklearn.save_model(
         pipeline,
         str(path),
         signature=signature,
         input_example=example,
         # Named outright: inferring them would load the model again in a subprocess (seconds).
-        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        pip_requirements=requirements,
+        skops_trusted_types=own or None,
     )
     return path
+
+
+def _own_types(pipeline: Any) -> set[str]:
+    """Qualified names of leantune's classes among the pipeline's steps."""
+    steps = [step for _, step in getattr(pipeline, "steps", [])] or [pipeline]
+    return {
+        f"{type(step).__module__}.{type(step).__qualname__}"
+        for step in steps
+        if type(step).__module__.startswith("leantune.")
+    }
 
 
 def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
