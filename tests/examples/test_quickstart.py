@@ -1,0 +1,25 @@
+"""The quickstart shows what it claims: the configs that cannot fit its training-time limit
+(batch 2 and 4, several times over it) are stopped or skipped, the rest (batch 32 and up, at
+most about half of it) finish feasible, whatever else the machine is doing."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import leantune
+
+pytestmark = pytest.mark.slow
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.yaml"
+
+
+def test_the_quickstart_stops_exactly_the_configs_that_cannot_fit(ray_session, tmp_path):
+    spec = leantune.load_spec(QUICKSTART, [f"output.dir={tmp_path / 'run'}", "output.report=false"])
+    leantune.run(spec, show_progress=False)
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    costly = trials[trials.batch_size <= 4]
+    assert len(costly) == 16 and set(costly.status) <= {"stopped", "skipped"}
+    assert set(costly.stop_metric) == {"train_time_s"}
+    cheap = trials[trials.batch_size >= 32]
+    assert len(cheap) == 32 and set(cheap.status) == {"feasible"}
