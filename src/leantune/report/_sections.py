@@ -118,6 +118,24 @@ def caveats(run: RunResults, *, who: str = "this run") -> list[Block]:
     return blocks
 
 
+def _timing_caveat(run: RunResults) -> str:
+    """What the times and memory of RQ1 rest on, and what run order can still do to them."""
+    if run.clock == "cpu":
+        return (
+            "Times are the training thread's CPU time, which another job on the machine does "
+            "not add to, and memory is a fresh worker's baseline plus the trial's own rise, "
+            "which does not depend on what the reused worker ran before. Trials still run in "
+            "grid order: a small effect of whichever hyperparameter changes slowest in that "
+            "order (model, then learning rate) may be a drift over the run; read it with care."
+        )
+    return (
+        "Timings are wall-clock: trials run in grid order, so a change in the machine's load "
+        "during the run shows up as an effect of whichever hyperparameter changes slowest in "
+        "that order (model, then learning rate); read small effects with care on a shared "
+        "machine."
+    )
+
+
 def constraints_text(run: RunResults) -> str:
     """The limits, and the clock the time limits among them were judged on."""
     limits = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
@@ -260,10 +278,7 @@ def rq1(run: RunResults, prefix: str = "", *, level: int = 2, source: str = "") 
             "time. CPU is the trial's CPU-seconds over its training seconds. Memory is the "
             "peak private memory (RSS − shared) of the trial's worker. Cells show the median "
             "and, in brackets, the interquartile range over the trials at that level (all "
-            "models and other hyperparameters pooled). Timings are wall-clock: trials run in "
-            "grid order, so a change in the machine's load during the run shows up as an "
-            "effect of whichever hyperparameter changes slowest in that order (model, then "
-            "learning rate); read small effects with care on a shared machine."
+            "models and other hyperparameters pooled). " + _timing_caveat(run)
         )
     )
     invariance = batch_invariance(run)
