@@ -99,11 +99,19 @@ def _check_mlflow_once(run_dir: Path) -> None:
             assert sorted(steps) == expected, (trial_id, metric)
 
 
-def _study(tmp_path, ray_address):
+def _study(tmp_path, ray_address, epochs=1):
     study = tmp_path / "study.yaml"
     resources = {**SPEC["resources"], "ray_address": ray_address}
+    training = {**SPEC["training"], "epochs": epochs}
     study.write_text(
-        yaml.safe_dump({**SPEC, "resources": resources, "output": {"dir": "run", "report": False}})
+        yaml.safe_dump(
+            {
+                **SPEC,
+                "training": training,
+                "resources": resources,
+                "output": {"dir": "run", "report": False},
+            }
+        )
     )
     return study
 
@@ -186,7 +194,9 @@ def _check_nothing_left_running(run_dir: Path) -> None:
 def test_a_resume_while_the_run_still_drives_is_refused_and_changes_nothing(tmp_path, ray_address):
     """Two drivers on one run directory double trials and MLflow points: the second is
     refused with the first one's PID, and the study then finishes as if it never came."""
-    study = _study(tmp_path, ray_address)
+    # Trials long enough that the study is still running when the refused resume has started
+    # (a few seconds of imports and checks) and come back: an idle machine trains fast.
+    study = _study(tmp_path, ray_address, epochs=6)
     run_dir = tmp_path / "run"
     process = _start(["run", str(study)], tmp_path)
     _wait_for_progress(run_dir, 0, process)
