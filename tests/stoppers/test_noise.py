@@ -179,3 +179,24 @@ def test_the_predictive_rule_gives_cost_twins_the_same_decision():
         for reports, config in ((calm_reports, _config(0.01)), (noisy_reports, _config(0.02)))
     ]
     assert decisions == [True, True]  # 1.0 s forecast from the twins' 1 ms a step
+
+
+def test_a_large_sample_gets_its_bound_from_the_normal_approximation():
+    # The exact binomial sum is quadratic in big integers: a study's thousands of windows
+    # would cost the driver seconds a report. Above 64 values the approximation picks the rank.
+    values = list(range(10_001))  # median 5,000
+    bound = median_lower_bound(values, 0.9)
+    assert 4_900 < bound < 5_000  # (n − z·√n) / 2 ≈ 4,936
+
+
+def test_the_cost_model_keeps_the_recent_readings_of_each_group():
+    from leantune.stoppers._cost_model import RECENT_READINGS
+
+    model = CostModel()
+    long_trial = _trial(_config(0.1), [0.1] * (RECENT_READINGS + 50))
+    for end in range(1, len(long_trial) + 1, 7):  # fed report by report, as the driver does
+        model.observe(TrialHistory(long_trial[:end], long_trial.config))
+    model.observe(long_trial)
+    group = model._groups[("logistic", 32)]
+    assert len(group.step_cost_s) == RECENT_READINGS
+    assert model.step_cost(_config(0.01)).value == pytest.approx(0.001)

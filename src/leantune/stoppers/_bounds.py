@@ -12,10 +12,24 @@ import statistics
 from collections.abc import Sequence
 from statistics import NormalDist
 
+# Above this many values the binomial's normal approximation picks the order statistic: the
+# exact sum would cost O(n²) big-integer terms (a second at n = 1,000, a minute at 3,000).
+EXACT_UP_TO = 64
 
-def _binomial_cdf(k: int, n: int) -> float:
-    """P(Binomial(n, 1/2) <= k)."""
-    return sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+
+def _order_statistic_rank(n: int, confidence: float) -> int:
+    """The largest k with P(Binomial(n, 1/2) <= k - 1) <= 1 − confidence, at least 1."""
+    if n > EXACT_UP_TO:
+        z = NormalDist().inv_cdf(confidence)
+        return max(1, math.floor((n - z * math.sqrt(n)) / 2))
+    k, below = 0, 0.0
+    # x_(k+1) is below the median unless at least n - k values are above it.
+    while k + 1 < n:
+        below += math.comb(n, k) / 2**n  # P(Binomial(n, 1/2) <= k)
+        if below > 1 - confidence:
+            break
+        k += 1
+    return max(1, k)
 
 
 def median_lower_bound(values: Sequence[float], confidence: float = 0.9) -> float:
@@ -25,11 +39,7 @@ def median_lower_bound(values: Sequence[float], confidence: float = 0.9) -> floa
     ordered = sorted(values)
     if not ordered:
         raise ValueError("median_lower_bound needs at least one value")
-    n, k = len(ordered), 0
-    # x_(k+1) is below the median unless at least n - k values are above it.
-    while k + 1 < n and _binomial_cdf(k, n) <= 1 - confidence:
-        k += 1
-    return ordered[max(0, k - 1)]
+    return ordered[_order_statistic_rank(len(ordered), confidence) - 1]
 
 
 def theil_sen(

@@ -13,15 +13,25 @@ the trial's history given the model's state.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from leantune.stoppers._base import Decision, StopReason, TrialHistory, finite
 from leantune.stoppers._bounds import median_lower_bound
+from leantune.trials._space import config_key  # the leaf: trials imports stoppers
 
 # Readings a group needs before its bound is trusted for a config that has not run.
 MIN_READINGS = 3
+# Readings a group keeps: the most recent, what a step costs on the machine now. Bounded, so
+# the driver's work per report does not grow with the study.
+RECENT_READINGS = 256
+
+
+def _recent() -> deque[float]:
+    return deque(maxlen=RECENT_READINGS)
 
 
 def cost_key(config: Mapping[str, Any]) -> tuple[str, int] | None:
@@ -34,12 +44,11 @@ def cost_key(config: Mapping[str, Any]) -> tuple[str, int] | None:
 
 @dataclass
 class _Group:
-    step_cost_s: list[float] = field(default_factory=list)
+    step_cost_s: deque[float] = field(default_factory=_recent)
     """Training seconds per step, one value per report window of every twin."""
-    window_step_ms: list[float] = field(default_factory=list)
-    memory_rise_mb: list[float] = field(default_factory=list)
-    """Each ended or running twin's peak rise so far (latest reading per trial)."""
+    window_step_ms: deque[float] = field(default_factory=_recent)
     trials_rise: dict[str, float] = field(default_factory=dict)
+    """Each ended or running twin's peak rise so far (latest reading per trial)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ class CostModel:
     def __init__(self, confidence: float = 0.9):
         self.confidence = confidence
         self._groups: dict[tuple[str, int], _Group] = {}
-        self._per_model: dict[str, dict[str, list[float]]] = {}
+        self._per_model: dict[str, dict[str, deque[float]]] = {}
         self._seen: dict[str, int] = {}
         """Trial (config) key → reports taken in, so a history fed twice counts once."""
         self._twins: dict[tuple[str, int], set[str]] = {}
@@ -69,20 +78,21 @@ class CostModel:
         key = cost_key(history.config)
         if key is None or not len(history):
             return
-        trial = repr(sorted(history.config.items()))
+        trial = config_key(history.config)
         seen = self._seen.get(trial, 0)
         if len(history) <= seen:
             return
         group = self._groups.setdefault(key, _Group())
         self._twins.setdefault(key, set()).add(trial)
-        reports = list(history)
-        for index in range(max(seen, 1), len(reports)):
-            before, after = reports[index - 1], reports[index]
+        # Only the new reports, and the one before them for the first cost difference.
+        reports = history[max(seen - 1, 0) :]
+        new = reports[1:] if seen else reports
+        for before, after in pairwise(reports):
             steps = _number(after.get("step")) - _number(before.get("step"))
             spent = _number(after.get("train_time_s")) - _number(before.get("train_time_s"))
             if steps > 0 and spent >= 0 and finite(spent):
                 group.step_cost_s.append(spent / steps)
-        for report in reports[seen:]:
+        for report in new:
             if finite(report.get("window_step_time_ms")):
                 group.window_step_ms.append(float(report["window_step_time_ms"]))
             if finite(report.get("memory_rise_mb")):
@@ -90,7 +100,7 @@ class CostModel:
             for metric in ("inference_latency_ms", "model_size_kb"):
                 if finite(report.get(metric)):
                     per_model = self._per_model.setdefault(key[0], {})
-                    per_model.setdefault(metric, []).append(float(report[metric]))
+                    per_model.setdefault(metric, _recent()).append(float(report[metric]))
         self._seen[trial] = len(history)
 
     def step_cost(self, config: Mapping[str, Any]) -> CostPrediction | None:
@@ -167,7 +177,7 @@ def _number(value: Any) -> float:
     return float(value) if finite(value) else float("nan")
 
 
-def _median(values: list[float]) -> float:
+def _median(values: Sequence[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     if len(ordered) % 2:

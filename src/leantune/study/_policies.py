@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from leantune.metrics import MEMORY_METRICS, MemoryLimit
 from leantune.spec import StudySpec
 from leantune.stoppers import (
@@ -13,8 +15,10 @@ from leantune.stoppers import (
     PredictivePolicy,
     SkipPredicted,
     StoppingPolicy,
+    TrialHistory,
     from_constraints,
 )
+from leantune.trials import TrialRecord
 
 
 def constraint_limits(
@@ -100,6 +104,10 @@ def build_skip(
     return SkipPredicted(cost_model, limits, margin=margin)
 
 
-def new_cost_model(spec: StudySpec) -> CostModel:
+def new_cost_model(spec: StudySpec, ended: Sequence[TrialRecord] = ()) -> CostModel:
+    """The study's cost model; a resumed study's learns again from the trials that ended."""
     predictive = spec.stopping.predictive
-    return CostModel(confidence=predictive.confidence if predictive else 0.9)
+    model = CostModel(confidence=predictive.confidence if predictive else 0.9)
+    for record in ended:
+        model.observe(TrialHistory(record.reports, record.config))
+    return model

@@ -316,7 +316,7 @@ def _search_and_record(
             f"({prepared.memory.describe()}); trials are stopped at {enforced:.0f} MB[/]",
             highlight=False,
         )
-    cost_model = new_cost_model(spec)
+    cost_model = new_cost_model(spec, earlier)
     skip = build_skip(spec, cost_model, prepared.memory)
     plan = TrainingPlan(
         **spec.training.model_dump(),
