@@ -238,29 +238,33 @@ class _TrialRun:
             return
         report_every = plan.report_every
         order, position, epoch = fold.train_idx, n_rows, -1
-        window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
+        window_seconds, window_loss_cpu, window_losses = 0.0, 0.0, []
+        # The thread's CPU clock is a system call (~0.65 µs, against ~0.07 µs for the wall
+        # clock): read twice a step, around the loss, and once a window. A window's CPU time is
+        # its span less the loss's.
         clock, cpu_clock = time.perf_counter, time.thread_time
+        window_cpu_start = cpu_clock()
         for fold_step in range(1, steps + 1):
             if position >= n_rows:
                 epoch, position = epoch + 1, 0
                 order = rng.permutation(fold.train_idx) if plan.shuffle else fold.train_idx
-            started, started_cpu = clock(), cpu_clock()
+            started = clock()
             rows = order[position : position + batch_size]
             position += batch_size
             X_batch = (X[rows] - mean) * inv_scale
             y_batch = y[rows]
-            gathered, gathered_cpu = clock(), cpu_clock()
+            gathered, loss_cpu_start = clock(), cpu_clock()
             # Progressive loss: the batch under the weights before its update (the seed's
             # definition). It is instrumentation, so it is kept out of the step time.
             batch_value = batch_loss(X_batch, y_batch, weights(estimator), loss, targets)
             measured, measured_cpu = clock(), cpu_clock()
+            window_loss_cpu += measured_cpu - loss_cpu_start
             if fold_step == 1 and self.classes is not None:
                 # Every class code up front: a fold's first batch rarely holds them all.
                 estimator.partial_fit(X_batch, y_batch, classes=self.classes)
             else:
                 estimator.partial_fit(X_batch, y_batch)
             window_seconds += (gathered - started) + (clock() - measured)
-            window_cpu_seconds += (gathered_cpu - started_cpu) + (cpu_clock() - measured_cpu)
             window_losses.append(batch_value)
             if self.fault is not None:
                 self.fault.at_step(self.step + len(window_losses))
@@ -268,10 +272,10 @@ class _TrialRun:
                 raise Diverged(f"training loss is {batch_value} at step {self.step + fold_step}")
             if fold_step % report_every == 0 or fold_step == steps:
                 self.epoch = epoch
-                self._report(
-                    fold, fold_step, steps, (window_seconds, window_cpu_seconds), window_losses
-                )
-                window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
+                window_cpu = cpu_clock() - window_cpu_start - window_loss_cpu
+                self._report(fold, fold_step, steps, (window_seconds, window_cpu), window_losses)
+                window_seconds, window_loss_cpu, window_losses = 0.0, 0.0, []
+                window_cpu_start = cpu_clock()
 
     def _train_fold_in_windows(self, fold: Fold, rng: np.random.Generator, steps: int) -> None:
         """The minibatch backend: one compiled call runs every step up to the next report (or
