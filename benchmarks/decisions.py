@@ -60,16 +60,16 @@ def main() -> int:
     import ray
 
     import leantune
-    import leantune.engine
     from leantune.testing import cpu_hog
 
-    ray.init(
-        address="local",
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-    )
+    if not args.from_dir:  # one Ray for every study of the run, started once
+        ray.init(
+            address="local",
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
     root = args.from_dir or Path(tempfile.mkdtemp(prefix="p6-"))
     print(f"run directories: {root}", flush=True)
 
@@ -117,7 +117,8 @@ def main() -> int:
                     row["jaccard_quiet_loaded"] = jaccard
         print(pd.DataFrame([r for r in rows if r["dataset"] == label]).to_string(), flush=True)
     growth = _worker_growth(run, root, 20 if args.smoke else 200)
-    ray.shutdown()
+    if ray.is_initialized():
+        ray.shutdown()
     frame = pd.DataFrame(rows)
     section = _section(frame, pd.DataFrame(memory_rows), growth)
     finish(args, section, {"rows": rows, "memory": memory_rows, "worker_growth": growth})

@@ -170,10 +170,11 @@ def release_freed_memory() -> None:
     """Hand memory that earlier trials freed back to the OS.
 
     glibc keeps freed heap pages (and, once its mmap threshold has grown, large arrays too) in
-    the process, so a reused worker's RSS creeps up trial after trial and stays up. Measured in
-    a Ray worker: +0.3 MB a trial over the first 16 trials of tiny data; 0.8 MB a trial on a
-    48k-row set. Trimming costs ~0.1 ms; a full gc.collect() would cost ~200 ms with Ray
-    imported, and the trial's own objects are freed by reference counting anyway.
+    the process, so a reused worker's RSS creeps up trial after trial and stays up (issue 11
+    saw 0.8 MB a trial on a 48k-row set). Trimming costs ~0.1 ms; a full gc.collect() would
+    cost ~200 ms with Ray imported, and the trial's own objects are freed by reference
+    counting anyway. What still grows in a reused Ray worker (+0.3 MB a trial over its first
+    ~16 trials, then flat) is Tune's, and `memory_mb` leaves it out (fresh_baseline_mb).
     """
     gc.collect(1)
     trim = _malloc_trim()
