@@ -32,6 +32,7 @@ from leantune.models._kernel import (
     score_rows,
 )
 
+MAX_CLASSES = 1000
 _KERNEL_LOSS = {"squared_error": SQUARED, "log_loss": LOG, "hinge": HINGE}
 
 
@@ -283,6 +284,13 @@ class MiniBatchSGDClassifier(ClassifierMixin, _MiniBatchSGD):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes; got {len(self.classes_)}"
+            )
+        if len(self.classes_) > MAX_CLASSES:
+            # The kernels take one log per row of the product of its outputs' log-loss
+            # factors, each at most 2: more than 1,023 of them could overflow.
+            raise ValueError(
+                f"{type(self).__name__} takes at most {MAX_CLASSES} classes; "
+                f"got {len(self.classes_)}"
             )
         outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
         self.coef_ = np.zeros((outputs, n_features))
