@@ -104,8 +104,10 @@ def run_steps(
     n_outputs, n_features = coef.shape
     n_rows = order.shape[0]
     rows = np.empty((batch_size, n_features))
-    slopes = np.empty((batch_size, n_outputs))
+    slopes_t = np.empty((n_outputs, batch_size))
+    decisions = np.empty((batch_size, n_outputs))
     gradient = np.empty((n_outputs, n_features))
+    bias_slopes = np.empty(n_outputs)
     blas = batch_size * n_outputs * n_features >= _BLAS_FROM
     shrink = 1.0 - learning_rate * alpha
     position = start
@@ -117,7 +119,11 @@ def run_steps(
                 rows[i, j] = (X[r, j] - mean[j]) * inv_scale[j]
         total = 0.0
         if blas and size == batch_size:
-            decisions = np.dot(rows, coef.T)
+            # Into buffers made once a call: a fresh array a step costs page faults at large
+            # batch sizes, and allocation at small ones.
+            np.dot(rows, coef.T, decisions)
+            per_row = 1.0 / size
+            bias_slopes[:] = 0.0
             for i in range(size):
                 label = y[order[position + i]]
                 product = 1.0
@@ -130,11 +136,14 @@ def run_steps(
                     else:
                         value, slope = _loss_and_slope(kind, decision, target)
                     total += value
-                    slopes[i, k] = slope / size
+                    slope *= per_row
+                    slopes_t[k, i] = slope
+                    bias_slopes[k] += slope
                 total += math.log(product)
-            gradient[:, :] = np.dot(slopes.T, rows)
+            np.dot(slopes_t, rows, gradient)
         else:
             gradient[:, :] = 0.0
+            bias_slopes[:] = 0.0
             for i in range(size):
                 label = y[order[position + i]]
                 product = 1.0
@@ -150,7 +159,7 @@ def run_steps(
                         value, slope = _loss_and_slope(kind, decision, target)
                     total += value
                     slope /= size
-                    slopes[i, k] = slope
+                    bias_slopes[k] += slope
                     if slope != 0.0:
                         for j in range(n_features):
                             gradient[k, j] += slope * rows[i, j]
@@ -160,10 +169,7 @@ def run_steps(
             return step + 1, LOSS_NOT_FINITE
         check = 0.0
         for k in range(n_outputs):
-            bias_slope = 0.0
-            for i in range(size):
-                bias_slope += slopes[i, k]
-            intercept[k] -= learning_rate * bias_slope
+            intercept[k] -= learning_rate * bias_slopes[k]
             check += intercept[k]
             for j in range(n_features):
                 coef[k, j] = shrink * coef[k, j] - learning_rate * gradient[k, j]
