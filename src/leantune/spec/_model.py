@@ -6,9 +6,18 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from leantune.metrics._catalog import PREDICTABLE, Clock
+from leantune.metrics._catalog import CATALOGUE, METRICS, PREDICTABLE, QUALITY_METRICS, Clock
+from leantune.metrics._ml import score_metric
+from leantune.metrics._objective import Objective, QualityBound
 from leantune.spec._axis import Axis, parse_axis
 
 # strict=True keeps YAML's `true` from passing as 1 and "3" from passing as 3.
@@ -237,8 +246,15 @@ class ValidationSpec(_Section):
     null: every row at every report."""
 
 
+_LIMITED = tuple(m.name for m in CATALOGUE if m.constrainable)
+
+
 class ConstraintsSpec(_Section):
-    """Limits the application puts on training. A trial that breaks one is never feasible."""
+    """Limits the application puts on a trial. A trial that breaks one is never feasible.
+
+    A bare number is a maximum; `{max: x}` says so explicitly, and `{min: x}` is a floor, for a
+    metric that is better higher (`val_accuracy: {min: 0.8}`). A limit on a quality metric is
+    judged on the trial's final cross-validated value and never stops a trial early."""
 
     memory_mb: PositiveFloat | None = None
     """Private memory of the trial's worker process: RSS − shared, in MB."""
@@ -256,6 +272,12 @@ class ConstraintsSpec(_Section):
     validation rows, on `clock` (deployment)."""
     model_size_kb: PositiveFloat | None = None
     """Serialized (pickled) size of the model (deployment)."""
+    val_accuracy: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
+    """Classification: a floor, `{min: 0.8}`, on the mean over folds of each fold's final
+    validation accuracy. Judged once the trial has finished; it never stops one early."""
+    val_rmse: PositiveFloat | None = None
+    """Regression: a ceiling on the mean over folds of each fold's final validation RMSE.
+    Judged once the trial has finished; it never stops one early."""
 
     clock: Clock = "cpu"
     """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
@@ -263,10 +285,71 @@ class ConstraintsSpec(_Section):
     shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
     Both are measured and reported either way."""
 
+    @field_validator(*_LIMITED, mode="before")
+    @classmethod
+    def _bound(cls, value: Any, info: Any) -> Any:
+        """`{max: x}` and `{min: x}` to the number, where the metric takes that kind of limit."""
+        metric = METRICS[info.field_name]
+        allowed = metric.bound
+        if isinstance(value, dict):
+            if len(value) != 1 or not set(value) <= {"min", "max"}:
+                raise ValueError(
+                    f"must be a number (a maximum), {{max: x}} or {{min: x}}; got {value!r}"
+                )
+            ((kind, number),) = value.items()
+            if kind != allowed:
+                better = "lower" if metric.lower_is_better else "higher"
+                raise ValueError(
+                    f"takes only {{{allowed}: x}}: it is better {better}, so a {kind}imum on "
+                    f"it would hold back the better trials; got {value!r}"
+                )
+            return number
+        if value is not None and allowed == "min" and not isinstance(value, bool):
+            raise ValueError(
+                f"a bare number is a maximum, but {info.field_name} is better higher: write "
+                f"{{min: {value}}} for a floor; got {value!r}"
+            )
+        return value
+
+    @field_serializer(*QUALITY_METRICS)
+    def _explicit(self, value: float | None, info: Any) -> Any:
+        # Written back in the form that reads back the same (spec.yaml, resume).
+        return None if value is None else {METRICS[info.field_name].bound: value}
+
     def active(self) -> dict[str, float]:
-        """The constraints that are set, by metric name."""
-        limits = self.model_dump(exclude={"clock"})
+        """The maxima on system and deployment metrics that are set, by metric name: what the
+        stopping rules enforce on every report."""
+        limits = self.model_dump(exclude={"clock", *QUALITY_METRICS})
         return {name: value for name, value in limits.items() if value is not None}
+
+    def quality(self) -> list[QualityBound]:
+        """The limits on quality metrics that are set: judged on a trial's final CV value."""
+        return [
+            QualityBound(name, float(value))
+            for name in QUALITY_METRICS
+            if (value := getattr(self, name)) is not None
+        ]
+
+
+class ObjectiveSpec(_Section):
+    """What the pick optimizes among the feasible trials (and what TPE learns from)."""
+
+    metric: Literal[tuple(m.name for m in CATALOGUE)]  # type: ignore[valid-type]
+    """Any metric a trial reports; a quality metric by its cross-validated value, any other by
+    the trial's final reading (trials.csv's column of that name)."""
+    mode: Literal["min", "max"] | None = None
+    """Default: min for what is better lower (times, memory, RMSE), max for accuracy."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_alone(cls, data: Any) -> Any:
+        return {"metric": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _default_mode(self) -> ObjectiveSpec:
+        if self.mode is None:
+            self.mode = "min" if METRICS[self.metric].lower_is_better else "max"
+        return self
 
 
 def _on_off(value: Any) -> Any:
@@ -381,6 +464,9 @@ class StudySpec(_Section):
     search: SearchSpec = Field(default_factory=SearchSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    objective: ObjectiveSpec | None = None
+    """Default: the task's validation score (maximize val_accuracy, minimize val_rmse).
+    `objective: inference_latency_ms` is short for `{metric: inference_latency_ms}`."""
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     stopping: StoppingSpec = Field(default_factory=StoppingSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
@@ -424,6 +510,20 @@ class StudySpec(_Section):
                 f"model: {self.model} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
             )
+        for name, where in self._quality_metrics_named():
+            needs = METRICS[name].task
+            if needs != self.task:
+                raise ValueError(
+                    f"{where}: {name} is reported for {needs} only, but model {self.model} "
+                    f"is {self.task}"
+                )
+        scheduler = self.search.scheduler
+        if scheduler is not None and self.goal != Objective(*score_metric(self.task)):
+            raise ValueError(
+                f"search.scheduler: {scheduler.name} ranks trials mid-training by their "
+                f"validation score, but objective is {self.goal.describe()}; leave the "
+                "scheduler out, or the objective at the task's score"
+            )
         predictable = PREDICTABLE
         if self.stopping.predictive is not None and not set(self.constraints.active()) & set(
             predictable
@@ -459,6 +559,19 @@ class StudySpec(_Section):
                 f"(got {self.output.tracking_uri!r} and {self.tracking.uri!r})"
             )
         return self
+
+    def _quality_metrics_named(self) -> list[tuple[str, str]]:
+        named = [(b.metric, f"constraints.{b.metric}") for b in self.constraints.quality()]
+        if self.objective is not None and self.objective.metric in QUALITY_METRICS:
+            named.append((self.objective.metric, "objective.metric"))
+        return named
+
+    @property
+    def goal(self) -> Objective:
+        """The objective the pick and TPE use: the spec's, else the task's validation score."""
+        if self.objective is None:
+            return Objective(*score_metric(self.task))  # type: ignore[arg-type]
+        return Objective(self.objective.metric, self.objective.mode)  # type: ignore[arg-type]
 
     @property
     def task(self) -> str:

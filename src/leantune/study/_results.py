@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -15,24 +16,35 @@ from sklearn.preprocessing import StandardScaler
 
 from leantune.datasets import Fold
 from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
-from leantune.metrics import CATALOGUE, CLOCKS, score_metric
+from leantune.metrics import (
+    CATALOGUE,
+    CLOCKS,
+    QUALITY_METRICS,
+    Objective,
+    final_value,
+    score_metric,
+)
 from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
-# "infeasible" only happens with stopping off: finished, but broke a limit on the way.
+# "infeasible": finished, but broke a limit on the way (only with stopping off) or missed a
+# quality limit (judged at the end).
 STATUSES = ("feasible", "stopped", "skipped", "infeasible", "diverged", "failed")
 
-# Final-report metrics copied into trials.csv, and the peak memory over the trial.
-_FINAL_METRICS = (
-    "cv_score_mean",
-    "cv_score_std",
-    "val_loss",
-    "val_accuracy",
-    "val_rmse",
-    *(metric.name for metric in CATALOGUE),
-    # Both clocks of every time, whichever the limits were judged on.
-    *(metric.on_clock(clock) for metric in CATALOGUE if metric.timed for clock in CLOCKS),
-    "cpu_time_s",
+# Final-report metrics copied into trials.csv, and the peak memory over the trial: a column
+# for every metric a study can limit or optimize.
+_FINAL_METRICS = tuple(
+    dict.fromkeys(
+        (
+            "cv_score_mean",
+            "cv_score_std",
+            "val_loss",
+            *(metric.name for metric in CATALOGUE),
+            # Both clocks of every time, whichever the limits were judged on.
+            *(metric.on_clock(clock) for metric in CATALOGUE if metric.timed for clock in CLOCKS),
+            "cpu_time_s",
+        )
+    )
 )
 
 
@@ -58,6 +70,10 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
         }
         for key in _FINAL_METRICS:
             row[key] = last.get(key, np.nan)
+        # What a quality limit or objective is judged on (the column of the same name holds
+        # the last fold's value).
+        for metric in QUALITY_METRICS:
+            row[f"cv_{metric}"] = final_value(record.reports, metric)
         memory = [r["memory_mb"] for r in record.reports if "memory_mb" in r]
         row["peak_memory_mb"] = max(memory) if memory else np.nan
         row["wall_time_s"] = (record.ended_at or record.started_at) - record.started_at
@@ -133,8 +149,10 @@ def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
     return frame
 
 
-def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | None:
-    """The feasible trial with the best mean CV score.
+def best_feasible(records: Sequence[TrialRecord], objective: Objective | str) -> TrialRecord | None:
+    """The feasible trial with the best value of `objective` (a task's name: its validation
+    score, the mean over folds). Quality limits are met by every feasible trial: a trial that
+    misses one ends `infeasible` (stoppers.QualityPolicy).
 
     Exact ties are common under the sklearn backend: partial_fit updates once per sample, so
     configs that differ only in batch size learn the same weights (not so under minibatch).
@@ -143,16 +161,21 @@ def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | No
     median training time of its cost twins (the trials of the same model and batch size), then
     the config's place in the search space's order.
     """
-    _, mode = score_metric(task)
-    scored = [r for r in records if r.status == FEASIBLE and "cv_score_mean" in r.last]
+    if isinstance(objective, str):
+        objective = Objective(*score_metric(objective))  # type: ignore[arg-type]
+    values = {
+        id(r): objective.value(r.reports)
+        for r in records
+        if r.status == FEASIBLE and "cv_score_mean" in r.last
+    }
+    scored = [r for r in records if math.isfinite(values.get(id(r), math.nan))]
     if not scored:
         return None
-    sign = 1.0 if mode == "max" else -1.0
     twin_cost = _median_cost_by_twins(scored)
     return min(
         scored,
         key=lambda r: (
-            -sign * r.last["cv_score_mean"],
+            objective.sort_key(values[id(r)]),
             r.last.get("steps_planned", 0),
             twin_cost[_twins(r)],
             _config_order(r.config),

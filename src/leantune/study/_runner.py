@@ -341,7 +341,8 @@ def _search_and_record(
         ray_address=spec.resources.ray_address,
         method=spec.search.method,
         num_samples=spec.search.num_samples or 1,
-        mode=score_metric(prepared.dataset.task)[1],
+        mode=spec.goal.mode,
+        objective=spec.goal,
         seed=spec.training.seed,
         scheduler=spec.search.scheduler.model_dump() if spec.search.scheduler else None,
         enforce=spec.stopping.enabled,
@@ -372,7 +373,7 @@ def _search_and_record(
     records = [*earlier, *records]
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
-    best = None if interrupted else best_feasible(records, prepared.dataset.task)
+    best = None if interrupted else best_feasible(records, spec.goal)
     final = refit_and_test(prepared, best, plan) if best else None
     if final is not None and final.estimator is not None:
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
@@ -594,6 +595,9 @@ def _summary(
             "cv_mode": mode,
             "cv_score_mean": best.last.get("cv_score_mean"),
             "cv_score_std": best.last.get("cv_score_std"),
+            # The value the pick was made on (summary["objective"]): equal to cv_score_mean
+            # when the objective is the validation score.
+            "objective_value": spec.goal.value(best.reports),
             "test": final.test_metrics,
             "model_size_bytes": final.model_size_bytes,
             "inference_ms_per_sample": final.inference_ms_per_sample,
@@ -618,7 +622,12 @@ def _summary(
         "models": list(spec.model),
         "search_space": prepared.param_space,
         "folds": len(prepared.splits.folds),
+        "objective": {"metric": spec.goal.metric, "mode": spec.goal.mode},
         "constraints": spec.constraints.active(),
+        # Judged on each trial's final cross-validated value: {"val_accuracy": {"min": 0.8}}.
+        "quality_constraints": {
+            b.metric: {b.kind: b.threshold} for b in spec.constraints.quality()
+        },
         # Which clock the time limits were judged on (both are measured and reported).
         "clock": spec.constraints.clock,
         "memory_limit": _memory_summary(prepared),
