@@ -11,9 +11,8 @@ def _trial(*folds, mid=0.1, finished=True):
     reports = []
     for fold, score in enumerate(folds):
         reports.append({"step": 10 * (2 * fold + 1), "fold": fold, "val_accuracy": mid})
-        reports.append(
-            {"step": 10 * (2 * fold + 2), "fold": fold, "val_accuracy": score, "fold_finished": True}
-        )
+        end = {"step": 10 * (2 * fold + 2), "fold": fold, "val_accuracy": score}
+        reports.append({**end, "fold_finished": True})
     if finished:
         reports[-1].update(cv_metric="val_accuracy", cv_score_mean=sum(folds) / len(folds))
     return reports
