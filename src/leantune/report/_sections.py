@@ -210,6 +210,11 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
             for key, value in test.items()
             if not key.endswith("_start")  # the zero model's loss: a yardstick, not a score
         ],
+        *(
+            [(f"objective: {objective_text(run)} (trial's final value)", best["objective_value"])]
+            if not run.objective_is_score and best.get("objective_value") is not None
+            else []
+        ),
         ("inference latency per sample (ms)", best.get("inference_ms_per_sample")),
         ("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000")),
         ("model size (bytes, pickled)", best.get("model_size_bytes")),
@@ -222,8 +227,9 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     blocks: list[Block] = [
         Table(
             _id(prefix, "chosen_config"),
-            "The chosen config: the feasible trial with the best mean CV score, refit on the "
-            "whole training part and scored on the held-out test part",
+            "The chosen config: the feasible trial with the best "
+            + ("mean CV score" if run.objective_is_score else "value of the objective")
+            + ", refit on the whole training part and scored on the held-out test part",
             data,
         )
     ]
