@@ -20,8 +20,8 @@ from threadpoolctl import threadpool_limits
 from leantune.datasets import Fold
 from leantune.engine._faults import ActiveFault, Fault, select_fault
 from leantune.engine._memory_cap import MemoryCap
-from leantune.metrics import Clock, SystemSampler, Targets, batch_loss, evaluate, score_metric
-from leantune.models import get_model, model_size_bytes, weights
+from leantune.metrics import Clock, SystemSampler, Targets, score_metric
+from leantune.models import get_adapter
 from leantune.trials import DIVERGED, FAILED, FINISHED  # statuses, re-exported from here too
 
 Report = Callable[[dict[str, Any]], None]
@@ -64,6 +64,8 @@ class TrainingPlan:
     the worker's memory baseline), so the driver can skip the config before it trains."""
     backend: str = "sklearn"
     """sklearn: one partial_fit call a step. minibatch: one compiled call a report window."""
+    estimators: tuple[Any, ...] = ()
+    """The study's by-path models (leantune.models.EstimatorModel), found by config["model"]."""
 
     def steps_per_fold(self, n_rows: int, batch_size: int) -> int:
         if self.max_steps is not None:
@@ -188,7 +190,9 @@ class _TrialRun:
         self.data = data
         self.plan = plan
         self.report = report
-        self.model = get_model(config["model"])
+        self.model = get_adapter(
+            config["model"], plan.backend, {model.name: model for model in plan.estimators}
+        )
         self.batch_size = int(config["batch_size"])
         self.targets = data.targets
         self.classes = np.arange(data.n_classes) if data.task == "classification" else None
@@ -209,16 +213,10 @@ class _TrialRun:
 
     def train_fold(self, fold_index: int, fold: Fold) -> None:
         X, y, plan, batch_size = self.data.X, self.data.y, self.plan, self.batch_size
-        loss, targets = self.model.loss, self.targets
+        targets, step, step_loss = self.targets, self.model.step, self.model.step_loss
         mean, inv_scale = fold.mean, 1.0 / fold.scale
         rng = np.random.default_rng([plan.seed, fold_index])
-        estimator = self.model.make(
-            learning_rate=float(self.config["learning_rate"]),
-            alpha=float(self.config["alpha"]),
-            seed=plan.seed,
-            backend=plan.backend,
-            batch_size=batch_size,
-        )
+        estimator = self.model.make(self.config, seed=plan.seed, batch_size=batch_size)
         self.estimator, self.fold_index = estimator, fold_index
         # The loss of the all-zero model SGD starts from: the divergence policy's yardstick.
         # Reports inside the fold read a fixed sample of validation rows: on kddcup the whole
@@ -256,14 +254,14 @@ class _TrialRun:
             gathered, loss_cpu_start = clock(), cpu_clock()
             # Progressive loss: the batch under the weights before its update (the seed's
             # definition). It is instrumentation, so it is kept out of the step time.
-            batch_value = batch_loss(X_batch, y_batch, weights(estimator), loss, targets)
+            batch_value = step_loss(estimator, X_batch, y_batch, targets)
             measured, measured_cpu = clock(), cpu_clock()
             window_loss_cpu += measured_cpu - loss_cpu_start
             if fold_step == 1 and self.classes is not None:
                 # Every class code up front: a fold's first batch rarely holds them all.
-                estimator.partial_fit(X_batch, y_batch, classes=self.classes)
+                step(estimator, X_batch, y_batch, self.classes)
             else:
-                estimator.partial_fit(X_batch, y_batch)
+                step(estimator, X_batch, y_batch)
             window_seconds += (gathered - started) + (clock() - measured)
             window_losses.append(batch_value)
             if self.fault is not None:
@@ -335,14 +333,12 @@ class _TrialRun:
         self.step += len(window_losses)
         self.step_seconds += window_wall
         self.step_cpu_seconds += window_cpu
-        current = weights(self.estimator)
-        if current is not None and not (
-            np.isfinite(current[0]).all() and np.isfinite(current[1]).all()
-        ):
-            raise Diverged(f"weights are not finite at step {self.step}")
+        problem = self.model.diverged(self.estimator)
+        if problem is not None:
+            raise Diverged(f"{problem} at step {self.step}")
         fold_finished = fold_step == fold_steps
         rows = fold.val_idx if fold_finished else self.report_rows
-        quality = self._evaluate(fold, current, rows)
+        quality = self._evaluate(fold, self.estimator, rows)
         if not math.isfinite(quality["val_loss"]):
             raise Diverged(f"validation loss is {quality['val_loss']} at step {self.step}")
         result: dict[str, Any] = {
@@ -358,7 +354,7 @@ class _TrialRun:
             "val_loss_start": self.start_loss,
             "objective": quality[self.metric],
             "progress_pct": 100.0 * self.step / self.steps_planned,
-            "weight_norm": float(np.linalg.norm(current[0])) if current is not None else 0.0,
+            "weight_norm": self.model.weight_norm(self.estimator),
             **self._deployment_metrics(),
             **self._step_times(window_wall, window_cpu, len(window_losses)),
             **self._sample(),
@@ -405,7 +401,7 @@ class _TrialRun:
         walls, cpus = [], []
         for _ in range(LATENCY_REPEATS):
             started, started_cpu = time.perf_counter(), time.thread_time()
-            self.estimator.predict(self.latency_rows)
+            self.model.predict(self.estimator, self.latency_rows)
             walls.append(time.perf_counter() - started)
             cpus.append(time.thread_time() - started_cpu)
         rows = len(self.latency_rows)
@@ -414,21 +410,13 @@ class _TrialRun:
             "inference_latency_ms": cpu_ms if self.plan.clock == "cpu" else wall_ms,
             "inference_latency_cpu_ms": cpu_ms,
             "inference_latency_wall_ms": wall_ms,
-            "model_size_kb": model_size_bytes(self.estimator) / 1024,
+            "model_size_kb": self.model.size_bytes(self.estimator) / 1024,
         }
 
-    def _evaluate(
-        self, fold: Fold, current: tuple[np.ndarray, np.ndarray] | None, rows: np.ndarray
-    ) -> dict[str, float]:
-        return evaluate(
-            self.data.X,
-            self.data.y,
-            rows,
-            fold.mean,
-            fold.scale,
-            current,
-            self.model.loss,
-            self.targets,
+    def _evaluate(self, fold: Fold, estimator: Any, rows: np.ndarray) -> dict[str, float]:
+        """`estimator` None: the untrained model's scores (the divergence rule's yardstick)."""
+        return self.model.score(
+            estimator, self.data.X, self.data.y, rows, fold.mean, fold.scale, self.targets
         )
 
     def _outcome_fields(self, status: str, error: str | None = None) -> dict[str, Any]:
