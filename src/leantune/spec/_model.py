@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -9,7 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     field_serializer,
     field_validator,
     model_validator,
@@ -18,6 +21,13 @@ from pydantic import (
 from leantune.metrics._catalog import CATALOGUE, METRICS, PREDICTABLE, QUALITY_METRICS, Clock
 from leantune.metrics._ml import score_metric
 from leantune.metrics._objective import Objective, QualityBound
+from leantune.models._adapter import (
+    STEP_SIZE_ARGUMENTS,
+    EstimatorModel,
+    constructor_arguments,
+    load_estimator,
+    task_of,
+)
 from leantune.spec._axis import Axis, parse_axis
 
 # strict=True keeps YAML's `true` from passing as 1 and "3" from passing as 3.
@@ -161,6 +171,76 @@ class SearchSpaceSpec(_Section):
     @classmethod
     def _parse(cls, value: Any, info: Any) -> Axis:
         return parse_axis(value, info.field_name)
+
+
+class EstimatorModelSpec(_Section):
+    """Any scikit-learn estimator with `partial_fit`, by import path. Every search axis other
+    than batch_size goes to a constructor argument: `alpha` to `alpha`, `learning_rate` to the
+    step size (`learning_rate_init`, else `eta0`); `batch_size` also goes to `batch_size` where
+    the estimator has one, so one step is one update. Its losses and scores come from its own
+    outputs (predict_proba, else decision_function, else predict)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    """How trials, tables and the report name it (letters, digits, '_', '-', '.')."""
+    estimator: str
+    """Import path of the class, `sklearn.neural_network.MLPClassifier`."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Fixed constructor arguments, `{hidden_layer_sizes: [16]}`."""
+
+    @field_validator("name")
+    @classmethod
+    def _own_name(cls, value: str) -> str:
+        if value in MODEL_TASKS:
+            raise ValueError(
+                f"names a built-in model; give the estimator a name of its own; got {value!r}"
+            )
+        if not _NAME_PATTERN.match(value):
+            raise ValueError(
+                "must start with a letter or digit and use only letters, digits, '_', '-' "
+                f"and '.'; got {value!r}"
+            )
+        return value
+
+    @field_validator("estimator")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        found = load_estimator(value)  # its ValueError names what is wrong with the path
+        if task_of(found) is None:
+            raise ValueError(f"must name a classifier or a regressor; {value} is neither")
+        return value
+
+    @model_validator(mode="after")
+    def _known_arguments(self) -> EstimatorModelSpec:
+        cls = load_estimator(self.estimator)
+        allowed = constructor_arguments(cls)
+        for key in self.params:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                raise ValueError(
+                    f"params.{key}: is not a constructor argument of {self.estimator}"
+                    f"{f' (did you mean {hint[0]!r}?)' if hint else ''}; allowed: "
+                    f"{', '.join(allowed)}"
+                )
+        _check_values(cls, self.params, "params")
+        return self
+
+    @property
+    def task(self) -> str:
+        return task_of(load_estimator(self.estimator)) or "classification"
+
+
+def _check_values(cls: type, options: dict[str, Any], what: str) -> None:
+    """scikit-learn's own check of argument values (`_validate_params`), where it has one."""
+    try:
+        estimator = cls(**options)
+    except Exception as error:
+        raise ValueError(f"{what}: {type(error).__name__}: {error}") from None
+    check = getattr(estimator, "_validate_params", None)
+    if callable(check):
+        try:
+            check()
+        except Exception as error:
+            raise ValueError(f"{what}: {error}") from None
 
 
 class SchedulerSpec(_Section):
@@ -455,12 +535,47 @@ class TrackingSpec(_Section):
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _model_name(model: Any) -> str:
+    return model.name if isinstance(model, EstimatorModelSpec) else str(model)
+
+
+def _model_task(model: Any) -> str:
+    return model.task if isinstance(model, EstimatorModelSpec) else MODEL_TASKS[model]
+
+
+def _axis_size(axis: Axis) -> int:
+    """How many values an axis gives (2 for a continuous range: more than one)."""
+    if axis.kind == "values":
+        return len(axis.values)
+    if axis.kind in ("pow10", "pow2") and axis.high != "max":
+        return int(axis.high) - axis.low + 1
+    return 2
+
+
+def _axis_sample(axis: Axis, name: str) -> Any:
+    """One value of the axis, to check the estimator accepts its kind."""
+    if axis.kind == "values":
+        value: Any = axis.values[0]
+    elif axis.kind in ("pow10", "pow2"):
+        value = (10.0 if axis.kind == "pow10" else 2.0) ** axis.low
+    else:
+        value = axis.lower
+    return int(value) if name == "batch_size" else float(value)
+
+
 class StudySpec(_Section):
     """A whole study: one dataset, one or more models, a search space and the constraints."""
 
     name: str
     dataset: DatasetSpec
-    model: list[ModelName]
+    model: list[
+        Annotated[
+            Annotated[ModelName, Tag("built-in")] | Annotated[EstimatorModelSpec, Tag("by-path")],
+            Discriminator(lambda v: "by-path" if isinstance(v, dict | BaseModel) else "built-in"),
+        ]
+    ]
+    """Built-in names (linear, logistic, svm) and by-path estimators, `{name: mlp, estimator:
+    sklearn.neural_network.MLPClassifier, params: {hidden_layer_sizes: [16]}}`."""
     search: SearchSpec = Field(default_factory=SearchSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
@@ -486,35 +601,46 @@ class StudySpec(_Section):
     @field_validator("model", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return [value] if isinstance(value, str | dict) else value
 
     @field_validator("model")
     @classmethod
-    def _non_empty_unique(cls, value: list[str]) -> list[str]:
+    def _non_empty_unique(cls, value: list[Any]) -> list[Any]:
         if not value:
             raise ValueError("must name at least one of 'linear', 'logistic', 'svm'; got []")
-        if len(set(value)) != len(value):
-            raise ValueError(f"lists a model twice; got {value}")
+        names = [_model_name(m) for m in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"lists a model twice; got {names}")
         return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StudySpec:
-        tasks = {MODEL_TASKS[m] for m in self.model}
+        tasks = {_model_task(m) for m in self.model}
         if len(tasks) > 1:
             raise ValueError(
-                f"model: {self.model} mixes regression ('linear') and classification "
-                "('logistic', 'svm') models, but a study has one dataset and so one task"
+                f"model: {self.model_names} mixes regression and classification models ("
+                + ", ".join(f"{_model_name(m)}: {_model_task(m)}" for m in self.model)
+                + "), but a study has one dataset and so one task"
             )
         if self.dataset.task is not None and tasks != {self.dataset.task}:
             raise ValueError(
-                f"model: {self.model} needs a {tasks.pop()} task, "
+                f"model: {self.model_names} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
             )
+        by_path = [m for m in self.model if isinstance(m, EstimatorModelSpec)]
+        if by_path and self.training.backend == "minibatch":
+            raise ValueError(
+                "training.backend: minibatch trains the built-in models only; "
+                f"{by_path[0].name} ({by_path[0].estimator}) trains by its own partial_fit "
+                "(use backend sklearn)"
+            )
+        for model in by_path:
+            self._estimator_axes(model, self.model.index(model))
         for name, where in self._quality_metrics_named():
             needs = METRICS[name].task
             if needs != self.task:
                 raise ValueError(
-                    f"{where}: {name} is reported for {needs} only, but model {self.model} "
+                    f"{where}: {name} is reported for {needs} only, but model {self.model_names} "
                     f"is {self.task}"
                 )
         scheduler = self.search.scheduler
@@ -542,7 +668,7 @@ class StudySpec(_Section):
         wrong = {"classification": "val_rmse", "regression": "val_accuracy"}[self.task]
         if patience is not None and patience.metric == wrong:
             raise ValueError(
-                f"stopping.patience.metric: {wrong!r} is not reported for {self.model}; use "
+                f"stopping.patience.metric: {wrong!r} is not reported for {self.model_names}; use "
                 "val_loss, train_loss, or the task's own metric"
             )
         cap, memory = self.resources.memory_limit_mb, self.constraints.memory_mb
@@ -576,7 +702,67 @@ class StudySpec(_Section):
     @property
     def task(self) -> str:
         """The task the models need (the dataset must match it)."""
-        return MODEL_TASKS[self.model[0]]
+        return _model_task(self.model[0])
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model's name, as configs and tables carry it."""
+        return [_model_name(m) for m in self.model]
+
+    def estimator_models(self) -> tuple[EstimatorModel, ...]:
+        """The by-path models as the trial loop builds them (leantune.models.EstimatorModel)."""
+        return tuple(
+            EstimatorModel(
+                m.name, m.estimator, m.task, dict(m.params), self._estimator_axes(m, index)
+            )
+            for index, m in enumerate(self.model)
+            if isinstance(m, EstimatorModelSpec)
+        )
+
+    def _estimator_axes(self, model: EstimatorModelSpec, index: int) -> dict[str, str]:
+        """Search axis → the estimator's constructor argument. An axis the estimator cannot
+        take is refused unless it is a default with one value (then it is not passed)."""
+        cls = load_estimator(model.estimator)
+        allowed = constructor_arguments(cls)
+        space = self.search.space
+        targets = {
+            "batch_size": "batch_size" if "batch_size" in allowed else None,
+            "alpha": "alpha" if "alpha" in allowed else None,
+            "learning_rate": next((a for a in STEP_SIZE_ARGUMENTS if a in allowed), None),
+        }
+        axes: dict[str, str] = {}
+        for axis, argument in targets.items():
+            if argument is None:
+                if axis != "batch_size" and (
+                    axis in space.model_fields_set or _axis_size(getattr(space, axis)) > 1
+                ):
+                    takes = (
+                        f"no step-size argument ({' or '.join(STEP_SIZE_ARGUMENTS)})"
+                        if axis == "learning_rate"
+                        else f"no argument {axis!r}"
+                    )
+                    raise ValueError(
+                        f"search.space.{axis}: model {model.name} ({model.estimator}) takes "
+                        f"{takes}, so its configs would repeat once per value; give "
+                        f"{axis} one value, or tune {model.name} in a study of its own"
+                    )
+                continue
+            if argument in model.params:
+                raise ValueError(
+                    f"model[{index}].params.{argument}: is set by the search axis "
+                    f"search.space.{axis} for {model.name}; leave it out of params"
+                )
+            axes[axis] = argument
+        sample = {
+            argument: _axis_sample(getattr(space, axis), axis) for axis, argument in axes.items()
+        }
+        _check_values(
+            cls,
+            {**model.params, **sample},
+            f"search.space: model {model.name} ({model.estimator}) with its axes "
+            + ", ".join(f"{axis} as {argument}" for axis, argument in axes.items()),
+        )
+        return axes
 
     @property
     def tracking_uri(self) -> str | None:

@@ -45,7 +45,7 @@ def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
     dataset = load_dataset(spec.dataset)
     if dataset.task != spec.task:
         raise SpecError(
-            f"model: {spec.model} needs a {spec.task} dataset, but {dataset.name!r} is "
+            f"model: {spec.model_names} needs a {spec.task} dataset, but {dataset.name!r} is "
             f"{dataset.task} (set dataset.task if the inferred task is wrong)"
         )
     splits = make_splits(
@@ -70,7 +70,7 @@ def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
             f"search.space.batch_size: {space.batch_size.model_dump()} gives no batch size for a "
             f"training fold of {fold_rows} rows"
         )
-    param_space: dict[str, Any] = {"model": list(spec.model), "batch_size": batch_sizes}
+    param_space: dict[str, Any] = {"model": spec.model_names, "batch_size": batch_sizes}
     for name in ("learning_rate", "alpha"):
         axis = getattr(space, name)
         if spec.search.method != "grid" and axis.kind == "pow10":

@@ -323,6 +323,7 @@ def _search_and_record(
         report_rows=spec.validation.report_rows,
         clock=spec.constraints.clock,
         announce_start=skip is not None,
+        estimators=spec.estimator_models(),
     )
     request = SearchRequest(
         name="tune",
@@ -619,7 +620,17 @@ def _summary(
             "classes": dataset.n_classes,
             **dataset.provenance,
         },
-        "models": list(spec.model),
+        "models": spec.model_names,
+        # By-path models: the class, its fixed arguments, the axes it takes, its losses' source.
+        "estimators": {
+            model.name: {
+                "estimator": model.path,
+                "params": dict(model.params),
+                "axes": dict(model.axes),
+                "losses": model.loss_source,
+            }
+            for model in spec.estimator_models()
+        },
         "search_space": prepared.param_space,
         "folds": len(prepared.splits.folds),
         "objective": {"metric": spec.goal.metric, "mode": spec.goal.mode},
