@@ -230,6 +230,14 @@ class EstimatorModel(ModelAdapter):
             options.setdefault("random_state", seed)
         return cls(**options)
 
+    def step(self, estimator: Any, X: np.ndarray, y: np.ndarray, classes: Any = None) -> None:
+        argument = self.axes.get("batch_size")
+        if argument is not None and getattr(estimator, argument, len(X)) != len(X):
+            # An epoch's last, short batch: still one update (the estimator would warn and
+            # clip), and the next full batch sets it back.
+            estimator.set_params(**{argument: len(X)})
+        super().step(estimator, X, y, classes)
+
     def step_loss(self, estimator: Any, X: np.ndarray, y: np.ndarray, targets: Any) -> float:
         loss, _ = self._losses(estimator, X, y, targets)
         return float(loss.mean())
