@@ -617,10 +617,14 @@ class StudySpec(_Section):
     def _cross_checks(self) -> StudySpec:
         tasks = {_model_task(m) for m in self.model}
         if len(tasks) > 1:
+
+            def named(task: str) -> str:
+                return ", ".join(repr(_model_name(m)) for m in self.model if _model_task(m) == task)
+
             raise ValueError(
-                f"model: {self.model_names} mixes regression and classification models ("
-                + ", ".join(f"{_model_name(m)}: {_model_task(m)}" for m in self.model)
-                + "), but a study has one dataset and so one task"
+                f"model: {self.model_names} mixes regression ({named('regression')}) and "
+                f"classification ({named('classification')}) models, but a study has one "
+                "dataset and so one task"
             )
         if self.dataset.task is not None and tasks != {self.dataset.task}:
             raise ValueError(
