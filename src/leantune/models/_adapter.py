@@ -236,7 +236,14 @@ class EstimatorModel(ModelAdapter):
             # An epoch's last, short batch: still one update (the estimator would warn and
             # clip), and the next full batch sets it back.
             estimator.set_params(**{argument: len(X)})
-        super().step(estimator, X, y, classes)
+        try:
+            super().step(estimator, X, y, classes)
+        except ValueError as error:
+            # An MLP says "Solver produced non-finite parameter weights": the trial loop reads
+            # an overflow ValueError as divergence (as scikit-learn's SGD raises it).
+            if "non-finite" not in str(error):
+                raise
+            raise ValueError(f"floating-point overflow: {error}") from error
 
     def step_loss(self, estimator: Any, X: np.ndarray, y: np.ndarray, targets: Any) -> float:
         loss, _ = self._losses(estimator, X, y, targets)
