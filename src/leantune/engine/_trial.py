@@ -231,6 +231,11 @@ class _TrialRun:
         self.latency_rows = (X[fold.val_idx[:latency_rows]] - mean) * inv_scale
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
+        if self.model.driven:  # a training function of the user's drives the steps
+            from leantune.engine._session import train_fold_by_function
+
+            train_fold_by_function(self, fold, rng, steps)
+            return
         if plan.backend == "minibatch":
             self._train_fold_in_windows(fold, rng, steps)
             return

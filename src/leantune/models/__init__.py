@@ -133,6 +133,7 @@ def model_size_bytes(estimator: Any) -> int:
 # The adapters read the names above: imported last.
 from leantune.models._adapter import (  # noqa: E402
     EstimatorModel,
+    FunctionModel,
     MiniBatchModel,
     ModelAdapter,
     SGDModel,
@@ -146,6 +147,7 @@ __all__ = [
     "BACKENDS",
     "MODELS",
     "EstimatorModel",
+    "FunctionModel",
     "LossFunction",
     "MiniBatchModel",
     "ModelAdapter",

@@ -40,6 +40,9 @@ class ModelAdapter(ABC):
     task: str
     windowed: bool = False
     """Trains a report window per call (`train_steps`), not a batch per `partial_fit` call."""
+    driven: bool = False
+    """A training function of the user's drives the steps (`FunctionModel`); the loop only
+    hands it the fold's data and a session to report to."""
     loss_source: str = ""
     """Where its losses come from, as outputs say it."""
 
@@ -201,49 +204,9 @@ def task_of(cls: type) -> str | None:
 STEP_SIZE_ARGUMENTS = ("learning_rate_init", "eta0")
 
 
-@dataclass(frozen=True)
-class EstimatorModel(ModelAdapter):
-    """Any scikit-learn estimator with partial_fit, named by import path.
-
-    `axes`: search axis → constructor argument (`learning_rate` → `learning_rate_init` for an
-    MLP, `eta0` for an SGD estimator; `alpha` → `alpha`; `batch_size` → `batch_size` where the
-    estimator splits what partial_fit is given). `params`: fixed constructor arguments.
-    """
-
-    name: str  # type: ignore[misc]
-    path: str
-    task: str  # type: ignore[misc]
-    params: Mapping[str, Any] = field(default_factory=dict)
-    axes: Mapping[str, str] = field(default_factory=dict)
-    loss_source: str = (
-        "the estimator's outputs: log loss of predict_proba, else hinge of "
-        "decision_function, else error rate of predict (regression: squared error of predict)"
-    )
-
-    def make(self, config: Mapping[str, Any], *, seed: int, batch_size: int) -> Any:
-        cls = load_estimator(self.path)
-        options = dict(self.params)
-        for axis, argument in self.axes.items():
-            value = batch_size if axis == "batch_size" else config[axis]
-            options[argument] = int(value) if axis == "batch_size" else float(value)
-        if "random_state" in constructor_arguments(cls):
-            options.setdefault("random_state", seed)
-        return cls(**options)
-
-    def step(self, estimator: Any, X: np.ndarray, y: np.ndarray, classes: Any = None) -> None:
-        argument = self.axes.get("batch_size")
-        if argument is not None and getattr(estimator, argument, len(X)) != len(X):
-            # An epoch's last, short batch: still one update (the estimator would warn and
-            # clip), and the next full batch sets it back.
-            estimator.set_params(**{argument: len(X)})
-        try:
-            super().step(estimator, X, y, classes)
-        except ValueError as error:
-            # An MLP says "Solver produced non-finite parameter weights": the trial loop reads
-            # an overflow ValueError as divergence (as scikit-learn's SGD raises it).
-            if "non-finite" not in str(error):
-                raise
-            raise ValueError(f"floating-point overflow: {error}") from error
+class _ScoredByOutputs(ModelAdapter):
+    """Losses and scores from the model's own outputs: predict_proba, else decision_function,
+    else predict."""
 
     def step_loss(self, estimator: Any, X: np.ndarray, y: np.ndarray, targets: Any) -> float:
         loss, _ = self._losses(estimator, X, y, targets)
@@ -335,12 +298,88 @@ class EstimatorModel(ModelAdapter):
         return float(math.sqrt(sum(float((a**2).sum()) for a in arrays)))
 
 
+@dataclass(frozen=True)
+class EstimatorModel(_ScoredByOutputs):
+    """Any scikit-learn estimator with partial_fit, named by import path.
+
+    `axes`: search axis → constructor argument (`learning_rate` → `learning_rate_init` for an
+    MLP, `eta0` for an SGD estimator; `alpha` → `alpha`; `batch_size` → `batch_size` where the
+    estimator splits what partial_fit is given). `params`: fixed constructor arguments.
+    """
+
+    name: str  # type: ignore[misc]
+    path: str
+    task: str  # type: ignore[misc]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    axes: Mapping[str, str] = field(default_factory=dict)
+    loss_source: str = (
+        "the estimator's outputs: log loss of predict_proba, else hinge of "
+        "decision_function, else error rate of predict (regression: squared error of predict)"
+    )
+
+    def make(self, config: Mapping[str, Any], *, seed: int, batch_size: int) -> Any:
+        cls = load_estimator(self.path)
+        options = dict(self.params)
+        for axis, argument in self.axes.items():
+            value = batch_size if axis == "batch_size" else config[axis]
+            options[argument] = int(value) if axis == "batch_size" else float(value)
+        if "random_state" in constructor_arguments(cls):
+            options.setdefault("random_state", seed)
+        return cls(**options)
+
+    def step(self, estimator: Any, X: np.ndarray, y: np.ndarray, classes: Any = None) -> None:
+        argument = self.axes.get("batch_size")
+        if argument is not None and getattr(estimator, argument, len(X)) != len(X):
+            # An epoch's last, short batch: still one update (the estimator would warn and
+            # clip), and the next full batch sets it back.
+            estimator.set_params(**{argument: len(X)})
+        try:
+            super().step(estimator, X, y, classes)
+        except ValueError as error:
+            # An MLP says "Solver produced non-finite parameter weights": the trial loop reads
+            # an overflow ValueError as divergence (as scikit-learn's SGD raises it).
+            if "non-finite" not in str(error):
+                raise
+            raise ValueError(f"floating-point overflow: {error}") from error
+
+
+@dataclass(frozen=True)
+class FunctionModel(_ScoredByOutputs):
+    """A training function of the user's: `train(config, data, session)` drives the steps on
+    the fold's data (`data`), calls `session.step(loss, model)` once a step, and returns the
+    model. `model` needs `predict` (and `predict_proba` or `decision_function`, if it has
+    them, for the losses); leantune adds every system metric, stopping, tracking, the ledger
+    and the report."""
+
+    name: str  # type: ignore[misc]
+    task: str  # type: ignore[misc]
+    function: Any = None
+    driven: bool = True
+    loss_source: str = (
+        "the training function's own step losses; validation losses from the model's outputs "
+        "(log loss of predict_proba, else hinge of decision_function, else error rate of "
+        "predict; regression: squared error of predict)"
+    )
+
+    def make(self, config: Mapping[str, Any], *, seed: int, batch_size: int) -> Any:
+        return None  # the function builds its own model and hands it over at each step
+
+    def size_bytes(self, estimator: Any) -> int:
+        try:
+            return super().size_bytes(estimator)
+        except Exception:
+            # A model class defined in the user's script pickles by value only.
+            import cloudpickle
+
+            return len(cloudpickle.dumps(estimator))
+
+
 def get_adapter(
     name: str, backend: str = "sklearn", estimators: Mapping[str, EstimatorModel] | None = None
 ) -> ModelAdapter:
     """The adapter for a config's `model`: a built-in on its backend, or a by-path estimator."""
     if estimators and name in estimators:
-        return estimators[name]
+        return estimators[name]  # a by-path estimator or a training function
     if name in MODELS:
         return (MiniBatchModel if backend == "minibatch" else SGDModel)(MODELS[name])
     known = [*MODELS, *(estimators or {})]

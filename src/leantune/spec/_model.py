@@ -55,7 +55,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
-DatasetSource = Literal["sklearn", "pmlb", "file", "synthetic"]
+DatasetSource = Literal["sklearn", "pmlb", "file", "synthetic", "memory"]
 
 # The keys each source reads besides `source` and `task`; a key another source reads is a
 # mistake worth naming (a `path` next to `source: pmlb` would otherwise be silently ignored).
@@ -64,12 +64,14 @@ DATASET_KEYS: dict[str, tuple[str, ...]] = {
     "pmlb": ("name", "cache_dir"),
     "file": ("path", "target", "categorical", "name"),
     "synthetic": ("synthetic_like", "cache_dir", "seed"),
+    "memory": ("name", "target"),
 }
 _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "sklearn": ("name",),
     "pmlb": ("name",),
     "file": ("path", "target"),
     "synthetic": ("synthetic_like",),
+    "memory": (),
 }
 _MISPLACED_HINTS = {
     "synthetic_like": (
@@ -96,11 +98,13 @@ class SubsampleSpec(_Section):
 
 class DatasetSpec(_Section):
     """Where the data comes from. Without `source`, `path` means a file, `synthetic_like` a
-    synthetic stand-in, and anything else a scikit-learn built-in."""
+    synthetic stand-in, and anything else a scikit-learn built-in. `memory`: arrays or a
+    DataFrame given in Python, `leantune.run(spec, X=..., y=...)`."""
 
     source: DatasetSource = "sklearn"
     name: Annotated[str, Field(min_length=1)] | None = None
-    """sklearn, pmlb: the set's name. file: a label for outputs (default: the file's stem)."""
+    """sklearn, pmlb: the set's name. file, memory: a label for outputs (default: the file's
+    stem; `in-memory`)."""
     task: TaskName | None = None
     """Default: the set's known task, else inferred from the target."""
     cache_dir: Path | None = None
@@ -109,7 +113,8 @@ class DatasetSpec(_Section):
     """file: a .csv, .csv.gz, .tsv, .tsv.gz, .parquet or .pq file (relative to the current
     directory)."""
     target: Annotated[str, Field(min_length=1)] | None = None
-    """file: the column to predict; every other column is a feature."""
+    """file: the column to predict; every other column is a feature. memory: the same, when
+    X is a DataFrame holding the target and y is not given."""
     categorical: Literal["onehot", "error"] | None = None
     """file: what to do with non-numeric feature columns. Default onehot (one column per value);
     error rejects them."""
@@ -227,6 +232,17 @@ class EstimatorModelSpec(_Section):
     @property
     def task(self) -> str:
         return task_of(load_estimator(self.estimator)) or "classification"
+
+
+class FunctionModelSpec(_Section):
+    """A training function of your own, given in Python: `leantune.run(spec, trainable=train)`
+    with `train(config, data, session)`. It gets the config (batch_size, learning_rate, alpha),
+    the fold's standardized data, and a session to call once a step with its loss and model."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.-]*$")]
+    trainable: Literal[True]
+    task: TaskName | None = None
+    """Default: dataset.task, else the task inferred from data given in Python."""
 
 
 def _check_values(cls: type, options: dict[str, Any], what: str) -> None:
@@ -535,11 +551,19 @@ class TrackingSpec(_Section):
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _model_kind(value: Any) -> str:
+    if isinstance(value, FunctionModelSpec) or (isinstance(value, dict) and "trainable" in value):
+        return "function"
+    return "by-path" if isinstance(value, dict | BaseModel) else "built-in"
+
+
 def _model_name(model: Any) -> str:
-    return model.name if isinstance(model, EstimatorModelSpec) else str(model)
+    return model.name if isinstance(model, BaseModel) else str(model)
 
 
 def _model_task(model: Any) -> str:
+    if isinstance(model, FunctionModelSpec):
+        return model.task or "classification"
     return model.task if isinstance(model, EstimatorModelSpec) else MODEL_TASKS[model]
 
 
@@ -570,8 +594,10 @@ class StudySpec(_Section):
     dataset: DatasetSpec
     model: list[
         Annotated[
-            Annotated[ModelName, Tag("built-in")] | Annotated[EstimatorModelSpec, Tag("by-path")],
-            Discriminator(lambda v: "by-path" if isinstance(v, dict | BaseModel) else "built-in"),
+            Annotated[ModelName, Tag("built-in")]
+            | Annotated[EstimatorModelSpec, Tag("by-path")]
+            | Annotated[FunctionModelSpec, Tag("function")],
+            Discriminator(_model_kind),
         ]
     ]
     """Built-in names (linear, logistic, svm) and by-path estimators, `{name: mlp, estimator:
@@ -615,6 +641,14 @@ class StudySpec(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StudySpec:
+        for index, model in enumerate(self.model):
+            if isinstance(model, FunctionModelSpec) and model.task is None:
+                if self.dataset.task is None:
+                    raise ValueError(
+                        f"model[{index}].task: a training function's task must be given, "
+                        "'classification' or 'regression' (or set dataset.task); got nothing"
+                    )
+                model.task = self.dataset.task
         tasks = {_model_task(m) for m in self.model}
         if len(tasks) > 1:
 
@@ -631,15 +665,16 @@ class StudySpec(_Section):
                 f"model: {self.model_names} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
             )
-        by_path = [m for m in self.model if isinstance(m, EstimatorModelSpec)]
+        by_path = [m for m in self.model if isinstance(m, EstimatorModelSpec | FunctionModelSpec)]
         if by_path and self.training.backend == "minibatch":
             raise ValueError(
                 "training.backend: minibatch trains the built-in models only; "
-                f"{by_path[0].name} ({by_path[0].estimator}) trains by its own partial_fit "
+                f"{by_path[0].name} trains by its own partial_fit or function "
                 "(use backend sklearn)"
             )
         for model in by_path:
-            self._estimator_axes(model, self.model.index(model))
+            if isinstance(model, EstimatorModelSpec):
+                self._estimator_axes(model, self.model.index(model))
         for name, where in self._quality_metrics_named():
             needs = METRICS[name].task
             if needs != self.task:
@@ -707,6 +742,11 @@ class StudySpec(_Section):
     def task(self) -> str:
         """The task the models need (the dataset must match it)."""
         return _model_task(self.model[0])
+
+    @property
+    def functions(self) -> list[FunctionModelSpec]:
+        """The model entries a training function given in Python trains."""
+        return [m for m in self.model if isinstance(m, FunctionModelSpec)]
 
     @property
     def model_names(self) -> list[str]:

@@ -220,7 +220,14 @@ class FinalModel:
     (regression) or its most common class (classification). A pick no better is weak."""
     estimator: Any = field(default=None, repr=False, compare=False)
     """A scikit-learn Pipeline (the refit's scaler, then the model): it predicts on raw
-    feature rows. None when the refit failed, or for a result loaded without its model."""
+    feature rows. None when the refit failed, or for a result loaded without its model. A
+    training function's model without `fit` comes as a ScaledModel (it predicts the same way,
+    but is not saved as an MLflow model)."""
+
+    @property
+    def savable(self) -> bool:
+        """Whether the model can be saved as an MLflow scikit-learn model."""
+        return isinstance(self.estimator, Pipeline)
 
 
 def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPlan) -> FinalModel:
@@ -235,7 +242,12 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
         for key, value in outcome.last_report.items()
         if key.startswith("val_")
     }
-    pipeline = deployable(outcome.estimator, refit) if outcome.estimator is not None else None
+    model = outcome.estimator
+    pipeline: Any = None
+    if model is not None:
+        # A training function's own model may not be a scikit-learn estimator.
+        pipeline = deployable(model, refit) if callable(getattr(model, "fit", None)) else None
+        pipeline = pipeline if pipeline is not None else ScaledModel(model, refit)
     # Only the rows timed are gathered: the whole test part would be a needless copy.
     rows = data.X[refit.val_idx[:1000]]
     per_sample, per_1000 = _inference_latency(pipeline, rows)
@@ -286,7 +298,20 @@ def deployable(estimator: Any, refit: Fold) -> Pipeline:
     return Pipeline([("scale", scaler), ("model", estimator)])
 
 
-def _inference_latency(pipeline: Pipeline | None, X_test: np.ndarray) -> tuple[float, float]:
+class ScaledModel:
+    """A model that is not a scikit-learn estimator behind its refit's scaling: predicts on
+    raw feature rows, as the Pipeline of any other model does."""
+
+    def __init__(self, model: Any, refit: Fold):
+        self.model = model
+        self.mean = np.asarray(refit.mean, dtype=float).copy()
+        self.scale = np.asarray(refit.scale, dtype=float).copy()
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict((np.asarray(X, dtype=float) - self.mean) / self.scale)
+
+
+def _inference_latency(pipeline: Any, X_test: np.ndarray) -> tuple[float, float]:
     """Median time of scaling + predict on up to 1,000 test rows: (ms per sample, ms per 1000)."""
     rows = X_test[:1000]
     if pipeline is None or len(rows) == 0:

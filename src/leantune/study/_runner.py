@@ -131,16 +131,19 @@ def run_study(
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
     on_summary: Callable[[dict[str, Any]], None] | None = None,
+    data: Any = None,
+    trainable: Any = None,
 ) -> StudyResult:
     """Run `spec` end to end. Invalid input raises LeantuneError before anything is created.
 
     `faults` is for tests only: misbehaviour injected into chosen trials (leantune.engine.Fault).
     `on_summary` gets the summary of a completed study as soon as it is saved, before the
-    report is drawn.
+    report is drawn. `data`: a Dataset given in Python (dataset source memory); `trainable`:
+    the training function of the spec's `trainable: true` model.
     """
     console = console or Console(stderr=True)
     clock = _Clock()
-    prepared = prepare_study(spec)
+    prepared = prepare_study(spec, data=data, trainable=trainable)
     prepared.run_dir.mkdir(parents=True, exist_ok=True)
     with own_run_dir(prepared.run_dir, fresh=True), recording_into(prepared.run_dir):
         return _start_study(prepared, console, show_progress, tracker, faults, clock, on_summary)
@@ -323,7 +326,7 @@ def _search_and_record(
         report_rows=spec.validation.report_rows,
         clock=spec.constraints.clock,
         announce_start=skip is not None,
-        estimators=spec.estimator_models(),
+        estimators=prepared.model_adapters(),
     )
     request = SearchRequest(
         name="tune",
@@ -376,7 +379,7 @@ def _search_and_record(
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
     best = None if interrupted else best_feasible(records, spec.goal)
     final = refit_and_test(prepared, best, plan) if best else None
-    if final is not None and final.estimator is not None:
+    if final is not None and final.savable:
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
         save_model(final.estimator, run_dir / MODEL_DIR, example)
     table = trials_table(records)
@@ -412,7 +415,7 @@ def _search_and_record(
             run_dir / TRIALS_PARQUET,
             run_dir / SUMMARY_FILE,
             run_dir / LEDGER_FILE,
-            *([run_dir / MODEL_DIR] if final is not None and final.estimator is not None else []),
+            *([run_dir / MODEL_DIR] if final is not None and final.savable else []),
             *(_write_report(run_dir, console) if spec.output.report else []),
         ],
         interrupted=interrupted is not None,
@@ -605,7 +608,7 @@ def _summary(
             "inference_ms_per_1000": final.inference_ms_per_1000,
             "baseline": final.baseline,
             # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
-            "model": MODEL_DIR if final.estimator is not None else None,
+            "model": MODEL_DIR if final.savable else None,
         }
     return {
         # Bumped when a key changes meaning or goes away; new keys keep the version.
@@ -624,12 +627,12 @@ def _summary(
         # By-path models: the class, its fixed arguments, the axes it takes, its losses' source.
         "estimators": {
             model.name: {
-                "estimator": model.path,
-                "params": dict(model.params),
-                "axes": dict(model.axes),
+                "estimator": getattr(model, "path", None),
+                "params": dict(getattr(model, "params", {})),
+                "axes": dict(getattr(model, "axes", {})),
                 "losses": model.loss_source,
             }
-            for model in spec.estimator_models()
+            for model in prepared.model_adapters()
         },
         "search_space": prepared.param_space,
         "folds": len(prepared.splits.folds),
