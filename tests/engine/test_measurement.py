@@ -26,6 +26,8 @@ def test_every_catalogued_metric_is_reported_on_both_clocks(clock):
     reports = _run(TrainingPlan(report_every=20, clock=clock))
     last = reports[-1]
     for metric in CATALOGUE:
+        if metric.task not in (None, "classification"):  # val_rmse: regression only
+            continue
         assert metric.name in last, metric.name
         if metric.timed:
             for each in CLOCKS:
@@ -38,9 +40,17 @@ def test_every_catalogued_metric_is_reported_on_both_clocks(clock):
 def test_latency_is_the_median_of_timed_repeats(monkeypatch):
     readings = iter([0.0, 0.001, 1.0, 1.003, 2.0, 2.002, 3.0, 3.9, 4.0, 4.001])
     monkeypatch.setattr(_trial.time, "perf_counter", lambda: next(readings))
-    monkeypatch.setattr(_trial, "model_size_bytes", lambda estimator: 1024)
     run = _trial._TrialRun.__new__(_trial._TrialRun)
     run.plan = TrainingPlan(clock="wall")
+
+    class Adapter:  # the model adapter's deployment calls
+        def predict(self, estimator, rows):
+            return estimator.predict(rows)
+
+        def size_bytes(self, estimator):
+            return 1024
+
+    run.model = Adapter()
 
     class Model:
         def predict(self, rows):
