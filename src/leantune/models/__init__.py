@@ -127,7 +127,13 @@ def weights(estimator: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 def model_size_bytes(estimator: Any) -> int:
     """Size of the pickled model: what an application would ship."""
-    return len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+    try:
+        return len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, AttributeError, TypeError):
+        # A training function's model whose class lives in a script pickles by value only.
+        import cloudpickle
+
+        return len(cloudpickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 # The adapters read the names above: imported last.

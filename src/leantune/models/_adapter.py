@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
-import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,7 +88,9 @@ class ModelAdapter(ABC):
 
     def size_bytes(self, estimator: Any) -> int:
         """Size of the pickled model: what an application would ship."""
-        return len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+        from leantune.models import model_size_bytes
+
+        return model_size_bytes(estimator)
 
 
 @dataclass(frozen=True)
@@ -363,15 +364,6 @@ class FunctionModel(_ScoredByOutputs):
 
     def make(self, config: Mapping[str, Any], *, seed: int, batch_size: int) -> Any:
         return None  # the function builds its own model and hands it over at each step
-
-    def size_bytes(self, estimator: Any) -> int:
-        try:
-            return super().size_bytes(estimator)
-        except Exception:
-            # A model class defined in the user's script pickles by value only.
-            import cloudpickle
-
-            return len(cloudpickle.dumps(estimator))
 
 
 def get_adapter(
