@@ -14,7 +14,14 @@ from leantune.metrics._catalog import (
     Metric,
     label,
 )
-from leantune.metrics._ml import Targets, batch_loss, decision, evaluate, score_metric
+from leantune.metrics._ml import (
+    Targets,
+    batch_loss,
+    decision,
+    evaluate,
+    quality_from_sums,
+    score_metric,
+)
 from leantune.metrics._objective import Objective, QualityBound, final_value
 from leantune.metrics._system import MemoryLimit, SystemSampler, memory_limit, private_memory_mb
 
@@ -42,5 +49,6 @@ __all__ = [
     "label",
     "memory_limit",
     "private_memory_mb",
+    "quality_from_sums",
     "score_metric",
 ]

@@ -158,6 +158,34 @@ class MiniBatchModel(SGDModel):
     backend: str = "minibatch"
     windowed: bool = True
 
+    def score(
+        self,
+        estimator: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        rows: np.ndarray,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        targets: Any,
+    ) -> dict[str, float]:
+        """One compiled pass, the scaling folded into the weights: the same metrics as
+        SGDModel's numpy pass, at a fraction of the cost (a report must cost what its window
+        of compiled steps does)."""
+        if estimator is None or not hasattr(estimator, "coef_"):
+            return super().score(estimator, X, y, rows, mean, scale, targets)
+        from leantune.metrics import quality_from_sums
+
+        # Writable copies (a few numbers, and the rows): the compiled scorer has one machine
+        # code per array type, and Ray hands workers read-only folds.
+        sums = estimator.score_rows(
+            X,
+            y,
+            np.array(rows, dtype=np.int64),
+            mean=np.array(mean, dtype=np.float64),
+            inv_scale=1.0 / np.array(scale, dtype=np.float64),
+        )
+        return quality_from_sums(*sums, len(rows), targets)
+
 
 def load_estimator(path: str) -> type:
     """The class at `module.Class`. Raises ValueError saying what is wrong with the path."""
