@@ -12,11 +12,53 @@ if TYPE_CHECKING:
     from leantune.study import StudyResult
 
 
-def run(spec: Any, overrides: list[str] | tuple[str, ...] = (), **options: Any) -> StudyResult:
-    """Run a study from a StudySpec, a dict, or a YAML path. See `leantune.study.run_study`."""
+def run(
+    spec: Any,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    X: Any = None,
+    y: Any = None,
+    trainable: Any = None,
+    **options: Any,
+) -> StudyResult:
+    """Run a study from a StudySpec, a dict, or a YAML path. See `leantune.study.run_study`.
+
+    `X`, `y`: data in memory instead of the spec's dataset: arrays, or a DataFrame `X` with
+    `y` (or `dataset.target`) naming its target column. A dict spec without `dataset` gets
+    `{source: memory}`. `trainable`: a training function `train(config, data, session)`
+    (leantune.engine.FoldData, TrainingSession) for the spec's `{name, trainable: true}`
+    model; a dict spec without `model` gets one named after the function.
+    """
+    from collections.abc import Mapping
+
     from leantune.study import run_study
 
-    return run_study(load_spec(spec, overrides), **options)
+    if isinstance(spec, Mapping):
+        if X is not None and "dataset" not in spec:
+            spec = {**spec, "dataset": {"source": "memory"}}
+        if trainable is not None and "model" not in spec:
+            name = getattr(trainable, "__name__", "trainable").strip("<>") or "trainable"
+            spec = {**spec, "model": [{"name": name, "trainable": True, "task": _task(X, y)}]}
+    loaded = load_spec(spec, overrides)
+    data = None
+    if X is not None:
+        from leantune.datasets import load_memory
+
+        given = loaded.dataset
+        data = load_memory(X, y, target=given.target, name=given.name, task=given.task)
+    return run_study(loaded, data=data, trainable=trainable, **options)
+
+
+def _task(X: Any, y: Any) -> str | None:
+    """The task of data given in Python, for a training function's model entry."""
+    if X is None:
+        return None
+    import numpy as np
+
+    from leantune.datasets import infer_task
+
+    target = X[y] if isinstance(y, str) else y
+    return None if target is None else infer_task(np.asarray(target))
 
 
 def resume(run_dir: Any, **options: Any) -> StudyResult:

@@ -38,7 +38,7 @@ def test_a_stand_in_cannot_pass_for_the_real_set():
     )
     assert "never passes for the real set" in line
     (line,) = _problems(synthetic_like="mnist", name="mnist")
-    assert "dataset.name: applies only to source 'sklearn', 'pmlb' or 'file'" in line
+    assert "dataset.name: applies only to source 'sklearn', 'pmlb', 'file' or 'memory'" in line
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,10 @@ def test_a_stand_in_cannot_pass_for_the_real_set():
             {"path": "a.csv", "target": "y", "categorical": "drop"},
             "dataset.categorical: must be 'onehot' or 'error'; got 'drop'",
         ),
-        ({"source": "csv", "name": "x"}, "dataset.source: must be 'sklearn', 'pmlb', 'file' or"),
+        (
+            {"source": "csv", "name": "x"},
+            "dataset.source: must be 'sklearn', 'pmlb', 'file', 'synthetic' or",
+        ),
     ],
 )
 def test_each_misplaced_or_missing_key_is_named(section, expected):

@@ -28,6 +28,8 @@ def test_every_catalogued_metric_is_reported_on_both_clocks(clock):
     reports = _run(TrainingPlan(report_every=20, clock=clock))
     last = reports[-1]
     for metric in CATALOGUE:
+        if metric.task not in (None, "classification"):  # val_rmse: regression only
+            continue
         assert metric.name in last, metric.name
         if metric.timed:
             for each in CLOCKS:
@@ -42,10 +44,18 @@ def test_latency_is_the_median_of_the_last_timed_calls(monkeypatch):
         [0.0, 0.001, 1.0, 1.003, 2.0, 2.002, 3.0, 3.9, 4.0, 4.001, 5.0, 5.8, 6.0, 6.0015]
     )
     monkeypatch.setattr(_trial.time, "perf_counter", lambda: next(readings))
-    monkeypatch.setattr(_trial, "model_size_bytes", lambda estimator: 1024)
     run = _trial._TrialRun.__new__(_trial._TrialRun)
     run.plan = TrainingPlan(clock="wall")
     run.latency_walls, run.latency_cpus = deque(maxlen=5), deque(maxlen=5)
+
+    class Adapter:  # the model adapter's deployment calls
+        def predict(self, estimator, rows):
+            return estimator.predict(rows)
+
+        def size_bytes(self, estimator):
+            return 1024
+
+    run.model = Adapter()
 
     class Model:
         def predict(self, rows):

@@ -94,3 +94,19 @@ def test_observe_only_runs_every_trial_to_the_end_and_marks_violations(ray_sessi
         assert record.stop_reason.metric == "memory_mb"
         assert record.last["trial_status"] == "finished"
         assert record.last["step"] == record.last["steps_planned"]
+
+
+def test_tpe_is_told_the_studys_objective_and_direction(tmp_path):
+    from leantune.engine._tune import _searcher
+    from leantune.metrics import Objective
+    from leantune.trials import TrialRecord
+
+    objective = Objective("inference_latency_ms", "min")
+    request = _request(tmp_path, "objective", method="tpe", num_samples=4, mode="min")
+    request = SearchRequest(**{**request.__dict__, "objective": objective})
+    searcher = _searcher(request, driver=None)
+    assert (searcher.metric, searcher.mode) == ("objective", "min")
+    last = {"cv_score_mean": 0.9, "objective": 0.9, "inference_latency_ms": 0.002}
+    record = TrialRecord("t", {"model": "logistic"}, status="feasible", reports=[last])
+    assert searcher._value(record) == 0.002  # the objective's value, not the CV score
+    assert searcher._value(TrialRecord("u", {}, reports=[{"cv_score_mean": 0.9}])) is None

@@ -128,3 +128,24 @@ def test_a_tie_is_broken_without_the_trials_own_measured_time():
     # Among twins the config order decides: t1 measured fastest, and does not win.
     for order in (twins, twins[::-1]):
         assert best_feasible(order, "classification").trial_id == "t2"
+
+
+def test_the_pick_follows_the_objective_and_its_mode():
+    from leantune.metrics import Objective
+    from leantune.study._results import best_feasible
+
+    def trial(trial_id, accuracy, latency, status="feasible"):
+        last = {"cv_score_mean": accuracy, "inference_latency_ms": latency, "steps_planned": 4}
+        config = {"model": "logistic", "batch_size": 8, "learning_rate": 0.1, "alpha": 1e-4}
+        return TrialRecord(trial_id, config, status=status, reports=[last], ended_at=1.0)
+
+    records = [
+        trial("accurate", 0.95, 0.004),
+        trial("fast", 0.85, 0.001),
+        trial("fastest but under the floor", 0.7, 0.0005, status="infeasible"),
+        trial("no value", 0.9, float("nan")),
+    ]
+    assert best_feasible(records, Objective("inference_latency_ms", "min")).trial_id == "fast"
+    assert best_feasible(records, Objective("val_accuracy", "max")).trial_id == "accurate"
+    assert best_feasible(records, Objective("val_accuracy", "min")).trial_id == "fast"
+    assert best_feasible(records, "classification").trial_id == "accurate"

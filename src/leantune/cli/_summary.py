@@ -53,6 +53,29 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
         )
 
 
+def _objective_line(summary: dict[str, Any], out: Any) -> None:
+    """What the pick optimized, when it is not the validation score, and the quality limits."""
+    objective, best = summary.get("objective") or {}, summary["best"]
+    floors = summary.get("quality_constraints") or {}
+    bounds = [
+        f"{metric} {'≥' if kind == 'min' else '≤'} {value:g}"
+        for metric, bound in floors.items()
+        for kind, value in bound.items()
+    ]
+    subject = f", subject to {', '.join(bounds)} (final CV value)" if bounds else ""
+    if objective and objective.get("metric") != best.get("cv_metric"):
+        verb = "minimize" if objective["mode"] == "min" else "maximize"
+        value = best.get("objective_value")
+        shown = f"{value:.4g}" if isinstance(value, int | float) else "n/a"
+        out(
+            f"  [bold]objective[/]: {verb} {objective['metric']} → {shown} (trial's final "
+            f"value){subject}",
+            highlight=False,
+        )
+    elif subject:
+        out(f"  picked{subject}", highlight=False)
+
+
 def print_summary(
     summary: dict[str, Any], console: Console, command_wall_s: float | None = None
 ) -> None:
@@ -75,6 +98,7 @@ def print_summary(
             f"{best['inference_ms_per_sample'] * 1e3:.2f} µs/sample",
             highlight=False,
         )
+        _objective_line(summary, out)
     else:
         out(
             "[bold red]No feasible config[/]: every trial broke a constraint, diverged or "
@@ -90,7 +114,9 @@ def print_summary(
     stops = summary["stopped_trials"]
     if stops:
         by_label = ", ".join(f"{n} by {label}" for label, n in summary["stopped_by"].items())
-        verb = "Stopped" if summary["search"]["stopping_enabled"] else "Broke a limit (not stopped)"
+        # A quality limit is judged on the finished trial: it breaks a limit, never stops one.
+        ran_out = all(stop["status"] == "infeasible" for stop in stops)
+        verb = "Broke a limit (not stopped)" if ran_out else "Stopped"
         out(f"{verb} ({len(stops)}): {by_label}", highlight=False)
         for stop in stops[:_SHOWN_STOPS]:
             out(

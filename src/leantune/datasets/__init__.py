@@ -6,6 +6,7 @@ from __future__ import annotations
 from leantune.datasets._catalog import DatasetInfo, DatasetShape, list_datasets, pmlb_shape
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._file import load_file
+from leantune.datasets._memory import load_memory
 from leantune.datasets._pmlb import THESIS_DATASETS, default_cache_dir, load_pmlb
 from leantune.datasets._prepare import build_dataset, infer_task
 from leantune.datasets._sklearn import BUILTINS, load_sklearn
@@ -16,10 +17,21 @@ from leantune.errors import DatasetError
 from leantune.spec import DatasetSpec
 
 
-def load_dataset(spec: DatasetSpec) -> Dataset:
+def load_dataset(spec: DatasetSpec, given: Dataset | None = None) -> Dataset:
     """Load and check the dataset a study names, and draw its subsample if the spec asks for
-    one. Raises DatasetError with a clear message."""
-    data = _load(spec)
+    one. `given`: the data of source `memory` (leantune.run(spec, X=..., y=...)). Raises
+    DatasetError with a clear message."""
+    if spec.source == "memory" and given is None:
+        raise DatasetError(
+            "dataset: source 'memory' takes its rows from Python, leantune.run(spec, X=..., "
+            "y=...); a study file or a resume has none"
+        )
+    if given is not None and spec.source != "memory":
+        raise DatasetError(
+            f"dataset.source: data was given in Python, so it must be 'memory' (or left out); "
+            f"got {spec.source!r}"
+        )
+    data = given if given is not None else _load(spec)
     if spec.subsample is None:
         return data
     return subsample(data, spec.subsample.rows, spec.subsample.seed)
@@ -63,6 +75,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "load_file",
+    "load_memory",
     "load_pmlb",
     "load_sklearn",
     "load_synthetic_like",

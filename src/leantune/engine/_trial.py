@@ -22,16 +22,8 @@ from threadpoolctl import threadpool_limits
 from leantune.datasets import Fold
 from leantune.engine._faults import ActiveFault, Fault, select_fault
 from leantune.engine._memory_cap import MemoryCap
-from leantune.metrics import (
-    Clock,
-    SystemSampler,
-    Targets,
-    batch_loss,
-    evaluate,
-    quality_from_sums,
-    score_metric,
-)
-from leantune.models import get_model, model_size_bytes, weights
+from leantune.metrics import Clock, SystemSampler, Targets, score_metric
+from leantune.models import get_adapter
 from leantune.trials import (  # statuses, re-exported from here too
     DIVERGED,
     FAILED,
@@ -79,6 +71,8 @@ class TrainingPlan:
     the worker's memory baseline), so the driver can skip the config before it trains."""
     backend: str = "sklearn"
     """sklearn: one partial_fit call a step. minibatch: one compiled call a report window."""
+    estimators: tuple[Any, ...] = ()
+    """The study's by-path models (leantune.models.EstimatorModel), found by config["model"]."""
 
     def steps_per_fold(self, n_rows: int, batch_size: int) -> int:
         if self.max_steps is not None:
@@ -212,7 +206,9 @@ class _TrialRun:
         self.data = data
         self.plan = plan
         self.report = report
-        self.model = get_model(config["model"])
+        self.model = get_adapter(
+            config["model"], plan.backend, {model.name: model for model in plan.estimators}
+        )
         self.batch_size = int(config["batch_size"])
         self.targets = data.targets
         self.classes = np.arange(data.n_classes) if data.task == "classification" else None
@@ -239,39 +235,26 @@ class _TrialRun:
         """Load the minibatch kernels for this trial's array types before its clocks and its
         memory baseline start. A first call in a process costs ~0.3 s from numba's cache, ~6 s
         where nothing is cached yet: the worker's set-up, not this config's cost."""
-        X, y, config = self.data.X, self.data.y, self.config
-        estimator = self.model.make(
-            learning_rate=float(config["learning_rate"]),
-            alpha=float(config["alpha"]),
-            seed=self.plan.seed,
-            backend="minibatch",
-            batch_size=1,
-        )
+        X, y = self.data.X, self.data.y
+        estimator = self.model.make(self.config, seed=self.plan.seed, batch_size=1)
         estimator.start(X.shape[1], self.classes)
         first = np.zeros(1, dtype=np.int64)
         mean, inv_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
         # Shuffled epochs train on a fresh (writable) permutation, unshuffled ones on the
         # fold's own indices (read-only when Ray hands them over): two array types.
         orders = [first] + [fold.train_idx[:1] for fold in self.data.folds[:1]]
-        with contextlib.suppress(
-            ValueError
-        ):  # a config that overflows at once: compiled all the same
+        # A config that overflows at once raises (ValueError): compiled all the same.
+        with contextlib.suppress(ValueError):
             for order in orders:
                 estimator.train_steps(X, y, order, start=0, steps=1, mean=mean, inv_scale=inv_scale)
             estimator.score_rows(X, y, first, mean=mean, inv_scale=inv_scale)
 
     def train_fold(self, fold_index: int, fold: Fold) -> None:
         X, y, plan, batch_size = self.data.X, self.data.y, self.plan, self.batch_size
-        loss, targets = self.model.loss, self.targets
+        targets, step, step_loss = self.targets, self.model.step, self.model.step_loss
         mean, inv_scale = fold.mean, 1.0 / fold.scale
         rng = np.random.default_rng([plan.seed, fold_index])
-        estimator = self.model.make(
-            learning_rate=float(self.config["learning_rate"]),
-            alpha=float(self.config["alpha"]),
-            seed=plan.seed,
-            backend=plan.backend,
-            batch_size=batch_size,
-        )
+        estimator = self.model.make(self.config, seed=plan.seed, batch_size=batch_size)
         self.estimator, self.fold_index = estimator, fold_index
         # The loss of the all-zero model SGD starts from: the divergence policy's yardstick.
         # Reports inside the fold read a fixed sample of validation rows: on kddcup the whole
@@ -282,18 +265,16 @@ class _TrialRun:
             sampler = np.random.default_rng([plan.seed, fold_index, 1])  # not the row order's
             picked = sampler.choice(len(fold.val_idx), size=in_fold, replace=False)
             self.report_rows = fold.val_idx[np.sort(picked)]
-        if plan.backend == "minibatch":
-            # Writable copies: the compiled scorer has one machine code per array type, and
-            # the folds come read-only from Ray's object store.
-            self.report_rows = np.array(self.report_rows, dtype=np.int64)
-            self.fold_rows = np.array(fold.val_idx, dtype=np.int64)
-            self.fold_mean = np.array(mean, dtype=np.float64)
-            self.fold_inv_scale = np.array(inv_scale, dtype=np.float64)
         self.start_loss = self._evaluate(fold, None, self.report_rows)["val_loss"]
         latency_rows = max(16, min(LATENCY_ROWS, LATENCY_BYTES // (8 * X.shape[1])))
         self.latency_rows = (X[fold.val_idx[:latency_rows]] - mean) * inv_scale
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
+        if self.model.driven:  # a training function of the user's drives the steps
+            from leantune.engine._session import train_fold_by_function
+
+            train_fold_by_function(self, fold, rng, steps)
+            return
         if plan.backend == "minibatch":
             self._train_fold_in_windows(fold, rng, steps)
             return
@@ -317,14 +298,14 @@ class _TrialRun:
             gathered, loss_cpu_start = clock(), cpu_clock()
             # Progressive loss: the batch under the weights before its update (the seed's
             # definition). It is instrumentation, so it is kept out of the step time.
-            batch_value = batch_loss(X_batch, y_batch, weights(estimator), loss, targets)
+            batch_value = step_loss(estimator, X_batch, y_batch, targets)
             measured, measured_cpu = clock(), cpu_clock()
             window_loss_cpu += measured_cpu - loss_cpu_start
             if fold_step == 1 and self.classes is not None:
                 # Every class code up front: a fold's first batch rarely holds them all.
-                estimator.partial_fit(X_batch, y_batch, classes=self.classes)
+                step(estimator, X_batch, y_batch, self.classes)
             else:
-                estimator.partial_fit(X_batch, y_batch)
+                step(estimator, X_batch, y_batch)
             window_seconds += (gathered - started) + (clock() - measured)
             window_losses.append(batch_value)
             if self.fault is not None:
@@ -396,18 +377,12 @@ class _TrialRun:
         self.step += len(window_losses)
         self.step_seconds += window_wall
         self.step_cpu_seconds += window_cpu
-        current = weights(self.estimator)
-        if current is not None and not (
-            np.isfinite(current[0]).all() and np.isfinite(current[1]).all()
-        ):
-            raise Diverged(f"weights are not finite at step {self.step}")
+        problem = self.model.diverged(self.estimator)
+        if problem is not None:
+            raise Diverged(f"{problem} at step {self.step}")
         fold_finished = fold_step == fold_steps
-        rows = (
-            (self.fold_rows if self.plan.backend == "minibatch" else fold.val_idx)
-            if fold_finished
-            else self.report_rows
-        )
-        quality = self._evaluate(fold, current, rows)
+        rows = fold.val_idx if fold_finished else self.report_rows
+        quality = self._evaluate(fold, self.estimator, rows)
         if not math.isfinite(quality["val_loss"]):
             raise Diverged(f"validation loss is {quality['val_loss']} at step {self.step}")
         result: dict[str, Any] = {
@@ -423,7 +398,7 @@ class _TrialRun:
             "val_loss_start": self.start_loss,
             "objective": quality[self.metric],
             "progress_pct": 100.0 * self.step / self.steps_planned,
-            "weight_norm": float(np.linalg.norm(current[0])) if current is not None else 0.0,
+            "weight_norm": self.model.weight_norm(self.estimator),
             **self._deployment_metrics(),
             **self._step_times(window_wall, window_cpu, len(window_losses)),
             **self._sample(),
@@ -472,7 +447,7 @@ class _TrialRun:
         walls, cpus = self.latency_walls, self.latency_cpus
         for _ in range(LATENCY_REPEATS if not walls else 1):
             started, started_cpu = time.perf_counter(), time.thread_time()
-            self.estimator.predict(self.latency_rows)
+            self.model.predict(self.estimator, self.latency_rows)
             walls.append(time.perf_counter() - started)
             cpus.append(time.thread_time() - started_cpu)
         rows = len(self.latency_rows)
@@ -481,7 +456,7 @@ class _TrialRun:
             "inference_latency_ms": cpu_ms if self.plan.clock == "cpu" else wall_ms,
             "inference_latency_cpu_ms": cpu_ms,
             "inference_latency_wall_ms": wall_ms,
-            "model_size_kb": model_size_bytes(self.estimator) / 1024,
+            "model_size_kb": self.model.size_bytes(self.estimator) / 1024,
         }
 
     def _in_fold_rows(self, validation_rows: int) -> int:
@@ -499,27 +474,10 @@ class _TrialRun:
             rows = min(rows, max(MIN_REPORT_ROWS, window_rows // 20))
         return rows
 
-    def _evaluate(
-        self, fold: Fold, current: tuple[np.ndarray, np.ndarray] | None, rows: np.ndarray
-    ) -> dict[str, float]:
-        if current is not None and self.plan.backend == "minibatch":
-            sums = self.estimator.score_rows(
-                self.data.X,
-                self.data.y,
-                rows,
-                mean=self.fold_mean,
-                inv_scale=self.fold_inv_scale,
-            )
-            return quality_from_sums(*sums, len(rows), self.targets)
-        return evaluate(
-            self.data.X,
-            self.data.y,
-            rows,
-            fold.mean,
-            fold.scale,
-            current,
-            self.model.loss,
-            self.targets,
+    def _evaluate(self, fold: Fold, estimator: Any, rows: np.ndarray) -> dict[str, float]:
+        """`estimator` None: the untrained model's scores (the divergence rule's yardstick)."""
+        return self.model.score(
+            estimator, self.data.X, self.data.y, rows, fold.mean, fold.scale, self.targets
         )
 
     def _outcome_fields(self, status: str, error: str | None = None) -> dict[str, Any]:

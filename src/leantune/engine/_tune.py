@@ -34,6 +34,7 @@ from leantune.engine._trial import (
     TrialData,
     train_trial,
 )
+from leantune.metrics import Objective
 from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason, TrialHistory
 from leantune.trials import (
     DIVERGED,
@@ -112,6 +113,8 @@ class SearchRequest:
     """Configs to sample (random and tpe)."""
     mode: str = "max"
     """Whether a higher `objective` is better ("max") or a lower one ("min")."""
+    objective: Objective | None = None
+    """What TPE learns from, with `mode`: a metric's final value. None: the CV score."""
     seed: int = 0
     scheduler: Mapping[str, Any] | None = None
     """{"name": "asha", "grace_period": %, "reduction_factor": n}, or None."""
@@ -410,6 +413,7 @@ def _searcher(
     return _ConstraintAwareOptuna(
         driver,
         history=history,
+        objective=request.objective,
         metric="objective",
         mode=request.mode,
         sampler=sampler,
@@ -690,7 +694,9 @@ class _Driver:
             elif record.stop_reason.rule == "divergence":
                 record.status = DIVERGED
             else:
-                record.status = STOPPED if self.enforce else INFEASIBLE
+                # A limit judged on the finished trial (quality) did not cut it short.
+                cut_short = self.enforce and not record.stop_reason.final
+                record.status = STOPPED if cut_short else INFEASIBLE
         elif trial_status is not None:
             record.status = FEASIBLE
         elif self.scheduler and record.reports:
@@ -761,10 +767,24 @@ class _ConstraintAwareOptuna(OptunaSearch):
     with its relative violation as a constraint value, so TPE learns to avoid that region.
     """
 
-    def __init__(self, driver: _Driver, history: Sequence[TrialRecord] = (), **options: Any):
+    def __init__(
+        self,
+        driver: _Driver,
+        history: Sequence[TrialRecord] = (),
+        objective: Objective | None = None,
+        **options: Any,
+    ):
         self._driver = driver
         self._history = list(history)
+        self._objective = objective
         super().__init__(**options)
+
+    def _value(self, record: TrialRecord) -> Any:
+        """The trial's value for the sampler: the study's objective, else its CV score."""
+        if self._objective is not None:
+            value = self._objective.value(record.reports)
+            return value if math.isfinite(value) else None
+        return record.last.get("cv_score_mean", record.last.get("objective"))
 
     def _setup_study(self, mode: Any) -> None:
         super()._setup_study(mode)
@@ -774,7 +794,7 @@ class _ConstraintAwareOptuna(OptunaSearch):
 
         for record in self._history:
             params = {name: record.config[name] for name in self._space}
-            value = record.last.get("cv_score_mean", record.last.get("objective"))
+            value = self._value(record)
             violation = record.stop_reason.violation if record.stop_reason else 0.0
             complete = isinstance(value, int | float) and math.isfinite(value)
             self._ot_study.add_trial(
@@ -807,9 +827,12 @@ class _ConstraintAwareOptuna(OptunaSearch):
                 ot_trial.set_constraint("violation", violation)
             if reason is not None:
                 ot_trial.set_user_attr("stop_reason", reason.describe())
-            objective = record.last.get("cv_score_mean", record.last.get("objective"))
+            objective = self._value(record)
             if objective is not None:
                 result = {**(result or {}), self.metric: objective}
+            elif self._objective is not None and result:
+                # The reports' `objective` is the CV score, not the study's objective.
+                result = {k: v for k, v in result.items() if k != self.metric}
         super().on_trial_complete(trial_id, result=result, error=error)
 
     def __reduce__(self) -> Any:

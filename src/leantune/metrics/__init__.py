@@ -7,6 +7,7 @@ from leantune.metrics._catalog import (
     MEMORY_METRICS,
     METRICS,
     PREDICTABLE,
+    QUALITY_METRICS,
     SYSTEM_METRICS,
     TIMED_METRICS,
     Clock,
@@ -21,6 +22,7 @@ from leantune.metrics._ml import (
     quality_from_sums,
     score_metric,
 )
+from leantune.metrics._objective import Objective, QualityBound, final_value
 from leantune.metrics._system import MemoryLimit, SystemSampler, memory_limit, private_memory_mb
 
 __all__ = [
@@ -30,16 +32,20 @@ __all__ = [
     "MEMORY_METRICS",
     "METRICS",
     "PREDICTABLE",
+    "QUALITY_METRICS",
     "SYSTEM_METRICS",
     "TIMED_METRICS",
     "Clock",
     "MemoryLimit",
     "Metric",
+    "Objective",
+    "QualityBound",
     "SystemSampler",
     "Targets",
     "batch_loss",
     "decision",
     "evaluate",
+    "final_value",
     "label",
     "memory_limit",
     "private_memory_mb",

@@ -36,7 +36,15 @@ class Metric:
     """Depends on the model and the data's shape only, not on batch size or learning rate."""
     constrainable: bool = True
     """A study may set a limit on it (`constraints.<name>`)."""
+    task: Literal["classification", "regression"] | None = None
+    """Reported for this task only (a quality metric); None: for every task."""
     description: str = ""
+
+    @property
+    def bound(self) -> Literal["min", "max"]:
+        """The one kind of limit that makes sense on it: a maximum on what is better lower, a
+        floor (minimum) on what is better higher."""
+        return "max" if self.lower_is_better else "min"
 
     def on_clock(self, clock: Clock) -> str:
         """The report key holding this time on `clock`: `train_time_cpu_s`, `step_time_wall_ms`."""
@@ -116,6 +124,28 @@ CATALOGUE: tuple[Metric, ...] = (
         per_model=True,
         description="Serialized (pickled) size of the model.",
     ),
+    # Quality: what the model is worth. A limit on one is judged once, on the trial's final
+    # cross-validated value (the mean over folds of each fold's last score, on every
+    # validation row), never on a mid-trial reading, so it never stops a trial early.
+    Metric(
+        "val_accuracy",
+        "validation accuracy",
+        "",
+        "quality",
+        lower_is_better=False,
+        task="classification",
+        description="Share of validation rows classified right: the mean over folds of each "
+        "fold's final value.",
+    ),
+    Metric(
+        "val_rmse",
+        "validation RMSE",
+        "",
+        "quality",
+        task="regression",
+        description="Root mean squared error on the validation rows: the mean over folds of "
+        "each fold's final value.",
+    ),
 )
 
 METRICS: dict[str, Metric] = {metric.name: metric for metric in CATALOGUE}
@@ -126,6 +156,8 @@ MEMORY_METRICS = tuple(m.name for m in CATALOGUE if m.memory)
 TIMED_METRICS = tuple(m.name for m in CATALOGUE if m.timed)
 # The system metrics of training (RQ1's subject); deployment metrics describe the model.
 SYSTEM_METRICS = tuple(m.name for m in CATALOGUE if m.kind == "system")
+# Judged on the trial's final cross-validated value; the others on its last report.
+QUALITY_METRICS = tuple(m.name for m in CATALOGUE if m.kind == "quality")
 
 
 def label(name: str) -> str:

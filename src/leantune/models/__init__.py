@@ -127,4 +127,46 @@ def weights(estimator: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 def model_size_bytes(estimator: Any) -> int:
     """Size of the pickled model: what an application would ship."""
-    return len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+    try:
+        return len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+    except (pickle.PicklingError, AttributeError, TypeError):
+        # A training function's model whose class lives in a script pickles by value only.
+        import cloudpickle
+
+        return len(cloudpickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+# The adapters read the names above: imported last.
+from leantune.models._adapter import (  # noqa: E402
+    EstimatorModel,
+    FunctionModel,
+    MiniBatchModel,
+    ModelAdapter,
+    SGDModel,
+    constructor_arguments,
+    get_adapter,
+    load_estimator,
+    task_of,
+)
+
+__all__ = [
+    "BACKENDS",
+    "MODELS",
+    "EstimatorModel",
+    "FunctionModel",
+    "LossFunction",
+    "MiniBatchModel",
+    "ModelAdapter",
+    "ModelKind",
+    "SGDModel",
+    "constructor_arguments",
+    "get_adapter",
+    "get_model",
+    "hinge_loss",
+    "load_estimator",
+    "log_loss",
+    "model_size_bytes",
+    "squared_loss",
+    "task_of",
+    "weights",
+]

@@ -12,6 +12,8 @@ from leantune.metrics import CATALOGUE
 from leantune.report._run import HYPERPARAMETERS, RunResults
 
 CONSTRAINT_LABELS = {metric.name: metric.label for metric in CATALOGUE if metric.constrainable}
+# The costs a Pareto front sets against quality: every catalogued metric but quality itself.
+_COSTS = {metric.name for metric in CATALOGUE if metric.kind != "quality"}
 # Shown when a study sets no constraint: the two costs every application has.
 DEFAULT_TRADE_OFFS = ("train_time_s", "memory_mb")
 
@@ -48,8 +50,12 @@ def off_scale(status: pd.Series, quality: pd.Series, higher_is_better: bool) -> 
 
 
 def trade_off_metrics(run: RunResults) -> list[str]:
-    constrained = [m for m in run.constraints if m in CONSTRAINT_LABELS]
-    return constrained or list(DEFAULT_TRADE_OFFS)
+    """The objective first when it is a cost (latency, size, time, ...), then each constrained
+    cost; with neither, training time and memory."""
+    objective = run.objective["metric"]
+    chosen = [objective] if objective in _COSTS else []
+    constrained = [m for m in run.constraints if m in _COSTS and m not in chosen]
+    return [*chosen, *constrained] or list(DEFAULT_TRADE_OFFS)
 
 
 def pareto_frame(run: RunResults) -> pd.DataFrame:
@@ -82,9 +88,13 @@ def pareto_frame(run: RunResults) -> pd.DataFrame:
     best = run.best or {}
     frame["chosen"] = frame["trial_id"].astype(str) == str(best.get("trial_id", ""))
     peaks = run.reports(metrics).groupby("trial_id").max(numeric_only=True)
+    objective = run.objective["metric"]
     for metric in metrics:
         values = peaks[metric] if metric in peaks else pd.Series(dtype=float)
         frame[metric] = frame["trial_id"].astype(str).map(values).astype(float)
+        if metric == objective and metric not in run.constraints and metric in trials:
+            # An objective with no limit on it: the final value the pick was made on.
+            frame[metric] = pd.to_numeric(trials[metric], errors="coerce").to_numpy()
         frame[f"front_{metric}"] = _front(frame, metric, run.higher_is_better)
     return frame.reset_index(drop=True)
 

@@ -74,6 +74,24 @@ class RunResults:
         return dict(self.summary.get("constraints") or {})
 
     @property
+    def objective(self) -> dict[str, str]:
+        """What the pick optimized: {"metric", "mode"}; runs older than objectives ranked by
+        the validation score."""
+        given = self.summary.get("objective")
+        if given:
+            return {"metric": str(given["metric"]), "mode": str(given["mode"])}
+        return {"metric": self.score_metric, "mode": "max" if self.higher_is_better else "min"}
+
+    @property
+    def objective_is_score(self) -> bool:
+        return self.objective["metric"] == self.score_metric
+
+    @property
+    def quality_constraints(self) -> dict[str, dict[str, float]]:
+        """{"val_accuracy": {"min": 0.8}}: judged on each trial's final CV value."""
+        return dict(self.summary.get("quality_constraints") or {})
+
+    @property
     def clock(self) -> str:
         """The clock time limits were judged on; runs from before the choice used the wall."""
         return str(self.summary.get("clock") or "wall")

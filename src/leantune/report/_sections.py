@@ -142,7 +142,27 @@ def constraints_text(run: RunResults) -> str:
     if set(run.constraints) & set(TIMED_METRICS):
         clock = "the training thread's CPU time" if run.clock == "cpu" else "wall-clock time"
         limits += f" (time limits judged on {clock})"
+    quality = quality_constraints_text(run)
+    if quality:
+        limits = f"{limits}; {quality}" if run.constraints else quality
     return limits
+
+
+def quality_constraints_text(run: RunResults) -> str:
+    """`val_accuracy ≥ 0.8 (on each trial's final CV value)`, or "" when none is set."""
+    bounds = [
+        f"{metric} {'≥' if kind == 'min' else '≤'} {value:g}"
+        for metric, bound in run.quality_constraints.items()
+        for kind, value in bound.items()
+    ]
+    return f"{', '.join(bounds)} (on each trial's final CV value)" if bounds else ""
+
+
+def objective_text(run: RunResults) -> str:
+    """`minimize inference latency (ms/sample)`: what the pick optimized."""
+    objective = run.objective
+    verb = "minimize" if objective["mode"] == "min" else "maximize"
+    return f"{verb} {CONSTRAINT_LABELS.get(objective['metric'], objective['metric'])}"
 
 
 def overview(run: RunResults) -> Paragraph:
@@ -155,7 +175,8 @@ def overview(run: RunResults) -> Paragraph:
         f"{run.dataset.get('name', '?')} ({run.task}, {format_value(run.dataset.get('rows'))} "
         f"rows × {format_value(run.dataset.get('features'))} features); models "
         f"{', '.join(summary.get('models') or []) or '?'}; {len(run.trials)} trials by "
-        f"{run.method} search, {summary.get('folds', '?')}-fold CV; constraints: {constraints}; "
+        f"{run.method} search, {summary.get('folds', '?')}-fold CV; objective: "
+        f"{objective_text(run)}; constraints: {constraints}; "
         f"stopping {stopping}. Trials: {statuses}."
     )
 
@@ -189,6 +210,11 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
             for key, value in test.items()
             if not key.endswith("_start")  # the zero model's loss: a yardstick, not a score
         ],
+        *(
+            [(f"objective: {objective_text(run)} (trial's final value)", best["objective_value"])]
+            if not run.objective_is_score and best.get("objective_value") is not None
+            else []
+        ),
         ("inference latency per sample (ms)", best.get("inference_ms_per_sample")),
         ("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000")),
         ("model size (bytes, pickled)", best.get("model_size_bytes")),
@@ -201,8 +227,9 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     blocks: list[Block] = [
         Table(
             _id(prefix, "chosen_config"),
-            "The chosen config: the feasible trial with the best mean CV score, refit on the "
-            "whole training part and scored on the held-out test part",
+            "The chosen config: the feasible trial with the best "
+            + ("mean CV score" if run.objective_is_score else "value of the objective")
+            + ", refit on the whole training part and scored on the held-out test part",
             data,
         )
     ]
@@ -550,6 +577,15 @@ def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2, arm: str = 
         if limits
         else "No constraint was set; validation quality against training time and memory"
     )
+    if not run.objective_is_score:
+        subject = (
+            f", among those with {quality_constraints_text(run)}" if run.quality_constraints else ""
+        )
+        intro = (
+            f"The objective is to {objective_text(run)}: the pick is the feasible trial with "
+            f"the best final value{subject} (the first panel shows each trial's final value). "
+            f"{intro}"
+        )
     blocks: list[Block] = [
         Heading(f"Trade-offs: the Pareto front{arm}", level, anchor=_id(prefix, "pareto")),
         Paragraph(

@@ -44,6 +44,13 @@ class Baseline(_Part):
     how: str
 
 
+class ObjectiveSummary(_Part):
+    """What the pick optimized among the feasible trials."""
+
+    metric: str
+    mode: Literal["min", "max"]
+
+
 class BestSummary(_Part):
     """The chosen config: its CV score, its refit's test scores and what it costs to ship."""
 
@@ -53,6 +60,8 @@ class BestSummary(_Part):
     cv_mode: Literal["min", "max"]
     cv_score_mean: float | None
     cv_score_std: float | None = None
+    objective_value: float | None = None
+    """Its value of the study's objective (`Summary.objective`); older runs: cv_score_mean."""
     test: dict[str, float | None] = Field(default_factory=dict)
     model_size_bytes: int | None = None
     inference_ms_per_sample: float | None = None
@@ -71,6 +80,10 @@ class Summary(_Part):
     search_space: dict[str, Any]
     folds: int
     constraints: dict[str, float]
+    objective: ObjectiveSummary | None = None
+    """None in runs older than objectives: the CV score (best.cv_metric, best.cv_mode)."""
+    quality_constraints: dict[str, dict[str, float]] = Field(default_factory=dict)
+    """Limits on quality metrics, judged on the final CV value: {"val_accuracy": {"min": 0.8}}."""
     trials: int
     status_counts: dict[str, int]
     search: SearchSummary = Field(default_factory=SearchSummary)

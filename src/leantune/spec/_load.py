@@ -135,9 +135,15 @@ def _explain(error: ValidationError, raw: dict[str, Any], origin: str) -> list[s
     return [f"{origin}: {line}" for line in dict.fromkeys(lines)]
 
 
+# The tags of tagged unions (spec/_model.py): which kind of model entry was given.
+_UNION_TAGS = frozenset({"built-in", "by-path"})
+
+
 def _is_pydantic_tag(part: Any) -> bool:
     # Union members and validator names show up in `loc`; they mean nothing to a user.
-    return isinstance(part, str) and ("[" in part or part.startswith("function-"))
+    return isinstance(part, str) and (
+        "[" in part or part.startswith("function-") or part in _UNION_TAGS
+    )
 
 
 def _dotted(location: list[Any]) -> str:

@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
-from leantune.metrics._catalog import PREDICTABLE, Clock
+from leantune.metrics._catalog import CATALOGUE, METRICS, PREDICTABLE, QUALITY_METRICS, Clock
+from leantune.metrics._ml import score_metric
+from leantune.metrics._objective import Objective, QualityBound
+from leantune.models._adapter import (
+    STEP_SIZE_ARGUMENTS,
+    EstimatorModel,
+    constructor_arguments,
+    load_estimator,
+    task_of,
+)
 from leantune.spec._axis import Axis, parse_axis
 
 # strict=True keeps YAML's `true` from passing as 1 and "3" from passing as 3.
@@ -36,7 +55,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
-DatasetSource = Literal["sklearn", "pmlb", "file", "synthetic"]
+DatasetSource = Literal["sklearn", "pmlb", "file", "synthetic", "memory"]
 
 # The keys each source reads besides `source` and `task`; a key another source reads is a
 # mistake worth naming (a `path` next to `source: pmlb` would otherwise be silently ignored).
@@ -45,12 +64,14 @@ DATASET_KEYS: dict[str, tuple[str, ...]] = {
     "pmlb": ("name", "cache_dir"),
     "file": ("path", "target", "categorical", "name"),
     "synthetic": ("synthetic_like", "cache_dir", "seed"),
+    "memory": ("name", "target"),
 }
 _REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "sklearn": ("name",),
     "pmlb": ("name",),
     "file": ("path", "target"),
     "synthetic": ("synthetic_like",),
+    "memory": (),
 }
 _MISPLACED_HINTS = {
     "synthetic_like": (
@@ -77,11 +98,13 @@ class SubsampleSpec(_Section):
 
 class DatasetSpec(_Section):
     """Where the data comes from. Without `source`, `path` means a file, `synthetic_like` a
-    synthetic stand-in, and anything else a scikit-learn built-in."""
+    synthetic stand-in, and anything else a scikit-learn built-in. `memory`: arrays or a
+    DataFrame given in Python, `leantune.run(spec, X=..., y=...)`."""
 
     source: DatasetSource = "sklearn"
     name: Annotated[str, Field(min_length=1)] | None = None
-    """sklearn, pmlb: the set's name. file: a label for outputs (default: the file's stem)."""
+    """sklearn, pmlb: the set's name. file, memory: a label for outputs (default: the file's
+    stem; `in-memory`)."""
     task: TaskName | None = None
     """Default: the set's known task, else inferred from the target."""
     cache_dir: Path | None = None
@@ -90,7 +113,8 @@ class DatasetSpec(_Section):
     """file: a .csv, .csv.gz, .tsv, .tsv.gz, .parquet or .pq file (relative to the current
     directory)."""
     target: Annotated[str, Field(min_length=1)] | None = None
-    """file: the column to predict; every other column is a feature."""
+    """file: the column to predict; every other column is a feature. memory: the same, when
+    X is a DataFrame holding the target and y is not given."""
     categorical: Literal["onehot", "error"] | None = None
     """file: what to do with non-numeric feature columns. Default onehot (one column per value);
     error rejects them."""
@@ -152,6 +176,87 @@ class SearchSpaceSpec(_Section):
     @classmethod
     def _parse(cls, value: Any, info: Any) -> Axis:
         return parse_axis(value, info.field_name)
+
+
+class EstimatorModelSpec(_Section):
+    """Any scikit-learn estimator with `partial_fit`, by import path. Every search axis other
+    than batch_size goes to a constructor argument: `alpha` to `alpha`, `learning_rate` to the
+    step size (`learning_rate_init`, else `eta0`); `batch_size` also goes to `batch_size` where
+    the estimator has one, so one step is one update. Its losses and scores come from its own
+    outputs (predict_proba, else decision_function, else predict)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    """How trials, tables and the report name it (letters, digits, '_', '-', '.')."""
+    estimator: str
+    """Import path of the class, `sklearn.neural_network.MLPClassifier`."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Fixed constructor arguments, `{hidden_layer_sizes: [16]}`."""
+
+    @field_validator("name")
+    @classmethod
+    def _own_name(cls, value: str) -> str:
+        if value in MODEL_TASKS:
+            raise ValueError(
+                f"names a built-in model; give the estimator a name of its own; got {value!r}"
+            )
+        if not _NAME_PATTERN.match(value):
+            raise ValueError(
+                "must start with a letter or digit and use only letters, digits, '_', '-' "
+                f"and '.'; got {value!r}"
+            )
+        return value
+
+    @field_validator("estimator")
+    @classmethod
+    def _importable(cls, value: str) -> str:
+        found = load_estimator(value)  # its ValueError names what is wrong with the path
+        if task_of(found) is None:
+            raise ValueError(f"must name a classifier or a regressor; {value} is neither")
+        return value
+
+    @model_validator(mode="after")
+    def _known_arguments(self) -> EstimatorModelSpec:
+        cls = load_estimator(self.estimator)
+        allowed = constructor_arguments(cls)
+        for key in self.params:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+                raise ValueError(
+                    f"params.{key}: is not a constructor argument of {self.estimator}"
+                    f"{f' (did you mean {hint[0]!r}?)' if hint else ''}; allowed: "
+                    f"{', '.join(allowed)}"
+                )
+        _check_values(cls, self.params, "params")
+        return self
+
+    @property
+    def task(self) -> str:
+        return task_of(load_estimator(self.estimator)) or "classification"
+
+
+class FunctionModelSpec(_Section):
+    """A training function of your own, given in Python: `leantune.run(spec, trainable=train)`
+    with `train(config, data, session)`. It gets the config (batch_size, learning_rate, alpha),
+    the fold's standardized data, and a session to call once a step with its loss and model."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][\w.-]*$")]
+    trainable: Literal[True]
+    task: TaskName | None = None
+    """Default: dataset.task, else the task inferred from data given in Python."""
+
+
+def _check_values(cls: type, options: dict[str, Any], what: str) -> None:
+    """scikit-learn's own check of argument values (`_validate_params`), where it has one."""
+    try:
+        estimator = cls(**options)
+    except Exception as error:
+        raise ValueError(f"{what}: {type(error).__name__}: {error}") from None
+    check = getattr(estimator, "_validate_params", None)
+    if callable(check):
+        try:
+            check()
+        except Exception as error:
+            raise ValueError(f"{what}: {error}") from None
 
 
 class SchedulerSpec(_Section):
@@ -239,8 +344,15 @@ class ValidationSpec(_Section):
     does."""
 
 
+_LIMITED = tuple(m.name for m in CATALOGUE if m.constrainable)
+
+
 class ConstraintsSpec(_Section):
-    """Limits the application puts on training. A trial that breaks one is never feasible."""
+    """Limits the application puts on a trial. A trial that breaks one is never feasible.
+
+    A bare number is a maximum; `{max: x}` says so explicitly, and `{min: x}` is a floor, for a
+    metric that is better higher (`val_accuracy: {min: 0.8}`). A limit on a quality metric is
+    judged on the trial's final cross-validated value and never stops a trial early."""
 
     memory_mb: PositiveFloat | None = None
     """Private memory of the trial's worker process: RSS − shared, in MB."""
@@ -258,6 +370,12 @@ class ConstraintsSpec(_Section):
     validation rows, on `clock` (deployment)."""
     model_size_kb: PositiveFloat | None = None
     """Serialized (pickled) size of the model (deployment)."""
+    val_accuracy: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
+    """Classification: a floor, `{min: 0.8}`, on the mean over folds of each fold's final
+    validation accuracy. Judged once the trial has finished; it never stops one early."""
+    val_rmse: PositiveFloat | None = None
+    """Regression: a ceiling on the mean over folds of each fold's final validation RMSE.
+    Judged once the trial has finished; it never stops one early."""
 
     clock: Clock = "cpu"
     """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
@@ -265,10 +383,71 @@ class ConstraintsSpec(_Section):
     shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
     Both are measured and reported either way."""
 
+    @field_validator(*_LIMITED, mode="before")
+    @classmethod
+    def _bound(cls, value: Any, info: Any) -> Any:
+        """`{max: x}` and `{min: x}` to the number, where the metric takes that kind of limit."""
+        metric = METRICS[info.field_name]
+        allowed = metric.bound
+        if isinstance(value, dict):
+            if len(value) != 1 or not set(value) <= {"min", "max"}:
+                raise ValueError(
+                    f"must be a number (a maximum), {{max: x}} or {{min: x}}; got {value!r}"
+                )
+            ((kind, number),) = value.items()
+            if kind != allowed:
+                better = "lower" if metric.lower_is_better else "higher"
+                raise ValueError(
+                    f"takes only {{{allowed}: x}}: it is better {better}, so a {kind}imum on "
+                    f"it would hold back the better trials; got {value!r}"
+                )
+            return number
+        if value is not None and allowed == "min" and not isinstance(value, bool):
+            raise ValueError(
+                f"a bare number is a maximum, but {info.field_name} is better higher: write "
+                f"{{min: {value}}} for a floor; got {value!r}"
+            )
+        return value
+
+    @field_serializer(*QUALITY_METRICS)
+    def _explicit(self, value: float | None, info: Any) -> Any:
+        # Written back in the form that reads back the same (spec.yaml, resume).
+        return None if value is None else {METRICS[info.field_name].bound: value}
+
     def active(self) -> dict[str, float]:
-        """The constraints that are set, by metric name."""
-        limits = self.model_dump(exclude={"clock"})
+        """The maxima on system and deployment metrics that are set, by metric name: what the
+        stopping rules enforce on every report."""
+        limits = self.model_dump(exclude={"clock", *QUALITY_METRICS})
         return {name: value for name, value in limits.items() if value is not None}
+
+    def quality(self) -> list[QualityBound]:
+        """The limits on quality metrics that are set: judged on a trial's final CV value."""
+        return [
+            QualityBound(name, float(value))
+            for name in QUALITY_METRICS
+            if (value := getattr(self, name)) is not None
+        ]
+
+
+class ObjectiveSpec(_Section):
+    """What the pick optimizes among the feasible trials (and what TPE learns from)."""
+
+    metric: Literal[tuple(m.name for m in CATALOGUE)]  # type: ignore[valid-type]
+    """Any metric a trial reports; a quality metric by its cross-validated value, any other by
+    the trial's final reading (trials.csv's column of that name)."""
+    mode: Literal["min", "max"] | None = None
+    """Default: min for what is better lower (times, memory, RMSE), max for accuracy."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_alone(cls, data: Any) -> Any:
+        return {"metric": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _default_mode(self) -> ObjectiveSpec:
+        if self.mode is None:
+            self.mode = "min" if METRICS[self.metric].lower_is_better else "max"
+        return self
 
 
 def _on_off(value: Any) -> Any:
@@ -374,15 +553,63 @@ class TrackingSpec(_Section):
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _model_kind(value: Any) -> str:
+    if isinstance(value, FunctionModelSpec) or (isinstance(value, dict) and "trainable" in value):
+        return "function"
+    return "by-path" if isinstance(value, dict | BaseModel) else "built-in"
+
+
+def _model_name(model: Any) -> str:
+    return model.name if isinstance(model, BaseModel) else str(model)
+
+
+def _model_task(model: Any) -> str:
+    if isinstance(model, FunctionModelSpec):
+        return model.task or "classification"
+    return model.task if isinstance(model, EstimatorModelSpec) else MODEL_TASKS[model]
+
+
+def _axis_size(axis: Axis) -> int:
+    """How many values an axis gives (2 for a continuous range: more than one)."""
+    if axis.kind == "values":
+        return len(axis.values)
+    if axis.kind in ("pow10", "pow2") and axis.high != "max":
+        return int(axis.high) - axis.low + 1
+    return 2
+
+
+def _axis_sample(axis: Axis, name: str) -> Any:
+    """One value of the axis, to check the estimator accepts its kind."""
+    if axis.kind == "values":
+        value: Any = axis.values[0]
+    elif axis.kind in ("pow10", "pow2"):
+        value = (10.0 if axis.kind == "pow10" else 2.0) ** axis.low
+    else:
+        value = axis.lower
+    return int(value) if name == "batch_size" else float(value)
+
+
 class StudySpec(_Section):
     """A whole study: one dataset, one or more models, a search space and the constraints."""
 
     name: str
     dataset: DatasetSpec
-    model: list[ModelName]
+    model: list[
+        Annotated[
+            Annotated[ModelName, Tag("built-in")]
+            | Annotated[EstimatorModelSpec, Tag("by-path")]
+            | Annotated[FunctionModelSpec, Tag("function")],
+            Discriminator(_model_kind),
+        ]
+    ]
+    """Built-in names (linear, logistic, svm) and by-path estimators, `{name: mlp, estimator:
+    sklearn.neural_network.MLPClassifier, params: {hidden_layer_sizes: [16]}}`."""
     search: SearchSpec = Field(default_factory=SearchSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    objective: ObjectiveSpec | None = None
+    """Default: the task's validation score (maximize val_accuracy, minimize val_rmse).
+    `objective: inference_latency_ms` is short for `{metric: inference_latency_ms}`."""
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     stopping: StoppingSpec = Field(default_factory=StoppingSpec)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
@@ -402,29 +629,67 @@ class StudySpec(_Section):
     @field_validator("model", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
+        return [value] if isinstance(value, str | dict) else value
 
     @field_validator("model")
     @classmethod
-    def _non_empty_unique(cls, value: list[str]) -> list[str]:
+    def _non_empty_unique(cls, value: list[Any]) -> list[Any]:
         if not value:
             raise ValueError("must name at least one of 'linear', 'logistic', 'svm'; got []")
-        if len(set(value)) != len(value):
-            raise ValueError(f"lists a model twice; got {value}")
+        names = [_model_name(m) for m in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"lists a model twice; got {names}")
         return value
 
     @model_validator(mode="after")
     def _cross_checks(self) -> StudySpec:
-        tasks = {MODEL_TASKS[m] for m in self.model}
+        for index, model in enumerate(self.model):
+            if isinstance(model, FunctionModelSpec) and model.task is None:
+                if self.dataset.task is None:
+                    raise ValueError(
+                        f"model[{index}].task: a training function's task must be given, "
+                        "'classification' or 'regression' (or set dataset.task); got nothing"
+                    )
+                model.task = self.dataset.task
+        tasks = {_model_task(m) for m in self.model}
         if len(tasks) > 1:
+
+            def named(task: str) -> str:
+                return ", ".join(repr(_model_name(m)) for m in self.model if _model_task(m) == task)
+
             raise ValueError(
-                f"model: {self.model} mixes regression ('linear') and classification "
-                "('logistic', 'svm') models, but a study has one dataset and so one task"
+                f"model: {self.model_names} mixes regression ({named('regression')}) and "
+                f"classification ({named('classification')}) models, but a study has one "
+                "dataset and so one task"
             )
         if self.dataset.task is not None and tasks != {self.dataset.task}:
             raise ValueError(
-                f"model: {self.model} needs a {tasks.pop()} task, "
+                f"model: {self.model_names} needs a {tasks.pop()} task, "
                 f"but dataset.task is {self.dataset.task!r}"
+            )
+        by_path = [m for m in self.model if isinstance(m, EstimatorModelSpec | FunctionModelSpec)]
+        if by_path and self.training.backend == "minibatch":
+            raise ValueError(
+                "training.backend: minibatch trains the built-in models only; "
+                f"{by_path[0].name} trains by its own partial_fit or function "
+                "(use backend sklearn)"
+            )
+        for model in by_path:
+            if isinstance(model, EstimatorModelSpec):
+                self._estimator_axes(model, self.model.index(model))
+        for name, where in self._quality_metrics_named():
+            needs = METRICS[name].task
+            if needs != self.task:
+                raise ValueError(
+                    f"{where}: {name} is reported for {needs} only, but model {self.model_names} "
+                    f"is {self.task}"
+                )
+        scheduler = self.search.scheduler
+        if scheduler is not None and self.goal != Objective(*score_metric(self.task)):
+            raise ValueError(
+                f"search.scheduler: {scheduler.name} ranks trials mid-training by their "
+                f"validation score, but objective is {self.goal.describe()}; leave the "
+                "scheduler out, or the objective at the task's score"
             )
         predictable = PREDICTABLE
         if self.stopping.predictive is not None and not set(self.constraints.active()) & set(
@@ -444,7 +709,7 @@ class StudySpec(_Section):
         wrong = {"classification": "val_rmse", "regression": "val_accuracy"}[self.task]
         if patience is not None and patience.metric == wrong:
             raise ValueError(
-                f"stopping.patience.metric: {wrong!r} is not reported for {self.model}; use "
+                f"stopping.patience.metric: {wrong!r} is not reported for {self.model_names}; use "
                 "val_loss, train_loss, or the task's own metric"
             )
         cap, memory = self.resources.memory_limit_mb, self.constraints.memory_mb
@@ -462,10 +727,88 @@ class StudySpec(_Section):
             )
         return self
 
+    def _quality_metrics_named(self) -> list[tuple[str, str]]:
+        named = [(b.metric, f"constraints.{b.metric}") for b in self.constraints.quality()]
+        if self.objective is not None and self.objective.metric in QUALITY_METRICS:
+            named.append((self.objective.metric, "objective.metric"))
+        return named
+
+    @property
+    def goal(self) -> Objective:
+        """The objective the pick and TPE use: the spec's, else the task's validation score."""
+        if self.objective is None:
+            return Objective(*score_metric(self.task))  # type: ignore[arg-type]
+        return Objective(self.objective.metric, self.objective.mode)  # type: ignore[arg-type]
+
     @property
     def task(self) -> str:
         """The task the models need (the dataset must match it)."""
-        return MODEL_TASKS[self.model[0]]
+        return _model_task(self.model[0])
+
+    @property
+    def functions(self) -> list[FunctionModelSpec]:
+        """The model entries a training function given in Python trains."""
+        return [m for m in self.model if isinstance(m, FunctionModelSpec)]
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model's name, as configs and tables carry it."""
+        return [_model_name(m) for m in self.model]
+
+    def estimator_models(self) -> tuple[EstimatorModel, ...]:
+        """The by-path models as the trial loop builds them (leantune.models.EstimatorModel)."""
+        return tuple(
+            EstimatorModel(
+                m.name, m.estimator, m.task, dict(m.params), self._estimator_axes(m, index)
+            )
+            for index, m in enumerate(self.model)
+            if isinstance(m, EstimatorModelSpec)
+        )
+
+    def _estimator_axes(self, model: EstimatorModelSpec, index: int) -> dict[str, str]:
+        """Search axis → the estimator's constructor argument. An axis the estimator cannot
+        take is refused unless it is a default with one value (then it is not passed)."""
+        cls = load_estimator(model.estimator)
+        allowed = constructor_arguments(cls)
+        space = self.search.space
+        targets = {
+            "batch_size": "batch_size" if "batch_size" in allowed else None,
+            "alpha": "alpha" if "alpha" in allowed else None,
+            "learning_rate": next((a for a in STEP_SIZE_ARGUMENTS if a in allowed), None),
+        }
+        axes: dict[str, str] = {}
+        for axis, argument in targets.items():
+            if argument is None:
+                if axis != "batch_size" and (
+                    axis in space.model_fields_set or _axis_size(getattr(space, axis)) > 1
+                ):
+                    takes = (
+                        f"no step-size argument ({' or '.join(STEP_SIZE_ARGUMENTS)})"
+                        if axis == "learning_rate"
+                        else f"no argument {axis!r}"
+                    )
+                    raise ValueError(
+                        f"search.space.{axis}: model {model.name} ({model.estimator}) takes "
+                        f"{takes}, so its configs would repeat once per value; give "
+                        f"{axis} one value, or tune {model.name} in a study of its own"
+                    )
+                continue
+            if argument in model.params:
+                raise ValueError(
+                    f"model[{index}].params.{argument}: is set by the search axis "
+                    f"search.space.{axis} for {model.name}; leave it out of params"
+                )
+            axes[axis] = argument
+        sample = {
+            argument: _axis_sample(getattr(space, axis), axis) for axis, argument in axes.items()
+        }
+        _check_values(
+            cls,
+            {**model.params, **sample},
+            f"search.space: model {model.name} ({model.estimator}) with its axes "
+            + ", ".join(f"{axis} as {argument}" for axis, argument in axes.items()),
+        )
+        return axes
 
     @property
     def tracking_uri(self) -> str | None:

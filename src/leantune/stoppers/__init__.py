@@ -23,6 +23,7 @@ from leantune.stoppers._divergence import DivergencePolicy
 from leantune.stoppers._patience import PatiencePolicy
 from leantune.stoppers._prechelt import PrecheltPolicy, generalization_loss, training_progress
 from leantune.stoppers._predictive import PREDICTABLE, PredictivePolicy, predict_final
+from leantune.stoppers._quality import QualityPolicy
 from leantune.stoppers._replay import ReplayedStop, replay
 
 
@@ -48,6 +49,7 @@ __all__ = [
     "PatiencePolicy",
     "PrecheltPolicy",
     "PredictivePolicy",
+    "QualityPolicy",
     "ReplayedStop",
     "SkipPredicted",
     "StopReason",

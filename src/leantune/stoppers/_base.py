@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 # Rules whose stops are about the application's limits (as opposed to learning progress).
-CONSTRAINT_RULES = ("constraint", "predictive", "skip")
+CONSTRAINT_RULES = ("constraint", "predictive", "skip", "quality")
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,17 @@ class StopReason:
         return self.rule in ("predictive", "skip")
 
     @property
+    def final(self) -> bool:
+        """Judged on the finished trial (a quality limit): it did not cut the trial short."""
+        return self.rule == "quality"
+
+    @property
     def label(self) -> str:
         """Short grouping label: `memory_mb`, `predicted train_time_s`, `prechelt GL`..."""
         if self.rule == "constraint":
             return self.metric
+        if self.rule == "quality":
+            return f"{self.metric} {self.detail}"
         if self.rule == "predictive":
             return f"predicted {self.metric}"
         if self.rule == "skip":
@@ -49,9 +56,19 @@ class StopReason:
         """How far past its limit, relative (0.25 = 25% over); 0 for non-constraint rules."""
         if self.rule not in CONSTRAINT_RULES or not self.threshold:
             return 0.0
+        if self.rule == "quality" and not math.isfinite(self.value):
+            return 1.0  # a trial with no CV value is as far from a floor as TPE needs to know
+        if self.rule == "quality" and self.detail == "floor":
+            return max(0.0, 1.0 - self.value / self.threshold)
         return max(0.0, self.value / self.threshold - 1.0)
 
     def describe(self) -> str:
+        if self.rule == "quality":
+            below = self.detail == "floor"
+            return (
+                f"{self.metric} {self.value:.4g} {'<' if below else '>'} {self.threshold:g} "
+                f"({self.detail}, judged on the mean over folds at the end of training)"
+            )
         if self.rule == "constraint":
             return f"{self.metric} {self.value:.4g} > {self.threshold:g} at step {self.step}"
         if self.rule == "predictive":

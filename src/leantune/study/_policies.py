@@ -13,6 +13,7 @@ from leantune.stoppers import (
     PatiencePolicy,
     PrecheltPolicy,
     PredictivePolicy,
+    QualityPolicy,
     SkipPredicted,
     StoppingPolicy,
     TrialHistory,
@@ -52,10 +53,12 @@ def build_policy(
     readings of cost twins.
     """
     stopping, (limits, _) = spec.stopping, constraint_limits(spec, memory)
+    # Quality limits judge the finished trial only, so they are the same either way.
+    quality: list[StoppingPolicy] = [QualityPolicy(b) for b in spec.constraints.quality()]
     if not stopping.enabled:
         # The same evidence rule as when stopping is on, so the two arms judge alike.
         sustained = stopping.constraint.sustained
-        return AnyOf([from_constraints(limits, sustained=sustained), DivergencePolicy()])
+        return AnyOf([from_constraints(limits, sustained=sustained), DivergencePolicy(), *quality])
     policies = _latest_reading_rules(spec, limits)
     if stopping.predictive is not None:
         options = stopping.predictive
@@ -77,7 +80,7 @@ def build_policy(
     if stopping.patience is not None:
         options = stopping.patience
         policies.append(PatiencePolicy(options.metric, options.patience, options.min_delta))
-    return AnyOf(policies)
+    return AnyOf([*policies, *quality])
 
 
 def build_worker_policy(

@@ -16,6 +16,7 @@ from leantune.datasets import Dataset, Splits, load_dataset, make_splits
 from leantune.engine import LogUniform
 from leantune.errors import SpecError
 from leantune.metrics import MemoryLimit, memory_limit
+from leantune.models import FunctionModel
 from leantune.spec import StudySpec
 from leantune.study._lock import LOCK_FILE
 from leantune.study._preflight import preflight
@@ -31,6 +32,16 @@ class PreparedStudy:
     run_dir: Path
     memory: MemoryLimit | None = None
     """The memory limit of this machine or container (cgroup-aware), seen from the driver."""
+    trainable: Any = None
+    """The training function given in Python, for the spec's `trainable: true` model."""
+
+    def model_adapters(self) -> tuple[Any, ...]:
+        """The study's by-path estimators and training function, as the trial loop runs them."""
+        functions = tuple(
+            FunctionModel(m.name, m.task or self.dataset.task, self.trainable)
+            for m in self.spec.functions
+        )
+        return (*self.spec.estimator_models(), *functions)
 
     @property
     def n_trials(self) -> int:
@@ -39,13 +50,17 @@ class PreparedStudy:
         return math.prod(len(values) for values in self.param_space.values())
 
 
-def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
+def prepare_study(
+    spec: StudySpec, *, resume: bool = False, data: Dataset | None = None, trainable: Any = None
+) -> PreparedStudy:
     """Check and load everything a study needs. `resume`: the run directory exists already and
-    holds the study's earlier sessions."""
-    dataset = load_dataset(spec.dataset)
+    holds the study's earlier sessions. `data`: rows given in Python (dataset source memory).
+    `trainable`: the training function of the spec's `trainable: true` model."""
+    _check_trainable(spec, trainable)
+    dataset = load_dataset(spec.dataset, data)
     if dataset.task != spec.task:
         raise SpecError(
-            f"model: {spec.model} needs a {spec.task} dataset, but {dataset.name!r} is "
+            f"model: {spec.model_names} needs a {spec.task} dataset, but {dataset.name!r} is "
             f"{dataset.task} (set dataset.task if the inferred task is wrong)"
         )
     splits = make_splits(
@@ -70,7 +85,7 @@ def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
             f"search.space.batch_size: {space.batch_size.model_dump()} gives no batch size for a "
             f"training fold of {fold_rows} rows"
         )
-    param_space: dict[str, Any] = {"model": list(spec.model), "batch_size": batch_sizes}
+    param_space: dict[str, Any] = {"model": spec.model_names, "batch_size": batch_sizes}
     for name in ("learning_rate", "alpha"):
         axis = getattr(space, name)
         if spec.search.method != "grid" and axis.kind == "pow10":
@@ -82,7 +97,30 @@ def prepare_study(spec: StudySpec, *, resume: bool = False) -> PreparedStudy:
             param_space[name] = axis.resolve(fold_rows)
     run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)
     preflight(spec, run_dir, resume=resume)
-    return PreparedStudy(spec, dataset, splits, param_space, run_dir, memory_limit())
+    return PreparedStudy(
+        spec, dataset, splits, param_space, run_dir, memory_limit(), trainable=trainable
+    )
+
+
+def _check_trainable(spec: StudySpec, trainable: Any) -> None:
+    functions = spec.functions
+    if functions and trainable is None:
+        raise SpecError(
+            f"model: {functions[0].name} is a training function (trainable: true), given in "
+            "Python: leantune.run(spec, trainable=train); a study file or a resume has none"
+        )
+    if trainable is not None and not functions:
+        raise SpecError(
+            "trainable: a training function was given, but no model entry takes it; add "
+            f"{{name: NAME, trainable: true}} to model (got model {spec.model_names})"
+        )
+    if trainable is not None and not callable(trainable):
+        raise SpecError(
+            "trainable: must be a function train(config, data, session); "
+            f"got {type(trainable).__name__}"
+        )
+    if len(functions) > 1:
+        raise SpecError(f"model: one training function a study; got {[m.name for m in functions]}")
 
 
 def _run_dir(spec: StudySpec) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -15,24 +16,35 @@ from sklearn.preprocessing import StandardScaler
 
 from leantune.datasets import Fold
 from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
-from leantune.metrics import CATALOGUE, CLOCKS, score_metric
+from leantune.metrics import (
+    CATALOGUE,
+    CLOCKS,
+    QUALITY_METRICS,
+    Objective,
+    final_value,
+    score_metric,
+)
 from leantune.models import model_size_bytes
 from leantune.study._prepare import PreparedStudy
 
-# "infeasible" only happens with stopping off: finished, but broke a limit on the way.
+# "infeasible": finished, but broke a limit on the way (only with stopping off) or missed a
+# quality limit (judged at the end).
 STATUSES = ("feasible", "stopped", "skipped", "infeasible", "diverged", "failed")
 
-# Final-report metrics copied into trials.csv, and the peak memory over the trial.
-_FINAL_METRICS = (
-    "cv_score_mean",
-    "cv_score_std",
-    "val_loss",
-    "val_accuracy",
-    "val_rmse",
-    *(metric.name for metric in CATALOGUE),
-    # Both clocks of every time, whichever the limits were judged on.
-    *(metric.on_clock(clock) for metric in CATALOGUE if metric.timed for clock in CLOCKS),
-    "cpu_time_s",
+# Final-report metrics copied into trials.csv, and the peak memory over the trial: a column
+# for every metric a study can limit or optimize.
+_FINAL_METRICS = tuple(
+    dict.fromkeys(
+        (
+            "cv_score_mean",
+            "cv_score_std",
+            "val_loss",
+            *(metric.name for metric in CATALOGUE),
+            # Both clocks of every time, whichever the limits were judged on.
+            *(metric.on_clock(clock) for metric in CATALOGUE if metric.timed for clock in CLOCKS),
+            "cpu_time_s",
+        )
+    )
 )
 
 
@@ -58,6 +70,10 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
         }
         for key in _FINAL_METRICS:
             row[key] = last.get(key, np.nan)
+        # What a quality limit or objective is judged on (the column of the same name holds
+        # the last fold's value).
+        for metric in QUALITY_METRICS:
+            row[f"cv_{metric}"] = final_value(record.reports, metric)
         memory = [r["memory_mb"] for r in record.reports if "memory_mb" in r]
         row["peak_memory_mb"] = max(memory) if memory else np.nan
         row["wall_time_s"] = (record.ended_at or record.started_at) - record.started_at
@@ -133,8 +149,10 @@ def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
     return frame
 
 
-def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | None:
-    """The feasible trial with the best mean CV score.
+def best_feasible(records: Sequence[TrialRecord], objective: Objective | str) -> TrialRecord | None:
+    """The feasible trial with the best value of `objective` (a task's name: its validation
+    score, the mean over folds). Quality limits are met by every feasible trial: a trial that
+    misses one ends `infeasible` (stoppers.QualityPolicy).
 
     Exact ties are common under the sklearn backend: partial_fit updates once per sample, so
     configs that differ only in batch size learn the same weights (not so under minibatch).
@@ -143,16 +161,21 @@ def best_feasible(records: Sequence[TrialRecord], task: str) -> TrialRecord | No
     median training time of its cost twins (the trials of the same model and batch size), then
     the config's place in the search space's order.
     """
-    _, mode = score_metric(task)
-    scored = [r for r in records if r.status == FEASIBLE and "cv_score_mean" in r.last]
+    if isinstance(objective, str):
+        objective = Objective(*score_metric(objective))  # type: ignore[arg-type]
+    values = {
+        id(r): objective.value(r.reports)
+        for r in records
+        if r.status == FEASIBLE and "cv_score_mean" in r.last
+    }
+    scored = [r for r in records if math.isfinite(values.get(id(r), math.nan))]
     if not scored:
         return None
-    sign = 1.0 if mode == "max" else -1.0
     twin_cost = _median_cost_by_twins(scored)
     return min(
         scored,
         key=lambda r: (
-            -sign * r.last["cv_score_mean"],
+            objective.sort_key(values[id(r)]),
             r.last.get("steps_planned", 0),
             twin_cost[_twins(r)],
             _config_order(r.config),
@@ -197,7 +220,14 @@ class FinalModel:
     (regression) or its most common class (classification). A pick no better is weak."""
     estimator: Any = field(default=None, repr=False, compare=False)
     """A scikit-learn Pipeline (the refit's scaler, then the model): it predicts on raw
-    feature rows. None when the refit failed, or for a result loaded without its model."""
+    feature rows. None when the refit failed, or for a result loaded without its model. A
+    training function's model without `fit` comes as a ScaledModel (it predicts the same way,
+    but is not saved as an MLflow model)."""
+
+    @property
+    def savable(self) -> bool:
+        """Whether the model can be saved as an MLflow scikit-learn model."""
+        return isinstance(self.estimator, Pipeline)
 
 
 def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPlan) -> FinalModel:
@@ -215,7 +245,12 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
         for key, value in outcome.last_report.items()
         if key.startswith("val_")
     }
-    pipeline = deployable(outcome.estimator, refit) if outcome.estimator is not None else None
+    model = outcome.estimator
+    pipeline: Any = None
+    if model is not None:
+        # A training function's own model may not be a scikit-learn estimator.
+        pipeline = deployable(model, refit) if callable(getattr(model, "fit", None)) else None
+        pipeline = pipeline if pipeline is not None else ScaledModel(model, refit)
     # Only the rows timed are gathered: the whole test part would be a needless copy.
     rows = data.X[refit.val_idx[:1000]]
     per_sample, per_1000 = _inference_latency(pipeline, rows)
@@ -266,7 +301,20 @@ def deployable(estimator: Any, refit: Fold) -> Pipeline:
     return Pipeline([("scale", scaler), ("model", estimator)])
 
 
-def _inference_latency(pipeline: Pipeline | None, X_test: np.ndarray) -> tuple[float, float]:
+class ScaledModel:
+    """A model that is not a scikit-learn estimator behind its refit's scaling: predicts on
+    raw feature rows, as the Pipeline of any other model does."""
+
+    def __init__(self, model: Any, refit: Fold):
+        self.model = model
+        self.mean = np.asarray(refit.mean, dtype=float).copy()
+        self.scale = np.asarray(refit.scale, dtype=float).copy()
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict((np.asarray(X, dtype=float) - self.mean) / self.scale)
+
+
+def _inference_latency(pipeline: Any, X_test: np.ndarray) -> tuple[float, float]:
     """Median time of scaling + predict on up to 1,000 test rows: (ms per sample, ms per 1000)."""
     rows = X_test[:1000]
     if pipeline is None or len(rows) == 0:

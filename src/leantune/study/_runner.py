@@ -137,16 +137,19 @@ def run_study(
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
     on_summary: Callable[[dict[str, Any]], None] | None = None,
+    data: Any = None,
+    trainable: Any = None,
 ) -> StudyResult:
     """Run `spec` end to end. Invalid input raises LeantuneError before anything is created.
 
     `faults` is for tests only: misbehaviour injected into chosen trials (leantune.engine.Fault).
     `on_summary` gets the summary of a completed study as soon as it is saved, before the
-    report is drawn.
+    report is drawn. `data`: a Dataset given in Python (dataset source memory); `trainable`:
+    the training function of the spec's `trainable: true` model.
     """
     console = console or Console(stderr=True)
     clock = _Clock()
-    prepared = prepare_study(spec)
+    prepared = prepare_study(spec, data=data, trainable=trainable)
     prepared.run_dir.mkdir(parents=True, exist_ok=True)
     with own_run_dir(prepared.run_dir, fresh=True), recording_into(prepared.run_dir):
         return _start_study(prepared, console, show_progress, tracker, faults, clock, on_summary)
@@ -329,6 +332,7 @@ def _search_and_record(
         report_rows=spec.validation.report_rows,
         clock=spec.constraints.clock,
         announce_start=skip is not None,
+        estimators=prepared.model_adapters(),
     )
     request = SearchRequest(
         name="tune",
@@ -347,7 +351,8 @@ def _search_and_record(
         ray_address=spec.resources.ray_address,
         method=spec.search.method,
         num_samples=spec.search.num_samples or 1,
-        mode=score_metric(prepared.dataset.task)[1],
+        mode=spec.goal.mode,
+        objective=spec.goal,
         seed=spec.training.seed,
         scheduler=spec.search.scheduler.model_dump() if spec.search.scheduler else None,
         enforce=spec.stopping.enabled,
@@ -379,9 +384,9 @@ def _search_and_record(
     records = [*earlier, *records]
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
-    best = None if interrupted else best_feasible(records, prepared.dataset.task)
+    best = None if interrupted else best_feasible(records, spec.goal)
     final = refit_and_test(prepared, best, plan) if best else None
-    if final is not None and final.estimator is not None:
+    if final is not None and final.savable:
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
         save_model(final.estimator, run_dir / MODEL_DIR, example)
     table = trials_table(records)
@@ -418,7 +423,7 @@ def _search_and_record(
             run_dir / REPORTS_FILE,  # every report; the trials' runs hold a thinned series
             run_dir / SUMMARY_FILE,
             run_dir / LEDGER_FILE,
-            *([run_dir / MODEL_DIR] if final is not None and final.estimator is not None else []),
+            *([run_dir / MODEL_DIR] if final is not None and final.savable else []),
             *(_write_report(run_dir, console) if spec.output.report else []),
         ],
         interrupted=interrupted is not None,
@@ -602,13 +607,16 @@ def _summary(
             "cv_mode": mode,
             "cv_score_mean": best.last.get("cv_score_mean"),
             "cv_score_std": best.last.get("cv_score_std"),
+            # The value the pick was made on (summary["objective"]): equal to cv_score_mean
+            # when the objective is the validation score.
+            "objective_value": spec.goal.value(best.reports),
             "test": final.test_metrics,
             "model_size_bytes": final.model_size_bytes,
             "inference_ms_per_sample": final.inference_ms_per_sample,
             "inference_ms_per_1000": final.inference_ms_per_1000,
             "baseline": final.baseline,
             # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
-            "model": MODEL_DIR if final.estimator is not None else None,
+            "model": MODEL_DIR if final.savable else None,
         }
     return {
         # Bumped when a key changes meaning or goes away; new keys keep the version.
@@ -623,10 +631,25 @@ def _summary(
             "classes": dataset.n_classes,
             **dataset.provenance,
         },
-        "models": list(spec.model),
+        "models": spec.model_names,
+        # By-path models: the class, its fixed arguments, the axes it takes, its losses' source.
+        "estimators": {
+            model.name: {
+                "estimator": getattr(model, "path", None),
+                "params": dict(getattr(model, "params", {})),
+                "axes": dict(getattr(model, "axes", {})),
+                "losses": model.loss_source,
+            }
+            for model in prepared.model_adapters()
+        },
         "search_space": prepared.param_space,
         "folds": len(prepared.splits.folds),
+        "objective": {"metric": spec.goal.metric, "mode": spec.goal.mode},
         "constraints": spec.constraints.active(),
+        # Judged on each trial's final cross-validated value: {"val_accuracy": {"min": 0.8}}.
+        "quality_constraints": {
+            b.metric: {b.kind: b.threshold} for b in spec.constraints.quality()
+        },
         # Which clock the time limits were judged on (both are measured and reported).
         "clock": spec.constraints.clock,
         "memory_limit": _memory_summary(prepared),

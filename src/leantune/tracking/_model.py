@@ -38,9 +38,18 @@ def save_model(pipeline: Any, path: Path, input_example: np.ndarray) -> Path:
         input_example=example,
         # Named outright: inferring them would load the model again in a subprocess (seconds).
         pip_requirements=requirements,
-        skops_trusted_types=own or None,
+        skops_trusted_types=sorted({*own, *_untrusted_types(pipeline)}) or None,
     )
     return path
+
+
+def _untrusted_types(pipeline: Any) -> list[str]:
+    """Types skops would refuse to load by default: the internals of an estimator the study
+    named by import path (an MLP's optimizer). The user chose that estimator, so they are
+    trusted for the model it trained."""
+    import skops.io
+
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(pipeline)))
 
 
 def _own_types(pipeline: Any) -> set[str]:
