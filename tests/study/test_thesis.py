@@ -156,24 +156,30 @@ def offline_cache(tmp_path, shared_pmlb, monkeypatch):
     return cache
 
 
-@pytest.mark.slow
-def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
-    ray_session, offline_cache, tmp_path, parsed
-):
-    out = tmp_path / "thesis"
-    result = run_thesis(
+def _tiny_thesis(out, cache, *, compare_stopping):
+    return run_thesis(
         ThesisOptions(
             datasets=("mnist", "diabetes"),
             subsample=150,
             folds=2,
             repeats=2,
+            compare_stopping=compare_stopping,
             measured_quantiles=(0.5,),
-            cache_dir=offline_cache,
+            cache_dir=cache,
             output_dir=out,
             grid=TINY_GRID,
         ),
         show_progress=False,
     )
+
+
+@pytest.mark.slow
+def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
+    ray_session, offline_cache, tmp_path, parsed
+):
+    # Replay only (no stopped arms): two studies; the system test below adds the stopped arms.
+    out = tmp_path / "thesis"
+    result = _tiny_thesis(out, offline_cache, compare_stopping=False)
     mnist, diabetes = result.outcomes
     assert (mnist.status, diabetes.status, diabetes.data) == ("skipped", "ran", "real")
     assert "mnist: not available offline" in mnist.reason
@@ -207,15 +213,12 @@ def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
         unstopped = json.loads((out / repeat["unstopped"] / "summary.json").read_text())
         assert unstopped["trial_order"] == repeat["order"]
         assert unstopped["search"]["stopping_enabled"] is False
-        stopped = json.loads((out / repeat["stopped"]["q50"] / "summary.json").read_text())
-        assert stopped["constraints"]["train_time_s"] == pytest.approx(q50["train_time_s"])
-        assert stopped["dataset"]["subsample"]["seed"] == repeat["seed"]
+        assert unstopped["dataset"]["subsample"]["seed"] == repeat["seed"]
+        assert repeat["stopped"] == {}
     assert (out / "diabetes" / "repeat-0" / "unstopped" / "report.html").is_file()
 
     chapter = parsed(out / "results.html")
-    assert {"data", "limits", "rq1_order_control", "rq2_curve", "rq2_measured"} <= set(
-        chapter.tables
-    )
+    assert {"data", "limits", "rq1_order_control", "rq2_curve"} <= set(chapter.tables)
     assert {"rq2_curve_all", "diabetes-rq2_curve", "diabetes-rq1_effect_batch_size"} <= set(
         chapter.figures
     )
@@ -234,6 +237,26 @@ def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
     assert curve.loc[curve["metric"] == "train_time_s", "false_stops"].sum() == 0
     data = pd.read_csv(out / "results" / "data.csv")
     assert list(data["dataset"]) == ["mnist", "diabetes"]
+    assert "No stopped arm ran (--no-compare-stopping)" in text
+
+
+@pytest.mark.system
+def test_a_tiny_thesis_runs_a_stopped_arm_per_measured_level_and_repeat(
+    ray_session, offline_cache, tmp_path, parsed
+):
+    out = tmp_path / "thesis"
+    _tiny_thesis(out, offline_cache, compare_stopping=True)
+    entry = json.loads((out / "thesis.json").read_text())["datasets"][1]
+    q50 = entry["limits"]["levels"][3]
+    for repeat in entry["repeats"]:
+        stopped = json.loads((out / repeat["stopped"]["q50"] / "summary.json").read_text())
+        assert stopped["constraints"]["train_time_s"] == pytest.approx(q50["train_time_s"])
+        assert stopped["search"]["stopping_enabled"] is True
+        assert stopped["trial_order"] == repeat["order"]
+        assert stopped["dataset"]["subsample"]["seed"] == repeat["seed"]
+    assert "rq2_measured" in parsed(out / "results.html").tables
+    measured = pd.read_csv(out / "results" / "rq2_measured.csv")
+    assert list(measured["repeat"]) == [0, 1] and set(measured["level"]) == {"q50"}
 
 
 @pytest.mark.slow
