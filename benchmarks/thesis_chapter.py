@@ -3,6 +3,7 @@ and the run-order control, small enough to rerun on a shared 2-core machine.
 
     LEANTUNE_PMLB_CACHE=/work/shared/datasets/pmlb \
         .venv/bin/python benchmarks/thesis_chapter.py OUTPUT_DIR [--datasets diabetes,529_pollen]
+        [--hog SECONDS] [--compare EARLIER_OUTPUT_DIR]
 
 The grid keeps every batch size and learning rate of the thesis and two alphas (1e-5, 1e-3).
 Prints the wall time and the chapter's path; `--compare OTHER_DIR` also prints, per headline
@@ -12,6 +13,7 @@ number, both runs' value and whether the second lies within the first's range ov
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from leantune.study._thesis import ThesisOptions, run_thesis
+from leantune.testing import cpu_hog
 
 REDUCED_GRID = {
     "batch_size": {"pow2": [1, "max"]},
@@ -34,18 +37,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--subsample", type=int, default=2000)
     parser.add_argument("--compare", type=Path, help="an earlier OUTPUT_DIR of the same command")
+    parser.add_argument(
+        "--hog", type=float, default=0, help="seconds of a CPU hog (one core) beside the run"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    result = run_thesis(
-        ThesisOptions(
-            datasets=tuple(args.datasets.split(",")),
-            repeats=args.repeats,
-            subsample=args.subsample,
-            output_dir=args.output_dir,
-            grid=REDUCED_GRID,
-        ),
-        show_progress=False,
+    options = ThesisOptions(
+        datasets=tuple(args.datasets.split(",")),
+        repeats=args.repeats,
+        subsample=args.subsample,
+        output_dir=args.output_dir,
+        grid=REDUCED_GRID,
     )
+    with cpu_hog(args.hog) if args.hog else contextlib.nullcontext():
+        result = run_thesis(options, show_progress=False)
     print(f"wall time {time.perf_counter() - started:.0f} s; chapter {result.chapter[0]}")
     for outcome in result.outcomes:
         print(f"  {outcome.name}: {outcome.status}, {outcome.wall_time_s or 0:.0f} s")
