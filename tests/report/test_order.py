@@ -57,3 +57,24 @@ def test_a_spread_is_the_mean_and_range_and_only_disjoint_ranges_differ():
     assert not a.exceeds(c)
     assert not Spread.of([0.5]).exceeds(b)  # one repeat has no spread to compare with
     assert Spread.of([math.nan]).text() == "–"
+
+
+def test_the_chapter_names_the_order_artifacts_and_the_drift_behind_them():
+    from leantune.report._order import RUN_POSITION
+    from leantune.report._thesis_chapter import _rq1_answers
+
+    effect = verdicts(_rows([("grid", 0.88, 0.80, 0.94), ("shuffled", 0.05, -0.2, 0.3)]))
+    drift = verdicts(
+        _rows([("grid", 0.9, 0.85, 0.95), ("shuffled", 0.9, 0.8, 0.95)]).assign(
+            hyperparameter=RUN_POSITION
+        )
+    )
+    table = pd.concat([effect, drift], ignore_index=True).assign(dataset="529_pollen")
+    lines = _rq1_answers(table)
+    assert (
+        lines[0]
+        == "**Effects that hold** (clear and same-signed in every repeat, shuffled too): none."
+    )
+    assert lines[1].startswith("**Order artifacts**")
+    assert "learning rate → private memory, peak (MB) on 529_pollen (ρ +0.05 … +0.88)" in lines[1]
+    assert "private memory, peak (MB) on 529_pollen (ρ +0.90 … +0.90, clear in 2 of 2)" in lines[-1]
