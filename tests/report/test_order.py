@@ -5,7 +5,15 @@ import math
 
 import pandas as pd
 
-from leantune.report._order import ARTIFACT, HOLDS, NONE, NOT_REPRODUCED, UNCHECKED, verdicts
+from leantune.report._order import (
+    ARTIFACT,
+    DRIFT,
+    HOLDS,
+    NONE,
+    NOT_REPRODUCED,
+    UNCHECKED,
+    verdicts,
+)
 from leantune.report._spread import Spread
 
 
@@ -69,6 +77,7 @@ def test_the_chapter_names_the_order_artifacts_and_the_drift_behind_them():
             hyperparameter=RUN_POSITION
         )
     )
+    assert drift["verdict"].item() == DRIFT  # the drift itself is no artifact of order
     table = pd.concat([effect, drift], ignore_index=True).assign(dataset="529_pollen")
     lines = _rq1_answers(table)
     assert (

@@ -159,6 +159,9 @@ def replay_curve(run: RunResults, levels: list[dict[str, Any]], sustained: int =
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
+NEAR_LIMIT = 0.1
+"""A config whose unstopped cost is within 10 % of a limit: a wrong call on it may be noise."""
+
 MEASURED_COLUMNS = [
     "level",
     "quantile",
@@ -170,6 +173,7 @@ MEASURED_COLUMNS = [
     "stops_predictive",
     "false_stops",
     "missed_violations",
+    "wrong_near_limit",
     "cpu_s_unstopped",
     "cpu_s_stopped",
     "cpu_s_saved",
@@ -191,27 +195,46 @@ def judge_arm(
     twin = unstopped.trials.assign(trial_id=unstopped.trials["trial_id"].astype(str))
     finals = {metric: final_values(unstopped, metric) for metric in limits}
     twin_violates: dict[tuple[Any, ...], bool] = {}
+    twin_near: dict[tuple[Any, ...], bool] = {}
     twin_score: dict[tuple[Any, ...], float] = {}
     for _, row in twin.iterrows():
         key = config_key(row)
         values = [finals[m].get(row["trial_id"], math.nan) for m in limits]
         if row["status"] in RAN_TO_THE_END and all(math.isfinite(v) for v in values):
             twin_violates[key] = any(v > limits[m] for v, m in zip(values, limits, strict=True))
+            twin_near[key] = any(
+                abs(v - limits[m]) <= NEAR_LIMIT * limits[m]
+                for v, m in zip(values, limits, strict=True)
+            )
             twin_score[key] = float(pd.to_numeric(row.get("cv_score_mean"), errors="coerce"))
     counts = dict.fromkeys(
-        ("stops", "stops_constraint", "stops_predictive", "false_stops", "missed_violations"), 0
+        (
+            "stops",
+            "stops_constraint",
+            "stops_predictive",
+            "false_stops",
+            "missed_violations",
+            "wrong_near_limit",
+        ),
+        0,
     )
     for _, row in stopped.trials.iterrows():
         key = config_key(row)
         violates = twin_violates.get(key)
+        wrong = False
         if row["status"] in ("stopped", "skipped") and row.get("stop_rule") in LIMIT_RULES:
             counts["stops"] += 1
             rule = str(row.get("stop_rule"))
             if f"stops_{rule}" in counts:
                 counts[f"stops_{rule}"] += 1
-            counts["false_stops"] += violates is False
+            wrong = violates is False
+            counts["false_stops"] += wrong
         elif row["status"] == "feasible" and violates:
+            wrong = True
             counts["missed_violations"] += 1
+        # A wrong call on a config whose unstopped cost lies within NEAR_LIMIT of the limit may
+        # be the run-to-run noise of CPU time rather than the rule.
+        counts["wrong_near_limit"] += wrong and twin_near.get(key, False)
     cost_u = float(pd.to_numeric(unstopped.trials.get(COST_KEY), errors="coerce").sum())
     cost_s = float(pd.to_numeric(stopped.trials.get(COST_KEY), errors="coerce").sum())
     higher = unstopped.higher_is_better

@@ -9,7 +9,8 @@ Spearman's ρ with its bootstrap interval; per hyperparameter × metric, a verdi
 - order artifact: clear in grid order, not in a shuffled repeat;
 - not reproduced: clear in some repeats only (none of them the grid-order one alone);
 - none: clear in no repeat;
-- unchecked: no shuffled repeat ran.
+- unchecked: no shuffled repeat ran;
+- drift (run position only): the metric changes with the order trials ran in.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from leantune.report._rq1 import (
 )
 from leantune.report._run import RunResults
 
-HOLDS, ARTIFACT, NOT_REPRODUCED, NONE, UNCHECKED = (
+HOLDS, ARTIFACT, NOT_REPRODUCED, NONE, UNCHECKED, DRIFT = (
     "holds",
     "order artifact",
     "not reproduced",
     "none",
     "unchecked (no shuffled repeat)",
+    "drift",
 )
 RUN_POSITION = "run_position"
 """A pseudo-hyperparameter: the position at which a trial started in its run."""
@@ -115,6 +117,8 @@ def verdicts(table: pd.DataFrame) -> pd.DataFrame:
         rhos = group["rho"].dropna()
         if signs.ne(0).sum() == 0:
             verdict = NONE
+        elif hyperparameter == RUN_POSITION:
+            verdict = DRIFT  # the drift itself: no order can be an artifact of order
         elif shuffled.empty:
             verdict = UNCHECKED
         elif signs.ne(0).all() and signs.nunique() == 1:

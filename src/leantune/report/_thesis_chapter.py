@@ -417,6 +417,9 @@ def _measured_shown(measured: pd.DataFrame, curve: pd.DataFrame) -> pd.DataFrame
                 "beyond the spread?": _beyond(arm, replay),
                 "false stops": Spread.of(group["false_stops"]).text("{:.2g}"),
                 "missed violations": Spread.of(group["missed_violations"]).text("{:.2g}"),
+                "of these, within 10 % of the limit": Spread.of(group["wrong_near_limit"]).text(
+                    "{:.2g}"
+                ),
                 "regret of the pick (CV)": Spread.of(group["regret_cv"]).text("{:.3g}"),
                 "pick truly feasible": f"{int(group['pick_feasible'].sum())} of {len(group)}",
             }
@@ -541,7 +544,10 @@ def _rq2_answers(curve: pd.DataFrame, measured: pd.DataFrame) -> list[str]:
                 f"  At {level}, the stopped arm with every rule saved {arm.percent()} "
                 f"({verdict}: {replay.percent()}), with "
                 f"{Spread.of(group['false_stops']).text('{:.2g}')} false stops and "
-                f"{Spread.of(group['missed_violations']).text('{:.2g}')} missed violations; "
+                f"{Spread.of(group['missed_violations']).text('{:.2g}')} missed violations "
+                f"({Spread.of(group['wrong_near_limit']).text('{:.2g}')} of these wrong calls on "
+                "configs whose unstopped training time was within 10 % of the limit, where "
+                "run-to-run noise of CPU time can decide); "
                 f"regret {Spread.of(group['regret_cv']).text('{:.3g}')}."
             )
     step = curve[curve["metric"] == "step_time_ms"]
