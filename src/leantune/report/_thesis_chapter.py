@@ -550,6 +550,7 @@ def _rq2_answers(curve: pd.DataFrame, measured: pd.DataFrame) -> list[str]:
                 "run-to-run noise of CPU time can decide); "
                 f"regret {Spread.of(group['regret_cv']).text('{:.3g}')}."
             )
+    lines += _level_stability(curve)
     step = curve[curve["metric"] == "step_time_ms"]
     if len(step):
         false = step.groupby("dataset", sort=False)["false_stops"].sum()
@@ -560,6 +561,30 @@ def _rq2_answers(curve: pd.DataFrame, measured: pd.DataFrame) -> list[str]:
             + "."
         )
     return lines
+
+
+def _level_stability(curve: pd.DataFrame) -> list[str]:
+    """How well a level set from the first repeat carries to the others: the share of configs
+    that meet it in each repeat, at the middle level."""
+    parts = []
+    for (dataset, metric), rows in curve.groupby(["dataset", "metric"], sort=False):
+        middle = rows.loc[(rows["quantile"] - 0.5).abs().idxmin(), "level"]
+        at = rows[rows["level"] == middle]
+        meeting = 1 - at["violating"] / at["trials"].where(at["trials"] > 0)
+        name = "training time" if metric == "train_time_s" else "step time"
+        parts.append(
+            f"{dataset}, {name} at {middle} ({100 * float(at['quantile'].iloc[0]):.0f} % by "
+            f"construction in the first repeat): {Spread.of(meeting).percent()}"
+        )
+    if not parts:
+        return []
+    return [
+        "**How well the levels carry across repeats** (the share of configs meeting the middle "
+        "level in each repeat; mean [range]): "
+        + "; ".join(parts)
+        + ". A wide range means that cost, on this machine and clock, moved between repeats by "
+        "more than the gaps between levels."
+    ]
 
 
 # --- per set ----------------------------------------------------------------------------------
