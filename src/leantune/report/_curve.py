@@ -80,6 +80,15 @@ def _best(scores: pd.Series, higher_is_better: bool) -> float:
     return float(scores.max() if higher_is_better else scores.min())
 
 
+def _regret(best: float, picked: float, higher_is_better: bool) -> float:
+    """How much worse the pick scores than the best (>= 0 worse). Configs that differ only in
+    batch size learn the same model under scikit-learn and tie up to rounding: no regret."""
+    if not (math.isfinite(best) and math.isfinite(picked)):
+        return math.nan
+    regret = (best - picked) if higher_is_better else (picked - best)
+    return 0.0 if abs(regret) <= 1e-9 * max(1.0, abs(best)) else regret
+
+
 def replay_level(
     run: RunResults, metric: str, limit: float, *, level: str, quantile: float, sustained: int = 2
 ) -> dict[str, Any]:
@@ -116,7 +125,6 @@ def replay_level(
     picked, best = _best(kept, higher), _best(truly, higher)
     kept = kept.dropna()
     pick_id = (kept.idxmax() if higher else kept.idxmin()) if len(kept) else None
-    sign = 1.0 if higher else -1.0
     return {
         "metric": metric,
         "level": level,
@@ -134,9 +142,7 @@ def replay_level(
         "oracle_share_saved": float(cost.reindex(ran[violating.to_numpy(bool)]).sum()) / total
         if total > 0
         else math.nan,
-        "regret_cv": sign * (best - picked)
-        if math.isfinite(best) and math.isfinite(picked)
-        else math.nan,
+        "regret_cv": _regret(best, picked, higher),
         "pick_feasible": bool(pick_id is not None and final.get(pick_id, math.inf) <= limit),
     }
 
@@ -242,7 +248,6 @@ def judge_arm(
     best = (max if higher else min)(feasible_scores) if feasible_scores else math.nan
     pick = (stopped.best or {}).get("config")
     picked = twin_score.get(config_key(pick), math.nan) if pick else math.nan
-    sign = 1.0 if higher else -1.0
     return {
         "level": level,
         "quantile": quantile,
@@ -254,9 +259,7 @@ def judge_arm(
         "cpu_s_stopped": cost_s,
         "cpu_s_saved": cost_u - cost_s,
         "cpu_share_saved": (cost_u - cost_s) / cost_u if cost_u > 0 else math.nan,
-        "regret_cv": sign * (best - picked)
-        if math.isfinite(best) and math.isfinite(picked)
-        else math.nan,
+        "regret_cv": _regret(best, picked, higher),
         "pick_feasible": bool(pick) and twin_violates.get(config_key(pick)) is False,
     }
 
