@@ -737,10 +737,11 @@ def _limitations(ran: list[RepeatedSet], thesis: dict[str, Any]) -> list[Block]:
         ),
         "**One machine.** Every number comes from one machine ("
         + (sections._machine_text(environment) if environment else "not recorded")
-        + "), one CPU per trial, and trials of a set ran two at a time where the machine had "
-        "two cores. Other jobs may have shared it; the CPU clock keeps their time out of the "
-        "limits and of the savings, but not out of cache and memory-bandwidth effects on the "
-        "CPU time itself, which the range over repeats shows.",
+        + "), one CPU per trial, as many trials at once as it has cores. Other jobs may have "
+        "shared it; the CPU clock keeps their time out of the limits and of the savings, but "
+        "not their effect on the CPU time itself (shared caches, memory bandwidth, clock "
+        "frequency), which the range over repeats and the carry of the levels across repeats "
+        "show.",
         "**The clock.** Limits, savings and the curve use the training thread's CPU time. Wall "
         "time (what a user waits) is recorded in every run directory but judged nowhere here: "
         "on a loaded machine it measures the load as much as the config.",
