@@ -61,19 +61,36 @@ def main() -> None:
 def compare(first: Path, second: Path) -> None:
     """Each replayed curve point and measured arm: the second run's mean against the first's
     range over repeats."""
-    for name in ("rq2_curve", "rq2_measured"):
-        a = pd.read_csv(first / "results" / f"{name}.csv")
-        b = pd.read_csv(second / "results" / f"{name}.csv")
-        keys = ["dataset", "level"] + (["metric"] if "metric" in a else [])
+    tables = {
+        name: (
+            pd.read_csv(first / "results" / f"{name}.csv"),
+            pd.read_csv(second / "results" / f"{name}.csv"),
+        )
+        for name in ("rq2_curve", "rq2_measured")
+    }
+    parts = [
+        (f"rq2_curve[{metric}]", a[a["metric"] == metric], b[b["metric"] == metric])
+        for metric in ("train_time_s", "step_time_ms")
+        for a, b in [tables["rq2_curve"]]
+    ] + [("rq2_measured", *tables["rq2_measured"])]
+    for name, a, b in parts:
         for column in ("cpu_share_saved", "false_stops", "missed_violations", "regret_cv"):
-            ranges = a.groupby(keys)[column].agg(["min", "max", "mean"])
-            means = b.groupby(keys)[column].mean()
+            ranges = a.groupby(["dataset", "level"])[column].agg(["min", "max", "mean"])
+            means = b.groupby(["dataset", "level"])[column].mean().reindex(ranges.index)
             inside = ((means >= ranges["min"] - 1e-12) & (means <= ranges["max"] + 1e-12)).mean()
             gap = (means - ranges["mean"]).abs().max()
             print(
                 f"{name}.{column}: second run's mean inside the first's range at "
-                f"{100 * inside:.0f} % of points; largest |difference of means| {gap:.3g}"
+                f"{100 * inside:.0f} % of {len(ranges)} points; largest |difference of means| "
+                f"{gap:.3g}"
             )
+    keys = ["dataset", "hyperparameter", "metric"]
+    a = pd.read_csv(first / "results" / "rq1_order_control.csv").set_index(keys)["verdict"]
+    b = pd.read_csv(second / "results" / "rq1_order_control.csv").set_index(keys)["verdict"]
+    same = a == b.reindex(a.index)
+    print(f"rq1 verdicts: {int(same.sum())} of {len(same)} the same; differing:")
+    for key in same[~same].index:
+        print(f"  {key}: {a[key]} → {b.get(key)}")
     for path in (first, second):
         print(path, "wall", round(json.loads((path / "thesis.json").read_text())["wall_time_s"]))
 
