@@ -184,6 +184,9 @@ MEASURED_COLUMNS = [
     "cpu_s_stopped",
     "cpu_s_saved",
     "cpu_share_saved",
+    "study_wall_s_unstopped",
+    "study_wall_s_stopped",
+    "study_wall_share_saved",
     "regret_cv",
     "pick_feasible",
 ]
@@ -243,6 +246,9 @@ def judge_arm(
         counts["wrong_near_limit"] += wrong and twin_near.get(key, False)
     cost_u = float(pd.to_numeric(unstopped.trials.get(COST_KEY), errors="coerce").sum())
     cost_s = float(pd.to_numeric(stopped.trials.get(COST_KEY), errors="coerce").sum())
+    # What a user waits for: the whole study, per-trial overhead (scheduling, tracking) included.
+    wall_u = float(unstopped.summary.get("wall_time_s") or math.nan)
+    wall_s = float(stopped.summary.get("wall_time_s") or math.nan)
     higher = unstopped.higher_is_better
     feasible_scores = [s for k, s in twin_score.items() if not twin_violates[k]]
     best = (max if higher else min)(feasible_scores) if feasible_scores else math.nan
@@ -259,6 +265,9 @@ def judge_arm(
         "cpu_s_stopped": cost_s,
         "cpu_s_saved": cost_u - cost_s,
         "cpu_share_saved": (cost_u - cost_s) / cost_u if cost_u > 0 else math.nan,
+        "study_wall_s_unstopped": wall_u,
+        "study_wall_s_stopped": wall_s,
+        "study_wall_share_saved": (wall_u - wall_s) / wall_u if wall_u > 0 else math.nan,
         "regret_cv": _regret(best, picked, higher),
         "pick_feasible": bool(pick) and twin_violates.get(config_key(pick)) is False,
     }
