@@ -239,7 +239,12 @@ def _setup_section(sets: list[RepeatedSet], thesis: dict[str, Any], repeats: int
         ),
         Table("data", "The sets: real or synthetic, whole or subsampled", pd.DataFrame(rows)),
         Paragraph(
-            "**Limits relative to each set.** A fixed limit decides whether RQ2 is asked at all: "
+            (
+                "**Limits relative to each set.** "
+                if all(item.limits.get("mode", "relative") == "relative" for item in sets)
+                else "**Limits: absolute (--train-time-s), with relative levels beside.** "
+            )
+            + "A fixed limit decides whether RQ2 is asked at all: "
             "a limit every config meets stops nothing. So each set's limits come from its own "
             "cost: the first repeat runs every config to its end with stopping off, and a level "
             "at share q is the training time (all folds) and the average step time that a share "
@@ -535,7 +540,9 @@ def _rq2_answers(curve: pd.DataFrame, measured: pd.DataFrame) -> list[str]:
             replay = Spread.of(rows.loc[rows["level"] == level, "cpu_share_saved"])
             arm = Spread.of(group["cpu_share_saved"])
             verdict = (
-                "more than the replayed constraint rule, beyond the spread"
+                "one repeat, no spread to judge a difference by; the replayed constraint rule"
+                if arm.n < 2 or replay.n < 2
+                else "more than the replayed constraint rule, beyond the spread"
                 if arm.exceeds(replay) and arm.mean > replay.mean
                 else "less than the replayed constraint rule, beyond the spread"
                 if arm.exceeds(replay)
