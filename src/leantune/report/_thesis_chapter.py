@@ -753,8 +753,10 @@ def _limitations(ran: list[RepeatedSet], thesis: dict[str, Any]) -> list[Block]:
         "frequency), which the range over repeats and the carry of the levels across repeats "
         "show.",
         "**The clock.** Limits, savings and the curve use the training thread's CPU time. Wall "
-        "time (what a user waits) is recorded in every run directory but judged nowhere here: "
-        "on a loaded machine it measures the load as much as the config.",
+        "time (what a user waits) is recorded in every run directory and shown only as the "
+        "study's wall time saved: on a loaded machine it measures the load as much as the "
+        "config. Ray runs trial workers at a lowered priority (nice 15), so any ordinary job on "
+        "the machine goes first: wall time stretches, CPU time does not.",
         "**Batch size.** "
         + (
             "scikit-learn's partial_fit updates the weights once per sample whatever the batch "
