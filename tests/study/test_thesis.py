@@ -187,7 +187,7 @@ def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
     thesis = json.loads((out / "thesis.json").read_text())
     assert thesis["command"] == result.command and "--repeats 2" in result.command
     entry = thesis["datasets"][1]
-    # The levels come from the first repeat's unstopped arm, on the CPU clock.
+    # The levels (here the first repeat's) come from the unstopped arm, on the CPU clock.
     limits = entry["limits"]
     assert limits["mode"] == "relative" and limits["clock"] == "cpu"
     assert [level["name"] for level in limits["levels"]] == [
@@ -211,6 +211,9 @@ def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
     ]
     for repeat in entry["repeats"]:
         unstopped = json.loads((out / repeat["unstopped"] / "summary.json").read_text())
+        # Each repeat's levels come from its own unstopped arm.
+        own = pd.read_csv(out / repeat["unstopped"] / "trials.csv")["train_time_cpu_s"]
+        assert repeat["levels"][3]["train_time_s"] == pytest.approx(own.quantile(0.5))
         assert unstopped["trial_order"] == repeat["order"]
         assert unstopped["search"]["stopping_enabled"] is False
         assert unstopped["dataset"]["subsample"]["seed"] == repeat["seed"]
@@ -247,8 +250,8 @@ def test_a_tiny_thesis_runs_a_stopped_arm_per_measured_level_and_repeat(
     out = tmp_path / "thesis"
     _tiny_thesis(out, offline_cache, compare_stopping=True)
     entry = json.loads((out / "thesis.json").read_text())["datasets"][1]
-    q50 = entry["limits"]["levels"][3]
     for repeat in entry["repeats"]:
+        q50 = repeat["levels"][3]
         stopped = json.loads((out / repeat["stopped"]["q50"] / "summary.json").read_text())
         assert stopped["constraints"]["train_time_s"] == pytest.approx(q50["train_time_s"])
         assert stopped["search"]["stopping_enabled"] is True
