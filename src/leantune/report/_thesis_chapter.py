@@ -15,6 +15,7 @@ import pandas as pd
 
 from leantune.report import _plots as plots
 from leantune.report import _sections as sections
+from leantune.report._chapter import _axis_text
 from leantune.report._curve import MEASURED_COLUMNS, judge_arm, replay_curve, share_meeting
 from leantune.report._document import (
     Block,
@@ -275,14 +276,6 @@ def _setup_section(sets: list[RepeatedSet], thesis: dict[str, Any], repeats: int
             pd.DataFrame(limit_rows),
         ),
     ]
-
-
-def _axis_text(axis: Any) -> str:
-    if isinstance(axis, dict) and len(axis) == 1:
-        kind, (low, high) = next(iter(axis.items()))
-        base = {"pow2": "2", "pow10": "10"}.get(kind, kind)
-        return f"{base}^{low}..{base}^{high}"
-    return str(axis)
 
 
 # --- RQ1 -------------------------------------------------------------------------------------
