@@ -31,7 +31,7 @@ def _search(tmp_path, dataset, model, learning_rates, scale=1.0):
     )
     # What a study runs by default: divergence on, next to the (here empty) constraints.
     policy = AnyOf([DivergencePolicy(), from_constraints({})])
-    return run_search(request, policy, RecordingObserver())
+    return run_search(request, policy, RecordingObserver(), worker_policy=policy)
 
 
 @pytest.mark.parametrize(("dataset", "model"), CASES)

@@ -82,6 +82,8 @@ def test_memory_the_constraint_stops_a_slow_leak_and_the_hard_cap_fails_a_fast_o
         ),
         from_constraints({"memory_mb": limit}),
         RecordingObserver(),
+        # As a study does: the worker stops at the report that breaks the limit.
+        worker_policy=from_constraints({"memory_mb": limit}),
     )
     by_rate = _by_rate(records)
     stopped = by_rate[0.1]

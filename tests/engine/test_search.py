@@ -45,7 +45,7 @@ def test_tpe_told_about_violations_proposes_fewer_infeasible_configs_than_random
         request = _request(
             tmp_path, method, method=method, num_samples=30, seed=3, max_concurrent=1
         )
-        records = run_search(request, limit, RecordingObserver())
+        records = run_search(request, limit, RecordingObserver(), worker_policy=limit)
         assert len(records) == 30
         infeasible[method] = sum(1 for r in records if r.status == "stopped")
         assert all(r.status in ("feasible", "stopped") for r in records)

@@ -191,3 +191,20 @@ def test_minibatch_overflow_ends_the_trial_as_diverged_with_its_step(model, data
     assert outcome.status == DIVERGED
     assert reports[-1]["trial_status"] == DIVERGED
     assert reports[-1]["error"].startswith("diverged: ") and " at step " in reports[-1]["error"]
+
+
+def test_minibatch_reports_inside_a_fold_score_rows_sized_to_their_window():
+    """A compiled window costs microseconds: its report scores a twentieth of the rows the
+    window trained (at least 256, at most report_rows), and each fold's last report every row."""
+    from leantune.datasets import make_synthetic
+    from leantune.engine._trial import MIN_REPORT_ROWS
+
+    dataset = make_synthetic("wide", rows=9000, features=4, task="classification", classes=3)
+    splits = make_splits(dataset, test_size=0.3, cv_folds=2, holdout_size=0.2, seed=0)
+    data = TrialData(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds)
+    for batch_size, report_every, in_fold in ((8, 10, MIN_REPORT_ROWS), (512, 20, 512 * 20 // 20)):
+        plan = TrainingPlan(report_every=report_every, max_steps=40, backend="minibatch")
+        _, reports = _run(_config(batch_size=batch_size), data, plan)
+        fold_ends = [r for r in reports if r["fold_finished"]]
+        assert {r["val_rows"] for r in reports if not r["fold_finished"]} == {in_fold}
+        assert [r["val_rows"] for r in fold_ends] == [len(f.val_idx) for f in data.folds]

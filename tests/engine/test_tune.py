@@ -1,5 +1,7 @@
 """The Ray Tune wiring, with real trials on the session's local Ray."""
 
+from dataclasses import replace
+
 import pytest
 
 from leantune.datasets import load_sklearn, make_splits
@@ -40,11 +42,31 @@ def test_every_config_of_the_grid_runs_and_ends_feasible(ray_session, tmp_path):
         assert "config" not in record.last and "training_iteration" not in record.last
 
 
-def test_a_policy_stop_ends_the_trial_with_its_reason(ray_session, tmp_path):
-    (record,) = run_search(_request(tmp_path), AlwaysStop(), RecordingObserver())
+def test_a_worker_rule_stops_the_trial_at_the_report_that_breaks_it(ray_session, tmp_path):
+    (record,) = run_search(
+        _request(tmp_path), AlwaysStop(), RecordingObserver(), worker_policy=AlwaysStop()
+    )
     assert record.status == "stopped"
     assert record.stop_reason.rule == "always"
-    assert len(record.reports) == 1  # stopped at its first report
+    assert len(record.reports) == 1  # stopped at its first report, in the worker
+
+
+def test_a_driver_rule_stops_the_trial_when_its_reports_arrive(ray_session, tmp_path):
+    # Sent one at a time, the first report is the last: the driver's stop ends the trial there.
+    request = replace(_request(tmp_path), flush_seconds=0.0)
+    (record,) = run_search(request, AlwaysStop(), RecordingObserver())
+    assert (record.status, record.stop_reason.rule, len(record.reports)) == ("stopped", "always", 1)
+
+
+def test_reports_reach_the_driver_in_batches_in_order_and_complete(ray_session, tmp_path):
+    observer = RecordingObserver()
+    request = replace(_request(tmp_path), flush_seconds=3600.0)  # one batch a trial
+    (record,) = run_search(request, NeverStop(), observer)
+    steps = [report["step"] for report in record.reports]
+    assert steps == sorted(steps) and len(steps) > 2
+    assert observer.reports[record.trial_id] == record.reports
+    assert record.last["trial_status"] == "finished" and record.status == "feasible"
+    assert not any(key.startswith("leantune_") for r in record.reports for key in r)
 
 
 def test_a_trial_that_raises_is_failed_and_the_rest_finish(ray_session, tmp_path):

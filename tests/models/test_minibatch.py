@@ -256,3 +256,24 @@ def test_a_window_past_the_end_of_the_rows_is_refused():
     estimator.train_steps(X, y, np.arange(20), start=0, steps=3)  # 8 + 8 + 4 rows
     with pytest.raises(ValueError, match="4 steps of 8 rows from position 0 need more than"):
         estimator.train_steps(X, y, np.arange(20), start=0, steps=4)
+
+
+@pytest.mark.parametrize(("model", "n_classes"), CASES)
+def test_the_compiled_scorer_gives_the_numpy_metrics(model, n_classes):
+    from leantune.metrics import evaluate, quality_from_sums
+
+    X, y = _problem(n_classes, rows=600, features=7, seed=3)
+    X = 3.0 * X + 1.0  # stored unscaled: the scorer folds the scaling into the weights
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    estimator = _estimator(model, n_classes, 7, learning_rate=0.5, batch_size=16)
+    codes = y if n_classes is None else y.astype(np.int64)
+    estimator.train_steps(
+        X, codes, np.arange(600), start=0, steps=30, mean=mean, inv_scale=1 / scale
+    )
+    rows = np.sort(np.random.default_rng(0).choice(600, size=300, replace=False))  # > a block
+    outputs = 1 if n_classes in (None, 2) else n_classes
+    targets = Targets("regression" if n_classes is None else "classification", outputs)
+    weights = (np.atleast_2d(estimator.coef_), estimator.intercept_)
+    expected = evaluate(X, codes, rows, mean, scale, weights, get_model(model).loss, targets)
+    sums = estimator.score_rows(X, codes, rows, mean=mean, inv_scale=1 / scale)
+    assert quality_from_sums(*sums, len(rows), targets) == pytest.approx(expected, rel=1e-12)

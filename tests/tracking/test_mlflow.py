@@ -1,3 +1,4 @@
+import itertools
 import shutil
 
 from mlflow.tracking import MlflowClient
@@ -37,6 +38,36 @@ def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
     }
     assert artifact.resolve().parent == tmp_path.resolve()
     assert (tmp_path / "mlartifacts").is_dir()
+
+
+def test_a_trial_of_thousands_of_reports_gets_an_evenly_thinned_series(tmp_path):
+    from leantune.tracking._mlflow import MAX_TRIAL_POINTS
+
+    tracker = open_tracker(None, "exp", tmp_path)
+    tracker.start_study("s", {}, {}, "")
+    tracker.start_trial("t", "t", {})
+    for step in range(7, 10_001, 7):  # 1,428 reports; two folds of 5,000 steps
+        tracker.log_report("t", {"step": step, "steps_planned": 10_000, "val_loss": 1.0})
+        if step + 7 > 5_000 and step <= 5_000:
+            tracker.log_report(
+                "t",
+                {"step": 5_000, "steps_planned": 10_000, "val_loss": 0.5, "fold_finished": True},
+            )
+    tracker.log_report(
+        "t", {"step": 10_000, "steps_planned": 10_000, "val_loss": 0.25, "trial_status": "finished"}
+    )
+    tracker.end_trial("t", "feasible", {})
+    tracker.end_study({}, {}, [])
+    client = MlflowClient(default_uri(tmp_path))
+    (run,) = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name("exp").experiment_id])
+        if r.info.run_name == "t"
+    ]
+    steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")]
+    assert MAX_TRIAL_POINTS // 2 <= len(steps) <= MAX_TRIAL_POINTS + 2
+    assert 5_000 in steps and steps[-1] == 10_000  # each fold's end and the trial's last
+    assert max(b - a for a, b in itertools.pairwise(steps)) <= 2 * 10_000 / MAX_TRIAL_POINTS
 
 
 def test_failed_trials_are_marked_failed_and_open_ones_are_closed(tmp_path):

@@ -8,8 +8,10 @@ test part is trained exactly as it was tuned.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +22,22 @@ from threadpoolctl import threadpool_limits
 from leantune.datasets import Fold
 from leantune.engine._faults import ActiveFault, Fault, select_fault
 from leantune.engine._memory_cap import MemoryCap
-from leantune.metrics import Clock, SystemSampler, Targets, batch_loss, evaluate, score_metric
+from leantune.metrics import (
+    Clock,
+    SystemSampler,
+    Targets,
+    batch_loss,
+    evaluate,
+    quality_from_sums,
+    score_metric,
+)
 from leantune.models import get_model, model_size_bytes, weights
-from leantune.trials import DIVERGED, FAILED, FINISHED  # statuses, re-exported from here too
+from leantune.trials import (  # statuses, re-exported from here too
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    STOPPED,
+)
 
 Report = Callable[[dict[str, Any]], None]
 
@@ -93,10 +108,17 @@ LATENCY_ROWS, LATENCY_BYTES = 256, 2**19
 # Timed predict() calls per reading, as timeit repeats: their median is the reading. One call
 # gave 1.1 µs per sample with spikes to 10-45 µs on a shared machine.
 LATENCY_REPEATS = 5
+# Fewest validation rows a minibatch report inside a fold scores (see _in_fold_rows).
+MIN_REPORT_ROWS = 256
 
 
 class Diverged(Exception):
     """Training produced non-finite values; the trial ends with status `diverged`."""
+
+
+class StopTraining(Exception):
+    """Raised by a `report` callable to end the trial at once: the report it was handed, which
+    says why, is the trial's last (a stopping rule run in the worker)."""
 
 
 def train_trial(
@@ -157,6 +179,8 @@ def _train(
         with cap:
             for fold_index, fold in enumerate(data.folds):
                 run.train_fold(fold_index, fold)
+    except StopTraining:
+        return run.stopped()
     except MemoryError:
         # The cap is lifted again here (the `with` has exited), so the closing report has room.
         if fault is not None:
@@ -194,6 +218,8 @@ class _TrialRun:
         self.classes = np.arange(data.n_classes) if data.task == "classification" else None
         self.metric, _ = score_metric(data.task)
         self.steps_planned = plan.steps_planned(data.folds, self.batch_size)
+        if plan.backend == "minibatch":
+            self._warm_compiled_code()
         self.sampler = SystemSampler(clock=plan.clock)
         self.step = 0
         self.step_seconds = 0.0
@@ -202,10 +228,37 @@ class _TrialRun:
         self.report_seconds = 0.0
         self.report_cpu_seconds = 0.0
         self.fold_scores: list[float] = []
+        self.latency_walls: deque[float] = deque(maxlen=LATENCY_REPEATS)
+        self.latency_cpus: deque[float] = deque(maxlen=LATENCY_REPEATS)
         self.estimator: Any = None
         self.last: dict[str, Any] = {}
         self.fold_index = 0
         self.epoch = 0
+
+    def _warm_compiled_code(self) -> None:
+        """Load the minibatch kernels for this trial's array types before its clocks and its
+        memory baseline start. A first call in a process costs ~0.3 s from numba's cache, ~6 s
+        where nothing is cached yet: the worker's set-up, not this config's cost."""
+        X, y, config = self.data.X, self.data.y, self.config
+        estimator = self.model.make(
+            learning_rate=float(config["learning_rate"]),
+            alpha=float(config["alpha"]),
+            seed=self.plan.seed,
+            backend="minibatch",
+            batch_size=1,
+        )
+        estimator.start(X.shape[1], self.classes)
+        first = np.zeros(1, dtype=np.int64)
+        mean, inv_scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        # Shuffled epochs train on a fresh (writable) permutation, unshuffled ones on the
+        # fold's own indices (read-only when Ray hands them over): two array types.
+        orders = [first] + [fold.train_idx[:1] for fold in self.data.folds[:1]]
+        with contextlib.suppress(
+            ValueError
+        ):  # a config that overflows at once: compiled all the same
+            for order in orders:
+                estimator.train_steps(X, y, order, start=0, steps=1, mean=mean, inv_scale=inv_scale)
+            estimator.score_rows(X, y, first, mean=mean, inv_scale=inv_scale)
 
     def train_fold(self, fold_index: int, fold: Fold) -> None:
         X, y, plan, batch_size = self.data.X, self.data.y, self.plan, self.batch_size
@@ -224,10 +277,18 @@ class _TrialRun:
         # Reports inside the fold read a fixed sample of validation rows: on kddcup the whole
         # validation part costs ~70 ms a report, 5-10% of a 100-step window at batch 32.
         self.report_rows = fold.val_idx
-        if plan.report_rows is not None and len(fold.val_idx) > plan.report_rows:
+        in_fold = self._in_fold_rows(len(fold.val_idx))
+        if in_fold < len(fold.val_idx):
             sampler = np.random.default_rng([plan.seed, fold_index, 1])  # not the row order's
-            picked = sampler.choice(len(fold.val_idx), size=plan.report_rows, replace=False)
+            picked = sampler.choice(len(fold.val_idx), size=in_fold, replace=False)
             self.report_rows = fold.val_idx[np.sort(picked)]
+        if plan.backend == "minibatch":
+            # Writable copies: the compiled scorer has one machine code per array type, and
+            # the folds come read-only from Ray's object store.
+            self.report_rows = np.array(self.report_rows, dtype=np.int64)
+            self.fold_rows = np.array(fold.val_idx, dtype=np.int64)
+            self.fold_mean = np.array(mean, dtype=np.float64)
+            self.fold_inv_scale = np.array(inv_scale, dtype=np.float64)
         self.start_loss = self._evaluate(fold, None, self.report_rows)["val_loss"]
         latency_rows = max(16, min(LATENCY_ROWS, LATENCY_BYTES // (8 * X.shape[1])))
         self.latency_rows = (X[fold.val_idx[:latency_rows]] - mean) * inv_scale
@@ -341,7 +402,11 @@ class _TrialRun:
         ):
             raise Diverged(f"weights are not finite at step {self.step}")
         fold_finished = fold_step == fold_steps
-        rows = fold.val_idx if fold_finished else self.report_rows
+        rows = (
+            (self.fold_rows if self.plan.backend == "minibatch" else fold.val_idx)
+            if fold_finished
+            else self.report_rows
+        )
         quality = self._evaluate(fold, current, rows)
         if not math.isfinite(quality["val_loss"]):
             raise Diverged(f"validation loss is {quality['val_loss']} at step {self.step}")
@@ -399,11 +464,13 @@ class _TrialRun:
     def _deployment_metrics(self) -> dict[str, float]:
         """What shipping the model costs: predict time per sample and serialized size.
 
-        Latency is the median of LATENCY_REPEATS timed calls on the same block of rows (as
-        timeit does), on both clocks: one call is at the mercy of whatever else ran then.
+        Latency is the median of the last LATENCY_REPEATS timed calls on a block of rows (as
+        timeit does), on both clocks: one call is at the mercy of whatever else ran then. The
+        first report makes them all; each later report makes one (the rest are its
+        predecessors'), so the reading costs a fifth as much as a report's own timeit.
         """
-        walls, cpus = [], []
-        for _ in range(LATENCY_REPEATS):
+        walls, cpus = self.latency_walls, self.latency_cpus
+        for _ in range(LATENCY_REPEATS if not walls else 1):
             started, started_cpu = time.perf_counter(), time.thread_time()
             self.estimator.predict(self.latency_rows)
             walls.append(time.perf_counter() - started)
@@ -417,9 +484,33 @@ class _TrialRun:
             "model_size_kb": model_size_bytes(self.estimator) / 1024,
         }
 
+    def _in_fold_rows(self, validation_rows: int) -> int:
+        """Validation rows scored at the reports inside a fold (each fold's last scores all).
+
+        sklearn: `report_rows`; its window of `partial_fit` calls costs far more than scoring
+        them. minibatch: a compiled window costs about what scoring its rows twice would, so a
+        report scores a twentieth of the rows its window trained, and at least MIN_REPORT_ROWS
+        (an accuracy near 0.9 to within about 2 points); a report then costs what its window
+        does, not 10-60 times more.
+        """
+        rows = min(validation_rows, self.plan.report_rows or validation_rows)
+        if self.plan.backend == "minibatch":
+            window_rows = self.plan.report_every * self.batch_size
+            rows = min(rows, max(MIN_REPORT_ROWS, window_rows // 20))
+        return rows
+
     def _evaluate(
         self, fold: Fold, current: tuple[np.ndarray, np.ndarray] | None, rows: np.ndarray
     ) -> dict[str, float]:
+        if current is not None and self.plan.backend == "minibatch":
+            sums = self.estimator.score_rows(
+                self.data.X,
+                self.data.y,
+                rows,
+                mean=self.fold_mean,
+                inv_scale=self.fold_inv_scale,
+            )
+            return quality_from_sums(*sums, len(rows), self.targets)
         return evaluate(
             self.data.X,
             self.data.y,
@@ -440,6 +531,15 @@ class _TrialRun:
         if error:
             fields["error"] = error
         return fields
+
+    def stopped(self) -> TrialOutcome:
+        """Ended by a stopping rule run in the worker; its last report already says why."""
+        return TrialOutcome(
+            status=STOPPED,
+            estimator=self.estimator,
+            fold_scores=list(self.fold_scores),
+            last_report=self.last,
+        )
 
     def finish(
         self, status: str, error: str | None = None, *, retryable: bool = False

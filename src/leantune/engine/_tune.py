@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,13 @@ from ray.tune.search.optuna import OptunaSearch
 
 from leantune.engine import _persistent
 from leantune.engine._faults import Fault
-from leantune.engine._trial import START_PHASE, TrainingPlan, TrialData, train_trial
+from leantune.engine._trial import (
+    START_PHASE,
+    StopTraining,
+    TrainingPlan,
+    TrialData,
+    train_trial,
+)
 from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason, TrialHistory
 from leantune.trials import (
     DIVERGED,
@@ -46,6 +52,20 @@ from leantune.trials import (
 )
 
 _log = logging.getLogger("leantune")
+
+# Each tune.report is a round trip through the driver's event loop: 15-40 ms of the worker's
+# wall time measured on kddcup (a whole report window at small batch sizes costs under 1 ms).
+# So the worker sends its reports in batches, at most FLUSH_SECONDS apart by default, and at
+# most FLUSH_REPORTS at a time (a batch waiting is memory the trial's own reading counts).
+FLUSH_SECONDS = 1.0
+FLUSH_REPORTS = 256
+# The earlier reports of a batch ride in its last one, under this key.
+_EARLIER_REPORTS = "leantune_earlier_reports"
+# A stop decided in the worker, as StopReason fields.
+_WORKER_STOP = "leantune_worker_stop"
+# Reports the worker's rules may look back over (ConstraintPolicy's `sustained` readings).
+_WORKER_HISTORY = 64
+
 
 # Keys Ray adds to every result; the trial's own metrics are everything else.
 _RAY_KEYS = frozenset(
@@ -67,6 +87,7 @@ _RAY_KEYS = frozenset(
         "experiment_tag",
         "should_checkpoint",
         "node_id",
+        _EARLIER_REPORTS,
     }
 )
 
@@ -104,6 +125,8 @@ class SearchRequest:
     resume: ResumePoint | None = None
     faults: tuple[Fault, ...] = ()
     """Test-only misbehaviour injected into chosen trials (leantune.engine._faults)."""
+    flush_seconds: float = FLUSH_SECONDS
+    """Longest a report waits in its worker before it goes to the driver (batched); 0: at once."""
     trial_order_seed: int | None = None
     """Grid only: run the configs in this seed's shuffled order, not the grid's (a run-order
     control: a reused worker's drift must not line up with an axis). None: grid order."""
@@ -121,12 +144,16 @@ def run_search(
     policy: StoppingPolicy,
     observer: TrialObserver,
     skip: SkipPredicted | None = None,
+    worker_policy: StoppingPolicy | None = None,
 ) -> list[TrialRecord]:
     """Run every config of the search as a Tune trial; return one record per trial ended here.
 
     With `request.resume`, only what earlier sessions left is run: the configs that did not
     end, under their old trial ids, and (random, TPE) the samples still to draw. `skip`
     decides on each trial's start report (request.plan.announce_start) whether it trains.
+    `worker_policy`: the rules each trial's worker runs on its own reports, stopping at the
+    report that breaks them; `policy` (every rule) judges the same reports on the driver as
+    their batches arrive.
     """
     session = request.resume.session if request.resume else 0
     driver = _Driver(
@@ -152,6 +179,9 @@ def run_search(
                 cpus=request.cpus_per_trial,
                 memory_limit_mb=request.memory_limit_mb,
                 faults=request.faults,
+                worker_policy=worker_policy if request.enforce else None,
+                # ASHA compares trials at rungs counted in reports: it must see every one.
+                flush_seconds=0.0 if request.scheduler else request.flush_seconds,
             ),
             {"cpu": request.cpus_per_trial},
         )
@@ -427,20 +457,85 @@ def _trainable(
     cpus: int,
     memory_limit_mb: float | None,
     faults: tuple[Fault, ...],
+    worker_policy: StoppingPolicy | None,
+    flush_seconds: float,
 ) -> None:
-    node_id = ray.get_runtime_context().get_node_id()
-
-    def report(result: dict[str, Any]) -> None:
-        # Two nodes on one machine share an IP and a hostname; the node id tells them apart.
-        tune.report({**result, "node_id": node_id})
-
+    transport = _ReportBatches(
+        ray.get_runtime_context().get_node_id(), worker_policy, config, flush_seconds
+    )
     outcome = train_trial(
-        config, data, plan, report, cpus=cpus, memory_limit_mb=memory_limit_mb, faults=faults
+        config,
+        data,
+        plan,
+        transport.report,
+        cpus=cpus,
+        memory_limit_mb=memory_limit_mb,
+        faults=faults,
     )
     if outcome.status == FAILED and outcome.retryable:
         # The closing report already carries the error; raising lets Tune count the failure
         # and retry it (resources.max_failures), exactly as when a worker dies.
         raise TrialFailed(outcome.error)
+
+
+class _ReportBatches:
+    """The worker's side of the transport: collects reports, runs the worker's stopping rules
+    on each, and sends them to the driver in batches.
+
+    A batch goes at once when the driver must answer before the trial goes on (the start
+    report, which the skip rule judges), when the trial ends or a worker rule stops it, and
+    otherwise every `flush_seconds` (0: every report, as ASHA's rungs need).
+    """
+
+    def __init__(
+        self,
+        node_id: str,
+        policy: StoppingPolicy | None,
+        config: Mapping[str, Any],
+        flush_seconds: float,
+    ):
+        self.node_id = node_id
+        self.policy = policy
+        self.config = config
+        self.flush_seconds = flush_seconds
+        self.pending: list[dict[str, Any]] = []
+        self.recent: list[dict[str, Any]] = []
+        self.sent_at = time.perf_counter()
+
+    def report(self, result: dict[str, Any]) -> None:
+        ends = "trial_status" in result
+        reason = None
+        if self.policy is not None and not ends and result.get("trial_phase") != START_PHASE:
+            self.recent.append(result)
+            if len(self.recent) > 2 * _WORKER_HISTORY:  # trimmed now and then, not every time
+                del self.recent[:-_WORKER_HISTORY]
+            decision = self.policy.decide(TrialHistory(self.recent, self.config))
+            if decision.stop and decision.reason is not None:
+                reason = decision.reason
+                result = {**result, _WORKER_STOP: asdict(reason)}
+        self.pending.append(result)
+        if (
+            ends
+            or reason is not None
+            or result.get("trial_phase") == START_PHASE
+            or len(self.pending) >= FLUSH_REPORTS
+            or time.perf_counter() - self.sent_at >= self.flush_seconds
+        ):
+            self.flush()
+        if reason is not None:
+            raise StopTraining(reason.describe())
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        *earlier, last = self.pending
+        self.pending = []
+        # Two nodes on one machine share an IP and a hostname; the node id tells them apart.
+        payload = {**last, "node_id": self.node_id}
+        if earlier:
+            payload[_EARLIER_REPORTS] = earlier
+        tune.report(payload)
+        self.sent_at = time.perf_counter()
 
 
 class _Driver:
@@ -508,32 +603,46 @@ class _Driver:
         self._notify("trial_started", record)
 
     def reported(self, tune_id: str, result: Mapping[str, Any]) -> bool:
-        """Record a report and return True if the trial must stop now."""
+        """Record a batch of reports (oldest first) and return True if the trial must stop."""
         record = self.records.get(tune_id)
         if record is None:  # a result before on_trial_start: Ray does not do this, but be safe
             self.started(tune_id, result.get("config", {}))
             record = self.records[tune_id]
         record.node_id = result.get("node_id", record.node_id)
         record.worker_pid = result.get("pid", record.worker_pid)
-        report = {k: v for k, v in result.items() if k not in _RAY_KEYS}
-        if report.get("trial_phase") == START_PHASE:
-            return self._started_training(record, report)
-        if record.reports and report == record.reports[-1]:
+        last = {k: v for k, v in result.items() if k not in _RAY_KEYS}
+        worker_stop = last.pop(_WORKER_STOP, None)
+        if last.get("trial_phase") == START_PHASE:
+            return self._started_training(record, last)
+        if record.reports and last == record.reports[-1]:
             # When a function trainable returns, Tune repeats its last result with done=True.
             return self._must_stop(record)
+        for report in result.get(_EARLIER_REPORTS) or ():
+            self._take(record, dict(report), report.get(_WORKER_STOP))
+        self._take(record, last, worker_stop)
+        return self._must_stop(record)
+
+    def _take(
+        self, record: TrialRecord, report: dict[str, Any], worker_stop: Mapping[str, Any] | None
+    ) -> None:
+        """One report: keep it, tell the observer, and judge it unless the trial is judged."""
+        report.pop(_WORKER_STOP, None)
         record.reports.append(report)
         self._notify("trial_reported", record, report)
         if record.stop_reason is not None or report.get("trial_status") in (DIVERGED, FAILED):
-            return self._must_stop(record)
+            return
         history = TrialHistory(record.reports, record.config)
         if self.skip is not None:
             self.skip.cost_model.observe(history)
+        if worker_stop is not None:
+            # The worker's rules stopped it at this report; the driver's would say the same.
+            record.stop_reason = StopReason(**worker_stop)
+            return
         decision = self.policy.decide(history)
         if decision.stop:
             # Observe-only mode keeps the first reason (it makes the trial infeasible) but lets
             # the trial run on.
             record.stop_reason = decision.reason
-        return self._must_stop(record)
 
     def _started_training(self, record: TrialRecord, start: dict[str, Any]) -> bool:
         """The trial's report before its first step: skip it if the cost model says so. A

@@ -13,7 +13,14 @@ from leantune.metrics._catalog import (
     Metric,
     label,
 )
-from leantune.metrics._ml import Targets, batch_loss, decision, evaluate, score_metric
+from leantune.metrics._ml import (
+    Targets,
+    batch_loss,
+    decision,
+    evaluate,
+    quality_from_sums,
+    score_metric,
+)
 from leantune.metrics._system import MemoryLimit, SystemSampler, memory_limit, private_memory_mb
 
 __all__ = [
@@ -36,5 +43,6 @@ __all__ = [
     "label",
     "memory_limit",
     "private_memory_mb",
+    "quality_from_sums",
     "score_metric",
 ]

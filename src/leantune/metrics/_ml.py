@@ -96,7 +96,15 @@ def evaluate(
                 hits += float(((values > 0) == (truth == 1)).sum())
             else:
                 hits += float((values.argmax(axis=1) == truth).sum())
-    n = max(len(rows), 1)
+    return quality_from_sums(loss_sum, hits, squared, len(rows), targets)
+
+
+def quality_from_sums(
+    loss_sum: float, hits: float, squared: float, n_rows: int, targets: Targets
+) -> dict[str, float]:
+    """The validation metrics from sums over `n_rows` rows: the loss summed over rows and
+    outputs, the rows predicted right (classifiers), the squared error (regression)."""
+    n = max(n_rows, 1)
     result = {"val_loss": loss_sum / (n * targets.n_outputs)}
     if targets.task == "regression":
         result["val_rmse"] = float(np.sqrt(squared / n))

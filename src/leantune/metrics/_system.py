@@ -195,6 +195,12 @@ def fresh_baseline_mb(process: psutil.Process) -> float:
     return _fresh_baseline_mb
 
 
+# The machine's (or container's) memory headroom is read at most this often: reading it parses
+# /proc/meminfo or the cgroup's memory.stat (~0.1-0.2 ms, as much as a compiled report window),
+# and it moves with the whole machine, not with a trial's steps.
+HEADROOM_EVERY_S = 0.5
+
+
 class SystemSampler:
     """Readings relative to the trial's own start, so a reused worker process does not charge
     one trial for what the previous one left behind.
@@ -207,16 +213,19 @@ class SystemSampler:
 
     def __init__(self, memory: MemoryLimit | None = None, clock: Clock = "cpu") -> None:
         self._process = psutil.Process()
-        self._process.cpu_percent(None)  # prime: psutil's first reading is always 0.0
         self.clock = clock
         release_freed_memory()
         self._wall_start = time.perf_counter()
         self._thread_start = time.thread_time()
         self._cpu_start = self._cpu_seconds()
+        # CPU % over the time since the previous sample, as psutil's cpu_percent(None) gives
+        # it, from the one /proc read _cpu_seconds makes anyway.
+        self._last_cpu = (self._wall_start, self._cpu_start)
         self.baseline_memory_mb = private_memory_mb(self._process)
         self.worker_baseline_mb = fresh_baseline_mb(self._process)
         self.peak_rise_mb = 0.0
         self.memory = memory or _this_process_limit()
+        self._headroom: tuple[float, float] | None = None  # (read at, MB)
 
     def _cpu_seconds(self) -> float:
         times = self._process.cpu_times()
@@ -233,21 +242,28 @@ class SystemSampler:
         memory = private_memory_mb(self._process)
         rise = memory - self.baseline_memory_mb
         self.peak_rise_mb = max(self.peak_rise_mb, rise)
-        wall = self.wall_seconds()
+        now = time.perf_counter()
+        wall = now - self._wall_start
         train_wall = wall - paused_seconds
         train_cpu = time.thread_time() - self._thread_start - paused_cpu_seconds
+        cpu = self._cpu_seconds()
+        before_wall, before_cpu = self._last_cpu
+        cpu_percent = 100.0 * (cpu - before_cpu) / max(now - before_wall, 1e-9)
+        self._last_cpu = (now, cpu)
+        if self._headroom is None or now - self._headroom[0] >= HEADROOM_EVERY_S:
+            self._headroom = (now, self.memory.headroom_mb())
         return {
             "train_time_s": train_cpu if self.clock == "cpu" else train_wall,
             "train_time_cpu_s": train_cpu,
             "train_time_wall_s": train_wall,
             "wall_time_s": wall,
-            "cpu_time_s": self._cpu_seconds() - self._cpu_start,
-            "cpu_percent": self._process.cpu_percent(None),
+            "cpu_time_s": cpu - self._cpu_start,
+            "cpu_percent": cpu_percent,
             # A fresh worker's memory plus what this trial added at its peak: the same config
             # gives the same value whether it runs first or hundredth in a reused worker.
             "memory_mb": self.worker_baseline_mb + self.peak_rise_mb,
             "memory_rise_mb": self.peak_rise_mb,
             "worker_memory_mb": memory,
             # What the machine or container has left: the limit that the OOM killer enforces.
-            "memory_headroom_mb": self.memory.headroom_mb(),
+            "memory_headroom_mb": self._headroom[1],
         }

@@ -29,8 +29,10 @@ from leantune.models._kernel import (
     SQUARED,
     WEIGHTS_NOT_FINITE,
     run_steps,
+    score_rows,
 )
 
+MAX_CLASSES = 1000
 _KERNEL_LOSS = {"squared_error": SQUARED, "log_loss": LOG, "hinge": HINGE}
 
 
@@ -126,6 +128,30 @@ class _MiniBatchSGD(BaseEstimator):
         Raises TrainingDiverged when the loss or the weights stop being finite.
         """
         return self._run(X, y, order, start, steps, self.batch_size, mean, inv_scale)
+
+    def score_rows(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        rows: np.ndarray,
+        *,
+        mean: np.ndarray,
+        inv_scale: np.ndarray,
+    ) -> tuple[float, float, float]:
+        """Score `rows` of the unscaled X (scaled as in train_steps) in one compiled pass:
+        (loss summed over rows and outputs, rows predicted right, squared error summed).
+        No input checks, as in train_steps; `rows`, `mean` and `inv_scale` writable."""
+        n_features = self.n_features_in_
+        return score_rows(
+            X,
+            y,
+            rows,
+            mean,
+            inv_scale,
+            self.coef_.reshape(-1, n_features),
+            self.intercept_,
+            _KERNEL_LOSS[self.loss],
+        )
 
     def start(self, n_features: int, classes: Any = None) -> _MiniBatchSGD:
         """Zero weights for `n_features` features (and `classes`, for a classifier)."""
@@ -258,6 +284,13 @@ class MiniBatchSGDClassifier(ClassifierMixin, _MiniBatchSGD):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 classes; got {len(self.classes_)}"
+            )
+        if len(self.classes_) > MAX_CLASSES:
+            # The kernels take one log per row of the product of its outputs' log-loss
+            # factors, each at most 2: more than 1,023 of them could overflow.
+            raise ValueError(
+                f"{type(self).__name__} takes at most {MAX_CLASSES} classes; "
+                f"got {len(self.classes_)}"
             )
         outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
         self.coef_ = np.zeros((outputs, n_features))

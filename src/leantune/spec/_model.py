@@ -234,7 +234,9 @@ class ValidationSpec(_Section):
     report_rows: PositiveInt | None = 4096
     """Validation rows (a fixed seeded sample) scored at reports inside a fold, to keep them
     cheap on large sets; each fold's last report, which gives its score, uses every row.
-    null: every row at every report."""
+    null: every row at every report. Under `backend: minibatch` a report scores at most a
+    twentieth of the rows its window trained (at least 256), so that it costs what its window
+    does."""
 
 
 class ConstraintsSpec(_Section):

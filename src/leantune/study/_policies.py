@@ -56,20 +56,7 @@ def build_policy(
         # The same evidence rule as when stopping is on, so the two arms judge alike.
         sustained = stopping.constraint.sustained
         return AnyOf([from_constraints(limits, sustained=sustained), DivergencePolicy()])
-    policies: list[StoppingPolicy] = []
-    if stopping.divergence is not None:
-        policies.append(
-            DivergencePolicy(
-                stopping.divergence.explode_factor, zero_weights=stopping.divergence.zero_weights
-            )
-        )
-    policies.append(
-        from_constraints(
-            limits,
-            grace_steps=stopping.constraint.grace_steps,
-            sustained=stopping.constraint.sustained,
-        )
-    )
+    policies = _latest_reading_rules(spec, limits)
     if stopping.predictive is not None:
         options = stopping.predictive
         policies.append(
@@ -91,6 +78,39 @@ def build_policy(
         options = stopping.patience
         policies.append(PatiencePolicy(options.metric, options.patience, options.min_delta))
     return AnyOf(policies)
+
+
+def build_worker_policy(
+    spec: StudySpec, memory: MemoryLimit | None = None
+) -> StoppingPolicy | None:
+    """The rules a trial's worker runs itself, at the report that breaks them: those that read
+    only the trial's latest readings (its limits, divergence). The rest stay on the driver:
+    the predictive rule pools cost twins' readings, Prechelt and patience read a fold's whole
+    curve. None when nothing is to be stopped (`stopping.enabled: false`)."""
+    if not spec.stopping.enabled:
+        return None
+    limits, _ = constraint_limits(spec, memory)
+    return AnyOf(_latest_reading_rules(spec, limits))
+
+
+def _latest_reading_rules(spec: StudySpec, limits: dict[str, float]) -> list[StoppingPolicy]:
+    """Divergence (if on) and the limits: the rules that judge a trial's latest readings."""
+    stopping = spec.stopping
+    policies: list[StoppingPolicy] = []
+    if stopping.divergence is not None:
+        policies.append(
+            DivergencePolicy(
+                stopping.divergence.explode_factor, zero_weights=stopping.divergence.zero_weights
+            )
+        )
+    policies.append(
+        from_constraints(
+            limits,
+            grace_steps=stopping.constraint.grace_steps,
+            sustained=stopping.constraint.sustained,
+        )
+    )
+    return policies
 
 
 def build_skip(

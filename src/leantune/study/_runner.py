@@ -51,7 +51,13 @@ from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
 from leantune.study._lock import own_run_dir
-from leantune.study._policies import build_policy, build_skip, constraint_limits, new_cost_model
+from leantune.study._policies import (
+    build_policy,
+    build_skip,
+    build_worker_policy,
+    constraint_limits,
+    new_cost_model,
+)
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._recording import RecordingGuard, recording_into
@@ -373,7 +379,8 @@ def _search_and_record(
     try:
         with progress:
             policy = build_policy(spec, prepared.memory, cost_model)
-            records = run_search(request, policy, observer, skip)
+            worker_policy = build_worker_policy(spec, prepared.memory)
+            records = run_search(request, policy, observer, skip, worker_policy)
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -426,6 +433,7 @@ def _search_and_record(
         artifacts=[
             run_dir / TRIALS_CSV,
             run_dir / TRIALS_PARQUET,
+            run_dir / REPORTS_FILE,  # every report; the trials' runs hold a thinned series
             run_dir / SUMMARY_FILE,
             run_dir / LEDGER_FILE,
             *([run_dir / MODEL_DIR] if final is not None and final.estimator is not None else []),
