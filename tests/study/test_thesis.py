@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from leantune import LeantuneError, load_spec
 from leantune.cli import app
-from leantune.study._thesis import GRID, ThesisOptions, run_thesis, thesis_spec
+from leantune.study._thesis import GRID, ThesisOptions, derive_levels, run_thesis, thesis_spec
 
 TINY_GRID = {"batch_size": [2, 32], "learning_rate": [0.01], "alpha": [0.0001]}
 
@@ -42,10 +42,17 @@ def test_the_command_reruns_exactly_what_was_asked(tmp_path, monkeypatch):
     monkeypatch.delenv("LEANTUNE_PMLB_CACHE", raising=False)
     options = ThesisOptions(datasets=("diabetes", "kddcup"), subsample=0, compare_stopping=True)
     assert options.command(tmp_path / "out") == (
-        "leantune study thesis --datasets diabetes,kddcup --train-time-s 2 --subsample 0 "
-        f"--cv-folds 5 --seed 0 --compare-stopping --output-dir {tmp_path / 'out'}"
+        "leantune study thesis --datasets diabetes,kddcup --subsample 0 --cv-folds 5 --seed 0 "
+        f"--repeats 3 --output-dir {tmp_path / 'out'}"
     )
-    assert options.rows is None
+    assert options.rows is None and options.relative
+    absolute = ThesisOptions(max_train_seconds=2, repeats=1, compare_stopping=False)
+    assert "--train-time-s 2 " in absolute.command(tmp_path)
+    assert "--repeats 1 --no-compare-stopping --output-dir" in absolute.command(tmp_path)
+    tiny = ThesisOptions(grid=TINY_GRID, measured_quantiles=(0.5,))
+    assert tiny.command(tmp_path).endswith(
+        f'# with {{"grid": {json.dumps(TINY_GRID)}, "measured_quantiles": [0.5]}} (set from Python)'
+    )
 
 
 def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monkeypatch):
@@ -53,10 +60,60 @@ def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monke
     options = ThesisOptions(datasets=("kddcup",), subsample=0, backend="minibatch")
     spec = load_spec(thesis_spec("kddcup", "classification", options, tmp_path, synthetic=False))
     assert spec.training.backend == "minibatch"
-    assert "--seed 0 --backend minibatch --output-dir" in options.command(tmp_path)
+    assert "--seed 0 --repeats 3 --backend minibatch --output-dir" in options.command(tmp_path)
     default = thesis_spec("kddcup", "classification", ThesisOptions(), tmp_path, synthetic=False)
     assert load_spec(default).training.backend == "sklearn"
     assert "--backend" not in ThesisOptions().command(tmp_path)
+
+
+def test_limits_sit_at_quantiles_of_the_unstopped_cpu_cost_and_an_absolute_one_beside_them():
+    trials = pd.DataFrame(
+        {
+            "status": ["feasible"] * 4 + ["infeasible", "failed"],
+            "train_time_cpu_s": [1.0, 2.0, 3.0, 4.0, 5.0, 99.0],
+            "step_time_cpu_ms": [5.0, 4.0, 3.0, 2.0, 1.0, 99.0],
+        }
+    )
+    levels = derive_levels(trials, (0.25, 0.5, 0.75), absolute_train_time_s=2.5)
+    assert [level["name"] for level in levels] == ["q25", "q50", "q75", "fixed"]
+    # A failed trial's cost is not a cost of its config: 1..5, not 99.
+    assert [level["train_time_s"] for level in levels[:3]] == [2.0, 3.0, 4.0]
+    assert [level["step_time_ms"] for level in levels[:3]] == [2.0, 3.0, 4.0]
+    assert levels[1]["share_meeting_train_time_s"] == 0.6
+    assert levels[3] == {
+        "name": "fixed",
+        "quantile": 0.4,
+        "train_time_s": 2.5,
+        "share_meeting_train_time_s": 0.4,
+        "step_time_ms": None,
+    }
+
+
+def test_the_unstopped_arm_has_no_time_limit_and_a_stopped_arm_its_levels(tmp_path):
+    options = ThesisOptions(subsample=500)
+    unstopped = load_spec(
+        thesis_spec(
+            "diabetes",
+            "classification",
+            options,
+            tmp_path,
+            synthetic=False,
+            seed=2,
+            stopping=False,
+            run_dir=tmp_path / "u",
+            report=False,
+        )
+    )
+    assert unstopped.constraints.active() == {"memory_mb": 1024.0}
+    assert unstopped.constraints.clock == "cpu" and not unstopped.stopping.enabled
+    assert unstopped.training.seed == 2 and unstopped.dataset.subsample.seed == 2
+    assert not unstopped.output.report and unstopped.output.dir == tmp_path / "u"
+    stopped = load_spec(
+        thesis_spec(
+            "diabetes", "classification", options, tmp_path, synthetic=False, train_time_s=0.7
+        )
+    )
+    assert stopped.constraints.train_time_s == 0.7 and stopped.stopping.predictive.margin == 0.1
 
 
 @pytest.mark.parametrize(
@@ -68,6 +125,8 @@ def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monke
         ({"subsample": -1}, "--subsample: must be a row count >= 0"),
         ({"folds": 0}, "--cv-folds: must be an integer >= 1; got 0"),
         ({"backend": "torch"}, "--backend: must be one of sklearn, minibatch; got torch"),
+        ({"repeats": 0}, "--repeats: must be an integer >= 1; got 0"),
+        ({"measured_quantiles": (0.5, 1.0)}, r"measured_quantiles: must be shares in \(0, 1\)"),
     ],
 )
 def test_bad_budgets_name_the_option_and_what_was_given(options, message):
@@ -97,60 +156,110 @@ def offline_cache(tmp_path, shared_pmlb, monkeypatch):
     return cache
 
 
-@pytest.mark.slow
-def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
-    ray_session, offline_cache, tmp_path, parsed
-):
-    out = tmp_path / "thesis"
-    result = run_thesis(
+def _tiny_thesis(out, cache, *, compare_stopping):
+    return run_thesis(
         ThesisOptions(
             datasets=("mnist", "diabetes"),
             subsample=150,
             folds=2,
-            max_train_seconds=30,
-            compare_stopping=True,
-            cache_dir=offline_cache,
+            repeats=2,
+            compare_stopping=compare_stopping,
+            measured_quantiles=(0.5,),
+            cache_dir=cache,
             output_dir=out,
             grid=TINY_GRID,
         ),
         show_progress=False,
     )
+
+
+@pytest.mark.slow
+def test_a_tiny_thesis_runs_real_sets_skips_missing_ones_and_writes_the_chapter(
+    ray_session, offline_cache, tmp_path, parsed
+):
+    # Replay only (no stopped arms): two studies; the system test below adds the stopped arms.
+    out = tmp_path / "thesis"
+    result = _tiny_thesis(out, offline_cache, compare_stopping=False)
     mnist, diabetes = result.outcomes
     assert (mnist.status, diabetes.status, diabetes.data) == ("skipped", "ran", "real")
     assert "mnist: not available offline" in mnist.reason
-    assert (out / "diabetes" / "stopped" / "report.html").is_file()
     assert not (out / "mnist").exists()
     thesis = json.loads((out / "thesis.json").read_text())
-    assert thesis["command"] == result.command and "--compare-stopping" in result.command
-    summary = json.loads((out / "diabetes" / "stopped" / "summary.json").read_text())
-    assert summary["dataset"]["subsample"] == {
-        "rows": 150,
-        "of_rows": 768,
-        "seed": 0,
-        "stratified": True,
-    }
+    assert thesis["command"] == result.command and "--repeats 2" in result.command
+    entry = thesis["datasets"][1]
+    # The levels (here the first repeat's) come from the unstopped arm, on the CPU clock.
+    limits = entry["limits"]
+    assert limits["mode"] == "relative" and limits["clock"] == "cpu"
+    assert [level["name"] for level in limits["levels"]] == [
+        "q10",
+        "q25",
+        "q40",
+        "q50",
+        "q60",
+        "q75",
+        "q90",
+    ]
+    assert limits["measured"] == ["q50"]
+    first = pd.read_csv(out / "diabetes" / "repeat-0" / "unstopped" / "trials.csv")
+    q50 = limits["levels"][3]
+    assert q50["train_time_s"] == pytest.approx(first["train_time_cpu_s"].quantile(0.5))
+    # Each repeat: its own seed, an unstopped arm and a stopped arm at the measured level; the
+    # second runs its trials in a shuffled order.
+    assert [(r["seed"], r["order"]) for r in entry["repeats"]] == [
+        (0, "grid"),
+        (1, "shuffled (seed 1)"),
+    ]
+    for repeat in entry["repeats"]:
+        unstopped = json.loads((out / repeat["unstopped"] / "summary.json").read_text())
+        # Each repeat's levels come from its own unstopped arm.
+        own = pd.read_csv(out / repeat["unstopped"] / "trials.csv")["train_time_cpu_s"]
+        assert repeat["levels"][3]["train_time_s"] == pytest.approx(own.quantile(0.5))
+        assert unstopped["trial_order"] == repeat["order"]
+        assert unstopped["search"]["stopping_enabled"] is False
+        assert unstopped["dataset"]["subsample"]["seed"] == repeat["seed"]
+        assert repeat["stopped"] == {}
+    assert (out / "diabetes" / "repeat-0" / "unstopped" / "report.html").is_file()
 
     chapter = parsed(out / "results.html")
-    assert {
-        "data",
-        "rq1_spearman_all",
-        "rq2_all",
-        "diabetes-rq2_arms",
-        "diabetes-rq1_spearman",
-        "diabetes-chosen_config",
-    } <= set(chapter.tables)
-    assert {
-        "rq1_spearman_all",
-        "diabetes-rq1_effect_batch_size",
-        "diabetes-rq2_arm_costs",
-        "diabetes-curves",
-    } <= set(chapter.figures)
+    assert {"data", "limits", "rq1_order_control", "rq2_curve"} <= set(chapter.tables)
+    assert {"rq2_curve_all", "diabetes-rq2_curve", "diabetes-rq1_effect_batch_size"} <= set(
+        chapter.figures
+    )
     text = (out / "results.md").read_text()
     assert result.command in text
-    assert "real PMLB, subsample 150 of 768 rows (seed 0)" in text
+    assert (
+        text.index("# Results") < text.index("Discussion: what holds") < text.index("Limitations")
+    )
     assert "mnist: not available offline" in text
+    curve = pd.read_csv(out / "results" / "rq2_curve.csv")
+    assert set(curve["repeat"]) == {0, 1} and set(curve["metric"]) == {
+        "train_time_s",
+        "step_time_ms",
+    }
+    # A reactive rule on a total is replayed exactly: it never stops a config that met it.
+    assert curve.loc[curve["metric"] == "train_time_s", "false_stops"].sum() == 0
     data = pd.read_csv(out / "results" / "data.csv")
     assert list(data["dataset"]) == ["mnist", "diabetes"]
+    assert "No stopped arm ran (--no-compare-stopping)" in text
+
+
+@pytest.mark.system
+def test_a_tiny_thesis_runs_a_stopped_arm_per_measured_level_and_repeat(
+    ray_session, offline_cache, tmp_path, parsed
+):
+    out = tmp_path / "thesis"
+    _tiny_thesis(out, offline_cache, compare_stopping=True)
+    entry = json.loads((out / "thesis.json").read_text())["datasets"][1]
+    for repeat in entry["repeats"]:
+        q50 = repeat["levels"][3]
+        stopped = json.loads((out / repeat["stopped"]["q50"] / "summary.json").read_text())
+        assert stopped["constraints"]["train_time_s"] == pytest.approx(q50["train_time_s"])
+        assert stopped["search"]["stopping_enabled"] is True
+        assert stopped["trial_order"] == repeat["order"]
+        assert stopped["dataset"]["subsample"]["seed"] == repeat["seed"]
+    assert "rq2_measured" in parsed(out / "results.html").tables
+    measured = pd.read_csv(out / "results" / "rq2_measured.csv")
+    assert list(measured["repeat"]) == [0, 1] and set(measured["level"]) == {"q50"}
 
 
 @pytest.mark.slow
@@ -175,6 +284,9 @@ def test_synthetic_missing_runs_the_labelled_stand_in(
             "2",
             "--max-train-seconds",
             "30",
+            "--repeats",
+            "1",
+            "--no-compare-stopping",
             "--cache-dir",
             str(offline_cache),
             "--output-dir",
@@ -185,7 +297,7 @@ def test_synthetic_missing_runs_the_labelled_stand_in(
     assert result.exit_code == 0, result.output
     assert "mnist: ran: synthetic data" in result.output
     assert "SYNTHETIC stand-in" in result.output
-    summary = json.loads((out / "mnist" / "summary.json").read_text())
+    summary = json.loads((out / "mnist" / "repeat-0" / "unstopped" / "summary.json").read_text())
     assert summary["dataset"]["synthetic"] is True
     text = (out / "results.html").read_text()
     assert "SYNTHETIC DATA: mnist ran on seeded synthetic stand-ins" in text

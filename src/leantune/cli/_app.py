@@ -275,11 +275,14 @@ def thesis(
         typer.Option(help="Comma-separated sets of the original study to run."),
     ] = "mnist,kddcup,diabetes,1191_BNG_pbc,529_pollen",
     train_time_s: Annotated[
-        float,
+        float | None,
         typer.Option(
-            help="Training-time limit per trial, s, all folds (constraints.train_time_s)."
+            help="An absolute training-time limit per trial, s, all folds, CPU clock "
+            "(constraints.train_time_s). Default: limits relative to each set, at the training "
+            "and step times that 25, 50 and 75 % of its configs meet (measured first).",
+            show_default=False,
         ),
-    ] = 2.0,
+    ] = None,
     subsample: Annotated[
         int,
         typer.Option(
@@ -293,10 +296,19 @@ def thesis(
     compare_stopping: Annotated[
         bool,
         typer.Option(
-            "--compare-stopping",
-            help="Run every set with and without stopping and compare them (RQ2).",
+            "--compare-stopping/--no-compare-stopping",
+            help="Besides the unstopped arm, run a stopped arm at each measured limit level "
+            "(the predictive rule cannot be replayed). Off: RQ2 from replay of the constraint "
+            "rule only.",
         ),
-    ] = False,
+    ] = True,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            help="Seeds per set (seed, seed + 1, ...); every repeat after the first runs its "
+            "trials in a seeded shuffled order (RQ1's run-order control)."
+        ),
+    ] = 3,
     synthetic_missing: Annotated[
         bool,
         typer.Option(
@@ -345,6 +357,7 @@ def thesis(
         subsample=subsample,
         folds=cv_folds if folds is None else folds,
         compare_stopping=compare_stopping,
+        repeats=repeats,
         synthetic_missing=synthetic_missing,
         memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
         seed=seed,

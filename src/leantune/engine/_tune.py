@@ -11,6 +11,7 @@ import itertools
 import logging
 import math
 import os
+import random
 import re
 import signal
 import threading
@@ -129,6 +130,9 @@ class SearchRequest:
     """Test-only misbehaviour injected into chosen trials (leantune.engine._faults)."""
     flush_seconds: float = FLUSH_SECONDS
     """Longest a report waits in its worker before it goes to the driver (batched); 0: at once."""
+    trial_order_seed: int | None = None
+    """Grid only: run the configs in this seed's shuffled order, not the grid's (a run-order
+    control: a reused worker's drift must not line up with an axis). None: grid order."""
 
     @property
     def planned_trials(self) -> int:
@@ -231,6 +235,10 @@ class _SearchPlan:
     @classmethod
     def build(cls, request: SearchRequest, driver: _Driver) -> _SearchPlan:
         resume = request.resume
+        if resume is None and request.method == "grid" and request.trial_order_seed is not None:
+            configs = _grid_configs(request.param_space)
+            random.Random(request.trial_order_seed).shuffle(configs)
+            return cls._points(request, configs)
         if resume is None:
             return cls(
                 _param_space(request),
@@ -242,19 +250,7 @@ class _SearchPlan:
         if request.method == "grid":
             # The configs that did not end, as explicit points: a grid cannot leave any out.
             ended = [record.config for record in resume.ended]
-            remaining = _without(_grid_configs(request.param_space), ended)
-            from ray.tune.search.basic_variant import BasicVariantGenerator
-
-            return cls(
-                # Points must name keys of the space; their values replace these placeholders.
-                {axis: None for axis in request.param_space},
-                BasicVariantGenerator(
-                    points_to_evaluate=remaining, max_concurrent=request.max_concurrent or 0
-                ),
-                len(remaining),
-                None,  # Tune ignores max_concurrent_trials next to a BasicVariantGenerator
-                len(remaining),
-            )
+            return cls._points(request, _without(_grid_configs(request.param_space), ended))
         remaining = max(0, request.num_samples - len(resume.ended))
         pending = [dict(config) for _, config in resume.unfinished][:remaining]
         return cls(
@@ -263,6 +259,22 @@ class _SearchPlan:
             remaining,
             request.max_concurrent,
             remaining,
+        )
+
+    @classmethod
+    def _points(cls, request: SearchRequest, configs: list[dict[str, Any]]) -> _SearchPlan:
+        """Exactly these grid configs, in this order."""
+        from ray.tune.search.basic_variant import BasicVariantGenerator
+
+        return cls(
+            # Points must name keys of the space; their values replace these placeholders.
+            {axis: None for axis in request.param_space},
+            BasicVariantGenerator(
+                points_to_evaluate=configs, max_concurrent=request.max_concurrent or 0
+            ),
+            len(configs),
+            None,  # Tune ignores max_concurrent_trials next to a BasicVariantGenerator
+            len(configs),
         )
 
 

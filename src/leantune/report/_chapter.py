@@ -1,5 +1,8 @@
 """The thesis preset's results chapter: RQ1 and RQ2 answered per dataset and overall.
 
+A thesis directory of repeated runs (thesis.json layout "repeats", what the preset writes now)
+gets the chapter of `_thesis_chapter`; an older one (one run or comparison per set) this one.
+
 Built from `thesis.json` and the run (or comparison) directories it lists, so
 `leantune report THESIS_DIR` rebuilds it, and the per-set reports, without rerunning anything.
 """
@@ -93,6 +96,8 @@ def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[
     except (OSError, ValueError) as error:
         raise LeantuneError(f"RUN_DIR: {directory / THESIS_FILE} cannot be read: {error}") from None
     written: list[WrittenReport] = []
+    if thesis.get("layout") == "repeats":
+        return _write_repeats_chapter(thesis, directory, rebuild_runs)
     sets = [_Set(entry, directory) for entry in thesis.get("datasets", [])]
     if rebuild_runs:
         for item in sets:
@@ -105,6 +110,22 @@ def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[
             elif item.run is not None:
                 written.append(write_run_report(item.run.run_dir))
     document = build_chapter(thesis, sets, directory)
+    written.append(write_document(document, directory, stem="results"))
+    return written
+
+
+def _write_repeats_chapter(
+    thesis: dict[str, Any], directory: Path, rebuild_runs: bool
+) -> list[WrittenReport]:
+    from leantune.report._thesis_chapter import RepeatedSet, build_repeats_chapter
+
+    written: list[WrittenReport] = []
+    sets = [RepeatedSet(entry, directory) for entry in thesis.get("datasets", [])]
+    if rebuild_runs:
+        for item in sets:
+            if item.run is not None:
+                written.append(write_run_report(item.run.run_dir))
+    document = build_repeats_chapter(thesis, sets, directory)
     written.append(write_document(document, directory, stem="results"))
     return written
 

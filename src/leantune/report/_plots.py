@@ -546,3 +546,143 @@ def correlation_overview(table: pd.DataFrame) -> bytes:
         ax.legend(handles, datasets, fontsize=8, loc="lower right")
     figure.tight_layout()
     return _png(figure)
+
+
+# --- RQ2 as a curve ------------------------------------------------------------------------
+
+CURVE_STYLES = {
+    "train_time_s": ("#1f77b4", "training-time limit, constraint rule (replayed)"),
+    "step_time_ms": ("#2a9d3f", "step-time limit, constraint rule (replayed)"),
+}
+PALETTE = ("#1f77b4", "#d62728", "#2a9d3f", "#9467bd", "#ff7f0e", "#8c564b")
+
+
+def _by_level(rows: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean, min and max of `column` over repeats, per level (x: the level's quantile)."""
+    grouped = rows.groupby("level", sort=False)
+    out = pd.DataFrame(
+        {
+            "x": grouped["quantile"].mean(),
+            "mean": grouped[column].mean(),
+            "low": grouped[column].min(),
+            "high": grouped[column].max(),
+        }
+    )
+    return out.sort_values("x")
+
+
+def rq2_curve(curve: pd.DataFrame, measured: pd.DataFrame, score_label: str) -> bytes:
+    """One set: CPU saved, wrong decisions and the pick's regret as the limit tightens (left:
+    tight). Lines are replayed levels (mean over repeats, band: their range); points with bars
+    are stopped arms run at a level with every rule of the study."""
+    figure = Figure(figsize=(15, 3.6))
+    saved, wrong, regret = figure.subplots(1, 3)
+    for metric, (colour, label) in CURVE_STYLES.items():
+        rows = curve[curve["metric"] == metric]
+        if rows.empty:
+            continue
+        for ax, column, scale in (
+            (saved, "cpu_share_saved", 100),
+            (regret, "regret_cv", 1),
+        ):
+            line = _by_level(rows, column)
+            ax.plot(line["x"] * 100, scale * line["mean"], "o-", color=colour, label=label)
+            ax.fill_between(
+                line["x"] * 100, scale * line["low"], scale * line["high"], color=colour, alpha=0.2
+            )
+        if metric == "train_time_s":
+            oracle = _by_level(rows, "oracle_share_saved")
+            saved.plot(
+                oracle["x"] * 100,
+                100 * oracle["mean"],
+                "--",
+                color="#555",
+                label="oracle: skip every violating config",
+            )
+        for column, marker in (("false_stops", "o"), ("missed_violations", "x")):
+            line = _by_level(rows, column)
+            wrong.plot(
+                line["x"] * 100,
+                line["mean"],
+                marker=marker,
+                linestyle="-" if column == "false_stops" else ":",
+                color=colour,
+                label=f"{column.replace('_', ' ')}, {metric.split('_')[0]} limit (replayed)",
+            )
+    if not measured.empty:
+        for ax, column, scale in (
+            (saved, "cpu_share_saved", 100),
+            (regret, "regret_cv", 1),
+        ):
+            points = _by_level(measured, column)
+            ax.errorbar(
+                points["x"] * 100,
+                scale * points["mean"],
+                yerr=[
+                    scale * (points["mean"] - points["low"]),
+                    scale * (points["high"] - points["mean"]),
+                ],
+                fmt="s",
+                color="#d62728",
+                capsize=3,
+                label="stopped arm, every rule (measured)",
+            )
+        for column, marker in (("false_stops", "s"), ("missed_violations", "D")):
+            points = _by_level(measured, column)
+            wrong.plot(
+                points["x"] * 100,
+                points["mean"],
+                marker,
+                color="#d62728",
+                label=f"{column.replace('_', ' ')}, stopped arm (measured)",
+            )
+    saved.set_ylabel("CPU-seconds saved (% of unstopped)")
+    wrong.set_ylabel("trials (mean over repeats)")
+    regret.set_ylabel(f"regret of the pick (CV {score_label})")
+    for ax in (saved, wrong, regret):
+        ax.set_xlabel("limit: % of configs that meet it")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def rq2_curve_overview(curve: pd.DataFrame, measured: pd.DataFrame) -> bytes:
+    """Every set: CPU saved by the training-time limit's constraint rule as the limit tightens
+    (replayed, band: range over repeats), and the stopped arms measured at their levels."""
+    figure = Figure(figsize=(12, 3.8))
+    train, step = figure.subplots(1, 2)
+    datasets = list(dict.fromkeys(curve["dataset"])) if len(curve) else []
+    for k, dataset in enumerate(datasets):
+        colour = PALETTE[k % len(PALETTE)]
+        for ax, metric in ((train, "train_time_s"), (step, "step_time_ms")):
+            rows = curve[(curve["dataset"] == dataset) & (curve["metric"] == metric)]
+            if rows.empty:
+                continue
+            line = _by_level(rows, "cpu_share_saved")
+            ax.plot(line["x"] * 100, 100 * line["mean"], "o-", color=colour, label=dataset)
+            ax.fill_between(
+                line["x"] * 100, 100 * line["low"], 100 * line["high"], color=colour, alpha=0.2
+            )
+        points = measured[measured["dataset"] == dataset] if len(measured) else measured
+        if len(points):
+            agg = _by_level(points, "cpu_share_saved")
+            train.errorbar(
+                agg["x"] * 100,
+                100 * agg["mean"],
+                yerr=[100 * (agg["mean"] - agg["low"]), 100 * (agg["high"] - agg["mean"])],
+                fmt="s",
+                color=colour,
+                capsize=3,
+                mfc="white",
+                label=f"{dataset}: stopped arm (measured)",
+            )
+    train.set_title("training-time limit", fontsize=9)
+    step.set_title("step-time limit (replayed only)", fontsize=9)
+    for ax in (train, step):
+        ax.set_xlabel("limit: % of configs that meet it")
+        ax.set_ylabel("CPU-seconds saved (% of unstopped)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.tight_layout()
+    return _png(figure)

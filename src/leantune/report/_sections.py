@@ -120,13 +120,22 @@ def caveats(run: RunResults, *, who: str = "this run") -> list[Block]:
 
 def _timing_caveat(run: RunResults) -> str:
     """What the times and memory of RQ1 rest on, and what run order can still do to them."""
+    order = str(run.summary.get("trial_order") or "grid")
+    if run.clock == "cpu" and order != "grid":
+        return (
+            "Times are the training thread's CPU time, which another job on the machine does "
+            "not add to, and memory is a fresh worker's baseline plus the trial's own rise. "
+            f"Trials ran in a {order} order, so a drift over the run does not line up with "
+            "any hyperparameter."
+        )
     if run.clock == "cpu":
         return (
             "Times are the training thread's CPU time, which another job on the machine does "
             "not add to, and memory is a fresh worker's baseline plus the trial's own rise, "
             "which does not depend on what the reused worker ran before. Trials still run in "
             "grid order: a small effect of whichever hyperparameter changes slowest in that "
-            "order (model, then learning rate) may be a drift over the run; read it with care."
+            "order (model, then learning rate) may be a drift over the run; read it with care "
+            "(the thesis preset's shuffled-order repeats test it)."
         )
     return (
         "Timings are wall-clock: trials run in grid order, so a change in the machine's load "

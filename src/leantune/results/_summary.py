@@ -101,6 +101,8 @@ class Summary(_Part):
     ledger: dict[str, Any] = Field(default_factory=dict)
     sessions: int = 1
     unfinished_trials: int = 0
+    trial_order: str = "grid"
+    """The order trials started in: "grid", or "shuffled (seed N)" (a run-order control)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form, every key (also keys this version does not know) included."""

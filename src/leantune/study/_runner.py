@@ -139,20 +139,25 @@ def run_study(
     on_summary: Callable[[dict[str, Any]], None] | None = None,
     data: Any = None,
     trainable: Any = None,
+    trial_order_seed: int | None = None,
 ) -> StudyResult:
     """Run `spec` end to end. Invalid input raises LeantuneError before anything is created.
 
     `faults` is for tests only: misbehaviour injected into chosen trials (leantune.engine.Fault).
     `on_summary` gets the summary of a completed study as soon as it is saved, before the
     report is drawn. `data`: a Dataset given in Python (dataset source memory); `trainable`:
-    the training function of the spec's `trainable: true` model.
+    the training function of the spec's `trainable: true` model. `trial_order_seed` (grid):
+    run the configs in that seed's shuffled order (the summary says so), a control for
+    effects of run order.
     """
     console = console or Console(stderr=True)
     clock = _Clock()
     prepared = prepare_study(spec, data=data, trainable=trainable)
     prepared.run_dir.mkdir(parents=True, exist_ok=True)
     with own_run_dir(prepared.run_dir, fresh=True), recording_into(prepared.run_dir):
-        return _start_study(prepared, console, show_progress, tracker, faults, clock, on_summary)
+        return _start_study(
+            prepared, console, show_progress, tracker, faults, clock, on_summary, trial_order_seed
+        )
 
 
 def _start_study(
@@ -163,6 +168,7 @@ def _start_study(
     faults: tuple[Fault, ...],
     clock: _Clock,
     on_summary: Callable[[dict[str, Any]], None] | None,
+    trial_order_seed: int | None = None,
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     spec_yaml = dump_spec(spec)
@@ -189,7 +195,15 @@ def _start_study(
     )
     try:
         return _search_and_record(
-            prepared, state, tracker, console, show_progress, clock, faults, on_summary=on_summary
+            prepared,
+            state,
+            tracker,
+            console,
+            show_progress,
+            clock,
+            faults,
+            on_summary=on_summary,
+            trial_order_seed=trial_order_seed,
         )
     finally:
         if started_ray:
@@ -315,6 +329,7 @@ def _search_and_record(
     faults: tuple[Fault, ...],
     resume: tuple[list[TrialRecord], list[tuple[str, dict[str, Any]]]] | None = None,
     on_summary: Callable[[dict[str, Any]], None] | None = None,
+    trial_order_seed: int | None = None,
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     session = state.begin_session()
@@ -360,6 +375,7 @@ def _search_and_record(
         memory_limit_mb=spec.resources.memory_limit_mb,
         resume=ResumePoint(resume[0], resume[1], session) if resume else None,
         faults=faults,
+        trial_order_seed=trial_order_seed,
     )
     progress = ProgressDisplay(
         prepared.n_trials, console, enabled=show_progress, done=status_counts(earlier)
@@ -408,6 +424,9 @@ def _search_and_record(
     summary["outcome"] = "interrupted" if interrupted else "completed"
     summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
     summary["sessions"] = session + 1
+    summary["trial_order"] = (
+        "grid" if trial_order_seed is None else f"shuffled (seed {trial_order_seed})"
+    )
     summary = write_summary(run_dir, summary).as_dict()
     if on_summary is not None and not interrupted:
         on_summary(summary)  # the results are read while the report is drawn

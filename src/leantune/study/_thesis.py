@@ -4,11 +4,21 @@ Five PMLB sets (mnist, kddcup, diabetes, 1191_BNG_pbc, 529_pollen); regression s
 linear model, classification sets logistic regression and a linear SVM; the thesis grid (batch
 size 2^1..2^max, learning rate 10^-4..10^-1, alpha 10^-5..10^-3); a 70/30 split, 5-fold CV,
 a report every 100 steps and one CPU per trial. The budget knobs shrink it to fit a machine,
-and every output says what they changed. Layout:
+and every output says what they changed.
+
+Limits are relative to each set by default: each repeat first runs the grid with stopping off
+and measures each config's cost on the CPU clock; its limits are then the training (and step)
+times that a given share of configs meet (quantiles of that distribution), so RQ2 is asked
+where it matters on every set, whatever the machine. `--train-time-s` sets an absolute limit
+instead. Each repeat (its own seed; repeats after the first run their trials in a seeded
+shuffled order, RQ1's run-order control) runs the unstopped arm, then, with
+--compare-stopping, one stopped arm per measured level. Layout:
 
     OUTPUT_DIR/
-      thesis.json                  what was asked (the command), what ran, what was skipped
-      <dataset>/                   a run directory, or with --compare-stopping a comparison
+      thesis.json                  what was asked (the command), the limits and how they were
+                                   derived, what ran, what was skipped
+      <dataset>/repeat-<r>/unstopped/         a run directory: every trial to its end
+      <dataset>/repeat-<r>/stopped-<level>/   a run directory: the study's rules at that level
       results.html, results.md, results/   the results chapter
 """
 
@@ -23,14 +33,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
+import numpy as np
+import pandas as pd
 from rich.console import Console
 
 from leantune.datasets import THESIS_DATASETS, pmlb_shape
 from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
-from leantune.results import THESIS_FILE
+from leantune.metrics import METRICS
+from leantune.results import THESIS_FILE, TRIALS_CSV
 from leantune.spec import load_spec
 from leantune.spec._model import BackendName
+from leantune.trials import FEASIBLE, INFEASIBLE
 
 GRID: dict[str, Any] = {
     "batch_size": {"pow2": [1, "max"]},
@@ -43,22 +57,36 @@ MODELS = {"classification": ["logistic", "svm"], "regression": ["linear"]}
 # minutes on 2 cores. kddcup's 23-class steps cost ~10 ms whatever the batch size, so its
 # unstopped arm is what the subsample bounds (about 5 × 0.56 × rows steps per config sweep).
 DEFAULT_SUBSAMPLE = 2000
-DEFAULT_MAX_TRAIN_SECONDS = 2.0
 DEFAULT_MEMORY_MB = 1024.0
+DEFAULT_REPEATS = 3
+CURVE_QUANTILES = (0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9)
+"""Shares of configs that meet a limit: the levels RQ2's curve replays the constraint rule at."""
+MEASURED_QUANTILES = (0.25, 0.5, 0.75)
+"""The levels a stopped arm runs at (--compare-stopping): where replay is not exact."""
+CLOCK = "cpu"
+"""Limits are derived and judged on the CPU clock: another job on the machine moves wall time,
+not the CPU time a trial's own thread spends."""
+UNSTOPPED_DIR = "unstopped"
+LEVEL_METRICS = ("train_time_s", "step_time_ms")
+"""The costs a level sets a limit on (catalogue names); a stopped arm enforces the first."""
 
 
 @dataclass(frozen=True)
 class ThesisOptions:
     datasets: tuple[str, ...] = THESIS_DATASETS
-    max_train_seconds: float = DEFAULT_MAX_TRAIN_SECONDS
-    """The training-time limit every trial must meet (seconds, all folds)."""
+    max_train_seconds: float | None = None
+    """An absolute training-time limit (seconds, all folds); None: limits relative to each set,
+    at quantiles of its unstopped cost."""
     subsample: int | None = DEFAULT_SUBSAMPLE
     """Rows kept of a larger set (seeded, stratified); None or 0: every row."""
     folds: int = 5
-    compare_stopping: bool = False
+    compare_stopping: bool = True
+    """Run a stopped arm at each measured level (the predictive rule cannot be replayed)."""
     synthetic_missing: bool = False
     memory_mb: float = DEFAULT_MEMORY_MB
     seed: int = 0
+    repeats: int = DEFAULT_REPEATS
+    """Seeds per set (seed, seed + 1, ...); repeats after the first run in shuffled order."""
     cache_dir: Path | None = None
     output_dir: Path | None = None
     backend: str = "sklearn"
@@ -66,6 +94,9 @@ class ThesisOptions:
     overhead axis, or minibatch, where it is a learning axis."""
     grid: dict[str, Any] = field(default_factory=lambda: dict(GRID))
     """The search space (Python only: tests shrink it). The command notes a changed grid."""
+    curve_quantiles: tuple[float, ...] = CURVE_QUANTILES
+    measured_quantiles: tuple[float, ...] = MEASURED_QUANTILES
+    """Python only, like the grid: tests measure fewer levels."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -77,7 +108,9 @@ class ThesisOptions:
             )
         if len(set(self.datasets)) != len(self.datasets):
             problems.append(f"--datasets: names a set twice; got {','.join(self.datasets)}")
-        if not (math.isfinite(self.max_train_seconds) and self.max_train_seconds > 0):
+        if self.max_train_seconds is not None and not (
+            math.isfinite(self.max_train_seconds) and self.max_train_seconds > 0
+        ):
             problems.append(f"--train-time-s: must be a number > 0; got {self.max_train_seconds}")
         if self.subsample is not None and self.subsample < 0:
             problems.append(
@@ -85,10 +118,16 @@ class ThesisOptions:
             )
         if self.folds < 1:
             problems.append(f"--cv-folds: must be an integer >= 1; got {self.folds}")
+        if self.repeats < 1:
+            problems.append(f"--repeats: must be an integer >= 1; got {self.repeats}")
         if self.backend not in get_args(BackendName):
             problems.append(
                 f"--backend: must be one of {', '.join(get_args(BackendName))}; got {self.backend}"
             )
+        for name in ("curve_quantiles", "measured_quantiles"):
+            values = getattr(self, name)
+            if not all(0 < q < 1 for q in values):
+                problems.append(f"{name}: must be shares in (0, 1); got {list(values)}")
         if problems:
             raise LeantuneError(problems)
 
@@ -96,29 +135,31 @@ class ThesisOptions:
     def rows(self) -> int | None:
         return self.subsample or None
 
+    @property
+    def relative(self) -> bool:
+        return self.max_train_seconds is None
+
     def command(self, output_dir: Path) -> str:
         """The command that reruns exactly this, into `output_dir`."""
-        parts = [
-            "leantune",
-            "study",
-            "thesis",
-            "--datasets",
-            ",".join(self.datasets),
-            "--train-time-s",
-            f"{self.max_train_seconds:g}",
+        parts = ["leantune", "study", "thesis", "--datasets", ",".join(self.datasets)]
+        if self.max_train_seconds is not None:
+            parts += ["--train-time-s", f"{self.max_train_seconds:g}"]
+        parts += [
             "--subsample",
             str(self.subsample or 0),
             "--cv-folds",
             str(self.folds),
             "--seed",
             str(self.seed),
+            "--repeats",
+            str(self.repeats),
         ]
         if self.memory_mb != DEFAULT_MEMORY_MB:
             parts += ["--memory-mb", f"{self.memory_mb:g}"]
         if self.backend != "sklearn":
             parts += ["--backend", self.backend]
-        if self.compare_stopping:
-            parts.append("--compare-stopping")
+        if not self.compare_stopping:
+            parts.append("--no-compare-stopping")
         if self.synthetic_missing:
             parts.append("--synthetic-missing")
         cache = self.cache_dir or os.environ.get("LEANTUNE_PMLB_CACHE")
@@ -126,8 +167,18 @@ class ThesisOptions:
             parts += ["--cache-dir", str(cache)]
         parts += ["--output-dir", str(output_dir)]
         command = shlex.join(parts)
+        changed = {
+            name: list(getattr(self, name))
+            for name, default in (
+                ("curve_quantiles", CURVE_QUANTILES),
+                ("measured_quantiles", MEASURED_QUANTILES),
+            )
+            if tuple(getattr(self, name)) != default
+        }
         if self.grid != GRID:
-            command += f"  # with grid {json.dumps(self.grid)} (set from Python)"
+            changed = {"grid": self.grid, **changed}
+        if changed:
+            command += f"  # with {json.dumps(changed)} (set from Python)"
         return command
 
 
@@ -142,9 +193,13 @@ class DatasetOutcome:
     models: list[str] = field(default_factory=list)
     dir: str = ""
     kind: str = ""
-    """run, or comparison (--compare-stopping)."""
+    """repeats (this layout: <dir>/repeat-<r>/...)."""
     reason: str = ""
     wall_time_s: float | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+    """The levels, and how they were derived."""
+    repeats: list[dict[str, Any]] = field(default_factory=list)
+    """Per repeat: index, seed, order, the unstopped run and the stopped run per level."""
 
 
 @dataclass
@@ -156,17 +211,36 @@ class ThesisResult:
 
 
 def thesis_spec(
-    name: str, task: str, options: ThesisOptions, output_dir: Path, *, synthetic: bool
+    name: str,
+    task: str,
+    options: ThesisOptions,
+    output_dir: Path,
+    *,
+    synthetic: bool,
+    seed: int | None = None,
+    run_dir: Path | None = None,
+    train_time_s: float | None = None,
+    stopping: bool = True,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """The study for one set: the thesis grid and protocol under the options' budgets."""
+    """The study for one set: the thesis grid and protocol under the options' budgets.
+
+    `seed`: the repeat's (default the options'); `run_dir`: where it goes (default
+    OUTPUT_DIR/<name>); `train_time_s`: the limit of this arm (default the options' absolute
+    one, if any); `stopping`: False for the unstopped arm."""
+    seed = options.seed if seed is None else seed
     if synthetic:
-        dataset: dict[str, Any] = {"synthetic_like": name, "seed": options.seed}
+        dataset: dict[str, Any] = {"synthetic_like": name, "seed": seed}
     else:
         dataset = {"source": "pmlb", "name": name}
     if options.cache_dir is not None:
         dataset["cache_dir"] = str(options.cache_dir)
     if options.rows:
-        dataset["subsample"] = {"rows": options.rows, "seed": options.seed}
+        dataset["subsample"] = {"rows": options.rows, "seed": seed}
+    limit = options.max_train_seconds if train_time_s is None else train_time_s
+    constraints: dict[str, Any] = {"memory_mb": options.memory_mb, "clock": CLOCK}
+    if limit is not None:
+        constraints["train_time_s"] = limit
     return {
         "name": f"thesis-{name}" + ("-synthetic" if synthetic else ""),
         "dataset": dataset,
@@ -175,15 +249,55 @@ def thesis_spec(
         "training": {
             "epochs": 1,
             "report_every": 100,
-            "seed": options.seed,
+            "seed": seed,
             "backend": options.backend,
         },
         "validation": {"test_size": 0.3, "cv_folds": options.folds},
-        "constraints": {"train_time_s": options.max_train_seconds, "memory_mb": options.memory_mb},
-        "stopping": {"predictive": {"margin": 0.1}},
+        "constraints": constraints,
+        "stopping": {"predictive": {"margin": 0.1}} if stopping else {"enabled": False},
         "resources": {"cpus_per_trial": 1},
-        "output": {"dir": str(output_dir / name)},
+        "output": {"dir": str(run_dir or output_dir / name), "report": report},
     }
+
+
+def level_name(quantile: float) -> str:
+    return f"q{round(100 * quantile):02d}"
+
+
+def derive_levels(
+    trials: pd.DataFrame, quantiles: tuple[float, ...], absolute_train_time_s: float | None = None
+) -> list[dict[str, Any]]:
+    """The limit levels of one set, from its unstopped run's trials: at each quantile q, the
+    training time and the step time (CPU clock) that a share q of the configs meet. With an
+    absolute limit, a level `fixed` at it too, with the share of configs that meet it."""
+    ran = trials[trials["status"].isin((FEASIBLE, INFEASIBLE))]
+    costs = {
+        metric: pd.to_numeric(ran[METRICS[metric].on_clock(CLOCK)], errors="coerce").dropna()
+        for metric in LEVEL_METRICS
+        if METRICS[metric].on_clock(CLOCK) in ran
+    }
+    levels = []
+    for quantile in sorted(quantiles):
+        level: dict[str, Any] = {"name": level_name(quantile), "quantile": quantile}
+        for metric, values in costs.items():
+            level[metric] = float(np.quantile(values, quantile)) if len(values) else None
+            level[f"share_meeting_{metric}"] = (
+                float(np.mean(values <= level[metric])) if len(values) else None
+            )
+        levels.append(level)
+    if absolute_train_time_s is not None:
+        values = costs.get("train_time_s", pd.Series(dtype=float))
+        share = float(np.mean(values <= absolute_train_time_s)) if len(values) else math.nan
+        levels.append(
+            {
+                "name": "fixed",
+                "quantile": share,
+                "train_time_s": absolute_train_time_s,
+                "share_meeting_train_time_s": share,
+                "step_time_ms": None,
+            }
+        )
+    return levels
 
 
 def thesis_output_dir(options: ThesisOptions) -> Path:
@@ -203,9 +317,8 @@ def run_thesis(
 ) -> ThesisResult:
     """Run the preset set by set, then write the results chapter. A set that cannot be loaded
     offline is skipped with a line that says why (or run as its synthetic stand-in)."""
+    from leantune.engine import start_ray, stop_ray
     from leantune.report._chapter import write_chapter
-    from leantune.study._compare import run_comparison
-    from leantune.study._runner import StudyInterrupted, run_study
 
     console = console or Console(stderr=True)
     output_dir = thesis_output_dir(options)
@@ -219,64 +332,197 @@ def run_thesis(
     def record() -> None:
         _write_thesis_file(output_dir, options, command, outcomes, time.perf_counter() - started)
 
-    for name in options.datasets:
-        shape = pmlb_shape(name, cache)
-        if shape is None:
-            outcomes.append(DatasetOutcome(name, "skipped", reason="its PMLB summary is unknown"))
-            console.print(f"[yellow]{name}: skipped, its PMLB summary is unknown[/]")
-            record()
-            continue
-        cached = cached_file(name, cache) is not None
-        synthetic = False
-        outcome = DatasetOutcome(name, "ran", task=shape.task, models=MODELS[shape.task])
-        while True:
-            spec = load_spec(
-                thesis_spec(name, shape.task, options, output_dir, synthetic=synthetic)
-            )
-            set_started = time.perf_counter()
-            try:
-                if options.compare_stopping:
-                    run_comparison(spec, console=console, show_progress=show_progress)
-                else:
-                    run_study(spec, console=console, show_progress=show_progress)
-            except DatasetError as error:
-                if cached or synthetic:
-                    raise
-                line = (
-                    f"{name}: not available offline: no {cache / name / (name + '.tsv.gz')} and "
-                    "no download"
+    # One Ray for every arm of every set: each study would otherwise start and stop its own.
+    started_ray = start_ray(None)
+    try:
+        for name in options.datasets:
+            shape = pmlb_shape(name, cache)
+            if shape is None:
+                outcomes.append(
+                    DatasetOutcome(name, "skipped", reason="its PMLB summary is unknown")
                 )
-                if not options.synthetic_missing:
-                    console.print(
-                        f"[yellow]{line}; skipped. Place the PMLB file there, or pass "
-                        "--synthetic-missing to run its labelled SYNTHETIC stand-in.[/]",
-                        highlight=False,
-                    )
-                    outcome.status, outcome.reason = "skipped", f"{line} ({error.problems[0]})"
-                    break
-                console.print(
-                    f"[bold yellow]{line}; running its SYNTHETIC stand-in "
-                    "(--synthetic-missing): its scores say nothing about the real set.[/]",
-                    highlight=False,
-                )
-                synthetic = True
-                continue
-            except (StudyInterrupted, KeyboardInterrupt):
-                outcome.status = "interrupted"
-                outcome.dir = name
-                outcomes.append(outcome)
+                console.print(f"[yellow]{name}: skipped, its PMLB summary is unknown[/]")
                 record()
-                raise
-            outcome.data = "synthetic" if synthetic else "real"
-            outcome.dir = name
-            outcome.kind = "comparison" if options.compare_stopping else "run"
-            outcome.wall_time_s = time.perf_counter() - set_started
-            break
-        outcomes.append(outcome)
-        record()
+                continue
+            outcome = DatasetOutcome(name, "ran", task=shape.task, models=MODELS[shape.task])
+            outcomes.append(outcome)
+            _run_set(
+                outcome,
+                options,
+                output_dir,
+                cache_has_file=cached_file(name, cache) is not None,
+                cache=cache,
+                console=console,
+                show_progress=show_progress,
+                record=record,
+            )
+            record()
+    finally:
+        if started_ray:
+            stop_ray()
     chapter = write_chapter(output_dir)
     record()
     return ThesisResult(output_dir, outcomes, command, [w.html for w in chapter])
+
+
+def _run_set(
+    outcome: DatasetOutcome,
+    options: ThesisOptions,
+    output_dir: Path,
+    *,
+    cache_has_file: bool,
+    cache: Path,
+    console: Console,
+    show_progress: bool,
+    record: Any,
+) -> None:
+    """Every repeat of one set: the unstopped arm, the levels (first repeat), the stopped arms."""
+    from leantune.study._runner import StudyInterrupted, run_study
+
+    name = outcome.name
+    synthetic = False
+    set_started = time.perf_counter()
+    outcome.dir, outcome.kind = name, "repeats"
+    try:
+        for index in range(options.repeats):
+            seed = options.seed + index
+            # The first repeat keeps the grid's order; the others shuffle it (seeded): an RQ1
+            # effect that is really the order trials ran in does not survive them.
+            order_seed = None if index == 0 else seed
+            base = Path(name) / f"repeat-{index}"
+            entry: dict[str, Any] = {
+                "index": index,
+                "seed": seed,
+                "order": "grid" if order_seed is None else f"shuffled (seed {order_seed})",
+                "trial_order_seed": order_seed,
+                "unstopped": str(base / UNSTOPPED_DIR),
+                "stopped": {},
+            }
+            outcome.repeats.append(entry)
+            console.print(
+                f"[bold]{name}[/], repeat {index + 1} of {options.repeats} (seed {seed}, "
+                f"{entry['order']} order): without stopping",
+                highlight=False,
+            )
+            while True:
+                spec = thesis_spec(
+                    name,
+                    outcome.task,
+                    options,
+                    output_dir,
+                    synthetic=synthetic,
+                    seed=seed,
+                    run_dir=output_dir / base / UNSTOPPED_DIR,
+                    stopping=False,
+                    report=index == 0,
+                )
+                if options.max_train_seconds is not None:
+                    del spec["constraints"]["train_time_s"]  # levels are judged by replay
+                try:
+                    run_study(
+                        load_spec(spec),
+                        console=console,
+                        show_progress=show_progress,
+                        trial_order_seed=order_seed,
+                    )
+                except DatasetError as error:
+                    if cache_has_file or synthetic:
+                        raise
+                    line = (
+                        f"{name}: not available offline: no "
+                        f"{cache / name / (name + '.tsv.gz')} and no download"
+                    )
+                    if not options.synthetic_missing:
+                        console.print(
+                            f"[yellow]{line}; skipped. Place the PMLB file there, or pass "
+                            "--synthetic-missing to run its labelled SYNTHETIC stand-in.[/]",
+                            highlight=False,
+                        )
+                        outcome.status, outcome.reason = "skipped", f"{line} ({error.problems[0]})"
+                        outcome.dir, outcome.kind, outcome.repeats = "", "", []
+                        return
+                    console.print(
+                        f"[bold yellow]{line}; running its SYNTHETIC stand-in "
+                        "(--synthetic-missing): its scores say nothing about the real set.[/]",
+                        highlight=False,
+                    )
+                    synthetic = True
+                    continue
+                break
+            outcome.data = "synthetic" if synthetic else "real"
+            # Each repeat's levels come from its own unstopped arm: a level then sits at the
+            # same share of configs in every repeat, whatever the machine's load did to CPU time
+            # between repeats (beside a CPU hog it rose by a third or more on 2 cores).
+            limits = _limits(options, output_dir / base / UNSTOPPED_DIR)
+            entry["levels"] = limits["levels"]
+            if index == 0:
+                outcome.limits = limits
+            record()
+            if not options.compare_stopping:
+                continue
+            for level in limits["levels"]:
+                if level["name"] not in limits["measured"]:
+                    continue
+                directory = base / f"stopped-{level['name']}"
+                console.print(
+                    f"[bold]{name}[/], repeat {index + 1}: with stopping at {level['name']} "
+                    f"(training time ≤ {level['train_time_s']:.3g} s on the CPU clock)",
+                    highlight=False,
+                )
+                run_study(
+                    load_spec(
+                        thesis_spec(
+                            name,
+                            outcome.task,
+                            options,
+                            output_dir,
+                            synthetic=synthetic,
+                            seed=seed,
+                            run_dir=output_dir / directory,
+                            train_time_s=level["train_time_s"],
+                            report=False,
+                        )
+                    ),
+                    console=console,
+                    show_progress=show_progress,
+                    trial_order_seed=order_seed,
+                )
+                entry["stopped"][level["name"]] = str(directory)
+                record()
+    except (StudyInterrupted, KeyboardInterrupt):
+        outcome.status = "interrupted"
+        record()
+        raise
+    finally:
+        outcome.wall_time_s = time.perf_counter() - set_started
+
+
+def _limits(options: ThesisOptions, unstopped_dir: Path) -> dict[str, Any]:
+    trials = pd.read_csv(unstopped_dir / TRIALS_CSV)
+    levels = derive_levels(trials, options.curve_quantiles, options.max_train_seconds)
+    if options.relative:
+        measured = [level_name(q) for q in sorted(options.measured_quantiles)]
+        how = (
+            "relative: quantiles of each repeat's own unstopped cost distribution (every config "
+            f"ran to its end), {len(trials)} configs, {CLOCK.upper()} clock; a level at q is the "
+            "training time (and the average step time) that a share q of the configs meet"
+        )
+    else:
+        measured = ["fixed"]
+        how = (
+            f"absolute: training time ≤ {options.max_train_seconds:g} s (--train-time-s), on "
+            f"the {CLOCK.upper()} clock; the quantile levels beside it are replayed only"
+        )
+    # Measured levels a stopped arm runs at; the rest are replayed from the unstopped arms.
+    return {
+        "clock": CLOCK,
+        "mode": "relative" if options.relative else "absolute",
+        "derived_from": how,
+        "levels": levels,
+        "measured": [name for name in measured if any(lv["name"] == name for lv in levels)],
+        "enforced_in_stopped_arms": ["train_time_s", "memory_mb"],
+        "memory_mb": options.memory_mb,
+    }
 
 
 def _write_thesis_file(
@@ -290,6 +536,7 @@ def _write_thesis_file(
     (output_dir / THESIS_FILE).write_text(
         json.dumps(
             {
+                "layout": "repeats",
                 "command": command,
                 "options": options_json,
                 "grid": options.grid,
@@ -299,6 +546,8 @@ def _write_thesis_file(
                     "report_every": 100,
                     "cpus_per_trial": 1,
                     "epochs": 1,
+                    "clock": CLOCK,
+                    "repeats": options.repeats,
                 },
                 "wall_time_s": wall_seconds,
                 "datasets": [asdict(outcome) for outcome in outcomes],
