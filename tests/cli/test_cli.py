@@ -45,7 +45,7 @@ def test_a_bad_study_file_exits_2_naming_each_field_without_a_traceback(tmp_path
 def test_validate_accepts_a_good_file_and_counts_the_grid():
     result = CliRunner().invoke(app, ["validate", str(REPO / "examples" / "quickstart.yaml")])
     assert result.exit_code == 0, result.output
-    assert "48 configs" in result.output and "× 3 folds" in result.output
+    assert "32 configs" in result.output and "× 3 folds" in result.output
 
 
 def test_data_dependent_mistakes_are_user_errors_too():
