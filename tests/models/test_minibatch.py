@@ -1,5 +1,6 @@
 """The minibatch backend: true mini-batch SGD in a compiled kernel, as scikit-learn estimators."""
 
+import math
 import pickle
 
 import numpy as np
@@ -53,8 +54,10 @@ def _objective(model, n_classes, X, y, coef, intercept, alpha):
     return loss + 0.5 * alpha * float((coef**2).sum())
 
 
-# (rows, features, batch size): small batches run plain loops, large ones BLAS.
-SHAPES = [(40, 5, 8), (64, 20, 64)]
+# (rows, features, batch size): small batches run plain loops, large ones BLAS; a batch of
+# fewer rows than outputs scales its rows, a larger one folds the scaling into the weights;
+# 300 rows are a whole block of 256 (BLAS) and a part (loops).
+SHAPES = [(40, 5, 2), (40, 5, 8), (64, 20, 64), (600, 6, 300)]
 
 
 @pytest.mark.parametrize(("rows", "features", "batch_size"), SHAPES)
@@ -63,18 +66,22 @@ def test_one_step_follows_the_finite_difference_gradient_of_the_batch_objective(
     model, n_classes, rows, features, batch_size
 ):
     X, y = _problem(n_classes, rows=rows, features=features)
+    rng = np.random.default_rng(1)
+    mean, scale = rng.normal(size=features), rng.uniform(0.5, 2.0, size=features)
+    X = X * scale + mean  # stored unscaled: the step scales it
     rate, alpha = 0.05, 1e-2
     estimator = _estimator(
         model, n_classes, features, learning_rate=rate, alpha=alpha, batch_size=batch_size
     )
-    rng = np.random.default_rng(1)
     coef = np.atleast_2d(estimator.coef_)
     coef[:] = 0.3 * rng.normal(size=coef.shape)
     estimator.intercept_[:] = 0.3 * rng.normal(size=estimator.intercept_.shape)
     before = coef.copy(), estimator.intercept_.copy()
 
-    losses = estimator.train_steps(X, y, np.arange(len(X)), start=0, steps=1)
-    batch = X[:batch_size], y[:batch_size]
+    losses = estimator.train_steps(
+        X, y, np.arange(len(X)), start=0, steps=1, mean=mean, inv_scale=1 / scale
+    )
+    batch = (X[:batch_size] - mean) / scale, y[:batch_size]
 
     # Central differences of the objective on the step's batch, at the weights before it.
     h = 1e-6
@@ -277,3 +284,13 @@ def test_the_compiled_scorer_gives_the_numpy_metrics(model, n_classes):
     expected = evaluate(X, codes, rows, mean, scale, weights, get_model(model).loss, targets)
     sums = estimator.score_rows(X, codes, rows, mean=mean, inv_scale=1 / scale)
     assert quality_from_sums(*sums, len(rows), targets) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("x", [0.0, -1e-300, -0.3465, -1.0, -50.0, -599.9, -600.1, -1e5])
+def test_the_vectorizable_exp_is_maths_exp_to_rounding_and_zero_far_out(x):
+    from leantune.models._kernel import _exp_parts
+
+    mantissa, bits = _exp_parts(x)
+    value = mantissa * np.array([bits], dtype=np.int64).view(np.float64)[0]
+    expected = math.exp(x) if x >= -600 else 0.0  # far out: no subnormal slopes
+    assert value == pytest.approx(expected, rel=1e-15, abs=0.0)

@@ -1,8 +1,10 @@
 """The minibatch backend's compiled kernel: many mini-batch SGD steps in one call.
 
-One call runs a whole report window: it gathers and scales each batch's rows itself (no
-per-step numpy temporaries), records the batch's progressive loss (under the weights before
-its update) and updates the weights in place. Python's cost is paid once per call.
+One call runs a whole report window: it gathers each batch's rows itself (no per-step numpy
+temporaries), records the batch's progressive loss (under the weights before its update) and
+updates the weights in place. Python's cost is paid once per call. The per-value work (the
+loss, its slope, the exp of the log loss) runs in flat, branch-free passes that LLVM
+vectorizes; the two products a step needs go to BLAS, a cache-sized block of rows at a time.
 
 numba compiles it on first use and caches the machine code next to this file (or in
 NUMBA_CACHE_DIR), so a machine compiles it once and every later process only loads it.
@@ -32,45 +34,188 @@ _BLAS_FROM = 1 << 9
 # Reassociation lets LLVM vectorize the dot products. No "nnan"/"ninf": divergence must show.
 _FAST = {"reassoc", "contract"}
 
+# exp(x) for x ≤ 0, written so that LLVM vectorizes a loop of it (glibc's exp is a call per
+# element, ~4.5 ns; this is ~1.1 ns with AVX-512): x = n·ln2 + r with |r| ≤ ln2/2 (Cody and
+# Waite's two-part ln2), exp(r) by its Taylor polynomial to r^12 (relative error ≤ 4e-16), and
+# 2^n from the exponent bits. Below -600 it is 0: exp(-600) = 2.7e-261 changes no loss and
+# no weight, and below it the slopes (times 1/batch) would reach subnormal numbers, which x86
+# computes with slowly in the products that follow.
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_LOG2_E = 1.4426950408889634
+_EXP_ZERO_BELOW = -600.0
+# A step (and a scoring pass) works through its rows a block at a time: the block's rows,
+# decisions and slopes stay in the L2 cache from one product to the next, where a whole
+# batch of thousands of rows (and the lines of X it was gathered from) would not.
+_BLOCK = 256
+Scratch = tuple  # (tails, exponent bits, positive decisions): see _scratch
+_EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))
+
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _loss_and_slope(kind: int, decision: float, target: float) -> tuple[float, float]:
-    """One row and output: (loss, d loss / d decision). `target` is y (squared) or ±1."""
-    if kind == SQUARED:
-        residual = decision - target
-        return 0.5 * residual * residual, residual
-    margin = target * decision
+def _exp_parts(x: float) -> tuple[float, int]:
+    """exp(x) = mantissa · 2^power, for x ≤ 0: the caller makes 2^power from exponent bits."""
+    zero = x < _EXP_ZERO_BELOW
+    x = max(x, _EXP_ZERO_BELOW)  # keeps 2^n in the normal range
+    power = math.floor(x * _LOG2_E + 0.5)
+    r = (x - power * _LN2_HI) - power * _LN2_LO
+    mantissa = 0.0
+    for coefficient in _EXP_TAYLOR:  # Horner; unrolled, the tuple being constant
+        mantissa = mantissa * r + coefficient
+    return 0.0 if zero else mantissa, (np.int64(power) + 1023) << 52
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _to_slopes(
+    kind: int,
+    values: np.ndarray,
+    targets: np.ndarray,
+    size: int,
+    slope_scale: float,
+    scratch: Scratch,
+) -> float:
+    """Turn a batch's decisions (values[:size], rows × outputs, C-ordered) into its loss
+    slopes times `slope_scale`, in place; return the loss summed over rows and outputs.
+
+    targets[i] is y (squared loss, one output) or the output whose one-vs-rest target is +1
+    (−1: none; a binary model's one output is positive for class 1). One flat pass over
+    every value takes each output as negative, branch-free, so that LLVM vectorizes it
+    whatever the number of outputs; a pass over rows then mends each row's positive output.
+    The log loss is max(−m, 0) + log(1 + exp(−|m|)), its exp by _exp_parts, with one log a
+    row: log Π (1 + exp(−|m|)) (each factor lies in (1, 2], so the product of a row's outputs
+    cannot overflow below 1,024 outputs; the estimators take at most 1,000 classes).
+    """
+    tails, bits, positives = scratch
+    n_outputs = values.shape[1]
+    flat = values.reshape(-1)
+    count = size * n_outputs
+    total = 0.0
+    if kind == SQUARED:  # one output: a flat index is a row
+        for i in range(size):
+            residual = flat[i] - targets[i]
+            total += 0.5 * residual * residual
+            flat[i] = residual * slope_scale
+        return total
+    # The positive outputs' decisions, before the flat pass writes slopes over them.
+    for i in range(size):
+        positives[i] = values[i, max(np.int64(targets[i]), 0)]
     if kind == HINGE:
-        if margin <= 1.0:  # scikit-learn's Hinge: the slope is -y at the threshold too
-            return 1.0 - margin, -target
-        return 0.0, 0.0
-    # log(1 + exp(-margin)) and its slope from one exp, stable for large |margin|. log(1 + t)
-    # rather than log1p(t): glibc's log is the faster, and it loses at most 1.1e-16 of a loss.
-    tail = math.exp(-abs(margin))
-    if margin > 0.0:
-        return math.log(1.0 + tail), -target * tail / (1.0 + tail)
-    return -margin + math.log(1.0 + tail), -target / (1.0 + tail)
+        # scikit-learn's Hinge: max(0, 1 − m), its slope −y where m ≤ 1 (the threshold too).
+        for index in range(count):  # negative target: m = −v
+            inside = flat[index] >= -1.0
+            total += 1.0 + flat[index] if inside else 0.0
+            flat[index] = slope_scale if inside else 0.0
+        for i in range(size):  # branch-free: a binary model's rows are positive at random
+            k = np.int64(targets[i])
+            decision, at = positives[i], max(k, 0)
+            inside = decision <= 1.0
+            mended = (1.0 - decision if inside else 0.0) - (
+                1.0 + decision if decision >= -1.0 else 0.0
+            )
+            total += mended if k >= 0 else 0.0
+            values[i, at] = (-slope_scale if inside else 0.0) if k >= 0 else values[i, at]
+        return total
+    tail_flat, bits_flat = tails.reshape(-1), bits.reshape(-1)
+    for index in range(count):
+        tail_flat[index], bits_flat[index] = _exp_parts(-abs(flat[index]))
+    powers = bits_flat.view(np.float64)
+    for index in range(count):  # negative target: m = −v, loss max(v, 0) + log(1 + tail)
+        decision = flat[index]
+        tail = tail_flat[index] * powers[index]
+        tail_flat[index] = tail
+        total += max(decision, 0.0)
+        flat[index] = (1.0 if decision > 0.0 else tail) / (1.0 + tail) * slope_scale
+    for i in range(size):
+        product = 1.0
+        for k in range(n_outputs):
+            product *= 1.0 + tail_flat[i * n_outputs + k]
+        total += math.log(product)
+        k = np.int64(targets[i])
+        decision, at = positives[i], max(k, 0)
+        tail = tail_flat[i * n_outputs + at]
+        total += max(-decision, 0.0) - max(decision, 0.0) if k >= 0 else 0.0
+        mended = -(tail if decision > 0.0 else 1.0) / (1.0 + tail) * slope_scale
+        values[i, at] = mended if k >= 0 else values[i, at]
+    return total
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
-def _log_parts(decision: float, target: float) -> tuple[float, float, float]:
-    """The log loss of one row and output split as max(−m, 0) + log(factor), and its slope
-    (as _loss_and_slope's): the caller multiplies a row's factors and takes one log a row."""
-    margin = target * decision
-    tail = math.exp(-abs(margin))
-    if margin > 0.0:
-        return 0.0, 1.0 + tail, -target * tail / (1.0 + tail)
-    return -margin, 1.0 + tail, -target / (1.0 + tail)
-
-
-@njit(cache=True, nogil=True, fastmath=_FAST)
-def _target(kind: int, label: float, output: int, n_outputs: int) -> float:
-    """y for regression; ±1 for a binary model (class 1 positive) or a one-vs-rest output."""
-    if kind == SQUARED:
+def _target_of(kind: int, label: float, n_outputs: int) -> float:
+    """What _to_slopes reads for a row: y, or the output whose target is +1 (−1: none)."""
+    if kind == SQUARED or n_outputs > 1:
         return label
-    if n_outputs == 1:
-        return 1.0 if label == 1 else -1.0
-    return 1.0 if label == output else -1.0
+    return 0.0 if label == 1 else -1.0
+
+
+@njit(cache=True, nogil=True)
+def _scratch(n_outputs: int) -> Scratch:
+    """_to_slopes' buffers, for up to _BLOCK rows."""
+    return (
+        np.empty(_BLOCK * n_outputs),
+        np.empty(_BLOCK * n_outputs, dtype=np.int64),
+        np.empty(_BLOCK),
+    )
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _augmented(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """The weights as a row (with a last column of 1s) is multiplied by: coefᵀ (features ×
+    outputs) and the intercept as a last row."""
+    n_outputs, n_features = coef.shape
+    weights = np.empty((n_features + 1, n_outputs))
+    weights[:n_features] = coef.T
+    weights[n_features] = intercept
+    return weights
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _fold(weights: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray, folded: np.ndarray):
+    """folded ← the augmented `weights` of scaled rows, for rows read as stored:
+    weights · inv_scale, and the intercept shifted by the mean."""
+    n_features = weights.shape[0] - 1
+    folded[n_features] = weights[n_features]
+    for j in range(n_features):
+        for k in range(weights.shape[1]):
+            folded[j, k] = weights[j, k] * inv_scale[j]
+            folded[n_features, k] -= folded[j, k] * mean[j]
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _gather(
+    X: np.ndarray,
+    rows_of: np.ndarray,
+    first: int,
+    size: int,
+    mean: np.ndarray,
+    inv_scale: np.ndarray,
+    scaled: bool,
+    rows: np.ndarray,
+) -> None:
+    """rows[:size] ← X[rows_of[first:first + size]], scaled when `scaled`, and a last
+    column of 1s (so one product gives decisions with their intercepts, and gradients with
+    their bias slopes)."""
+    n_features = X.shape[1]
+    for i in range(size):
+        r = rows_of[first + i]
+        if scaled:
+            for j in range(n_features):
+                rows[i, j] = (X[r, j] - mean[j]) * inv_scale[j]
+        else:
+            for j in range(n_features):
+                rows[i, j] = X[r, j]
+        rows[i, n_features] = 1.0
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST)
+def _decide(rows: np.ndarray, folded: np.ndarray, size: int, blas: bool, values: np.ndarray):
+    """values[:size] ← rows[:size] · folded: BLAS for a whole buffer, else plain loops."""
+    if blas and size == rows.shape[0]:
+        np.dot(rows, folded, values)
+        return
+    values[:size] = 0.0
+    for i in range(size):
+        for j in range(rows.shape[1]):
+            for k in range(folded.shape[1]):
+                values[i, k] += rows[i, j] * folded[j, k]
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -100,89 +245,77 @@ def run_steps(
     losses[s] gets step s's mean loss over rows and outputs, before its update (the log
     loss with one log a row, as in score_rows; the slopes are exact).
     Returns (steps done, DONE | LOSS_NOT_FINITE | WEIGHTS_NOT_FINITE).
+
+    A step: gather the batch's rows with a column of 1s, decisions = rows · W (BLAS from
+    _BLAS_FROM multiply-adds, plain loops below), slopes in place of the decisions,
+    gradient = slopesᵀ · rows (its last column: the bias slopes). From a batch of as many
+    rows as outputs on, the scaling is folded into the weights (features × outputs a step)
+    instead of applied to the rows (rows × features a step), and the gradient of the raw rows
+    is turned into the scaled rows' one.
     """
     n_outputs, n_features = coef.shape
     n_rows = order.shape[0]
-    rows = np.empty((batch_size, n_features))
-    slopes_t = np.empty((n_outputs, batch_size))
-    decisions = np.empty((batch_size, n_outputs))
-    gradient = np.empty((n_outputs, n_features))
-    bias_slopes = np.empty(n_outputs)
-    blas = batch_size * n_outputs * n_features >= _BLAS_FROM
+    scaled = batch_size < n_outputs
+    block = min(batch_size, _BLOCK)
+    blas = block * n_outputs * n_features >= _BLAS_FROM
+    # Buffers made once a call (a fresh array a step costs page faults at large batch sizes,
+    # and allocation at small ones). The weights are held augmented for the call (features
+    # × outputs, the intercept as a last row), so that products and updates run along
+    # outputs; written back at the end.
+    weights = _augmented(coef, intercept)
+    folded = weights if scaled else np.empty((n_features + 1, n_outputs))
+    rows = np.empty((block, n_features + 1))
+    targets = np.empty(block)
+    values = np.empty((block, n_outputs))
+    scratch = _scratch(n_outputs)
+    gradient = np.empty((n_outputs, n_features + 1))
+    part = np.empty((n_outputs, n_features + 1))
     shrink = 1.0 - learning_rate * alpha
-    position = start
+    position, done, status = start, steps, DONE
     for step in range(steps):
         size = min(batch_size, n_rows - position)
-        for i in range(size):
-            r = order[position + i]
-            for j in range(n_features):
-                rows[i, j] = (X[r, j] - mean[j]) * inv_scale[j]
+        if not scaled:
+            _fold(weights, mean, inv_scale, folded)
+        gradient[:, :] = 0.0
         total = 0.0
-        if blas and size == batch_size:
-            # Into buffers made once a call: a fresh array a step costs page faults at large
-            # batch sizes, and allocation at small ones.
-            np.dot(rows, coef.T, decisions)
-            per_row = 1.0 / size
-            bias_slopes[:] = 0.0
-            for i in range(size):
-                label = y[order[position + i]]
-                product = 1.0
-                for k in range(n_outputs):
-                    decision = decisions[i, k] + intercept[k]
-                    target = _target(kind, label, k, n_outputs)
-                    if kind == LOG:
-                        value, factor, slope = _log_parts(decision, target)
-                        product *= factor
-                    else:
-                        value, slope = _loss_and_slope(kind, decision, target)
-                    total += value
-                    slope *= per_row
-                    slopes_t[k, i] = slope
-                    bias_slopes[k] += slope
-                total += math.log(product)
-            np.dot(slopes_t, rows, gradient)
-        else:
-            gradient[:, :] = 0.0
-            bias_slopes[:] = 0.0
-            for i in range(size):
-                label = y[order[position + i]]
-                product = 1.0
-                for k in range(n_outputs):
-                    decision = intercept[k]
-                    for j in range(n_features):
-                        decision += rows[i, j] * coef[k, j]
-                    target = _target(kind, label, k, n_outputs)
-                    if kind == LOG:
-                        value, factor, slope = _log_parts(decision, target)
-                        product *= factor
-                    else:
-                        value, slope = _loss_and_slope(kind, decision, target)
-                    total += value
-                    slope /= size
-                    bias_slopes[k] += slope
-                    if slope != 0.0:
-                        for j in range(n_features):
-                            gradient[k, j] += slope * rows[i, j]
-                total += math.log(product)
+        for first in range(position, position + size, block):
+            count = min(block, position + size - first)
+            _gather(X, order, first, count, mean, inv_scale, scaled, rows)
+            for i in range(count):
+                targets[i] = _target_of(kind, y[order[first + i]], n_outputs)
+            _decide(rows, folded, count, blas, values)
+            total += _to_slopes(kind, values, targets, count, 1.0 / size, scratch)
+            if blas and count == block:  # slopesᵀ · rows: BLAS is ~2× faster this way round
+                np.dot(values.T, rows, part)
+                gradient += part
+            else:
+                for i in range(count):
+                    for k in range(n_outputs):
+                        for j in range(n_features + 1):
+                            gradient[k, j] += values[i, k] * rows[i, j]
         losses[step] = total / (size * n_outputs)
         if not math.isfinite(losses[step]):
-            return step + 1, LOSS_NOT_FINITE
+            done, status = step + 1, LOSS_NOT_FINITE
+            break
         check = 0.0
         for k in range(n_outputs):
-            intercept[k] -= learning_rate * bias_slopes[k]
-            check += intercept[k]
+            bias_slope = gradient[k, n_features]
+            weights[n_features, k] -= learning_rate * bias_slope
+            check += weights[n_features, k]
             for j in range(n_features):
-                coef[k, j] = shrink * coef[k, j] - learning_rate * gradient[k, j]
-                check += coef[k, j]
+                slope = gradient[k, j]
+                if not scaled:  # the scaled rows' gradient, from the raw rows' one
+                    slope = inv_scale[j] * (slope - mean[j] * bias_slope)
+                weights[j, k] = shrink * weights[j, k] - learning_rate * slope
+                check += weights[j, k]
         # A sum of finite and infinite or NaN values is never finite: one test for them all.
         if not math.isfinite(check):
-            return step + 1, WEIGHTS_NOT_FINITE
+            done, status = step + 1, WEIGHTS_NOT_FINITE
+            break
         position += size
-    return steps, DONE
-
-
-# Rows a scoring pass gathers at a time: one BLAS product per block of rows.
-_SCORE_BLOCK = 256
+    coef[:, :] = weights[:n_features].T
+    intercept[:] = weights[n_features]
+    return done, status
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -200,51 +333,33 @@ def score_rows(
     (the loss summed over rows and outputs, the rows predicted right (classifiers), the
     squared error summed over rows (regression)).
 
-    The scaling is folded into the weights, so rows are read as stored. The log loss of a
-    row's outputs is Σ max(−m, 0) + log Π (1 + exp(−|m|)): one log a row instead of one an
-    output (each factor lies in (1, 2], so the product of a row's outputs cannot overflow
-    below 1,024 outputs; the estimators take at most 1,000 classes), which halves the cost of
-    scoring a 23-class row.
+    The scaling is folded into the weights, so rows are read as stored; the loss is
+    run_steps' (_to_slopes, its slopes unused).
     """
     n_outputs, n_features = coef.shape
-    folded = np.empty((n_outputs, n_features))
-    shifted = np.empty(n_outputs)
-    for k in range(n_outputs):
-        shifted[k] = intercept[k]
-        for j in range(n_features):
-            folded[k, j] = coef[k, j] * inv_scale[j]
-            shifted[k] -= folded[k, j] * mean[j]
-    block = np.empty((_SCORE_BLOCK, n_features))
+    folded = np.empty((n_features + 1, n_outputs))
+    _fold(_augmented(coef, intercept), mean, inv_scale, folded)
+    block = np.empty((_BLOCK, n_features + 1))
+    targets = np.empty(_BLOCK)
+    decisions = np.empty((_BLOCK, n_outputs))
+    scratch = _scratch(n_outputs)
     loss_sum, hits, squared = 0.0, 0.0, 0.0
-    for first in range(0, rows.shape[0], _SCORE_BLOCK):
-        size = min(_SCORE_BLOCK, rows.shape[0] - first)
-        for i in range(size):
-            r = rows[first + i]
-            for j in range(n_features):
-                block[i, j] = X[r, j]
-        decisions = np.dot(block[:size], folded.T)
+    for first in range(0, rows.shape[0], _BLOCK):
+        size = min(_BLOCK, rows.shape[0] - first)
+        _gather(X, rows, first, size, mean, inv_scale, False, block)
+        _decide(block, folded, size, True, decisions)
         for i in range(size):
             label = y[rows[first + i]]
-            best, best_output, decision = -math.inf, 0, 0.0
-            product, excess = 1.0, 0.0
-            for k in range(n_outputs):
-                decision = decisions[i, k] + shifted[k]
-                target = _target(kind, label, k, n_outputs)
-                if kind == LOG:
-                    extra, factor, _ = _log_parts(decision, target)
-                    product *= factor
-                    excess += extra
-                else:
-                    value, _ = _loss_and_slope(kind, decision, target)
-                    loss_sum += value
-                if decision > best:  # the first of equal maxima, as numpy's argmax
-                    best, best_output = decision, k
-            if kind == LOG:
-                loss_sum += excess + math.log(product)
+            targets[i] = _target_of(kind, label, n_outputs)
+            best, best_output = decisions[i, 0], 0
+            for k in range(1, n_outputs):
+                if decisions[i, k] > best:  # the first of equal maxima, as numpy's argmax
+                    best, best_output = decisions[i, k], k
             if kind == SQUARED:
-                squared += (decision - label) * (decision - label)
+                squared += (best - label) * (best - label)
             elif n_outputs == 1:
-                hits += 1.0 if (decision > 0.0) == (label == 1) else 0.0
+                hits += 1.0 if (best > 0.0) == (label == 1) else 0.0
             else:
                 hits += 1.0 if best_output == label else 0.0
+        loss_sum += _to_slopes(kind, decisions, targets, size, 0.0, scratch)
     return loss_sum, hits, squared
