@@ -47,7 +47,6 @@ _EXP_ZERO_BELOW = -600.0
 # decisions and slopes stay in the L2 cache from one product to the next, where a whole
 # batch of thousands of rows (and the lines of X it was gathered from) would not.
 _BLOCK = 256
-Scratch = tuple  # (tails, exponent bits, positive decisions): see _scratch
 _EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(12, -1, -1))
 
 
@@ -71,7 +70,7 @@ def _to_slopes(
     targets: np.ndarray,
     size: int,
     slope_scale: float,
-    scratch: Scratch,
+    scratch: tuple,
 ) -> float:
     """Turn a batch's decisions (values[:size], rows × outputs, C-ordered) into its loss
     slopes times `slope_scale`, in place; return the loss summed over rows and outputs.
@@ -84,9 +83,8 @@ def _to_slopes(
     row: log Π (1 + exp(−|m|)) (each factor lies in (1, 2], so the product of a row's outputs
     cannot overflow below 1,024 outputs; the estimators take at most 1,000 classes).
     """
-    tails, bits, positives = scratch
+    flat, tails, bits, powers, positives = scratch
     n_outputs = values.shape[1]
-    flat = values.reshape(-1)
     count = size * n_outputs
     total = 0.0
     if kind == SQUARED:  # one output: a flat index is a row
@@ -114,24 +112,22 @@ def _to_slopes(
             total += mended if k >= 0 else 0.0
             values[i, at] = (-slope_scale if inside else 0.0) if k >= 0 else values[i, at]
         return total
-    tail_flat, bits_flat = tails.reshape(-1), bits.reshape(-1)
     for index in range(count):
-        tail_flat[index], bits_flat[index] = _exp_parts(-abs(flat[index]))
-    powers = bits_flat.view(np.float64)
+        tails[index], bits[index] = _exp_parts(-abs(flat[index]))
     for index in range(count):  # negative target: m = −v, loss max(v, 0) + log(1 + tail)
         decision = flat[index]
-        tail = tail_flat[index] * powers[index]
-        tail_flat[index] = tail
+        tail = tails[index] * powers[index]
+        tails[index] = tail
         total += max(decision, 0.0)
         flat[index] = (1.0 if decision > 0.0 else tail) / (1.0 + tail) * slope_scale
     for i in range(size):
         product = 1.0
         for k in range(n_outputs):
-            product *= 1.0 + tail_flat[i * n_outputs + k]
+            product *= 1.0 + tails[i * n_outputs + k]
         total += math.log(product)
         k = np.int64(targets[i])
         decision, at = positives[i], max(k, 0)
-        tail = tail_flat[i * n_outputs + at]
+        tail = tails[i * n_outputs + at]
         total += max(-decision, 0.0) - max(decision, 0.0) if k >= 0 else 0.0
         mended = -(tail if decision > 0.0 else 1.0) / (1.0 + tail) * slope_scale
         values[i, at] = mended if k >= 0 else values[i, at]
@@ -147,12 +143,18 @@ def _target_of(kind: int, label: float, n_outputs: int) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _scratch(n_outputs: int) -> Scratch:
-    """_to_slopes' buffers, for up to _BLOCK rows."""
+def _scratch(values: np.ndarray) -> tuple:
+    """_to_slopes' views and buffers for a block of `values` (made once a call: a view made
+    in a step costs reference counting there): values flat, tails, exponent bits, the same
+    bits as floats, positive decisions."""
+    rows, n_outputs = values.shape
+    bits = np.empty(rows * n_outputs, dtype=np.int64)
     return (
-        np.empty(_BLOCK * n_outputs),
-        np.empty(_BLOCK * n_outputs, dtype=np.int64),
-        np.empty(_BLOCK),
+        values.reshape(-1),
+        np.empty(rows * n_outputs),
+        bits,
+        bits.view(np.float64),
+        (np.empty(rows)),
     )
 
 
@@ -211,11 +213,12 @@ def _decide(rows: np.ndarray, folded: np.ndarray, size: int, blas: bool, values:
     if blas and size == rows.shape[0]:
         np.dot(rows, folded, values)
         return
-    values[:size] = 0.0
     for i in range(size):
-        for j in range(rows.shape[1]):
-            for k in range(folded.shape[1]):
-                values[i, k] += rows[i, j] * folded[j, k]
+        for k in range(folded.shape[1]):
+            decision = 0.0
+            for j in range(rows.shape[1]):
+                decision += rows[i, j] * folded[j, k]
+            values[i, k] = decision
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -267,7 +270,7 @@ def run_steps(
     rows = np.empty((block, n_features + 1))
     targets = np.empty(block)
     values = np.empty((block, n_outputs))
-    scratch = _scratch(n_outputs)
+    scratch = _scratch(values)
     gradient = np.empty((n_outputs, n_features + 1))
     part = np.empty((n_outputs, n_features + 1))
     shrink = 1.0 - learning_rate * alpha
@@ -342,7 +345,7 @@ def score_rows(
     block = np.empty((_BLOCK, n_features + 1))
     targets = np.empty(_BLOCK)
     decisions = np.empty((_BLOCK, n_outputs))
-    scratch = _scratch(n_outputs)
+    scratch = _scratch(decisions)
     loss_sum, hits, squared = 0.0, 0.0, 0.0
     for first in range(0, rows.shape[0], _BLOCK):
         size = min(_BLOCK, rows.shape[0] - first)
