@@ -1,6 +1,7 @@
 """What a trial measures belongs to the trial: both clocks, latency as a median of repeats, and
 memory that does not depend on how many trials ran before in the same process."""
 
+import math
 from collections import deque
 
 import pytest
@@ -47,6 +48,7 @@ def test_latency_is_the_median_of_the_last_timed_calls(monkeypatch):
     run = _trial._TrialRun.__new__(_trial._TrialRun)
     run.plan = TrainingPlan(clock="wall")
     run.latency_walls, run.latency_cpus = deque(maxlen=5), deque(maxlen=5)
+    run.latency_timed_at, run.step_cpu_seconds = -math.inf, 0.0
 
     class Adapter:  # the model adapter's deployment calls
         def predict(self, estimator, rows):
@@ -65,8 +67,13 @@ def test_latency_is_the_median_of_the_last_timed_calls(monkeypatch):
     # the first report times five calls, of 1, 3, 2, 900 and 1 ms: one slow call does not
     # move the median (2 ms)
     assert run._deployment_metrics()["inference_latency_wall_ms"] == pytest.approx(2e-3, rel=1e-3)
-    # each later report times one call (800 ms, then 1.5 ms), the median of the last five
+    # a later report times one call (800 ms, then 1.5 ms) once enough training has passed
+    # since the last timing, and gives the median of the last five
+    run.step_cpu_seconds = _trial.LATENCY_EVERY_TRAIN_S
     assert run._deployment_metrics()["inference_latency_wall_ms"] == pytest.approx(3e-3, rel=1e-3)
+    run.step_cpu_seconds += _trial.LATENCY_EVERY_TRAIN_S / 2  # too soon: the last reading
+    assert run._deployment_metrics()["inference_latency_wall_ms"] == pytest.approx(3e-3, rel=1e-3)
+    run.step_cpu_seconds += _trial.LATENCY_EVERY_TRAIN_S / 2
     assert run._deployment_metrics()["inference_latency_wall_ms"] == pytest.approx(2e-3, rel=1e-3)
 
 

@@ -181,6 +181,20 @@ def test_overflow_is_caught_and_says_where(model, n_classes):
     assert "overflow" in str(caught.value)  # a ValueError worded as scikit-learn words it
 
 
+@pytest.mark.parametrize(("model", "n_classes"), CASES)
+@pytest.mark.parametrize("batch_size", [2, 300])  # plain loops, and BLAS
+def test_a_decision_that_is_not_a_number_is_divergence(model, n_classes, batch_size):
+    """Finite weights of both signs on huge rows give inf − inf: a NaN decision fails every
+    comparison in the branch-free loss passes, and must still end training."""
+    X, y = _problem(n_classes, rows=600, features=4)
+    estimator = _estimator(model, n_classes, 4, batch_size=batch_size)
+    coef = np.atleast_2d(estimator.coef_)
+    coef[:] = [1e298, -1e298, 1e298, -1e298]
+    with pytest.raises(TrainingDiverged) as caught:
+        estimator.train_steps(np.abs(X) * 1e301 + 1e301, y, np.arange(600), start=0, steps=1)
+    assert caught.value.step == 1
+
+
 def test_weights_that_blow_up_under_a_finite_hinge_loss_are_caught():
     """Hinge loss can stay 0 while the weights run off to infinity: the weights are checked."""
     X, y = _problem(2)

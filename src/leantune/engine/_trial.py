@@ -102,6 +102,11 @@ LATENCY_ROWS, LATENCY_BYTES = 256, 2**19
 # Timed predict() calls per reading, as timeit repeats: their median is the reading. One call
 # gave 1.1 µs per sample with spikes to 10-45 µs on a shared machine.
 LATENCY_REPEATS = 5
+# After the first reading, a report times one more call only once this much training (thread
+# CPU seconds) has passed since the last: a linear model's predict costs the same whatever its
+# weights, so more frequent readings only buy noise, and on the minibatch backend one predict
+# (~0.3 ms) cost a fifth of a 100-step window at batch 64.
+LATENCY_EVERY_TRAIN_S = 0.25
 # Fewest validation rows a minibatch report inside a fold scores (see _in_fold_rows).
 MIN_REPORT_ROWS = 256
 
@@ -226,6 +231,7 @@ class _TrialRun:
         self.fold_scores: list[float] = []
         self.latency_walls: deque[float] = deque(maxlen=LATENCY_REPEATS)
         self.latency_cpus: deque[float] = deque(maxlen=LATENCY_REPEATS)
+        self.latency_timed_at = -math.inf  # step_cpu_seconds at the last timed call
         self.estimator: Any = None
         self.last: dict[str, Any] = {}
         self.fold_index = 0
@@ -441,11 +447,13 @@ class _TrialRun:
 
         Latency is the median of the last LATENCY_REPEATS timed calls on a block of rows (as
         timeit does), on both clocks: one call is at the mercy of whatever else ran then. The
-        first report makes them all; each later report makes one (the rest are its
-        predecessors'), so the reading costs a fifth as much as a report's own timeit.
+        first report makes them all; a later report makes one (the rest are its
+        predecessors') once LATENCY_EVERY_TRAIN_S of training has passed since the last.
         """
         walls, cpus = self.latency_walls, self.latency_cpus
-        for _ in range(LATENCY_REPEATS if not walls else 1):
+        due = self.step_cpu_seconds - self.latency_timed_at >= LATENCY_EVERY_TRAIN_S
+        for _ in range(LATENCY_REPEATS if not walls else int(due)):
+            self.latency_timed_at = self.step_cpu_seconds
             started, started_cpu = time.perf_counter(), time.thread_time()
             self.model.predict(self.estimator, self.latency_rows)
             walls.append(time.perf_counter() - started)

@@ -93,6 +93,9 @@ def _to_slopes(
             total += 0.5 * residual * residual
             flat[i] = residual * slope_scale
         return total
+    # The sum of the decisions: a NaN one fails no comparison in the branch-free passes, so
+    # the loss carries 0 · this sum, which is NaN exactly when a decision is NaN or infinite.
+    decisions = 0.0
     # The positive outputs' decisions, before the flat pass writes slopes over them.
     for i in range(size):
         positives[i] = values[i, max(np.int64(targets[i]), 0)]
@@ -101,6 +104,7 @@ def _to_slopes(
         for index in range(count):  # negative target: m = −v
             inside = flat[index] >= -1.0
             total += 1.0 + flat[index] if inside else 0.0
+            decisions += flat[index]
             flat[index] = slope_scale if inside else 0.0
         for i in range(size):  # branch-free: a binary model's rows are positive at random
             k = np.int64(targets[i])
@@ -111,9 +115,10 @@ def _to_slopes(
             )
             total += mended if k >= 0 else 0.0
             values[i, at] = (-slope_scale if inside else 0.0) if k >= 0 else values[i, at]
-        return total
+        return total + 0.0 * decisions
     for index in range(count):
         tails[index], bits[index] = _exp_parts(-abs(flat[index]))
+        decisions += flat[index]
     for index in range(count):  # negative target: m = −v, loss max(v, 0) + log(1 + tail)
         decision = flat[index]
         tail = tails[index] * powers[index]
@@ -131,7 +136,7 @@ def _to_slopes(
         total += max(-decision, 0.0) - max(decision, 0.0) if k >= 0 else 0.0
         mended = -(tail if decision > 0.0 else 1.0) / (1.0 + tail) * slope_scale
         values[i, at] = mended if k >= 0 else values[i, at]
-    return total
+    return total + 0.0 * decisions
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
