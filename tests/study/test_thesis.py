@@ -9,7 +9,15 @@ from typer.testing import CliRunner
 
 from leantune import LeantuneError, load_spec
 from leantune.cli import app
-from leantune.study._thesis import GRID, ThesisOptions, derive_levels, run_thesis, thesis_spec
+from leantune.study._thesis import (
+    GRID,
+    OVERHEAD_STEPS,
+    ThesisOptions,
+    backends_from_text,
+    derive_levels,
+    run_thesis,
+    thesis_spec,
+)
 
 TINY_GRID = {"batch_size": [2, 32], "learning_rate": [0.01], "alpha": [0.0001]}
 
@@ -57,13 +65,53 @@ def test_the_command_reruns_exactly_what_was_asked(tmp_path, monkeypatch):
 
 def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monkeypatch):
     monkeypatch.delenv("LEANTUNE_PMLB_CACHE", raising=False)
-    options = ThesisOptions(datasets=("kddcup",), subsample=0, backend="minibatch")
+    options = ThesisOptions(datasets=("kddcup",), subsample=0, backends=("minibatch",))
     spec = load_spec(thesis_spec("kddcup", "classification", options, tmp_path, synthetic=False))
     assert spec.training.backend == "minibatch"
+    assert spec.training.epochs == 1 and spec.training.max_steps is None
     assert "--seed 0 --repeats 3 --backend minibatch --output-dir" in options.command(tmp_path)
+    assert options.set_dir("kddcup", "minibatch") == "kddcup"
     default = thesis_spec("kddcup", "classification", ThesisOptions(), tmp_path, synthetic=False)
     assert load_spec(default).training.backend == "sklearn"
+    assert load_spec(default).search.space.learning_rate.model_dump() == {"pow10": [-4, -1]}
     assert "--backend" not in ThesisOptions().command(tmp_path)
+    assert backends_from_text("both") == ("sklearn", "minibatch")
+    assert backends_from_text("minibatch, sklearn") == ("minibatch", "sklearn")
+
+
+def test_beside_minibatch_sklearn_runs_the_overhead_arm_labelled_in_its_own_folder(tmp_path):
+    both = ThesisOptions(datasets=("kddcup",), subsample=0, backends=("sklearn", "minibatch"))
+    sklearn = load_spec(
+        thesis_spec("kddcup", "classification", both, tmp_path, synthetic=False, backend="sklearn")
+    )
+    minibatch = load_spec(
+        thesis_spec(
+            "kddcup", "classification", both, tmp_path, synthetic=False, backend="minibatch"
+        )
+    )
+    # The overhead arm: a fixed number of steps a fold, every batch size and model, one
+    # learning rate and one alpha (partial_fit's call costs the same at any of them).
+    assert sklearn.training.backend == "sklearn" and sklearn.training.max_steps == OVERHEAD_STEPS
+    assert sklearn.model == ["logistic", "svm"]
+    assert sklearn.search.space.batch_size.model_dump() == {"pow2": [1, "max"]}
+    assert sklearn.search.space.learning_rate.model_dump() == [0.01]
+    assert sklearn.search.space.alpha.model_dump() == [0.0001]
+    assert sklearn.name == "thesis-kddcup-sklearn"
+    # The learning arm keeps the whole grid at one epoch a fold.
+    assert minibatch.training.max_steps is None and minibatch.training.epochs == 1
+    assert minibatch.search.space.learning_rate.model_dump() == {"pow10": [-4, -1]}
+    assert both.set_dir("kddcup", "sklearn") == "kddcup/sklearn"
+    arm = both.arm("sklearn")
+    assert arm["kind"] == "overhead" and "37 CPU-hours" in arm["why"]
+    assert set(arm["reduced"]) == {"steps", "grid"}
+    assert both.arm("minibatch")["kind"] == "full"
+    assert "--backend sklearn,minibatch --output-dir" in both.command(tmp_path)
+    # Asked for explicitly: 0 keeps the full sklearn grid beside minibatch; N runs the
+    # overhead arm alone.
+    full = ThesisOptions(backends=("sklearn", "minibatch"), overhead_steps=0)
+    assert full.max_steps("sklearn") is None and "--overhead-steps 0" in full.command(tmp_path)
+    alone = ThesisOptions(overhead_steps=25)
+    assert alone.max_steps("sklearn") == 25 and alone.set_dir("diabetes", "sklearn") == "diabetes"
 
 
 def test_limits_sit_at_quantiles_of_the_unstopped_cpu_cost_and_an_absolute_one_beside_them():
@@ -124,7 +172,9 @@ def test_the_unstopped_arm_has_no_time_limit_and_a_stopped_arm_its_levels(tmp_pa
         ({"max_train_seconds": 0}, "--train-time-s: must be a number > 0; got 0"),
         ({"subsample": -1}, "--subsample: must be a row count >= 0"),
         ({"folds": 0}, "--cv-folds: must be an integer >= 1; got 0"),
-        ({"backend": "torch"}, "--backend: must be one of sklearn, minibatch; got torch"),
+        ({"backends": ("torch",)}, "--backend: must be one of sklearn, minibatch, a comma"),
+        ({"backends": ("sklearn", "sklearn")}, "without repeats, or both; got sklearn,sklearn"),
+        ({"overhead_steps": -1}, "--overhead-steps: must be a step count >= 0"),
         ({"repeats": 0}, "--repeats: must be an integer >= 1; got 0"),
         ({"measured_quantiles": (0.5, 1.0)}, r"measured_quantiles: must be shares in \(0, 1\)"),
     ],
