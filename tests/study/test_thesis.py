@@ -351,3 +351,69 @@ def test_synthetic_missing_runs_the_labelled_stand_in(
     assert summary["dataset"]["synthetic"] is True
     text = (out / "results.html").read_text()
     assert "SYNTHETIC DATA: mnist ran on seeded synthetic stand-ins" in text
+
+
+@pytest.mark.slow
+def test_both_backends_run_side_by_side_and_the_chapter_says_which_axis_is_which(
+    ray_session, offline_cache, tmp_path, parsed
+):
+    out = tmp_path / "thesis"
+    result = run_thesis(
+        ThesisOptions(
+            datasets=("diabetes",),
+            subsample=150,
+            folds=2,
+            repeats=1,
+            compare_stopping=False,
+            backends=("sklearn", "minibatch"),
+            overhead_steps=3,
+            cache_dir=offline_cache,
+            output_dir=out,
+            grid={"batch_size": [2, 32], "learning_rate": [0.001, 0.1], "alpha": [0.0001]},
+        ),
+        show_progress=False,
+    )
+    assert [(o.name, o.backend, o.status, o.dir) for o in result.outcomes] == [
+        ("diabetes", "sklearn", "ran", "diabetes/sklearn"),
+        ("diabetes", "minibatch", "ran", "diabetes/minibatch"),
+    ]
+    thesis = json.loads((out / "thesis.json").read_text())
+    assert thesis["backends"] == ["sklearn", "minibatch"]
+    overhead, learning = thesis["arms"]["sklearn"], thesis["arms"]["minibatch"]
+    assert overhead["kind"] == "overhead" and overhead["max_steps"] == 3
+    assert overhead["grid"]["learning_rate"] == [0.1] and "why" in overhead
+    assert learning["kind"] == "full" and learning["grid"]["learning_rate"] == [0.001, 0.1]
+    assert thesis["datasets"][0]["arm"] == overhead
+    for backend, configs in (("sklearn", 4), ("minibatch", 8)):
+        run = out / "diabetes" / backend / "repeat-0" / "unstopped"
+        summary = json.loads((run / "summary.json").read_text())
+        trials = pd.read_csv(run / "trials.csv")
+        assert len(trials) == configs and summary["search"]["stopping_enabled"] is False
+    # The overhead arm trains its fixed steps a fold; the learning arm one epoch a fold.
+    sklearn = pd.read_csv(out / "diabetes/sklearn/repeat-0/unstopped/trials.csv")
+    assert set(sklearn["steps_planned"]) == {3 * 2}
+
+    chapter = parsed(out / "results.html")
+    assert "rq1_batch_by_backend" in chapter.tables
+    assert "diabetes-rq1_batch_by_backend" in chapter.figures
+    assert {"diabetes-sklearn-rq2_curve", "diabetes-minibatch-rq2_curve"} <= set(chapter.figures)
+    text = (out / "results.md").read_text()
+    assert "## RQ1: batch size under each backend" in text
+    assert "**diabetes, sklearn (overhead axis)**" in text
+    assert "**diabetes, minibatch (learning axis)**" in text
+    assert "The sklearn overhead arm" in text and "sklearn ran as the overhead arm" in text
+    batch = pd.read_csv(out / "results" / "rq1_batch_by_backend.csv")
+    assert set(zip(batch["backend"], batch["batch_size"], strict=True)) == {
+        ("sklearn", 2),
+        ("sklearn", 32),
+        ("minibatch", 2),
+        ("minibatch", 32),
+    }
+    # Rows read a fold: 3 steps × the batch under the overhead arm (less where a fold's last
+    # batch is partial: ~52 rows a fold here); the fold once otherwise.
+    rows = batch.set_index(["backend", "batch_size"])["rows_per_fold"]
+    assert rows["sklearn", 2] == pytest.approx(6, rel=0.05)
+    assert 52 < rows["sklearn", 32] <= 96
+    assert rows["minibatch", 2] == pytest.approx(rows["minibatch", 32], rel=0.05)
+    data = pd.read_csv(out / "results" / "data.csv")
+    assert list(data["dataset"]) == ["diabetes (sklearn)", "diabetes (minibatch)"]

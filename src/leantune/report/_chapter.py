@@ -120,7 +120,8 @@ def _write_repeats_chapter(
     from leantune.report._thesis_chapter import RepeatedSet, build_repeats_chapter
 
     written: list[WrittenReport] = []
-    sets = [RepeatedSet(entry, directory) for entry in thesis.get("datasets", [])]
+    several = len(thesis.get("backends") or []) > 1
+    sets = [RepeatedSet(entry, directory, several=several) for entry in thesis.get("datasets", [])]
     if rebuild_runs:
         for item in sets:
             if item.run is not None:
