@@ -406,8 +406,14 @@ def _batch_section(ran: list[RepeatedSet]) -> list[Block]:
                 f"{slug}-rq1_batch_by_backend",
                 f"{dataset}: batch size under each backend (left: CPU ms a step; middle: CPU µs "
                 "a row; right: CV score of the best and the median config). Lines: mean over "
-                "repeats; bands: range over repeats. sklearn's flat step time is its fixed "
-                "per-call cost (overhead); minibatch's score moving with batch size is learning",
+                "repeats; bands: range over repeats. Arms: "
+                + "; ".join(
+                    f"{backend}: {arm}"
+                    for backend, arm in group.groupby("backend", sort=False)["arm"].first().items()
+                )
+                + ". Under sklearn a step's cost barely moves with its rows while they are few: "
+                "fixed per-call cost (overhead); under minibatch the score moving with batch "
+                "size is learning",
                 plots.batch_by_backend(group, labels[dataset]),
             )
         )
