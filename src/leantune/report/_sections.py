@@ -73,6 +73,31 @@ def batch_size_fact(backends: set[str] | str) -> str:
     return "\n\n".join(facts)
 
 
+def chapter_caveats(synthetic: list[str], sampled: list[str], shared: str) -> list[Block]:
+    """A chapter's warnings before any number: the sets that ran on synthetic stand-ins, and
+    the subsampled ones (`sampled`: "name: how"); `shared` says how a chapter's arms share a
+    sample."""
+    blocks: list[Block] = []
+    if synthetic:
+        blocks.append(
+            Paragraph(
+                f"SYNTHETIC DATA: {', '.join(synthetic)} ran on seeded synthetic stand-ins "
+                "(--synthetic-missing), not on the real sets. Their system figures show how the "
+                "grid behaves at that shape; their scores say nothing about the real data.",
+                kind="warning",
+            )
+        )
+    if sampled:
+        blocks.append(
+            Paragraph(
+                f"Subsampled: {'; '.join(sampled)}. {shared}; every time, throughput, memory "
+                "and score of these sets describes the sample, not the whole set.",
+                kind="warning",
+            )
+        )
+    return blocks
+
+
 SHOWN_ROWS = 40
 
 

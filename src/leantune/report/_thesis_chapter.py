@@ -177,30 +177,12 @@ def build_repeats_chapter(
 
 
 def _caveat_paragraphs(ran: list[RepeatedSet]) -> list[Block]:
-    blocks: list[Block] = []
-    synthetic = list(dict.fromkeys(s.set_name for s in ran if s.run.synthetic))
-    if synthetic:
-        blocks.append(
-            Paragraph(
-                f"SYNTHETIC DATA: {', '.join(synthetic)} ran on seeded synthetic stand-ins "
-                "(--synthetic-missing), not on the real sets. Their system figures show how the "
-                "grid behaves at that shape; their scores say nothing about the real data.",
-                kind="warning",
-            )
-        )
-    sampled = [s for s in ran if s.run.subsample]
-    if sampled:
-        blocks.append(
-            Paragraph(
-                "Subsampled: "
-                + "; ".join(f"{s.name}: {s.data_note}" for s in sampled)
-                + ". Each repeat draws its own sample (its seed); the arms of a repeat share it, "
-                "so their savings and regret compare like with like; every time, throughput, "
-                "memory and score of these sets describes the sample, not the whole set.",
-                kind="warning",
-            )
-        )
-    return blocks
+    return sections.chapter_caveats(
+        list(dict.fromkeys(s.set_name for s in ran if s.run.synthetic)),
+        [f"{s.name}: {s.data_note}" for s in ran if s.run.subsample],
+        "Each repeat draws its own sample (its seed); the arms of a repeat share it, so their "
+        "savings and regret compare like with like",
+    )
 
 
 # --- setup -------------------------------------------------------------------------------------

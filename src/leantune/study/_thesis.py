@@ -489,6 +489,21 @@ def _run_set(
     synthetic = False
     set_started = time.perf_counter()
     outcome.dir, outcome.kind = options.set_dir(name, backend), "repeats"
+
+    def arm_spec(directory: Path, seed: int, synthetic: bool, **arm: Any) -> dict[str, Any]:
+        """One arm's study of this set and backend, into OUTPUT_DIR/`directory`."""
+        return thesis_spec(
+            name,
+            outcome.task,
+            options,
+            output_dir,
+            synthetic=synthetic,
+            seed=seed,
+            run_dir=output_dir / directory,
+            backend=backend,
+            **arm,
+        )
+
     try:
         for index in range(options.repeats):
             seed = options.seed + index
@@ -510,18 +525,10 @@ def _run_set(
                 f"{entry['order']} order): without stopping",
                 highlight=False,
             )
+
             while True:
-                spec = thesis_spec(
-                    name,
-                    outcome.task,
-                    options,
-                    output_dir,
-                    synthetic=synthetic,
-                    seed=seed,
-                    run_dir=output_dir / base / UNSTOPPED_DIR,
-                    stopping=False,
-                    report=index == 0,
-                    backend=backend,
+                spec = arm_spec(
+                    base / UNSTOPPED_DIR, seed, synthetic, stopping=False, report=index == 0
                 )
                 if options.max_train_seconds is not None:
                     del spec["constraints"]["train_time_s"]  # levels are judged by replay
@@ -578,17 +585,12 @@ def _run_set(
                 )
                 run_study(
                     load_spec(
-                        thesis_spec(
-                            name,
-                            outcome.task,
-                            options,
-                            output_dir,
-                            synthetic=synthetic,
-                            seed=seed,
-                            run_dir=output_dir / directory,
+                        arm_spec(
+                            directory,
+                            seed,
+                            synthetic,
                             train_time_s=level["train_time_s"],
                             report=False,
-                            backend=backend,
                         )
                     ),
                     console=console,
