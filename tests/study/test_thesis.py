@@ -102,7 +102,7 @@ def test_beside_minibatch_sklearn_runs_the_overhead_arm_labelled_in_its_own_fold
     assert minibatch.search.space.learning_rate.model_dump() == {"pow10": [-4, -1]}
     assert both.set_dir("kddcup", "sklearn") == "kddcup/sklearn"
     arm = both.arm("sklearn")
-    assert arm["kind"] == "overhead" and "37 CPU-hours" in arm["why"]
+    assert arm["kind"] == "overhead" and "33 million partial_fit calls" in arm["why"]
     assert set(arm["reduced"]) == {"steps", "grid"}
     assert both.arm("minibatch")["kind"] == "full"
     assert "--backend sklearn,minibatch --output-dir" in both.command(tmp_path)
@@ -417,3 +417,20 @@ def test_both_backends_run_side_by_side_and_the_chapter_says_which_axis_is_which
     assert rows["minibatch", 2] == pytest.approx(rows["minibatch", 32], rel=0.05)
     data = pd.read_csv(out / "results" / "data.csv")
     assert list(data["dataset"]) == ["diabetes (sklearn)", "diabetes (minibatch)"]
+
+
+def test_the_plan_counts_each_arms_configs_and_steps_before_anything_starts():
+    from leantune.datasets._catalog import DatasetShape
+    from leantune.study._thesis_plan import arms_a_repeat, plan_arm
+
+    kddcup = DatasetShape("kddcup", 494_020, 41, "classification", 23, "test")
+    both = ThesisOptions(subsample=0, backends=("sklearn", "minibatch"))
+    overhead, learning = plan_arm(both, kddcup, "sklearn"), plan_arm(both, kddcup, "minibatch")
+    # Batch 2^1..2^18 (a fold holds 276,651 rows); 2 models; the overhead arm one learning
+    # rate and one alpha at 10 steps a fold, the learning arm 4 × 3 at one epoch a fold.
+    assert (overhead.configs, overhead.steps) == (36, 36 * 5 * OVERHEAD_STEPS)
+    assert learning.configs == 18 * 4 * 3 * 2 and learning.arm == "full grid"
+    full = plan_arm(ThesisOptions(subsample=0), kddcup, "sklearn")
+    assert full.steps == learning.steps and full.cpu_s > 100 * overhead.cpu_s
+    assert arms_a_repeat(both) == 4
+    assert arms_a_repeat(ThesisOptions(compare_stopping=False)) == 1
