@@ -193,6 +193,27 @@ def test_the_cli_turns_a_bad_option_into_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_the_cli_names_a_bad_backend_and_a_bad_overhead_arm_on_one_line_each(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "study",
+            "thesis",
+            "--backend",
+            "sklearn,torch",
+            "--overhead-steps",
+            "-1",
+            "--output-dir",
+            str(tmp_path / "x"),
+        ],
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--backend: must be one of sklearn, minibatch" in result.output
+    assert "got sklearn,torch" in result.output
+    assert "--overhead-steps: must be a step count >= 0" in result.output
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.fixture
 def offline_cache(tmp_path, shared_pmlb, monkeypatch):
     """A cache with real diabetes, and only the summary of mnist (no data file), offline."""
