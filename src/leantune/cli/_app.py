@@ -335,7 +335,7 @@ def thesis(
         typer.Option(
             help="Under sklearn, train this many steps a fold (training.max_steps) at one "
             "learning rate and one alpha: the overhead arm, batch size timed at a bounded cost "
-            "(its full grid on all of kddcup is ~37 CPU-hours). 0: the full grid, one epoch a "
+            "(its full grid on all of kddcup takes days of CPU). 0: the full grid, one epoch a "
             "fold. Default: 10 beside minibatch, else 0.",
             show_default=False,
         ),
