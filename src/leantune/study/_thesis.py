@@ -19,8 +19,9 @@ limits, repeats and curve. Batch size means two things: scikit-learn's partial_f
 per sample, so under sklearn it is an overhead axis; minibatch updates once per batch, so there
 it is a learning axis. Beside minibatch, sklearn runs as the *overhead arm* (--overhead-steps):
 a fixed number of steps a fold at one learning rate and one alpha, which costs minutes where
-its full grid on all of kddcup's rows would cost about 37 CPU-hours (~10 ms a call at any batch
-size). Layout (<backend>/ only when more than one backend runs):
+its full grid on all of kddcup's rows would make 33 million calls of ~10 ms (days of CPU).
+Before anything starts, the preset prints its plan with a rough cost (_thesis_plan). Layout
+(<backend>/ only when more than one backend runs):
 
     OUTPUT_DIR/
       thesis.json                  what was asked (the command), the limits and how they were

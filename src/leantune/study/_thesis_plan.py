@@ -3,8 +3,10 @@ steps they train, and a rough CPU time from per-step costs measured on one machi
 
 The cost model is BENCHMARKS.md P5's: a partial_fit call costs a fixed ~0.5 ms per one-vs-rest
 output plus a per-row cost; a minibatch step a few µs plus a per-row cost; a report about a
-millisecond; a trial's start, fold-end scoring and refit share about half a second. It is an
-estimate, labelled as one: a loaded machine, another CPU or numba's first compile move it.
+millisecond; a trial's start and fold-end scoring ~0.15 s and a study's start, summary and
+report ~8 s (the last two from `--datasets diabetes --subsample 0 --backend sklearn,minibatch
+--repeats 1`, 2 min of wall time on 2 cores). It is an estimate, labelled as one: a loaded
+machine, another CPU or numba's first compile move it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ COST_NOTE = (
 TEST_SIZE = 0.3
 REPORT_EVERY = 100
 REPORT_US = 1_000.0
-TRIAL_US = 500_000.0
+TRIAL_US = 150_000.0
+STUDY_S = 8.0
 
 
 def _step_us(backend: str, batch: float, features: int, outputs: int) -> float:
@@ -96,7 +99,7 @@ def plan_arm(options: ThesisOptions, shape: DatasetShape, backend: str) -> ArmPl
         configs,
         options.folds,
         steps * others * models,
-        cpu_us * others * models / 1e6,
+        cpu_us * others * models / 1e6 + STUDY_S,
     )
 
 
