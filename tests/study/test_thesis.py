@@ -423,6 +423,7 @@ def test_both_backends_run_side_by_side_and_the_chapter_says_which_axis_is_which
     assert "**diabetes, sklearn (overhead axis)**" in text
     assert "**diabetes, minibatch (learning axis)**" in text
     assert "The sklearn overhead arm" in text and "sklearn ran as the overhead arm" in text
+    assert "so a larger batch read more rows: under sklearn that, not the batch" in text
     batch = pd.read_csv(out / "results" / "rq1_batch_by_backend.csv")
     assert set(zip(batch["backend"], batch["batch_size"], strict=True)) == {
         ("sklearn", 2),

@@ -441,7 +441,19 @@ def batch_invariance(run: RunResults) -> str | None:
         else f"CV scores differ by at most {spans.max():.3g} ({run.score_label})"
     )
     skipped = f"; {int(blown.sum())} blown-up trials left out" if blown.any() else ""
-    return f"Measured in this run: {where} only in batch size, {how}{skipped}."
+    steps = (run.spec.get("training") or {}).get("max_steps")
+    rows = (
+        f" Each config trained {steps} steps a fold (training.max_steps), so a larger batch "
+        "read more rows"
+        + (
+            ": under sklearn that, not the batch, is what moves the score."
+            if run.backend == "sklearn"
+            else "; the score moves with both."
+        )
+        if steps
+        else ""
+    )
+    return f"Measured in this run: {where} only in batch size, {how}{skipped}.{rows}"
 
 
 # --- RQ2 ---------------------------------------------------------------------------------
