@@ -614,7 +614,7 @@ def _run_set(
 
 def _print_plan(options: ThesisOptions, cache: Path, console: Console) -> dict[str, Any]:
     """Say what each set and backend will train and roughly cost, before anything starts."""
-    from leantune.study._thesis_plan import COST_NOTE, arms_a_repeat, plan_arm
+    from leantune.study._thesis_plan import COST_NOTE, arms_a_repeat, duration, plan_arm
 
     arms = arms_a_repeat(options)
     plans = [
@@ -627,7 +627,7 @@ def _print_plan(options: ThesisOptions, cache: Path, console: Console) -> dict[s
     console.print(
         f"Plan ({COST_NOTE}):\n"
         + "".join(f"  {plan.line(arms, options.repeats)}\n" for plan in plans)
-        + f"  in all ≤ {total / 3600:.1f} CPU-hours (stopped arms cost less than this bound)",
+        + f"  in all ≤ {duration(total)} of CPU (stopped arms cost less than this bound)",
         highlight=False,
     )
     return {

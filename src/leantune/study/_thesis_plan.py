@@ -57,12 +57,13 @@ class ArmPlan:
         return (
             f"{self.dataset} ({self.backend}, {self.arm}): {self.configs:,} configs × "
             f"{self.folds} folds, {self.steps:,} steps; an unstopped arm ≈ "
-            f"{_duration(self.cpu_s)} CPU, the {arms_a_repeat} arm(s) × {repeats} repeat(s) "
-            f"≤ {_duration(self.cpu_s * arms_a_repeat * repeats)}"
+            f"{duration(self.cpu_s)} CPU, the {arms_a_repeat} arm(s) × {repeats} repeat(s) "
+            f"≤ {duration(self.cpu_s * arms_a_repeat * repeats)}"
         )
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """Seconds for a plan line: s, min or h."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 2 * 3600:
