@@ -452,7 +452,7 @@ def _batch_answers(dataset: str, summary: pd.DataFrame, score_label: str) -> lis
             lines.append(
                 f"**{dataset}, sklearn (overhead axis)**: {cost}. "
                 + (
-                    f"At least ~{100 * fixed:.0f} % of a call at batch {low:,} is fixed per-call "
+                    f"At least ~{100 * fixed:.1f} % of a call at batch {low:,} is fixed per-call "
                     "cost (its time beyond its rows at the largest batch's cost a row, which "
                     "itself still holds some overhead). "
                     if math.isfinite(fixed)
