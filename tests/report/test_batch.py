@@ -121,3 +121,11 @@ def test_a_thesis_from_before_backends_still_renders_with_its_one_backend(tmp_pa
     assert "Every batch size read the same rows in the same order" in text
     assert list(pd.read_csv(root / "results" / "data.csv")["dataset"]) == ["fake"]
     assert "fake-rq1_batch_by_backend" in parsed(root / "results.html").figures
+
+
+def test_on_a_regression_set_the_best_score_is_the_lowest_rmse(tmp_path):
+    run = load_run(make_run_dir(tmp_path / "run", configs=grid(), task="regression"))
+    rows = batch_rows(run, dataset="fake", backend="minibatch", arm="full", repeat=0)
+    for item in rows.itertuples():
+        chosen = run.trials[run.trials["batch_size"] == item.batch_size]["cv_score_mean"]
+        assert item.score_best == pytest.approx(chosen.min())
