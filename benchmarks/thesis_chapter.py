@@ -3,11 +3,12 @@ and the run-order control, small enough to rerun on a shared 2-core machine.
 
     LEANTUNE_PMLB_CACHE=/work/shared/datasets/pmlb \
         .venv/bin/python benchmarks/thesis_chapter.py OUTPUT_DIR [--datasets diabetes,529_pollen]
-        [--hog SECONDS] [--compare EARLIER_OUTPUT_DIR]
+        [--backend sklearn,minibatch] [--hog SECONDS] [--compare EARLIER_OUTPUT_DIR]
 
 The grid keeps every batch size and learning rate of the thesis and two alphas (1e-5, 1e-3).
 Prints the wall time and the chapter's path; `--compare OTHER_DIR` also prints, per headline
-number, both runs' value and whether the second lies within the first's range over repeats.
+number, both runs' value and whether the second lies within the first's range over repeats,
+and, per set, backend and batch size, the same for the batch section's step time and best score.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leantune.study._thesis import ThesisOptions, run_thesis
+from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 from leantune.testing import cpu_hog
 
 REDUCED_GRID = {
@@ -36,6 +37,7 @@ def main() -> None:
     parser.add_argument("--datasets", default="diabetes,529_pollen")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--subsample", type=int, default=2000)
+    parser.add_argument("--backend", default="sklearn", help="as `leantune study thesis`")
     parser.add_argument("--compare", type=Path, help="an earlier OUTPUT_DIR of the same command")
     parser.add_argument(
         "--hog", type=float, default=0, help="seconds of a CPU hog (one core) beside the run"
@@ -46,6 +48,7 @@ def main() -> None:
         datasets=tuple(args.datasets.split(",")),
         repeats=args.repeats,
         subsample=args.subsample,
+        backends=backends_from_text(args.backend),
         output_dir=args.output_dir,
         grid=REDUCED_GRID,
     )
@@ -53,7 +56,10 @@ def main() -> None:
         result = run_thesis(options, show_progress=False)
     print(f"wall time {time.perf_counter() - started:.0f} s; chapter {result.chapter[0]}")
     for outcome in result.outcomes:
-        print(f"  {outcome.name}: {outcome.status}, {outcome.wall_time_s or 0:.0f} s")
+        print(
+            f"  {outcome.name} ({outcome.backend}): {outcome.status}, "
+            f"{outcome.wall_time_s or 0:.0f} s"
+        )
     if args.compare:
         compare(args.compare, args.output_dir)
 
@@ -84,6 +90,16 @@ def compare(first: Path, second: Path) -> None:
                 f"{100 * inside:.0f} % of {len(ranges)} points; largest |difference of means| "
                 f"{gap:.3g}"
             )
+    batch = [pd.read_csv(path / "results" / "rq1_batch_by_backend.csv") for path in (first, second)]
+    for column in ("step_time_ms", "score_best"):
+        keys = ["dataset", "backend", "batch_size"]
+        ranges = batch[0].groupby(keys)[column].agg(["min", "max"])
+        means = batch[1].groupby(keys)[column].mean().reindex(ranges.index)
+        inside = ((means >= ranges["min"] - 1e-12) & (means <= ranges["max"] + 1e-12)).mean()
+        print(
+            f"rq1_batch_by_backend.{column}: second run's mean inside the first's range at "
+            f"{100 * inside:.0f} % of {len(ranges)} batch sizes"
+        )
     keys = ["dataset", "hyperparameter", "metric"]
     a = pd.read_csv(first / "results" / "rq1_order_control.csv").set_index(keys)["verdict"]
     b = pd.read_csv(second / "results" / "rq1_order_control.csv").set_index(keys)["verdict"]

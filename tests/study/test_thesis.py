@@ -9,7 +9,15 @@ from typer.testing import CliRunner
 
 from leantune import LeantuneError, load_spec
 from leantune.cli import app
-from leantune.study._thesis import GRID, ThesisOptions, derive_levels, run_thesis, thesis_spec
+from leantune.study._thesis import (
+    GRID,
+    OVERHEAD_STEPS,
+    ThesisOptions,
+    backends_from_text,
+    derive_levels,
+    run_thesis,
+    thesis_spec,
+)
 
 TINY_GRID = {"batch_size": [2, 32], "learning_rate": [0.01], "alpha": [0.0001]}
 
@@ -57,13 +65,53 @@ def test_the_command_reruns_exactly_what_was_asked(tmp_path, monkeypatch):
 
 def test_the_backend_reaches_every_sets_training_and_the_command(tmp_path, monkeypatch):
     monkeypatch.delenv("LEANTUNE_PMLB_CACHE", raising=False)
-    options = ThesisOptions(datasets=("kddcup",), subsample=0, backend="minibatch")
+    options = ThesisOptions(datasets=("kddcup",), subsample=0, backends=("minibatch",))
     spec = load_spec(thesis_spec("kddcup", "classification", options, tmp_path, synthetic=False))
     assert spec.training.backend == "minibatch"
+    assert spec.training.epochs == 1 and spec.training.max_steps is None
     assert "--seed 0 --repeats 3 --backend minibatch --output-dir" in options.command(tmp_path)
+    assert options.set_dir("kddcup", "minibatch") == "kddcup"
     default = thesis_spec("kddcup", "classification", ThesisOptions(), tmp_path, synthetic=False)
     assert load_spec(default).training.backend == "sklearn"
+    assert load_spec(default).search.space.learning_rate.model_dump() == {"pow10": [-4, -1]}
     assert "--backend" not in ThesisOptions().command(tmp_path)
+    assert backends_from_text("both") == ("sklearn", "minibatch")
+    assert backends_from_text("minibatch, sklearn") == ("minibatch", "sklearn")
+
+
+def test_beside_minibatch_sklearn_runs_the_overhead_arm_labelled_in_its_own_folder(tmp_path):
+    both = ThesisOptions(datasets=("kddcup",), subsample=0, backends=("sklearn", "minibatch"))
+    sklearn = load_spec(
+        thesis_spec("kddcup", "classification", both, tmp_path, synthetic=False, backend="sklearn")
+    )
+    minibatch = load_spec(
+        thesis_spec(
+            "kddcup", "classification", both, tmp_path, synthetic=False, backend="minibatch"
+        )
+    )
+    # The overhead arm: a fixed number of steps a fold, every batch size and model, one
+    # learning rate and one alpha (partial_fit's call costs the same at any of them).
+    assert sklearn.training.backend == "sklearn" and sklearn.training.max_steps == OVERHEAD_STEPS
+    assert sklearn.model == ["logistic", "svm"]
+    assert sklearn.search.space.batch_size.model_dump() == {"pow2": [1, "max"]}
+    assert sklearn.search.space.learning_rate.model_dump() == [0.01]
+    assert sklearn.search.space.alpha.model_dump() == [0.0001]
+    assert sklearn.name == "thesis-kddcup-sklearn"
+    # The learning arm keeps the whole grid at one epoch a fold.
+    assert minibatch.training.max_steps is None and minibatch.training.epochs == 1
+    assert minibatch.search.space.learning_rate.model_dump() == {"pow10": [-4, -1]}
+    assert both.set_dir("kddcup", "sklearn") == "kddcup/sklearn"
+    arm = both.arm("sklearn")
+    assert arm["kind"] == "overhead" and "33 million partial_fit calls" in arm["why"]
+    assert set(arm["reduced"]) == {"steps", "grid"}
+    assert both.arm("minibatch")["kind"] == "full"
+    assert "--backend sklearn,minibatch --output-dir" in both.command(tmp_path)
+    # Asked for explicitly: 0 keeps the full sklearn grid beside minibatch; N runs the
+    # overhead arm alone.
+    full = ThesisOptions(backends=("sklearn", "minibatch"), overhead_steps=0)
+    assert full.max_steps("sklearn") is None and "--overhead-steps 0" in full.command(tmp_path)
+    alone = ThesisOptions(overhead_steps=25)
+    assert alone.max_steps("sklearn") == 25 and alone.set_dir("diabetes", "sklearn") == "diabetes"
 
 
 def test_limits_sit_at_quantiles_of_the_unstopped_cpu_cost_and_an_absolute_one_beside_them():
@@ -124,7 +172,9 @@ def test_the_unstopped_arm_has_no_time_limit_and_a_stopped_arm_its_levels(tmp_pa
         ({"max_train_seconds": 0}, "--train-time-s: must be a number > 0; got 0"),
         ({"subsample": -1}, "--subsample: must be a row count >= 0"),
         ({"folds": 0}, "--cv-folds: must be an integer >= 1; got 0"),
-        ({"backend": "torch"}, "--backend: must be one of sklearn, minibatch; got torch"),
+        ({"backends": ("torch",)}, "--backend: must be one of sklearn, minibatch, a comma"),
+        ({"backends": ("sklearn", "sklearn")}, "without repeats, or both; got sklearn,sklearn"),
+        ({"overhead_steps": -1}, "--overhead-steps: must be a step count >= 0"),
         ({"repeats": 0}, "--repeats: must be an integer >= 1; got 0"),
         ({"measured_quantiles": (0.5, 1.0)}, r"measured_quantiles: must be shares in \(0, 1\)"),
     ],
@@ -141,6 +191,27 @@ def test_the_cli_turns_a_bad_option_into_one_line_and_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "--datasets: must be a comma-separated list" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_cli_names_a_bad_backend_and_a_bad_overhead_arm_on_one_line_each(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        [
+            "study",
+            "thesis",
+            "--backend",
+            "sklearn,torch",
+            "--overhead-steps",
+            "-1",
+            "--output-dir",
+            str(tmp_path / "x"),
+        ],
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--backend: must be one of sklearn, minibatch" in result.output
+    assert "got sklearn,torch" in result.output
+    assert "--overhead-steps: must be a step count >= 0" in result.output
+    assert not (tmp_path / "x").exists()
 
 
 @pytest.fixture
@@ -301,3 +372,87 @@ def test_synthetic_missing_runs_the_labelled_stand_in(
     assert summary["dataset"]["synthetic"] is True
     text = (out / "results.html").read_text()
     assert "SYNTHETIC DATA: mnist ran on seeded synthetic stand-ins" in text
+
+
+@pytest.mark.slow
+def test_both_backends_run_side_by_side_and_the_chapter_says_which_axis_is_which(
+    ray_session, offline_cache, tmp_path, parsed
+):
+    out = tmp_path / "thesis"
+    result = run_thesis(
+        ThesisOptions(
+            datasets=("diabetes",),
+            subsample=150,
+            folds=2,
+            repeats=1,
+            compare_stopping=False,
+            backends=("sklearn", "minibatch"),
+            overhead_steps=3,
+            cache_dir=offline_cache,
+            output_dir=out,
+            grid={"batch_size": [2, 32], "learning_rate": [0.001, 0.1], "alpha": [0.0001]},
+        ),
+        show_progress=False,
+    )
+    assert [(o.name, o.backend, o.status, o.dir) for o in result.outcomes] == [
+        ("diabetes", "sklearn", "ran", "diabetes/sklearn"),
+        ("diabetes", "minibatch", "ran", "diabetes/minibatch"),
+    ]
+    thesis = json.loads((out / "thesis.json").read_text())
+    assert thesis["backends"] == ["sklearn", "minibatch"]
+    overhead, learning = thesis["arms"]["sklearn"], thesis["arms"]["minibatch"]
+    assert overhead["kind"] == "overhead" and overhead["max_steps"] == 3
+    assert overhead["grid"]["learning_rate"] == [0.1] and "why" in overhead
+    assert learning["kind"] == "full" and learning["grid"]["learning_rate"] == [0.001, 0.1]
+    assert thesis["datasets"][0]["arm"] == overhead
+    for backend, configs in (("sklearn", 4), ("minibatch", 8)):
+        run = out / "diabetes" / backend / "repeat-0" / "unstopped"
+        summary = json.loads((run / "summary.json").read_text())
+        trials = pd.read_csv(run / "trials.csv")
+        assert len(trials) == configs and summary["search"]["stopping_enabled"] is False
+    # The overhead arm trains its fixed steps a fold; the learning arm one epoch a fold.
+    sklearn = pd.read_csv(out / "diabetes/sklearn/repeat-0/unstopped/trials.csv")
+    assert set(sklearn["steps_planned"]) == {3 * 2}
+
+    chapter = parsed(out / "results.html")
+    assert "rq1_batch_by_backend" in chapter.tables
+    assert "diabetes-rq1_batch_by_backend" in chapter.figures
+    assert {"diabetes-sklearn-rq2_curve", "diabetes-minibatch-rq2_curve"} <= set(chapter.figures)
+    text = (out / "results.md").read_text()
+    assert "## RQ1: batch size under each backend" in text
+    assert "**diabetes, sklearn (overhead axis)**" in text
+    assert "**diabetes, minibatch (learning axis)**" in text
+    assert "The sklearn overhead arm" in text and "sklearn ran as the overhead arm" in text
+    assert "so a larger batch read more rows: under sklearn that, not the batch" in text
+    batch = pd.read_csv(out / "results" / "rq1_batch_by_backend.csv")
+    assert set(zip(batch["backend"], batch["batch_size"], strict=True)) == {
+        ("sklearn", 2),
+        ("sklearn", 32),
+        ("minibatch", 2),
+        ("minibatch", 32),
+    }
+    # Rows read a fold: 3 steps × the batch under the overhead arm (less where a fold's last
+    # batch is partial: ~52 rows a fold here); the fold once otherwise.
+    rows = batch.set_index(["backend", "batch_size"])["rows_per_fold"]
+    assert rows["sklearn", 2] == pytest.approx(6, rel=0.05)
+    assert 52 < rows["sklearn", 32] <= 96
+    assert rows["minibatch", 2] == pytest.approx(rows["minibatch", 32], rel=0.05)
+    data = pd.read_csv(out / "results" / "data.csv")
+    assert list(data["dataset"]) == ["diabetes (sklearn)", "diabetes (minibatch)"]
+
+
+def test_the_plan_counts_each_arms_configs_and_steps_before_anything_starts():
+    from leantune.datasets._catalog import DatasetShape
+    from leantune.study._thesis_plan import arms_a_repeat, plan_arm
+
+    kddcup = DatasetShape("kddcup", 494_020, 41, "classification", 23, "test")
+    both = ThesisOptions(subsample=0, backends=("sklearn", "minibatch"))
+    overhead, learning = plan_arm(both, kddcup, "sklearn"), plan_arm(both, kddcup, "minibatch")
+    # Batch 2^1..2^18 (a fold holds 276,651 rows); 2 models; the overhead arm one learning
+    # rate and one alpha at 10 steps a fold, the learning arm 4 × 3 at one epoch a fold.
+    assert (overhead.configs, overhead.steps) == (36, 36 * 5 * OVERHEAD_STEPS)
+    assert learning.configs == 18 * 4 * 3 * 2 and learning.arm == "full grid"
+    full = plan_arm(ThesisOptions(subsample=0), kddcup, "sklearn")
+    assert full.steps == learning.steps and full.cpu_s > 100 * overhead.cpu_s
+    assert arms_a_repeat(both) == 4
+    assert arms_a_repeat(ThesisOptions(compare_stopping=False)) == 1

@@ -325,10 +325,21 @@ def thesis(
         str,
         typer.Option(
             help="How models train: sklearn (partial_fit, one update per sample: batch size "
-            "changes overhead, not learning) or minibatch (one update per batch, compiled: "
-            "batch size changes what is learned)."
+            "changes overhead, not learning), minibatch (one update per batch, compiled: "
+            "batch size changes what is learned), or both (sklearn,minibatch: every set under "
+            "each, into <set>/<backend>/, side by side in the chapter)."
         ),
     ] = "sklearn",
+    overhead_steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Under sklearn, train this many steps a fold (training.max_steps) at one "
+            "learning rate and one alpha: the overhead arm, batch size timed at a bounded cost "
+            "(its full grid on all of kddcup takes days of CPU). 0: the full grid, one epoch a "
+            "fold. Default: 10 beside minibatch, else 0.",
+            show_default=False,
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -349,7 +360,7 @@ def thesis(
     """The original study's setup: five PMLB sets, the thesis grid, 70/30 split, 5-fold CV,
     a report every 100 steps, one CPU per trial; writes results.md and results.html."""
     from leantune.study import StudyInterrupted
-    from leantune.study._thesis import ThesisOptions, run_thesis
+    from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 
     options = ThesisOptions(
         datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
@@ -361,7 +372,8 @@ def thesis(
         synthetic_missing=synthetic_missing,
         memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
         seed=seed,
-        backend=backend,
+        backends=backends_from_text(backend),
+        overhead_steps=overhead_steps,
         cache_dir=cache_dir,
         output_dir=output_dir,
     )
@@ -371,13 +383,15 @@ def thesis(
     except StudyInterrupted as interrupted:
         stderr.print(f"[yellow]{escape(str(interrupted))}[/]", highlight=False)
         raise typer.Exit(130) from None
+    several = len(options.backends) > 1
     for outcome in result.outcomes:
         how = (
             f"{outcome.data} data, {outcome.wall_time_s:.0f} s → {result.output_dir / outcome.dir}"
             if outcome.status == "ran"
             else outcome.reason
         )
-        stdout.print(f"{outcome.name}: {outcome.status}: {how}", highlight=False)
+        who = f"{outcome.name} ({outcome.backend})" if several else outcome.name
+        stdout.print(f"{who}: {outcome.status}: {how}", highlight=False)
     stdout.print(f"Results chapter: {result.chapter[0]} (and results.md)", highlight=False)
     stdout.print(f"Regenerate every number: {result.command}", highlight=False)
 

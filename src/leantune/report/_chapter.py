@@ -120,7 +120,8 @@ def _write_repeats_chapter(
     from leantune.report._thesis_chapter import RepeatedSet, build_repeats_chapter
 
     written: list[WrittenReport] = []
-    sets = [RepeatedSet(entry, directory) for entry in thesis.get("datasets", [])]
+    several = len(thesis.get("backends") or []) > 1
+    sets = [RepeatedSet(entry, directory, several=several) for entry in thesis.get("datasets", [])]
     if rebuild_runs:
         for item in sets:
             if item.run is not None:
@@ -142,28 +143,14 @@ def build_chapter(thesis: dict[str, Any], sets: list[_Set], directory: Path) -> 
             f"{directory}`."
         )
     )
-    synthetic = [s.name for s in ran if s.run.synthetic]
-    if synthetic:
-        document.add(
-            Paragraph(
-                f"SYNTHETIC DATA: {', '.join(synthetic)} ran on seeded synthetic stand-ins "
-                "(--synthetic-missing), not on the real sets. Their system figures show how the "
-                "grid behaves at that shape; their scores say nothing about the real data.",
-                kind="warning",
-            )
+    document.add(
+        sections.chapter_caveats(
+            [s.name for s in ran if s.run.synthetic],
+            [f"{s.name}: {s.data_note}" for s in ran if s.run.subsample],
+            "Both arms of a comparison use the same sample, so their savings and regret "
+            "compare like with like (each table row below says so)",
         )
-    sampled = [s for s in ran if s.run.subsample]
-    if sampled:
-        document.add(
-            Paragraph(
-                "Subsampled: "
-                + "; ".join(f"{s.name}: {s.data_note}" for s in sampled)
-                + ". Both arms of a comparison use the same sample, so their savings and regret "
-                "compare like with like; every time, throughput, memory and score of these sets "
-                "describes the sample, not the whole set (each table row below says so).",
-                kind="warning",
-            )
-        )
+    )
     document.add(_data_section(sets, thesis))
     document.add(_rq1_overall(ran))
     document.add(_rq2_overall(ran, bool(options.get("compare_stopping"))))

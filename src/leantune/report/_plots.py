@@ -686,3 +686,54 @@ def rq2_curve_overview(curve: pd.DataFrame, measured: pd.DataFrame) -> bytes:
         ax.legend(fontsize=7)
     figure.tight_layout()
     return _png(figure)
+
+
+# --- RQ1: batch size under each backend ------------------------------------------------------
+
+BACKEND_COLOURS = {"sklearn": "#e08a00", "minibatch": "#1f77b4"}
+BACKEND_ROLES = {"sklearn": "overhead axis", "minibatch": "learning axis"}
+
+
+def batch_by_backend(summary: pd.DataFrame, score_label: str) -> bytes:
+    """One set, side by side per backend: step time, time per row and CV score by batch size
+    (lines: mean over repeats of the median over configs, or of the best; bands: range over
+    repeats). Log-log for the costs."""
+    figure = Figure(figsize=(15, 3.8))
+    step, row, score = figure.subplots(1, 3)
+    backends = list(dict.fromkeys(summary["backend"])) if len(summary) else []
+    for k, backend in enumerate(backends):
+        rows = summary[summary["backend"] == backend].sort_values("batch_size")
+        colour = BACKEND_COLOURS.get(backend, PALETTE[k % len(PALETTE)])
+        name = f"{backend} ({BACKEND_ROLES.get(backend, backend)})"
+        # A fixed step count reads steps × batch rows: there the score follows rows read.
+        read = " (rows read grow with batch)" if rows["arm"].iloc[0].startswith("overhead") else ""
+        panels = (
+            (step, "step_time_ms", "o-", name),
+            (row, "time_per_row_us", "o-", name),
+            (score, "score_best", "o-", f"{backend}: best config{read}"),
+            (score, "score_median", "x--", f"{backend}: median config{read}"),
+        )
+        for ax, column, style, label in panels:
+            ax.plot(rows["batch_size"], rows[column], style, color=colour, label=label)
+            ax.fill_between(
+                rows["batch_size"],
+                rows[f"{column}_low"],
+                rows[f"{column}_high"],
+                color=colour,
+                alpha=0.15,
+            )
+    step.set_ylabel("step time (CPU ms, median config)")
+    row.set_ylabel("time per row (CPU µs, median config)")
+    score.set_ylabel(f"CV {score_label}")
+    for ax in (step, row, score):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch size")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax, column in ((step, "step_time_ms"), (row, "time_per_row_us")):
+        _log_axis(ax, "y", summary[column].tolist() if len(summary) else [], 10)
+    step.set_title("what a step costs", fontsize=9)
+    row.set_title("what a row costs", fontsize=9)
+    score.set_title("what the configs learned", fontsize=9)
+    figure.tight_layout()
+    return _png(figure)

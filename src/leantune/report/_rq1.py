@@ -69,8 +69,8 @@ def system_frame(run: RunResults) -> pd.DataFrame:
         out["stop_label"] = ""
     out["step_time_ms"] = _column(frame, "step_time_ms")
     out["train_time_s"] = _column(frame, "train_time_s").where(frame["status"].isin(RAN_TO_THE_END))
-    rows_per_step = _rows_per_step(frame["batch_size"].astype(float), run.fold_train_rows)
-    out["throughput_samples_s"] = rows_per_step / (out["step_time_ms"] / 1e3)
+    per_step = rows_per_step(frame["batch_size"].astype(float), run.fold_train_rows)
+    out["throughput_samples_s"] = per_step / (out["step_time_ms"] / 1e3)
     cpu, train = _column(frame, "cpu_time_s"), _column(frame, "train_time_s")
     out["cpu_percent"] = (100.0 * cpu / train).where(train > 0)
     peak = _column(frame, "peak_memory_mb")
@@ -84,7 +84,8 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_numeric(frame[name], errors="coerce")
 
 
-def _rows_per_step(batch_size: pd.Series, fold_rows: float) -> pd.Series:
+def rows_per_step(batch_size: pd.Series, fold_rows: float) -> pd.Series:
+    """Rows a step trains on: the batch size, or less where a fold's last batch is partial."""
     if not math.isfinite(fold_rows) or fold_rows <= 0:
         return batch_size
     steps = np.ceil(fold_rows / batch_size)

@@ -73,6 +73,31 @@ def batch_size_fact(backends: set[str] | str) -> str:
     return "\n\n".join(facts)
 
 
+def chapter_caveats(synthetic: list[str], sampled: list[str], shared: str) -> list[Block]:
+    """A chapter's warnings before any number: the sets that ran on synthetic stand-ins, and
+    the subsampled ones (`sampled`: "name: how"); `shared` says how a chapter's arms share a
+    sample."""
+    blocks: list[Block] = []
+    if synthetic:
+        blocks.append(
+            Paragraph(
+                f"SYNTHETIC DATA: {', '.join(synthetic)} ran on seeded synthetic stand-ins "
+                "(--synthetic-missing), not on the real sets. Their system figures show how the "
+                "grid behaves at that shape; their scores say nothing about the real data.",
+                kind="warning",
+            )
+        )
+    if sampled:
+        blocks.append(
+            Paragraph(
+                f"Subsampled: {'; '.join(sampled)}. {shared}; every time, throughput, memory "
+                "and score of these sets describes the sample, not the whole set.",
+                kind="warning",
+            )
+        )
+    return blocks
+
+
 SHOWN_ROWS = 40
 
 
@@ -416,7 +441,19 @@ def batch_invariance(run: RunResults) -> str | None:
         else f"CV scores differ by at most {spans.max():.3g} ({run.score_label})"
     )
     skipped = f"; {int(blown.sum())} blown-up trials left out" if blown.any() else ""
-    return f"Measured in this run: {where} only in batch size, {how}{skipped}."
+    steps = (run.spec.get("training") or {}).get("max_steps")
+    rows = (
+        f" Each config trained {steps} steps a fold (training.max_steps), so a larger batch "
+        "read more rows"
+        + (
+            ": under sklearn that, not the batch, is what moves the score."
+            if run.backend == "sklearn"
+            else "; the score moves with both."
+        )
+        if steps
+        else ""
+    )
+    return f"Measured in this run: {where} only in batch size, {how}{skipped}.{rows}"
 
 
 # --- RQ2 ---------------------------------------------------------------------------------

@@ -12,13 +12,23 @@ times that a given share of configs meet (quantiles of that distribution), so RQ
 where it matters on every set, whatever the machine. `--train-time-s` sets an absolute limit
 instead. Each repeat (its own seed; repeats after the first run their trials in a seeded
 shuffled order, RQ1's run-order control) runs the unstopped arm, then, with
---compare-stopping, one stopped arm per measured level. Layout:
+--compare-stopping, one stopped arm per measured level.
+
+Each set runs under every backend asked for (--backend sklearn,minibatch), each with its own
+limits, repeats and curve. Batch size means two things: scikit-learn's partial_fit updates once
+per sample, so under sklearn it is an overhead axis; minibatch updates once per batch, so there
+it is a learning axis. Beside minibatch, sklearn runs as the *overhead arm* (--overhead-steps):
+a fixed number of steps a fold at one learning rate and one alpha, which costs minutes where
+its full grid on all of kddcup's rows would make 33 million calls of ~10 ms (days of CPU).
+Before anything starts, the preset prints its plan with a rough cost (_thesis_plan). Layout
+(<backend>/ only when more than one backend runs):
 
     OUTPUT_DIR/
       thesis.json                  what was asked (the command), the limits and how they were
-                                   derived, what ran, what was skipped
-      <dataset>/repeat-<r>/unstopped/         a run directory: every trial to its end
-      <dataset>/repeat-<r>/stopped-<level>/   a run directory: the study's rules at that level
+                                   derived, what each backend's arm ran and what it reduced,
+                                   what was skipped
+      <dataset>/[<backend>/]repeat-<r>/unstopped/        a run directory: every trial to its end
+      <dataset>/[<backend>/]repeat-<r>/stopped-<level>/  a run directory: the rules at that level
       results.html, results.md, results/   the results chapter
 """
 
@@ -43,6 +53,7 @@ from leantune.errors import DatasetError, LeantuneError, SpecError
 from leantune.metrics import METRICS
 from leantune.results import THESIS_FILE, TRIALS_CSV
 from leantune.spec import load_spec
+from leantune.spec._axis import parse_axis
 from leantune.spec._model import BackendName
 from leantune.trials import FEASIBLE, INFEASIBLE
 
@@ -69,6 +80,28 @@ not the CPU time a trial's own thread spends."""
 UNSTOPPED_DIR = "unstopped"
 LEVEL_METRICS = ("train_time_s", "step_time_ms")
 """The costs a level sets a limit on (catalogue names); a stopped arm enforces the first."""
+BACKENDS: tuple[str, ...] = get_args(BackendName)
+OVERHEAD_STEPS = 10
+"""Steps a fold of the sklearn overhead arm (beside minibatch, unless --overhead-steps says
+otherwise). partial_fit's call costs ~12 ms plus ~5 µs a row on kddcup's shape, so 10 steps a
+fold over every batch size 2..2^18, two models and 5 folds is ~5 CPU-minutes an arm, and 50
+calls a config time a step well."""
+OVERHEAD_WHY = (
+    "scikit-learn's partial_fit updates once per sample, so batch size changes what a call "
+    "costs, not what is learned; learning rate and alpha do not change a call's cost. So this "
+    "arm times every batch size on a fixed number of steps a fold (training.max_steps) at one "
+    "learning rate and one alpha. Its full grid at one epoch a fold would make 33 million "
+    "partial_fit calls on all of kddcup's rows, at 10-13 ms each: days of CPU. A config reads "
+    "steps × batch size rows a fold, so its score rises with the rows it read, not with the "
+    "batch semantics."
+)
+
+
+def backends_from_text(text: str) -> tuple[str, ...]:
+    """--backend's value: one backend, a comma-separated list, or `both`."""
+    if text.strip() == "both":
+        return BACKENDS
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 @dataclass(frozen=True)
@@ -89,9 +122,12 @@ class ThesisOptions:
     """Seeds per set (seed, seed + 1, ...); repeats after the first run in shuffled order."""
     cache_dir: Path | None = None
     output_dir: Path | None = None
-    backend: str = "sklearn"
-    """How models train (training.backend): sklearn's partial_fit, where batch size is an
-    overhead axis, or minibatch, where it is a learning axis."""
+    backends: tuple[str, ...] = ("sklearn",)
+    """How models train (training.backend), each set under each: sklearn's partial_fit, where
+    batch size is an overhead axis, and/or minibatch, where it is a learning axis."""
+    overhead_steps: int | None = None
+    """Under sklearn: N > 0 runs the overhead arm (N steps a fold, one learning rate, one
+    alpha); 0 the full grid at one epoch a fold. None: OVERHEAD_STEPS beside minibatch, else 0."""
     grid: dict[str, Any] = field(default_factory=lambda: dict(GRID))
     """The search space (Python only: tests shrink it). The command notes a changed grid."""
     curve_quantiles: tuple[float, ...] = CURVE_QUANTILES
@@ -120,9 +156,19 @@ class ThesisOptions:
             problems.append(f"--cv-folds: must be an integer >= 1; got {self.folds}")
         if self.repeats < 1:
             problems.append(f"--repeats: must be an integer >= 1; got {self.repeats}")
-        if self.backend not in get_args(BackendName):
+        if (
+            not self.backends
+            or not set(self.backends) <= set(BACKENDS)
+            or len(set(self.backends)) != len(self.backends)
+        ):
             problems.append(
-                f"--backend: must be one of {', '.join(get_args(BackendName))}; got {self.backend}"
+                f"--backend: must be one of {', '.join(BACKENDS)}, a comma-separated list of "
+                f"them without repeats, or both; got {','.join(self.backends) or 'nothing'}"
+            )
+        if self.overhead_steps is not None and self.overhead_steps < 0:
+            problems.append(
+                "--overhead-steps: must be a step count >= 0 (0: the full sklearn grid, one "
+                f"epoch a fold); got {self.overhead_steps}"
             )
         for name in ("curve_quantiles", "measured_quantiles"):
             values = getattr(self, name)
@@ -138,6 +184,38 @@ class ThesisOptions:
     @property
     def relative(self) -> bool:
         return self.max_train_seconds is None
+
+    def max_steps(self, backend: str) -> int | None:
+        """training.max_steps of this backend's studies: the overhead arm's steps a fold, or
+        None (one epoch a fold, the thesis protocol)."""
+        if backend != "sklearn":
+            return None
+        steps = self.overhead_steps
+        if steps is None:
+            steps = OVERHEAD_STEPS if len(self.backends) > 1 else 0
+        return steps or None
+
+    def arm(self, backend: str) -> dict[str, Any]:
+        """What this backend's studies run: the grid, the steps, and what was reduced and why."""
+        steps = self.max_steps(backend)
+        if steps is None:
+            return {"backend": backend, "kind": "full", "grid": self.grid, "max_steps": None}
+        return {
+            "backend": backend,
+            "kind": "overhead",
+            "grid": overhead_grid(self.grid),
+            "max_steps": steps,
+            "reduced": {
+                "steps": f"{steps} steps a fold (training.max_steps) instead of one epoch",
+                "grid": "one learning rate and one alpha (the middle of each axis) instead of "
+                "every one; every batch size and model kept",
+            },
+            "why": OVERHEAD_WHY,
+        }
+
+    def set_dir(self, name: str, backend: str) -> str:
+        """A set's folder for one backend: <set>, or <set>/<backend> when several run."""
+        return name if len(self.backends) == 1 else f"{name}/{backend}"
 
     def command(self, output_dir: Path) -> str:
         """The command that reruns exactly this, into `output_dir`."""
@@ -156,8 +234,10 @@ class ThesisOptions:
         ]
         if self.memory_mb != DEFAULT_MEMORY_MB:
             parts += ["--memory-mb", f"{self.memory_mb:g}"]
-        if self.backend != "sklearn":
-            parts += ["--backend", self.backend]
+        if self.backends != ("sklearn",):
+            parts += ["--backend", ",".join(self.backends)]
+        if self.overhead_steps is not None:
+            parts += ["--overhead-steps", str(self.overhead_steps)]
         if not self.compare_stopping:
             parts.append("--no-compare-stopping")
         if self.synthetic_missing:
@@ -187,6 +267,10 @@ class DatasetOutcome:
     name: str
     status: str
     """ran, skipped, or interrupted."""
+    backend: str = "sklearn"
+    arm: dict[str, Any] = field(default_factory=dict)
+    """What this backend's studies ran (ThesisOptions.arm): full, or the overhead arm with what
+    it reduced and why."""
     data: str = ""
     """real or synthetic."""
     task: str = ""
@@ -222,13 +306,17 @@ def thesis_spec(
     train_time_s: float | None = None,
     stopping: bool = True,
     report: bool = True,
+    backend: str | None = None,
 ) -> dict[str, Any]:
     """The study for one set: the thesis grid and protocol under the options' budgets.
 
     `seed`: the repeat's (default the options'); `run_dir`: where it goes (default
     OUTPUT_DIR/<name>); `train_time_s`: the limit of this arm (default the options' absolute
-    one, if any); `stopping`: False for the unstopped arm."""
+    one, if any); `stopping`: False for the unstopped arm; `backend`: default the first asked
+    for (the sklearn overhead arm gets its steps a fold and its reduced grid)."""
     seed = options.seed if seed is None else seed
+    backend = backend or options.backends[0]
+    arm = options.arm(backend)
     if synthetic:
         dataset: dict[str, Any] = {"synthetic_like": name, "seed": seed}
     else:
@@ -241,23 +329,34 @@ def thesis_spec(
     constraints: dict[str, Any] = {"memory_mb": options.memory_mb, "clock": CLOCK}
     if limit is not None:
         constraints["train_time_s"] = limit
+    length = {"max_steps": arm["max_steps"]} if arm["max_steps"] else {"epochs": 1}
     return {
-        "name": f"thesis-{name}" + ("-synthetic" if synthetic else ""),
+        "name": f"thesis-{name}"
+        + ("-synthetic" if synthetic else "")
+        + (f"-{backend}" if len(options.backends) > 1 else ""),
         "dataset": dataset,
         "model": MODELS[task],
-        "search": {"method": "grid", "space": options.grid},
-        "training": {
-            "epochs": 1,
-            "report_every": 100,
-            "seed": seed,
-            "backend": options.backend,
-        },
+        "search": {"method": "grid", "space": arm["grid"]},
+        "training": {**length, "report_every": 100, "seed": seed, "backend": backend},
         "validation": {"test_size": 0.3, "cv_folds": options.folds},
         "constraints": constraints,
         "stopping": {"predictive": {"margin": 0.1}} if stopping else {"enabled": False},
         "resources": {"cpus_per_trial": 1},
         "output": {"dir": str(run_dir or output_dir / name), "report": report},
     }
+
+
+def overhead_grid(grid: dict[str, Any]) -> dict[str, Any]:
+    """The grid of the overhead arm: every batch size, and the middle value of each other axis
+    (upper middle of an even count: learning rate 10^-2, alpha 10^-4 on the thesis grid)."""
+    reduced = {}
+    for name, axis in grid.items():
+        if name == "batch_size":
+            reduced[name] = axis
+            continue
+        values = parse_axis(axis, name).resolve(2)
+        reduced[name] = [values[len(values) // 2]]
+    return reduced
 
 
 def level_name(quantile: float) -> str:
@@ -328,35 +427,45 @@ def run_thesis(
     started = time.perf_counter()
     output_dir.mkdir(parents=True, exist_ok=True)
     console.print(f"[bold]leantune thesis preset[/] → {output_dir}\n  {command}", highlight=False)
+    plan = _print_plan(options, cache, console)
 
     def record() -> None:
-        _write_thesis_file(output_dir, options, command, outcomes, time.perf_counter() - started)
+        _write_thesis_file(
+            output_dir, options, command, outcomes, time.perf_counter() - started, plan
+        )
 
     # One Ray for every arm of every set: each study would otherwise start and stop its own.
     started_ray = start_ray(None)
     try:
         for name in options.datasets:
             shape = pmlb_shape(name, cache)
-            if shape is None:
-                outcomes.append(
-                    DatasetOutcome(name, "skipped", reason="its PMLB summary is unknown")
+            skipped = "its PMLB summary is unknown" if shape is None else ""
+            if skipped:
+                console.print(f"[yellow]{name}: skipped, {skipped}[/]")
+            for backend in options.backends:
+                arm = options.arm(backend)
+                if skipped:
+                    # A set the first backend could not load, the others cannot either.
+                    outcomes.append(DatasetOutcome(name, "skipped", backend, arm, reason=skipped))
+                    record()
+                    continue
+                outcome = DatasetOutcome(
+                    name, "ran", backend, arm, task=shape.task, models=MODELS[shape.task]
                 )
-                console.print(f"[yellow]{name}: skipped, its PMLB summary is unknown[/]")
+                outcomes.append(outcome)
+                _run_set(
+                    outcome,
+                    options,
+                    output_dir,
+                    cache_has_file=cached_file(name, cache) is not None,
+                    cache=cache,
+                    console=console,
+                    show_progress=show_progress,
+                    record=record,
+                )
                 record()
-                continue
-            outcome = DatasetOutcome(name, "ran", task=shape.task, models=MODELS[shape.task])
-            outcomes.append(outcome)
-            _run_set(
-                outcome,
-                options,
-                output_dir,
-                cache_has_file=cached_file(name, cache) is not None,
-                cache=cache,
-                console=console,
-                show_progress=show_progress,
-                record=record,
-            )
-            record()
+                if outcome.status == "skipped":
+                    skipped = outcome.reason
     finally:
         if started_ray:
             stop_ray()
@@ -376,20 +485,37 @@ def _run_set(
     show_progress: bool,
     record: Any,
 ) -> None:
-    """Every repeat of one set: the unstopped arm, the levels (first repeat), the stopped arms."""
+    """Every repeat of one set under one backend: the unstopped arm, its levels, the stopped
+    arms."""
     from leantune.study._runner import StudyInterrupted, run_study
 
-    name = outcome.name
+    name, backend = outcome.name, outcome.backend
+    who = name if len(options.backends) == 1 else f"{name} ({backend})"
     synthetic = False
     set_started = time.perf_counter()
-    outcome.dir, outcome.kind = name, "repeats"
+    outcome.dir, outcome.kind = options.set_dir(name, backend), "repeats"
+
+    def arm_spec(directory: Path, seed: int, synthetic: bool, **arm: Any) -> dict[str, Any]:
+        """One arm's study of this set and backend, into OUTPUT_DIR/`directory`."""
+        return thesis_spec(
+            name,
+            outcome.task,
+            options,
+            output_dir,
+            synthetic=synthetic,
+            seed=seed,
+            run_dir=output_dir / directory,
+            backend=backend,
+            **arm,
+        )
+
     try:
         for index in range(options.repeats):
             seed = options.seed + index
             # The first repeat keeps the grid's order; the others shuffle it (seeded): an RQ1
             # effect that is really the order trials ran in does not survive them.
             order_seed = None if index == 0 else seed
-            base = Path(name) / f"repeat-{index}"
+            base = Path(outcome.dir) / f"repeat-{index}"
             entry: dict[str, Any] = {
                 "index": index,
                 "seed": seed,
@@ -400,21 +526,14 @@ def _run_set(
             }
             outcome.repeats.append(entry)
             console.print(
-                f"[bold]{name}[/], repeat {index + 1} of {options.repeats} (seed {seed}, "
+                f"[bold]{who}[/], repeat {index + 1} of {options.repeats} (seed {seed}, "
                 f"{entry['order']} order): without stopping",
                 highlight=False,
             )
+
             while True:
-                spec = thesis_spec(
-                    name,
-                    outcome.task,
-                    options,
-                    output_dir,
-                    synthetic=synthetic,
-                    seed=seed,
-                    run_dir=output_dir / base / UNSTOPPED_DIR,
-                    stopping=False,
-                    report=index == 0,
+                spec = arm_spec(
+                    base / UNSTOPPED_DIR, seed, synthetic, stopping=False, report=index == 0
                 )
                 if options.max_train_seconds is not None:
                     del spec["constraints"]["train_time_s"]  # levels are judged by replay
@@ -465,20 +584,16 @@ def _run_set(
                     continue
                 directory = base / f"stopped-{level['name']}"
                 console.print(
-                    f"[bold]{name}[/], repeat {index + 1}: with stopping at {level['name']} "
+                    f"[bold]{who}[/], repeat {index + 1}: with stopping at {level['name']} "
                     f"(training time ≤ {level['train_time_s']:.3g} s on the CPU clock)",
                     highlight=False,
                 )
                 run_study(
                     load_spec(
-                        thesis_spec(
-                            name,
-                            outcome.task,
-                            options,
-                            output_dir,
-                            synthetic=synthetic,
-                            seed=seed,
-                            run_dir=output_dir / directory,
+                        arm_spec(
+                            directory,
+                            seed,
+                            synthetic,
                             train_time_s=level["train_time_s"],
                             report=False,
                         )
@@ -495,6 +610,32 @@ def _run_set(
         raise
     finally:
         outcome.wall_time_s = time.perf_counter() - set_started
+
+
+def _print_plan(options: ThesisOptions, cache: Path, console: Console) -> dict[str, Any]:
+    """Say what each set and backend will train and roughly cost, before anything starts."""
+    from leantune.study._thesis_plan import COST_NOTE, arms_a_repeat, duration, plan_arm
+
+    arms = arms_a_repeat(options)
+    plans = [
+        plan_arm(options, shape, backend)
+        for shape in (pmlb_shape(name, cache) for name in options.datasets)
+        if shape is not None
+        for backend in options.backends
+    ]
+    total = sum(plan.cpu_s for plan in plans) * arms * options.repeats
+    console.print(
+        f"Plan ({COST_NOTE}):\n"
+        + "".join(f"  {plan.line(arms, options.repeats)}\n" for plan in plans)
+        + f"  in all ≤ {duration(total)} of CPU (stopped arms cost less than this bound)",
+        highlight=False,
+    )
+    return {
+        "note": COST_NOTE,
+        "arms_a_repeat": arms,
+        "cpu_s_at_most": total,
+        "sets": [asdict(plan) for plan in plans],
+    }
 
 
 def _limits(options: ThesisOptions, unstopped_dir: Path) -> dict[str, Any]:
@@ -531,6 +672,7 @@ def _write_thesis_file(
     command: str,
     outcomes: list[DatasetOutcome],
     wall_seconds: float,
+    plan: dict[str, Any],
 ) -> None:
     options_json = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
     (output_dir / THESIS_FILE).write_text(
@@ -540,6 +682,8 @@ def _write_thesis_file(
                 "command": command,
                 "options": options_json,
                 "grid": options.grid,
+                "backends": list(options.backends),
+                "arms": {backend: options.arm(backend) for backend in options.backends},
                 "protocol": {
                     "test_size": 0.3,
                     "cv_folds": options.folds,
@@ -550,6 +694,7 @@ def _write_thesis_file(
                     "repeats": options.repeats,
                 },
                 "wall_time_s": wall_seconds,
+                "plan_estimate": plan,
                 "datasets": [asdict(outcome) for outcome in outcomes],
             },
             indent=2,
