@@ -186,6 +186,10 @@ class MiniBatchModel(SGDModel):
         )
         return quality_from_sums(*sums, len(rows), targets)
 
+    def diverged(self, estimator: Any) -> str | None:
+        # The kernel checks the loss and the weights at every step (TrainingDiverged).
+        return None
+
 
 def load_estimator(path: str) -> type:
     """The class at `module.Class`. Raises ValueError saying what is wrong with the path."""

@@ -214,9 +214,13 @@ def _gather(
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _decide(rows: np.ndarray, folded: np.ndarray, size: int, blas: bool, values: np.ndarray):
-    """values[:size] ← rows[:size] · folded: BLAS for a whole buffer, else plain loops."""
+    """values[:size] ← rows[:size] · folded: BLAS (into the buffer when it is whole), or
+    plain loops for a small problem."""
     if blas and size == rows.shape[0]:
         np.dot(rows, folded, values)
+        return
+    if blas:
+        values[:size] = np.dot(rows[:size], folded)
         return
     for i in range(size):
         for k in range(folded.shape[1]):
@@ -293,9 +297,12 @@ def run_steps(
                 targets[i] = _target_of(kind, y[order[first + i]], n_outputs)
             _decide(rows, folded, count, blas, values)
             total += _to_slopes(kind, values, targets, count, 1.0 / size, scratch)
-            if blas and count == block:  # slopesᵀ · rows: BLAS is ~2× faster this way round
+            # slopesᵀ · rows: BLAS is ~2× faster this way round than rowsᵀ · slopes.
+            if blas and count == block:
                 np.dot(values.T, rows, part)
                 gradient += part
+            elif blas:  # a block cut short by the end of the rows
+                gradient += np.dot(values[:count].T, rows[:count])
             else:
                 for i in range(count):
                     for k in range(n_outputs):
