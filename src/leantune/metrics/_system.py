@@ -7,7 +7,6 @@ import ctypes
 import ctypes.util
 import functools
 import gc
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,9 +228,7 @@ class SystemSampler:
         self._headroom: tuple[float, float] | None = None  # (read at, MB)
 
     def _cpu_seconds(self) -> float:
-        # This process's user + system CPU, as psutil's cpu_times() gives it (the same clock
-        # ticks), from one system call instead of reading and parsing /proc/self/stat.
-        times = os.times()
+        times = self._process.cpu_times()
         return times.user + times.system
 
     def wall_seconds(self) -> float:

@@ -148,7 +148,10 @@ class SGDModel(ModelAdapter):
 
     def weight_norm(self, estimator: Any) -> float:
         current = weights(estimator)
-        return float(np.linalg.norm(current[0])) if current is not None else 0.0
+        if current is None:
+            return 0.0
+        coef = current[0].ravel()
+        return math.sqrt(float(coef @ coef))  # np.linalg.norm's, at a tenth of its cost
 
 
 @dataclass(frozen=True)
