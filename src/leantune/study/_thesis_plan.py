@@ -2,8 +2,9 @@
 steps they train, and a rough CPU time from per-step costs measured on one machine.
 
 The cost model is BENCHMARKS.md P5's: a partial_fit call costs a fixed ~0.5 ms per one-vs-rest
-output plus a per-row cost; a minibatch step a few µs plus a per-row cost; a report about a
-millisecond; a trial's start and fold-end scoring ~0.15 s and a study's start, summary and
+output plus a per-row cost; a minibatch step ~1 µs plus a per-row cost (~0.19 µs a kddcup row,
+from the all-rows kddcup run of 2026-12-02: 235 CPU-s of trials for its 432 configs); a report
+about a millisecond (the trial's and the driver's share); a trial's start and fold-end scoring ~0.15 s and a study's start, summary and
 report ~8 s (the last two from `--datasets diabetes --subsample 0 --backend sklearn,minibatch
 --repeats 1`, 2 min of wall time on 2 cores). It is an estimate, labelled as one: a loaded
 machine, another CPU or numba's first compile move it.
@@ -36,7 +37,7 @@ def _step_us(backend: str, batch: float, features: int, outputs: int) -> float:
     """Rough CPU µs of one training step (P5, kddcup's and diabetes' shapes)."""
     if backend == "sklearn":
         return 600.0 + 500.0 * outputs + (0.1 + 0.004 * features) * outputs * batch
-    return 2.0 + (0.03 + 0.001 * features) * outputs * batch
+    return 1.0 + (0.04 + (0.003 + 0.0001 * features) * outputs) * batch
 
 
 @dataclass(frozen=True)
