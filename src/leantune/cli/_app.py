@@ -534,6 +534,7 @@ def _leave(code: int | str | None) -> None:
     flushed, so what a user sees and what was written are the same as a normal exit.
     """
     import atexit
+    import contextlib
     import logging
 
     if isinstance(code, str):
@@ -542,8 +543,7 @@ def _leave(code: int | str | None) -> None:
     atexit._run_exitfuncs()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        # A closed pipe (`leantune ... | head`) or stream has nothing left to flush.
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`leantune ... | head`) or stream
-            pass
     os._exit(code or 0)
