@@ -445,7 +445,7 @@ def _search_and_record(
         raise
     if observer.failure is None:
         state.set_parent_run(getattr(tracker, "parent_run_id", None))
-    if observer.failure is not None:
+    else:
         with contextlib.suppress(Exception):  # the store may be as unwritable as the directory
             tracker.end_study({}, {"leantune.outcome": "unrecordable"}, [], interrupted=True)
     observer.raise_failure(run_dir)
