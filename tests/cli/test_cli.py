@@ -112,3 +112,39 @@ def test_thesis_options_are_named_as_the_spec_keys_and_the_old_names_still_work(
     )
     assert result.exit_code == 2
     assert "--train-time-s: must be a number > 0; got 0.0" in result.output
+
+
+def test_the_command_leaves_without_teardown_yet_runs_exit_handlers_and_flushes(tmp_path):
+    # `leantune` skips unloading its libraries at exit (about a second after a study), so
+    # what a normal exit does that matters must still happen: exit handlers, flushed output,
+    # the command's own exit code.
+    probe = (
+        "import atexit, pathlib, sys\n"
+        "atexit.register(lambda: pathlib.Path('handled').write_text('yes'))\n"
+        "from leantune.cli import main\n"
+        "sys.argv = ['leantune', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    good = REPO / "examples" / "quickstart.yaml"
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, "validate", str(good)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("ok: breast_cancer")
+    assert (tmp_path / "handled").read_text() == "yes"
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\ndataset: {source: sklearn, name: iris}\nmodel: [logistic]\n")
+    ran = subprocess.run(
+        [sys.executable, "-c", probe, "validate", str(bad), "--set", "training.epochs=0"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 2
+    assert "training.epochs" in ran.stderr

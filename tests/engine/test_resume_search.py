@@ -15,7 +15,7 @@ from leantune.engine import (
     config_key,
     run_search,
 )
-from leantune.engine._tune import _ConstraintAwareOptuna, _Driver
+from leantune.engine._tune import _ConstraintAwareOptuna, _Driver, _ObserverCallback
 from leantune.stoppers import StopReason
 from leantune.testing import NeverStop, RecordingObserver
 
@@ -126,3 +126,34 @@ def test_a_resumed_trial_keeps_its_id_and_a_new_one_never_takes_an_old_id():
         "new_00002",
     ]
     assert {r.session for r in driver.records.values()} == {2}
+
+
+def test_tune_keeps_only_what_it_reads_of_a_result_the_driver_took():
+    observer = RecordingObserver()
+    driver = _Driver(NeverStop(), observer)
+    driver.started("t_00000", {"learning_rate": 0.1})
+    earlier = {"step": 1, "objective": 0.5, "progress_pct": 50.0, "memory_mb": 10.0}
+    result = {
+        "step": 2,
+        "objective": 0.6,
+        "progress_pct": 100.0,
+        "memory_mb": 11.0,
+        "trial_status": "finished",
+        "training_iteration": 1,
+        "config": {"learning_rate": 0.1},
+        "leantune_earlier_reports": [earlier],
+    }
+    assert not driver.reported("t_00000", result)
+    _ObserverCallback(driver).on_trial_result(0, [], None, result)
+    # Tune's copy: its searcher's and scheduler's metric and time, and its own keys.
+    assert set(result) == {
+        "objective",
+        "progress_pct",
+        "training_iteration",
+        "config",
+        "leantune_taken",
+    }
+    # When the trial's function returns, Tune hands that copy back with done=True: not a report.
+    assert not driver.reported("t_00000", {**result, "done": True})
+    assert [r["step"] for r in observer.reports["t_00000"]] == [1, 2]
+    assert observer.reports["t_00000"][-1]["memory_mb"] == 11.0

@@ -149,3 +149,11 @@ def test_the_pick_follows_the_objective_and_its_mode():
     assert best_feasible(records, Objective("val_accuracy", "max")).trial_id == "accurate"
     assert best_feasible(records, Objective("val_accuracy", "min")).trial_id == "fast"
     assert best_feasible(records, "classification").trial_id == "accurate"
+
+
+def test_the_study_run_joins_the_state_once_and_is_saved(tmp_path):
+    state = StudyState.create(tmp_path, study="s", parent_run_id=None, tracking_uri="sqlite:///x")
+    state.set_parent_run(None)  # a tracker that records nothing has no run
+    assert StudyState.open(tmp_path).meta["parent_run_id"] is None
+    state.set_parent_run("run-1")
+    assert StudyState.open(tmp_path).meta["parent_run_id"] == "run-1"

@@ -91,6 +91,11 @@ _RAY_KEYS = frozenset(
         _EARLIER_REPORTS,
     }
 )
+# What Tune reads of a result after the driver took it: the searcher's and the scheduler's
+# metric and time, when the trial ends. The rest leaves Tune's copy (_ObserverCallback).
+_KEPT_FOR_TUNE = frozenset({"objective", "progress_pct"})
+# Marks a result the driver took and trimmed: Tune hands it back when the trial returns.
+_TAKEN = "leantune_taken"
 
 
 class TrialFailed(RuntimeError):
@@ -612,6 +617,9 @@ class _Driver:
         if record is None:  # a result before on_trial_start: Ray does not do this, but be safe
             self.started(tune_id, result.get("config", {}))
             record = self.records[tune_id]
+        if result.get(_TAKEN):
+            # When a function trainable returns, Tune repeats its last result with done=True.
+            return self._must_stop(record)
         record.node_id = result.get("node_id", record.node_id)
         record.worker_pid = result.get("pid", record.worker_pid)
         last = {k: v for k, v in result.items() if k not in _RAY_KEYS}
@@ -757,6 +765,18 @@ class _PolicyStopper(tune.Stopper):
 class _ObserverCallback(tune.Callback):
     def __init__(self, driver: _Driver):
         self.driver = driver
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        # The driver holds every report already (the stopper took this one). Tune keeps the
+        # result it is handed as the trial's latest: per numeric key it updates running
+        # statistics, encodes it into its experiment state and its progress lines. So it keeps
+        # only what it reads again; a batch's earlier reports alone are often a long list.
+        for key in [k for k in result if k == _EARLIER_REPORTS or k not in _RAY_KEYS]:
+            if key not in _KEPT_FOR_TUNE:
+                del result[key]
+        result[_TAKEN] = True
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.driver.started(trial.trial_id, trial.config)

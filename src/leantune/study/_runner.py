@@ -8,7 +8,7 @@ import math
 import platform
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ from leantune.study._results import (
     trials_table,
 )
 from leantune.study._state import StudyState, dataset_fingerprint
-from leantune.tracking import Tracker, open_tracker, save_model
+from leantune.tracking import Tracker, open_tracker, save_model, store_uri
 
 _log = logging.getLogger("leantune")
 
@@ -178,18 +178,24 @@ def _start_study(
         f"configs × {len(prepared.splits.folds)} folds → {escape(str(run_dir))}",
         highlight=False,
     )
-    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker)
-    tracker.start_study(
-        run_name=run_dir.name,
-        params=_flatten(spec.model_dump(mode="json")),
-        tags=_dataset_tags(prepared),
-        spec_yaml=spec_yaml,
-    )
+    tracking_uri = tracker.uri if tracker is not None else store_uri(spec.tracking_uri, run_dir)
+
+    def start(opened: Tracker) -> None:
+        opened.start_study(
+            run_name=run_dir.name,
+            params=_flatten(spec.model_dump(mode="json")),
+            tags=_dataset_tags(prepared),
+            spec_yaml=spec_yaml,
+        )
+
+    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker, start)
+    # The study's run id joins the state when the tracker is first used (_StudyObserver):
+    # before any trial's file, so a resume always finds the run its trials belong to.
     state = StudyState.create(
         run_dir,
         study=spec.name,
-        parent_run_id=getattr(tracker, "parent_run_id", None),
-        tracking_uri=tracker.uri,
+        parent_run_id=None,
+        tracking_uri=tracking_uri,
         cwd=str(Path.cwd()),
         dataset_fingerprint=dataset_fingerprint(prepared.dataset.X, prepared.dataset.y),
     )
@@ -299,24 +305,67 @@ def _resume_study(
 
 
 def _open_tracker_and_ray(
-    spec: StudySpec, run_dir: Path, tracker: Tracker | None
+    spec: StudySpec,
+    run_dir: Path,
+    tracker: Tracker | None,
+    start: Callable[[Tracker], None] | None = None,
 ) -> tuple[Tracker, bool]:
-    """Open the tracker and start Ray side by side. Ray's start is seconds of waiting for its
-    daemons, MLflow's is imports and schema migrations; the store still exists before any
-    trial's worker does. Returns the tracker and whether Ray was started here."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        opening = None
-        if tracker is None:
-            experiment = spec.tracking.experiment or spec.name
-            opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
+    """Open the tracker and start Ray side by side. Returns the tracker and whether Ray was
+    started here.
+
+    Ray's start is seconds of waiting for its daemons, MLflow's a second of imports and the
+    store. With `start` (a new study), the tracker goes on opening while Tune starts the first
+    trial's worker, more seconds of waiting (a joined Ray starts in a fraction of one): its
+    first use waits for it, then runs `start` on it. Without, it is open on return.
+    """
+    if tracker is not None:
+        started_ray = _checked_cpus(spec, start_ray(spec.resources.ray_address))
+        if start is not None:
+            start(tracker)
+        return tracker, started_ray
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leantune-tracker")
+    experiment = spec.tracking.experiment or spec.name
+    opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
+    pool.shutdown(wait=False)
+    try:
         started_ray = start_ray(spec.resources.ray_address)
-        try:
-            require_cpus(spec.resources.cpus_per_trial, spec.resources.ray_address)
-            return tracker or opening.result(), started_ray  # type: ignore[union-attr]
-        except BaseException:
-            if started_ray:
-                stop_ray()
-            raise
+        _checked_cpus(spec, started_ray)
+    except BaseException:
+        # Nothing is left half made: the store is whole, and no study run was started.
+        with contextlib.suppress(Exception):
+            opening.result()
+        raise
+    if start is None:
+        return opening.result(), started_ray
+    return _OpeningTracker(opening, start), started_ray  # type: ignore[return-value]
+
+
+def _checked_cpus(spec: StudySpec, started_ray: bool) -> bool:
+    try:
+        require_cpus(spec.resources.cpus_per_trial, spec.resources.ray_address)
+    except BaseException:
+        if started_ray:
+            stop_ray()
+        raise
+    return started_ray
+
+
+class _OpeningTracker:
+    """A tracker still opening on its own thread: the first use waits until it is open and
+    starts the study's run on it (`start`), then every use goes to it. Only the driver's main
+    thread uses it."""
+
+    def __init__(self, opening: Future[Tracker], start: Callable[[Tracker], None]):
+        self._opening = opening
+        self._start = start
+        self._tracker: Tracker | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._tracker is None:
+            tracker = self._opening.result()
+            self._start(tracker)
+            self._tracker = tracker
+        return getattr(self._tracker, name)
 
 
 def _search_and_record(
@@ -391,9 +440,12 @@ def _search_and_record(
         interrupted, records = error, error.records
     except BaseException:
         tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
+        state.set_parent_run(getattr(tracker, "parent_run_id", None))
         state.end_session("crashed", clock.wall(), clock.cpu())
         raise
-    if observer.failure is not None:
+    if observer.failure is None:
+        state.set_parent_run(getattr(tracker, "parent_run_id", None))
+    else:
         with contextlib.suppress(Exception):  # the store may be as unwritable as the directory
             tracker.end_study({}, {"leantune.outcome": "unrecordable"}, [], interrupted=True)
     observer.raise_failure(run_dir)
@@ -558,6 +610,7 @@ class _StudyObserver:
 
     def trial_started(self, record: TrialRecord) -> None:
         if self.state is not None:
+            self.state.set_parent_run(getattr(self.tracker, "parent_run_id", None))
             self.state.save_trial(record)
         self.tracker.start_trial(record.trial_id, _run_name(record.config), record.config)
         if self.progress is not None:

@@ -112,6 +112,12 @@ class StudyState:
     def save_meta(self) -> None:
         write_json_atomic(self.directory / "study.json", self.meta)
 
+    def set_parent_run(self, run_id: str | None) -> None:
+        """Note the study's MLflow run, once the tracker has made it (saved when it changes)."""
+        if run_id is not None and self.meta.get("parent_run_id") != run_id:
+            self.meta["parent_run_id"] = run_id
+            self.save_meta()
+
     def missing_store(self) -> Path | None:
         """The study's sqlite MLflow store when it is a file that no longer exists."""
         uri = self.meta.get("tracking_uri") or ""

@@ -12,19 +12,26 @@ from leantune.tracking._base import NullTracker, Tracker
 def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
     """An MLflow tracker on `uri`, else on $MLFLOW_TRACKING_URI as MLflow itself would, else
     on a sqlite file in the run directory."""
-    from leantune.tracking._mlflow import MlflowTracker, default_uri
+    from leantune.tracking._mlflow import MlflowTracker
 
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
-    if uri:
+    if _given_uri(uri):
         # A user's store (a server, a shared database) decides where artifacts go.
-        return MlflowTracker(uri, experiment)
-    return MlflowTracker(default_uri(run_dir), experiment, run_dir / "mlartifacts")
+        return MlflowTracker(store_uri(uri, run_dir), experiment)
+    return MlflowTracker(store_uri(uri, run_dir), experiment, run_dir / "mlartifacts")
+
+
+def store_uri(uri: str | None, run_dir: Path) -> str:
+    """The store `open_tracker(uri, ..., run_dir)` opens, known without opening it."""
+    return _given_uri(uri) or default_uri(run_dir)
+
+
+def _given_uri(uri: str | None) -> str | None:
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or None
 
 
 def default_uri(run_dir: Path) -> str:
-    from leantune.tracking._mlflow import default_uri as uri_for
-
-    return uri_for(run_dir)
+    """A study's own store: mlflow.db in its run directory."""
+    return f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
 
 
 def run_store_uri(run_dir: Path, recorded: str | None) -> str | None:
@@ -82,4 +89,5 @@ __all__ = [
     "run_store_uri",
     "save_model",
     "serve_ui",
+    "store_uri",
 ]

@@ -73,10 +73,6 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def default_uri(run_dir: Path) -> str:
-    return f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
-
-
 @dataclass(frozen=True)
 class TrialRun:
     """A trial's run as found in the store when a study resumes."""

@@ -3,7 +3,9 @@ example), so `mlflow models serve`, the model registry and `mlflow.pyfunc` take 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +33,39 @@ def save_model(pipeline: Any, path: Path, input_example: np.ndarray) -> Path:
         from leantune._version import __version__
 
         requirements.append(f"leantune=={__version__}")
-    mlflow.sklearn.save_model(
-        pipeline,
-        str(path),
-        signature=signature,
-        input_example=example,
-        # Named outright: inferring them would load the model again in a subprocess (seconds).
-        pip_requirements=requirements,
-        skops_trusted_types=sorted({*own, *_untrusted_types(pipeline)}) or None,
-    )
+    with _requirements_of_this_environment():
+        mlflow.sklearn.save_model(
+            pipeline,
+            str(path),
+            signature=signature,
+            input_example=example,
+            # Named outright: inferring them would load the model again in a subprocess.
+            pip_requirements=requirements,
+            skops_trusted_types=sorted({*own, *_untrusted_types(pipeline)}) or None,
+        )
     return path
+
+
+@contextlib.contextmanager
+def _requirements_of_this_environment() -> Iterator[None]:
+    """Skip MLflow's check that the requirements match the running environment.
+
+    The requirements are this environment's own versions, so the check cannot find a
+    mismatch; it still maps every installed package's files to its modules first (~0.3 s of
+    CPU, once a process, on the critical path of every study). If MLflow moves the check, it
+    simply runs.
+    """
+    from mlflow.utils import environment
+
+    check = getattr(environment, "warn_dependency_requirement_mismatches", None)
+    if check is None:
+        yield
+        return
+    environment.warn_dependency_requirement_mismatches = lambda requirements: None
+    try:
+        yield
+    finally:
+        environment.warn_dependency_requirement_mismatches = check
 
 
 def _untrusted_types(pipeline: Any) -> list[str]:
