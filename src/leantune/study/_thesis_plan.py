@@ -4,10 +4,10 @@ steps they train, and a rough CPU time from per-step costs measured on one machi
 The cost model is BENCHMARKS.md P5's: a partial_fit call costs a fixed ~0.5 ms per one-vs-rest
 output plus a per-row cost; a minibatch step ~1 µs plus a per-row cost (~0.19 µs a kddcup row,
 from the all-rows kddcup run of 2026-12-02: 235 CPU-s of trials for its 432 configs); a report
-about a millisecond (the trial's and the driver's share); a trial's start and fold-end scoring ~0.15 s and a study's start, summary and
-report ~8 s (the last two from `--datasets diabetes --subsample 0 --backend sklearn,minibatch
---repeats 1`, 2 min of wall time on 2 cores). It is an estimate, labelled as one: a loaded
-machine, another CPU or numba's first compile move it.
+about a millisecond (the trial's and the driver's share); a trial's start and fold-end scoring
+~0.15 s and a study's start, summary and report ~8 s (the last two from `--datasets diabetes
+--subsample 0 --backend sklearn,minibatch --repeats 1`, 2 min of wall time on 2 cores). It is an
+estimate, labelled as one: a loaded machine, another CPU or numba's first compile move it.
 """
 
 from __future__ import annotations
