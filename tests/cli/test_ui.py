@@ -57,7 +57,14 @@ def _free_port() -> int:
 def test_sigterm_ends_the_whole_server(run_dir):
     port = _free_port()
     command = [sys.executable, "-m", "leantune", "ui", str(run_dir), "--port", str(port)]
-    ui = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Started as a background job of a non-interactive shell is (nohup, CI runners): with
+    # SIGINT ignored, which Python then leaves ignored. SIGTERM must stop it all the same.
+    ui = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         # MLflow's server took ~90 s to answer on a busy 2-core machine.
         deadline = time.monotonic() + 240

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from leantune._signals import stop_on_sigterm
 from leantune.errors import LeantuneError
 
 app = typer.Typer(
@@ -146,7 +146,7 @@ def _finish(
 ) -> None:
     # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
     # this again once Ray has started, since Ray installs its own handler.
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    stop_on_sigterm()
     from leantune.cli._summary import print_summary
 
     shown: list[bool] = []
@@ -377,7 +377,7 @@ def thesis(
         cache_dir=cache_dir,
         output_dir=output_dir,
     )
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    stop_on_sigterm()
     try:
         result = run_thesis(options, console=stderr, show_progress=not quiet)
     except StudyInterrupted as interrupted:
@@ -497,7 +497,7 @@ def ui(
     _check_port_free("127.0.0.1", port)
     stderr.print(f"MLflow UI for {escape(uri)} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     # SIGTERM stops the server as Ctrl-C does, so its whole process group is ended.
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    stop_on_sigterm()
     raise typer.Exit(serve_ui(uri, port=port))
 
 

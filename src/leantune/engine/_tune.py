@@ -26,6 +26,7 @@ import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
+from leantune._signals import stop_on_sigterm
 from leantune.engine import _persistent
 from leantune.engine._faults import Fault
 from leantune.engine._trial import (
@@ -384,7 +385,7 @@ def start_ray(address: str | None) -> bool:
         # graceful stop Tune gives Ctrl-C instead, so what ended is saved. stop_ray puts back
         # the handler that was there before Ray started.
         _sigterm_before[:] = [before]
-        signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+        stop_on_sigterm()
     return True
 
 
