@@ -103,6 +103,12 @@ MINIBATCH_GOAL, MINIBATCH_GOAL_FROM = 1.10, 64
 
 def main() -> None:
     options = parser(__doc__.split("\n\n")[0])
+    options.add_argument(
+        "--backend",
+        choices=("both", "sklearn", "minibatch"),
+        default="both",
+        help="which backend's table to measure (default both)",
+    )
     args = options.parse_args()
     from leantune.datasets import load_pmlb, make_splits
     from leantune.engine import TrainingPlan, TrialData
@@ -130,6 +136,8 @@ def main() -> None:
     ]
     data_out: dict[str, Any] = {}
     loaded: dict[str, Any] = {}
+    if args.backend == "minibatch":
+        cases, lines = [], []
     with threadpool_limits(limits=1):
         for name, batch_size, steps in cases:
             if name not in loaded:
@@ -156,7 +164,8 @@ def main() -> None:
                 f"{spread(a_b)} | {spread(loss)} | {spread(rest)} | {met} |"
             )
             data_out[f"{name}-{batch_size}"] = readings
-    lines += _minibatch_table(args, loaded, data_out)
+    if args.backend != "sklearn":
+        lines += _minibatch_table(args, loaded, data_out)
     finish(args, "\n".join(lines), data_out)
 
 

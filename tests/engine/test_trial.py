@@ -208,3 +208,28 @@ def test_minibatch_reports_inside_a_fold_score_rows_sized_to_their_window():
         fold_ends = [r for r in reports if r["fold_finished"]]
         assert {r["val_rows"] for r in reports if not r["fold_finished"]} == {in_fold}
         assert [r["val_rows"] for r in fold_ends] == [len(f.val_idx) for f in data.folds]
+
+
+def test_a_trial_holds_native_thread_pools_to_its_cpus():
+    from threadpoolctl import threadpool_info
+
+    seen = []
+
+    def report(result):
+        if not seen:
+            seen.extend(pool["num_threads"] for pool in threadpool_info())
+
+    train_trial(_config(), _data(), TrainingPlan(max_steps=5, report_every=5), report, cpus=1)
+    assert seen and set(seen) == {1}
+
+
+def test_the_thread_pools_are_found_again_only_after_an_import(monkeypatch):
+    import sys
+    import types
+
+    from leantune.engine._trial import thread_pools
+
+    first = thread_pools()
+    assert thread_pools() is first
+    monkeypatch.setitem(sys.modules, "leantune_test_new_module", types.ModuleType("new"))
+    assert thread_pools() is not first

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from leantune.datasets import Fold
 from leantune.engine._faults import ActiveFault, Fault, select_fault
@@ -121,6 +122,22 @@ class StopTraining(Exception):
     says why, is the trial's last (a stopping rule run in the worker)."""
 
 
+# The process's native thread pools, and how many modules were imported when they were found.
+_thread_pools: tuple[int, ThreadpoolController] | None = None
+
+
+def thread_pools() -> ThreadpoolController:
+    """The native thread pools (BLAS, OpenMP) loaded in this process. Finding them scans every
+    loaded library (~3 ms, a tenth of a short minibatch trial); a reused worker runs hundreds of
+    trials, so the scan is redone only when a module was imported since the last one (a new
+    native library comes with a new module)."""
+    global _thread_pools
+    if _thread_pools is None or _thread_pools[0] != len(sys.modules):
+        controller = ThreadpoolController()  # may import modules itself: count after it
+        _thread_pools = (len(sys.modules), controller)
+    return _thread_pools[1]
+
+
 def train_trial(
     config: Mapping[str, Any],
     data: TrialData,
@@ -138,8 +155,8 @@ def train_trial(
     `faults` are test-only misbehaviour (see leantune.engine._faults).
     """
     # Native thread pools get the trial's own CPUs only, so trials side by side stay honest.
-    # Entered first: its library scan is set-up, not training time.
-    with threadpool_limits(limits=cpus):
+    # Entered first: setting the limits is set-up, not training time.
+    with thread_pools().limit(limits=cpus):
         fault = select_fault(faults, config)
         try:
             return _train(config, data, plan, report, memory_limit_mb, fault)

@@ -1,5 +1,6 @@
-"""System metrics of the process running a trial, read with psutil at report time only, and the
-memory limit of the machine or container it runs in (cgroup v2 or v1, else the host's RAM)."""
+"""System metrics of the process running a trial, read at report time only (memory with psutil,
+CPU time from the process clock), and the memory limit of the machine or container it runs in
+(cgroup v2 or v1, else the host's RAM)."""
 
 from __future__ import annotations
 
@@ -219,7 +220,7 @@ class SystemSampler:
         self._thread_start = time.thread_time()
         self._cpu_start = self._cpu_seconds()
         # CPU % over the time since the previous sample, as psutil's cpu_percent(None) gives
-        # it, from the one /proc read _cpu_seconds makes anyway.
+        # it, from the process CPU clock _cpu_seconds reads anyway.
         self._last_cpu = (self._wall_start, self._cpu_start)
         self.baseline_memory_mb = private_memory_mb(self._process)
         self.worker_baseline_mb = fresh_baseline_mb(self._process)
@@ -227,9 +228,11 @@ class SystemSampler:
         self.memory = memory or _this_process_limit()
         self._headroom: tuple[float, float] | None = None  # (read at, MB)
 
-    def _cpu_seconds(self) -> float:
-        times = self._process.cpu_times()
-        return times.user + times.system
+    @staticmethod
+    def _cpu_seconds() -> float:
+        # The process's user + system time over all its threads: what psutil's cpu_times()
+        # sums, from one clock call (~1 µs) instead of parsing /proc/self/stat (~20 µs).
+        return time.process_time()
 
     def wall_seconds(self) -> float:
         return time.perf_counter() - self._wall_start
