@@ -165,12 +165,13 @@ def _scratch(values: np.ndarray) -> tuple:
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _augmented(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    """The weights as a row (with a last column of 1s) is multiplied by: coefᵀ (features ×
-    outputs) and the intercept as a last row."""
+    """The weights of a row with a last column of 1s: coef (outputs × features) with the
+    intercept as a last column. The gradient has the same layout, so an update runs along
+    contiguous memory."""
     n_outputs, n_features = coef.shape
-    weights = np.empty((n_features + 1, n_outputs))
-    weights[:n_features] = coef.T
-    weights[n_features] = intercept
+    weights = np.empty((n_outputs, n_features + 1))
+    weights[:, :n_features] = coef
+    weights[:, n_features] = intercept
     return weights
 
 
@@ -178,12 +179,13 @@ def _augmented(coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
 def _fold(weights: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray, folded: np.ndarray):
     """folded ← the augmented `weights` of scaled rows, for rows read as stored:
     weights · inv_scale, and the intercept shifted by the mean."""
-    n_features = weights.shape[0] - 1
-    folded[n_features] = weights[n_features]
-    for j in range(n_features):
-        for k in range(weights.shape[1]):
-            folded[j, k] = weights[j, k] * inv_scale[j]
-            folded[n_features, k] -= folded[j, k] * mean[j]
+    n_features = weights.shape[1] - 1
+    for k in range(weights.shape[0]):
+        shift = 0.0
+        for j in range(n_features):
+            folded[k, j] = weights[k, j] * inv_scale[j]
+            shift += folded[k, j] * mean[j]
+        folded[k, n_features] = weights[k, n_features] - shift
 
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
@@ -214,19 +216,19 @@ def _gather(
 
 @njit(cache=True, nogil=True, fastmath=_FAST)
 def _decide(rows: np.ndarray, folded: np.ndarray, size: int, blas: bool, values: np.ndarray):
-    """values[:size] ← rows[:size] · folded: BLAS (into the buffer when it is whole), or
+    """values[:size] ← rows[:size] · foldedᵀ: BLAS (into the buffer when it is whole), or
     plain loops for a small problem."""
     if blas and size == rows.shape[0]:
-        np.dot(rows, folded, values)
+        np.dot(rows, folded.T, values)
         return
     if blas:
-        values[:size] = np.dot(rows[:size], folded)
+        values[:size] = np.dot(rows[:size], folded.T)
         return
     for i in range(size):
-        for k in range(folded.shape[1]):
+        for k in range(folded.shape[0]):
             decision = 0.0
             for j in range(rows.shape[1]):
-                decision += rows[i, j] * folded[j, k]
+                decision += rows[i, j] * folded[k, j]
             values[i, k] = decision
 
 
@@ -261,7 +263,7 @@ def run_steps(
     A step: gather the batch's rows with a column of 1s, decisions = rows · W (BLAS from
     _BLAS_FROM multiply-adds, plain loops below), slopes in place of the decisions,
     gradient = slopesᵀ · rows (its last column: the bias slopes). From a batch of as many
-    rows as outputs on, the scaling is folded into the weights (features × outputs a step)
+    rows as outputs on, the scaling is folded into the weights (outputs × features a step)
     instead of applied to the rows (rows × features a step), and the gradient of the raw rows
     is turned into the scaled rows' one.
     """
@@ -271,11 +273,11 @@ def run_steps(
     block = min(batch_size, _BLOCK)
     blas = block * n_outputs * n_features >= _BLAS_FROM
     # Buffers made once a call (a fresh array a step costs page faults at large batch sizes,
-    # and allocation at small ones). The weights are held augmented for the call (features
-    # × outputs, the intercept as a last row), so that products and updates run along
-    # outputs; written back at the end.
+    # and allocation at small ones). The weights are held augmented for the call (outputs ×
+    # features, the intercept as a last column, as the gradient is), so that the update runs
+    # along contiguous rows; written back at the end.
     weights = _augmented(coef, intercept)
-    folded = weights if scaled else np.empty((n_features + 1, n_outputs))
+    folded = weights if scaled else np.empty((n_outputs, n_features + 1))
     rows = np.empty((block, n_features + 1))
     targets = np.empty(block)
     values = np.empty((block, n_outputs))
@@ -288,7 +290,10 @@ def run_steps(
         size = min(batch_size, n_rows - position)
         if not scaled:
             _fold(weights, mean, inv_scale, folded)
-        gradient[:, :] = 0.0
+        # A step of one whole block (batch ≤ _BLOCK): its product is the gradient itself.
+        whole = blas and size == block
+        if not whole:
+            gradient[:, :] = 0.0
         total = 0.0
         for first in range(position, position + size, block):
             count = min(block, position + size - first)
@@ -298,7 +303,9 @@ def run_steps(
             _decide(rows, folded, count, blas, values)
             total += _to_slopes(kind, values, targets, count, 1.0 / size, scratch)
             # slopesᵀ · rows: BLAS is ~2× faster this way round than rowsᵀ · slopes.
-            if blas and count == block:
+            if whole:
+                np.dot(values.T, rows, gradient)
+            elif blas and count == block:
                 np.dot(values.T, rows, part)
                 gradient += part
             elif blas:  # a block cut short by the end of the rows
@@ -315,21 +322,24 @@ def run_steps(
         check = 0.0
         for k in range(n_outputs):
             bias_slope = gradient[k, n_features]
-            weights[n_features, k] -= learning_rate * bias_slope
-            check += weights[n_features, k]
-            for j in range(n_features):
-                slope = gradient[k, j]
-                if not scaled:  # the scaled rows' gradient, from the raw rows' one
-                    slope = inv_scale[j] * (slope - mean[j] * bias_slope)
-                weights[j, k] = shrink * weights[j, k] - learning_rate * slope
-                check += weights[j, k]
+            weights[k, n_features] -= learning_rate * bias_slope
+            check += weights[k, n_features]
+            if scaled:
+                for j in range(n_features):
+                    weights[k, j] = shrink * weights[k, j] - learning_rate * gradient[k, j]
+                    check += weights[k, j]
+            else:  # the scaled rows' gradient, from the raw rows' one
+                for j in range(n_features):
+                    slope = inv_scale[j] * (gradient[k, j] - mean[j] * bias_slope)
+                    weights[k, j] = shrink * weights[k, j] - learning_rate * slope
+                    check += weights[k, j]
         # A sum of finite and infinite or NaN values is never finite: one test for them all.
         if not math.isfinite(check):
             done, status = step + 1, WEIGHTS_NOT_FINITE
             break
         position += size
-    coef[:, :] = weights[:n_features].T
-    intercept[:] = weights[n_features]
+    coef[:, :] = weights[:, :n_features]
+    intercept[:] = weights[:, n_features]
     return done, status
 
 
@@ -352,7 +362,7 @@ def score_rows(
     run_steps' (_to_slopes, its slopes unused).
     """
     n_outputs, n_features = coef.shape
-    folded = np.empty((n_features + 1, n_outputs))
+    folded = np.empty((n_outputs, n_features + 1))
     _fold(_augmented(coef, intercept), mean, inv_scale, folded)
     block = np.empty((_BLOCK, n_features + 1))
     targets = np.empty(_BLOCK)
