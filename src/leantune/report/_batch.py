@@ -93,7 +93,8 @@ def batch_rows(
 
 
 def batch_spread(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per set, backend and batch size: each metric's mean, lowest and highest over repeats."""
+    """Per set, backend and batch size: each metric's mean, lowest and highest over repeats, and
+    their standard deviation (`_sd`, for the rerun interval)."""
     out = []
     for (dataset, backend, batch_size), group in rows.groupby(
         ["dataset", "backend", "batch_size"], sort=False
@@ -107,10 +108,11 @@ def batch_spread(rows: pd.DataFrame) -> pd.DataFrame:
         }
         for metric in BATCH_METRICS:
             spread = Spread.of(group[metric])
-            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = (
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"], row[f"{metric}_sd"] = (
                 spread.mean,
                 spread.low,
                 spread.high,
+                spread.sd,
             )
         out.append(row)
     return pd.DataFrame(out)
@@ -126,7 +128,11 @@ def spread_at(summary: pd.DataFrame, metric: str, batch_size: int) -> Spread:
     if not np.isfinite(mean):
         return Spread.of([])
     return Spread(
-        mean, float(item[f"{metric}_low"]), float(item[f"{metric}_high"]), int(item["repeats"])
+        mean,
+        float(item[f"{metric}_low"]),
+        float(item[f"{metric}_high"]),
+        int(item["repeats"]),
+        float(item[f"{metric}_sd"]),
     )
 
 
