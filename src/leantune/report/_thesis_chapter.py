@@ -409,6 +409,7 @@ def _batch_shown(
     """One row a batch size, each metric's cells side by side per backend."""
     formats = {
         "step_time_ms": "{:.3g}",
+        "step_time_relative": "{:.3g}",
         "time_per_row_us": "{:.3g}",
         "train_time_s": "{:.3g}",
         "score_best": "{:.3f}",
