@@ -59,6 +59,9 @@ def test_differences_are_judged_by_welch_t_on_both_spreads():
     assert Spread.of([2.0, 2.0]).exceeds(Spread.of([3.0, 3.0]))
     assert not Spread.of([2.0, 2.0]).exceeds(Spread.of([2.0, 2.0]))
     assert noisy.exceeds(Spread.of([9.0, 9.0, 9.0])) == Spread.of([9.0, 9.0, 9.0]).exceeds(noisy)
+    a, b, c = Spread.of([0.30, 0.34, 0.32]), Spread.of([0.10, 0.12]), Spread.of([0.2, 0.31])
+    assert a.exceeds(b) and b.exceeds(a)
+    assert not a.exceeds(c)  # two repeats this far apart: too few and too noisy to tell
 
 
 def test_text_gives_mean_plus_minus_the_rerun_bound_and_the_range():

@@ -46,7 +46,7 @@ from leantune.report._order import (
 )
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, METRIC_LABELS
 from leantune.report._run import RunResults, load_run
-from leantune.report._spread import Spread
+from leantune.report._spread import RERUN_MEANING, Spread
 from leantune.results import is_run_dir
 
 RQ1_LABELS = {**HYPERPARAMETER_LABELS, RUN_POSITION: "run position (start order)"}
@@ -152,6 +152,18 @@ def build_repeats_chapter(
         )
     )
     document.add(_caveat_paragraphs(ran))
+    document.add(
+        Paragraph(
+            f"**How to read a number.** {RERUN_MEANING}. A range over {repeats} repeats is not "
+            "a statement about a rerun: a new repeat falls inside the range of 3 earlier ones "
+            "only half the time. Where repeats agree exactly (false stops 0 in each), no "
+            "interval is shown and a rerun is expected to agree exactly. Absolute CPU times "
+            "reproduce only on an equally loaded machine (Limitations: the clock)."
+            if repeats > 1
+            else "**How to read a number.** One repeat per set: every number is one run's, "
+            "with no spread to say what a rerun gives; `--repeats 3` states one."
+        )
+    )
     curve = pd.concat([s.curve() for s in ran], ignore_index=True) if ran else pd.DataFrame()
     measured = pd.concat([s.measured() for s in ran], ignore_index=True) if ran else pd.DataFrame()
     order = _rq1_table(ran)
@@ -279,9 +291,9 @@ def _setup_section(sets: list[RepeatedSet], thesis: dict[str, Any], repeats: int
             "at share q is the training time (all folds) and the average step time that a share "
             "q of the configs meet, on the CPU clock (the training thread's CPU time, which "
             "other jobs on the machine do not add to directly). Each repeat derives its levels "
-            "from its own unstopped arm (cells: mean [range over repeats]), so a level sits at the "
-            "same share of configs in every repeat even where load moved CPU time between "
-            "repeats. " + " ".join(derivations)
+            "from its own unstopped arm (cells: mean ± rerun bound [range over repeats]), so a "
+            "level sits at the same share of configs in every repeat even where load moved CPU "
+            "time between repeats. " + " ".join(derivations)
         ),
         Table(
             "limits",
@@ -316,7 +328,9 @@ BATCH_READING = (
     "**learning axis**, read in the score, beside what it costs. Every number below comes "
     "from the unstopped arms (every config ran to its end): per batch size, the median over "
     "its configs (models, learning rates, alphas) and the best config's CV score, each as the "
-    "mean [range] over repeats."
+    "mean ± rerun bound [range] over repeats. Step times are also given as a ratio to the "
+    "smallest batch's step time in the same repeat: load inflates both alike, so the ratio "
+    "carries to a busier machine where the CPU milliseconds do not."
 )
 
 
@@ -376,8 +390,8 @@ def _batch_section(ran: list[RepeatedSet]) -> list[Block]:
             "rq1_batch_by_backend",
             "Batch size under each backend: per batch size, the median config's step time, time "
             "per row and training time (all folds), the best and the median config's CV score, "
-            "and the rows a config read a fold; times on the CPU clock; mean [range over "
-            "repeats]",
+            "and the rows a config read a fold; times on the CPU clock; mean ± rerun bound "
+            "[range over repeats]",
             rows,
             pd.concat(shown, ignore_index=True),
         )
@@ -440,9 +454,11 @@ def _batch_answers(dataset: str, summary: pd.DataFrame, score_label: str) -> lis
         step = (spread_at(rows, "step_time_ms", low), spread_at(rows, "step_time_ms", high))
         row = (spread_at(rows, "time_per_row_us", low), spread_at(rows, "time_per_row_us", high))
         best = (spread_at(rows, "score_best", low), spread_at(rows, "score_best", high))
+        relative = spread_at(rows, "step_time_relative", high).text("{:.3g}")
         cost = (
             f"a step costs {step[0].text('{:.3g}')} CPU ms at batch {low:,} and "
-            f"{step[1].text('{:.3g}')} at {high:,} ({high // low:,}× the rows); a row costs "
+            f"{step[1].text('{:.3g}')} at {high:,} ({high // low:,}× the rows; {relative}× the "
+            f"step at {low:,} within a repeat, a ratio load barely moves); a row costs "
             f"{row[0].text('{:.3g}')} µs at {low:,} and {row[1].text('{:.3g}')} µs at {high:,}"
         )
         if backend == "sklearn":
@@ -720,9 +736,10 @@ def _rq2_section(
             "limit, so it never stops falsely. **Measured** rows are stopped arms run at the "
             "quantile levels with every rule of the preset (constraint, predictive with a 10 % "
             "margin, divergence): the predictive rule learns from other trials, so it depends on "
-            "run order and cannot be replayed. Numbers are the mean over repeats with the "
-            "range [lowest–highest repeat]; a difference counts as real only where the ranges "
-            "do not overlap."
+            "run order and cannot be replayed. Numbers are the mean over repeats ± the bound a "
+            "rerun's mean is expected within, with the range [lowest–highest repeat]; a "
+            "difference counts as real only where it exceeds both numbers' spread (Welch's t, "
+            "95 %)."
         ),
     ]
     if curve.empty:
@@ -742,8 +759,8 @@ def _rq2_section(
     blocks.append(
         Table(
             "rq2_curve",
-            "RQ2 curve (replayed constraint rule): mean [range over repeats] per set, limit and "
-            "level",
+            "RQ2 curve (replayed constraint rule): mean ± rerun bound [range over repeats] per "
+            "set, limit and level",
             curve,
             _curve_shown(curve),
         )
@@ -1074,9 +1091,14 @@ def _limitations(ran: list[RepeatedSet], thesis: dict[str, Any]) -> list[Block]:
             if overhead
             else ""
         ),
-        f"**Repeats.** {repeats} repeat(s) per set; a range over so few repeats is not a "
-        "confidence interval. A difference is called real only where the ranges do not "
-        "overlap, which is conservative for the means but can still miss rare outcomes.",
+        f"**Repeats.** {repeats} repeat(s) per set. The rerun bound (± after each mean) treats "
+        "repeats as independent draws on the same machine under the same load: it covers what "
+        "seeds, splits, run order and the machine's ordinary noise move, not a rerun on a "
+        "busier or another machine. With 3 repeats it is wide (t = 4.30), and where every "
+        "repeat agreed it is zero, so a rare outcome (one false stop in a rerun) falls outside "
+        "it. Each difference is judged on its own (Welch's t, 95 %), with no correction for "
+        "the many the chapter makes: of 20 that are truly nil, about one reads as beyond the "
+        "spread.",
         "**Replay.** Replayed savings assume a trial ends at the report that broke the limit "
         "(reports come every 100 steps and at each fold's end) and ignore the few "
         "milliseconds a live stop takes to reach the worker; the stopped arms include them. "
