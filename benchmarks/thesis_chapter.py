@@ -22,7 +22,12 @@ import json
 import time
 from pathlib import Path
 
-from leantune.report._reproduce import reproduction, reproduction_summary, verdicts_kept
+from leantune.report._reproduce import (
+    findings_kept,
+    reproduction,
+    reproduction_summary,
+    verdicts_kept,
+)
 from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 from leantune.testing import cpu_hog
 
@@ -81,12 +86,12 @@ def compare(first: Path, second: Path) -> None:
     numbers = reproduction(first, second)
     numbers.to_csv(second / "reproduction.csv", index=False)
     print(f"{second} against {first} (rerun interval: mean ± t·s·√(2/N), 95 %)")
-    print("| kind | number | points | inside the interval | inside the range | mean change |")
+    print("| kind | number | points | inside the interval | inside the range | change |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     for row in reproduction_summary(numbers).itertuples():
         print(
             f"| {row.kind} | {row.number} | {row.points} | {100 * row.inside_interval:.0f} % | "
-            f"{100 * row.inside_range:.0f} % | {100 * row.mean_relative_difference:+.1f} % |"
+            f"{100 * row.inside_range:.0f} % | {100 * row.change:+.1f} % |"
         )
     for kind, group in numbers.groupby("kind", sort=False):
         print(
@@ -95,6 +100,10 @@ def compare(first: Path, second: Path) -> None:
             f"{100 * group['inside_range'].mean():.0f} % inside the range"
         )
     verdicts = verdicts_kept(first, second)
+    had, has, both = findings_kept(verdicts)
+    print(
+        f"rq1 findings (verdict holds): {had} in the first run, {has} in the second, {both} in both"
+    )
     print(f"rq1 verdicts: {int(verdicts['same'].sum())} of {len(verdicts)} the same; differing:")
     for row in verdicts[~verdicts["same"]].itertuples():
         print(f"  {row.dataset} {row.hyperparameter} → {row.metric}: {row.first} → {row.second}")

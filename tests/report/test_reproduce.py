@@ -6,6 +6,7 @@ import pytest
 from leantune.report._reproduce import (
     CPU_TIME,
     WITHIN_RUN,
+    findings_kept,
     reproduction,
     reproduction_summary,
     verdicts_kept,
@@ -47,12 +48,13 @@ def test_a_rerun_mean_inside_the_interval_counts_even_outside_the_range(tmp_path
 
     summary = reproduction_summary(reproduction(first, second))
     assert list(summary["kind"]) == [WITHIN_RUN, CPU_TIME]
-    assert summary.loc[1, "mean_relative_difference"] == pytest.approx(0.4)
+    assert summary.loc[1, "change"] == pytest.approx(0.4)
     assert summary.loc[0, "inside_interval"] == 1.0
 
     verdicts = verdicts_kept(first, second)
     assert list(verdicts["same"]) == [False]
     assert verdicts.loc[0, "second"] == "order artifact"
+    assert findings_kept(verdicts) == (1, 0, 0)
 
 
 def test_numbers_missing_from_either_run_are_left_out(tmp_path):

@@ -9,11 +9,13 @@ time through shared caches and memory); wall times (a busy machine adds its own 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from leantune.report._order import HOLDS
 from leantune.report._spread import Spread
 
 WITHIN_RUN = "shares, counts, scores, ratios within a run"
@@ -119,11 +121,12 @@ def reproduction(first: Path, second: Path) -> pd.DataFrame:
 
 def reproduction_summary(numbers: pd.DataFrame) -> pd.DataFrame:
     """Per table and column: how many numbers, the share inside the first run's rerun interval
-    and inside its range, and the mean relative difference (second ÷ first − 1), whose sign
-    says whether the second run's numbers rose or fell."""
+    and inside its range, and `change`: the second run's total over the first's, less 1 (for
+    times, how much the second run's machine slowed or sped them; near-zero counts make it
+    large and meaningless)."""
     rows = []
     for (table, column, kind), group in numbers.groupby(["table", "column", "kind"], sort=False):
-        scale = group["first_mean"].abs().where(lambda s: s > 0)
+        total = float(group["first_mean"].sum())
         rows.append(
             {
                 "kind": kind,
@@ -131,7 +134,7 @@ def reproduction_summary(numbers: pd.DataFrame) -> pd.DataFrame:
                 "points": len(group),
                 "inside_interval": float(group["inside_interval"].mean()),
                 "inside_range": float(group["inside_range"].mean()),
-                "mean_relative_difference": float((group["difference"] / scale).mean()),
+                "change": float(group["second_mean"].sum()) / total - 1 if total else math.nan,
                 "largest_difference": float(group["difference"].abs().max()),
             }
         )
@@ -156,3 +159,10 @@ def verdicts_kept(first: Path, second: Path) -> pd.DataFrame:
     )
     both = both.rename(columns={"verdict_first": "first", "verdict_second": "second"})
     return both.assign(same=both["first"] == both["second"])
+
+
+def findings_kept(verdicts: pd.DataFrame) -> tuple[int, int, int]:
+    """RQ1's findings (the effects whose verdict is 'holds', the only ones the chapter states):
+    how many the first run had, the second, and both."""
+    first, second = verdicts["first"] == HOLDS, verdicts["second"] == HOLDS
+    return int(first.sum()), int(second.sum()), int((first & second).sum())
