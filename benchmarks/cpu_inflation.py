@@ -5,10 +5,11 @@ A trial's limits and savings are on the training thread's CPU time, which other 
 to directly; but they still slow it (context switches, shared caches, memory bandwidth). Here
 one thread at nice 15 (as Ray runs trial workers) times fixed workloads on diabetes, in three
 conditions that alternate round by round: the machine quiet; one process spinning one core
-(the thesis check's hog: on 2 cores it leaves one core to the trials); two such processes (what
-the 2 trial workers meet beside that hog: 3 runnable on 2 cores). Workloads: the minibatch
-kernel's step at batch 1, 32 and 512; one `partial_fit` call at batch 32; a pure-Python loop
-and a 128×128 matrix product as candidate reference workloads.
+(the thesis check's hog: on 2 cores it leaves one core to the trials); two such processes
+(what the 2 trial workers meet beside that hog: 3 runnable on 2 cores); one process streaming
+memory (copying 256 MiB over and over: it competes for cache and memory bandwidth). Workloads:
+the minibatch kernel's step at batch 1, 32 and 512; one `partial_fit` call at batch 32; a
+pure-Python loop and a 128×128 matrix product as candidate reference workloads.
 
     flock /work/notes/heavy.lock .venv/bin/python benchmarks/cpu_inflation.py [--repeats 6]
 """
@@ -28,10 +29,16 @@ from threadpoolctl import threadpool_limits
 
 from leantune.testing import cpu_hog
 
-from _harness import finish, machine, parser, pmlb_cache
+from _harness import finish, machine, memory_hog, parser, pmlb_cache
 
 clock = time.thread_time
-CONDITIONS = {"quiet": 0, "one hog": 1, "two hogs": 2}
+CONDITIONS = {
+    "quiet": [],
+    "one hog": [cpu_hog],
+    "two hogs": [cpu_hog, cpu_hog],
+    "memory hog": [memory_hog],
+}
+LOADED = [condition for condition, hogs in CONDITIONS.items() if hogs]
 
 
 def _python_loop(budget_s: float) -> float:
@@ -82,9 +89,9 @@ def main() -> None:
             shift = repetition % len(names)
             for condition in names[shift:] + names[:shift]:
                 with contextlib.ExitStack() as hogs:
-                    for _ in range(CONDITIONS[condition]):
-                        hogs.enter_context(cpu_hog(60))
-                    time.sleep(0.3 if CONDITIONS[condition] else 0)
+                    for hog in CONDITIONS[condition]:
+                        hogs.enter_context(hog(60))
+                    time.sleep(1.0 if CONDITIONS[condition] else 0)  # the hogs get going
                     for name, workload in workloads.items():
                         readings[condition][name].append(workload())
     load = os.getloadavg()
@@ -97,9 +104,12 @@ def main() -> None:
         "rounds, each against the quiet median). 'Over the loop': the workload's time divided "
         "by the Python loop's in the same round and condition, its change against quiet.",
         "",
-        "| workload | quiet (µs) | one hog | two hogs | over the loop, one hog | over the loop, "
-        "two hogs |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| workload | quiet (µs) | "
+        + " | ".join(LOADED)
+        + " | "
+        + " | ".join(f"over the loop, {c}" for c in LOADED)
+        + " |",
+        "| --- | ---: |" + " ---: |" * (2 * len(LOADED)),
     ]
     reference = "reference: Python loop"
     for name in workloads:
@@ -109,13 +119,13 @@ def main() -> None:
             for a, b in zip(readings["quiet"][name], readings["quiet"][reference], strict=True)
         )
         cells = []
-        for condition in ("one hog", "two hogs"):
+        for condition in LOADED:
             rises = [v / quiet - 1 for v in readings[condition][name]]
             cells.append(
                 f"{100 * statistics.median(rises):+.0f} % ({100 * min(rises):+.0f}…"
                 f"{100 * max(rises):+.0f})"
             )
-        for condition in ("one hog", "two hogs"):
+        for condition in LOADED:
             ratio = statistics.median(
                 a / b
                 for a, b in zip(

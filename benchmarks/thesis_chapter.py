@@ -3,7 +3,8 @@ and the run-order control, small enough to rerun on a shared 2-core machine.
 
     LEANTUNE_PMLB_CACHE=/work/shared/datasets/pmlb \
         .venv/bin/python benchmarks/thesis_chapter.py OUTPUT_DIR [--datasets diabetes,529_pollen]
-        [--backend sklearn,minibatch] [--hog SECONDS] [--compare EARLIER_OUTPUT_DIR]
+        [--backend sklearn,minibatch] [--hog SECONDS] [--memory-hog SECONDS]
+        [--compare EARLIER_OUTPUT_DIR] [--only-compare]
 
 The grid keeps every batch size and learning rate of the thesis and two alphas (1e-5, 1e-3).
 Prints the wall time and the chapter's path; `--compare EARLIER_DIR` also prints, per headline
@@ -31,6 +32,8 @@ from leantune.report._reproduce import (
 from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 from leantune.testing import cpu_hog
 
+from _harness import memory_hog
+
 REDUCED_GRID = {
     "batch_size": {"pow2": [1, "max"]},
     "learning_rate": {"pow10": [-4, -1]},
@@ -54,6 +57,12 @@ def main() -> None:
     parser.add_argument(
         "--hog", type=float, default=0, help="seconds of a CPU hog (one core) beside the run"
     )
+    parser.add_argument(
+        "--memory-hog",
+        type=float,
+        default=0,
+        help="seconds of a memory-streaming hog (one core, 512 MiB) beside the run",
+    )
     args = parser.parse_args()
     if args.only_compare:
         compare(args.compare, args.output_dir)
@@ -67,7 +76,11 @@ def main() -> None:
         output_dir=args.output_dir,
         grid=REDUCED_GRID,
     )
-    with cpu_hog(args.hog) if args.hog else contextlib.nullcontext():
+    with contextlib.ExitStack() as hogs:
+        if args.hog:
+            hogs.enter_context(cpu_hog(args.hog))
+        if args.memory_hog:
+            hogs.enter_context(memory_hog(args.memory_hog))
         result = run_thesis(options, show_progress=False)
     print(f"wall time {time.perf_counter() - started:.0f} s; chapter {result.chapter[0]}")
     for outcome in result.outcomes:
