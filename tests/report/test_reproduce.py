@@ -62,3 +62,15 @@ def test_numbers_missing_from_either_run_are_left_out(tmp_path):
     (tmp_path / "b" / "results").mkdir(parents=True)
     assert reproduction(first, tmp_path / "b").empty
     assert verdicts_kept(first, tmp_path / "b").empty
+    # A rerun stopped after its first set: only the pairs both runs judged are compared.
+    other = write_tables(tmp_path / "c", [0.4, 0.5], [1.0, 1.0])
+    pd.DataFrame(
+        {
+            "dataset": ["d", "e"],
+            "hyperparameter": "alpha",
+            "metric": "memory_mb",
+            "verdict": "holds",
+        }
+    ).to_csv(first / "results" / "rq1_order_control.csv", index=False)
+    assert list(verdicts_kept(first, other)["dataset"]) == ["d"]
+    assert findings_kept(verdicts_kept(first, other)) == (1, 1, 1)

@@ -148,14 +148,14 @@ def reproduction_summary(numbers: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts_kept(first: Path, second: Path) -> pd.DataFrame:
-    """RQ1's verdicts (with the run-order control) in both directories, side by side, with
-    `same` where the second run gave the first's verdict."""
+    """RQ1's verdicts (with the run-order control) of the pairs both directories judged, side
+    by side, with `same` where the second run gave the first's verdict."""
     keys = ["dataset", "hyperparameter", "metric"]
     a, b = _table(first, "rq1_order_control"), _table(second, "rq1_order_control")
     if a.empty or b.empty:
         return pd.DataFrame(columns=[*keys, "first", "second", "same"])
     both = a[[*keys, "verdict"]].merge(
-        b[[*keys, "verdict"]], on=keys, how="left", suffixes=("_first", "_second")
+        b[[*keys, "verdict"]], on=keys, how="inner", suffixes=("_first", "_second")
     )
     both = both.rename(columns={"verdict_first": "first", "verdict_second": "second"})
     return both.assign(same=both["first"] == both["second"])

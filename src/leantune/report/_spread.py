@@ -20,13 +20,14 @@ RERUN_LEVEL = 0.95
 normal."""
 
 RERUN_MEANING = (
-    "a ± b: a is the mean over the repeats, and a rerun of the command with as many repeats is "
-    "expected to give a mean within a ± b (a 95 % prediction interval, "
-    "b = t₀.₉₇₅,N−1 · s · √(2/N) from the repeats' standard deviation s); [low–high] is the "
-    "lowest and the highest repeat. Two numbers differ beyond the spread where their difference "
-    "exceeds the same 95 % bound built from both numbers' spreads (Welch's t)"
+    "Each number reads a ± b [low–high]: a is the mean over the repeats, and a rerun of the "
+    "command with as many repeats is expected to give a mean within a ± b (a 95 % prediction "
+    "interval, b = t₀.₉₇₅,N−1 · s · √(2/N) from the repeats' standard deviation s); "
+    "[low–high] is the lowest and the highest repeat. Two numbers differ beyond the spread "
+    "where their difference exceeds the same 95 % bound built from both numbers' spreads "
+    "(Welch's t)"
 )
-"""How to read a Spread's text and its comparisons, in one sentence for the chapter."""
+"""How to read a Spread's text and its comparisons, in two sentences for the chapter."""
 
 
 def _tolerance(*values: float) -> float:
