@@ -1089,7 +1089,8 @@ def _limitations(ran: list[RepeatedSet], thesis: dict[str, Any]) -> list[Block]:
         "bounds beside the memory stream), and step time as a multiple of the smallest batch's "
         "in the same repeat (all within). Dividing by a reference workload timed beside the "
         "trials does not rescue the absolute times there: different code slows by different "
-        "amounts (the kernel's step against a Python loop moved −27 … +22 %).",
+        "amounts (a training step's CPU time over a Python loop's timed beside it moved −27 … "
+        "+22 % under load).",
         "**Batch size.** "
         + (
             "scikit-learn's partial_fit updates the weights once per sample whatever the batch "
