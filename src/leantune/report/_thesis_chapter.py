@@ -1009,8 +1009,9 @@ def _discussion(
             "RQ2: the levels sit at the same shares of each set's own configs, so every set is "
             "asked the question at the same tightness. CPU time keeps other jobs' own time out "
             "of the limits and savings, but not their slowing of a trial's CPU time (shared "
-            "caches, frequency): on a busy 2-core machine the same configs' CPU times rose by a "
-            "third or more, which levels derived per repeat absorb and absolute limits do not. "
+            "caches, memory bandwidth): beside a memory-heavy job the same configs' CPU times "
+            "rose by a quarter to a third (Limitations: the clock), which levels derived per "
+            "repeat absorb and absolute limits do not. "
             "CPU-seconds the training-time limit's constraint rule "
             "saves, over every set and repeat, by the share of configs that meet the limit: "
             + "; ".join(parts)
