@@ -159,7 +159,7 @@ def build_repeats_chapter(
             "only half the time. Where repeats agree exactly (false stops 0 in each), no "
             "interval is shown and a rerun is expected to agree exactly. Absolute CPU times "
             "(milliseconds, seconds) reproduce only on a machine under the same load; shares, "
-            "counts, scores and ratios within a run carry further (Limitations: the clock)."
+            "counts, scores and ratios within a run carry further (see 'The clock' below)."
             if repeats > 1
             else "**How to read a number.** One repeat per set: every number is one run's, "
             "with no spread to say what a rerun gives; `--repeats 3` states one."
@@ -1010,7 +1010,7 @@ def _discussion(
             "asked the question at the same tightness. CPU time keeps other jobs' own time out "
             "of the limits and savings, but not their slowing of a trial's CPU time (shared "
             "caches, memory bandwidth): beside a memory-heavy job the same configs' CPU times "
-            "rose by a quarter to a third (Limitations: the clock), which levels derived per "
+            "rose by a quarter to a third (see 'The clock' below), which levels derived per "
             "repeat absorb and absolute limits do not. "
             "CPU-seconds the training-time limit's constraint rule "
             "saves, over every set and repeat, by the share of configs that meet the limit: "
