@@ -155,9 +155,10 @@ def build_repeats_chapter(
     document.add(
         Paragraph(
             f"**How to read a number.** {RERUN_MEANING}. A range over {repeats} repeats is not "
-            "a statement about a rerun: a new repeat falls inside the range of 3 earlier ones "
-            "only half the time. Where repeats agree exactly (false stops 0 in each), no "
-            "interval is shown and a rerun is expected to agree exactly. Absolute CPU times "
+            f"a statement about a rerun: a new repeat falls inside the range of {repeats} "
+            f"earlier ones only {100 * (repeats - 1) / (repeats + 1):.0f} % of the time. "
+            "Where repeats agree exactly (false stops 0 in each), no interval is shown and a "
+            "rerun is expected to agree exactly. Absolute CPU times "
             "(milliseconds, seconds) reproduce only on a machine under the same load; shares, "
             "counts, scores and ratios within a run carry further (see 'The clock' below)."
             if repeats > 1
