@@ -69,3 +69,4 @@ def test_text_gives_mean_plus_minus_the_rerun_bound_and_the_range():
     assert Spread.of([0.1, 0.2, 0.3]).percent() == "20.0 ± 35.1 % [10.0–30.0]"
     assert Spread.of([0.5, 0.5]).percent() == "50.0 %"
     assert Spread.of([7.0]).text() == "7"
+    assert Spread(2.0, 1.0, 3.0, 3).text() == "2 [1–3]"  # no standard deviation given

@@ -97,8 +97,11 @@ class Spread:
         mean, low, high = (scale * v + 0.0 for v in (self.mean, self.low, self.high))
         if self.n == 1 or low == high:
             return f"{fmt.format(mean)}{unit}"
+        spread = f"[{fmt.format(low)}–{fmt.format(high)}]"
+        if not math.isfinite(self.rerun_half_width):  # built without its standard deviation
+            return f"{fmt.format(mean)}{unit} {spread}"
         width = fmt.format(abs(scale) * self.rerun_half_width)
-        return f"{fmt.format(mean)} ± {width}{unit} [{fmt.format(low)}–{fmt.format(high)}]"
+        return f"{fmt.format(mean)} ± {width}{unit} {spread}"
 
     def percent(self) -> str:
         return self.text("{:.1f}", 100.0, " %")
