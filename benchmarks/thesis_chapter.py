@@ -3,12 +3,16 @@ and the run-order control, small enough to rerun on a shared 2-core machine.
 
     LEANTUNE_PMLB_CACHE=/work/shared/datasets/pmlb \
         .venv/bin/python benchmarks/thesis_chapter.py OUTPUT_DIR [--datasets diabetes,529_pollen]
-        [--backend sklearn,minibatch] [--hog SECONDS] [--compare EARLIER_OUTPUT_DIR]
+        [--backend sklearn,minibatch] [--hog SECONDS] [--memory-hog SECONDS]
+        [--compare EARLIER_OUTPUT_DIR] [--only-compare]
 
 The grid keeps every batch size and learning rate of the thesis and two alphas (1e-5, 1e-3).
-Prints the wall time and the chapter's path; `--compare OTHER_DIR` also prints, per headline
-number, both runs' value and whether the second lies within the first's range over repeats,
-and, per set, backend and batch size, the same for the batch section's step time and best score.
+Prints the wall time and the chapter's path; `--compare EARLIER_DIR` also prints, per headline
+number of the chapter (RQ2 curve and stopped arms, the batch section), the share of points where
+this run's mean lies inside the earlier run's stated rerun interval (mean ± t·s·√(2/N)) and
+inside its range of repeats, grouped into shares/counts/scores, absolute CPU times and wall
+times, and how many RQ1 verdicts stayed the same. `--only-compare` judges two finished runs
+(rebuild their chapters first with `leantune report DIR` after a change to the report).
 """
 
 from __future__ import annotations
@@ -19,10 +23,16 @@ import json
 import time
 from pathlib import Path
 
-import pandas as pd
-
+from leantune.report._reproduce import (
+    findings_kept,
+    reproduction,
+    reproduction_summary,
+    verdicts_kept,
+)
 from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 from leantune.testing import cpu_hog
+
+from _harness import memory_hog
 
 REDUCED_GRID = {
     "batch_size": {"pow2": [1, "max"]},
@@ -40,9 +50,23 @@ def main() -> None:
     parser.add_argument("--backend", default="sklearn", help="as `leantune study thesis`")
     parser.add_argument("--compare", type=Path, help="an earlier OUTPUT_DIR of the same command")
     parser.add_argument(
+        "--only-compare",
+        action="store_true",
+        help="run nothing: compare OUTPUT_DIR (already run) with --compare",
+    )
+    parser.add_argument(
         "--hog", type=float, default=0, help="seconds of a CPU hog (one core) beside the run"
     )
+    parser.add_argument(
+        "--memory-hog",
+        type=float,
+        default=0,
+        help="seconds of a memory-streaming hog (one core, 512 MiB) beside the run",
+    )
     args = parser.parse_args()
+    if args.only_compare:
+        compare(args.compare, args.output_dir)
+        return
     started = time.perf_counter()
     options = ThesisOptions(
         datasets=tuple(args.datasets.split(",")),
@@ -52,7 +76,11 @@ def main() -> None:
         output_dir=args.output_dir,
         grid=REDUCED_GRID,
     )
-    with cpu_hog(args.hog) if args.hog else contextlib.nullcontext():
+    with contextlib.ExitStack() as hogs:
+        if args.hog:
+            hogs.enter_context(cpu_hog(args.hog))
+        if args.memory_hog:
+            hogs.enter_context(memory_hog(args.memory_hog))
         result = run_thesis(options, show_progress=False)
     print(f"wall time {time.perf_counter() - started:.0f} s; chapter {result.chapter[0]}")
     for outcome in result.outcomes:
@@ -65,48 +93,33 @@ def main() -> None:
 
 
 def compare(first: Path, second: Path) -> None:
-    """Each replayed curve point and measured arm: the second run's mean against the first's
-    range over repeats."""
-    tables = {
-        name: (
-            pd.read_csv(first / "results" / f"{name}.csv"),
-            pd.read_csv(second / "results" / f"{name}.csv"),
-        )
-        for name in ("rq2_curve", "rq2_measured")
-    }
-    parts = [
-        (f"rq2_curve[{metric}]", a[a["metric"] == metric], b[b["metric"] == metric])
-        for metric in ("train_time_s", "step_time_ms")
-        for a, b in [tables["rq2_curve"]]
-    ] + [("rq2_measured", *tables["rq2_measured"])]
-    for name, a, b in parts:
-        for column in ("cpu_share_saved", "false_stops", "missed_violations", "regret_cv"):
-            ranges = a.groupby(["dataset", "level"])[column].agg(["min", "max", "mean"])
-            means = b.groupby(["dataset", "level"])[column].mean().reindex(ranges.index)
-            inside = ((means >= ranges["min"] - 1e-12) & (means <= ranges["max"] + 1e-12)).mean()
-            gap = (means - ranges["mean"]).abs().max()
-            print(
-                f"{name}.{column}: second run's mean inside the first's range at "
-                f"{100 * inside:.0f} % of {len(ranges)} points; largest |difference of means| "
-                f"{gap:.3g}"
-            )
-    batch = [pd.read_csv(path / "results" / "rq1_batch_by_backend.csv") for path in (first, second)]
-    for column in ("step_time_ms", "score_best"):
-        keys = ["dataset", "backend", "batch_size"]
-        ranges = batch[0].groupby(keys)[column].agg(["min", "max"])
-        means = batch[1].groupby(keys)[column].mean().reindex(ranges.index)
-        inside = ((means >= ranges["min"] - 1e-12) & (means <= ranges["max"] + 1e-12)).mean()
+    """Every headline number: the second run's mean over repeats against the first run's stated
+    rerun interval (and its range of repeats), grouped by what the number rests on; then RQ1's
+    verdicts. Writes each number's judgement to SECOND/reproduction.csv."""
+    numbers = reproduction(first, second)
+    numbers.to_csv(second / "reproduction.csv", index=False)
+    print(f"{second} against {first} (rerun interval: mean ± t·s·√(2/N), 95 %)")
+    print("| kind | number | points | inside the interval | inside the range | change |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for row in reproduction_summary(numbers).itertuples():
         print(
-            f"rq1_batch_by_backend.{column}: second run's mean inside the first's range at "
-            f"{100 * inside:.0f} % of {len(ranges)} batch sizes"
+            f"| {row.kind} | {row.number} | {row.points} | {100 * row.inside_interval:.0f} % | "
+            f"{100 * row.inside_range:.0f} % | {100 * row.change:+.1f} % |"
         )
-    keys = ["dataset", "hyperparameter", "metric"]
-    a = pd.read_csv(first / "results" / "rq1_order_control.csv").set_index(keys)["verdict"]
-    b = pd.read_csv(second / "results" / "rq1_order_control.csv").set_index(keys)["verdict"]
-    same = a == b.reindex(a.index)
-    print(f"rq1 verdicts: {int(same.sum())} of {len(same)} the same; differing:")
-    for key in same[~same].index:
-        print(f"  {key}: {a[key]} → {b.get(key)}")
+    for kind, group in numbers.groupby("kind", sort=False):
+        print(
+            f"{kind}: {int(group['inside_interval'].sum())} of {len(group)} numbers inside the "
+            f"interval ({100 * group['inside_interval'].mean():.0f} %), "
+            f"{100 * group['inside_range'].mean():.0f} % inside the range"
+        )
+    verdicts = verdicts_kept(first, second)
+    had, has, both = findings_kept(verdicts)
+    print(
+        f"rq1 findings (verdict holds): {had} in the first run, {has} in the second, {both} in both"
+    )
+    print(f"rq1 verdicts: {int(verdicts['same'].sum())} of {len(verdicts)} the same; differing:")
+    for row in verdicts[~verdicts["same"]].itertuples():
+        print(f"  {row.dataset} {row.hyperparameter} → {row.metric}: {row.first} → {row.second}")
     for path in (first, second):
         print(path, "wall", round(json.loads((path / "thesis.json").read_text())["wall_time_s"]))
 

@@ -14,7 +14,6 @@ from leantune.report._order import (
     UNCHECKED,
     verdicts,
 )
-from leantune.report._spread import Spread
 
 
 def _rows(pairs):
@@ -56,15 +55,6 @@ def test_verdicts_for_effects_that_hold_that_never_show_and_that_come_and_go():
 def test_too_few_trials_for_an_interval_is_never_clear():
     table = _rows([("grid", 0.9, math.nan, math.nan), ("shuffled", 0.9, math.nan, math.nan)])
     assert verdicts(table)["verdict"].item() == NONE
-
-
-def test_a_spread_is_the_mean_and_range_and_only_disjoint_ranges_differ():
-    a, b, c = Spread.of([0.30, 0.34, 0.32]), Spread.of([0.10, 0.12]), Spread.of([0.2, 0.31])
-    assert a.percent() == "32.0 % [30.0–34.0]"
-    assert a.exceeds(b) and b.exceeds(a)
-    assert not a.exceeds(c)
-    assert not Spread.of([0.5]).exceeds(b)  # one repeat has no spread to compare with
-    assert Spread.of([math.nan]).text() == "–"
 
 
 def test_the_chapter_names_the_order_artifacts_and_the_drift_behind_them():

@@ -25,6 +25,7 @@ BATCH_COLUMNS = [
     "batch_size",
     "configs",
     "step_time_ms",
+    "step_time_relative",
     "time_per_row_us",
     "train_time_s",
     "score_median",
@@ -33,10 +34,13 @@ BATCH_COLUMNS = [
 ]
 """One row per set, backend, repeat and batch size: medians over that batch size's configs
 (their best score too) in the repeat's unstopped arm, where every config ran to its end.
-Times are on the run's clock (the thesis: the training thread's CPU time)."""
+Times are on the run's clock (the thesis: the training thread's CPU time). `step_time_relative`:
+the step time over the same repeat's step time at its smallest batch size, a ratio within one
+run, which a busy machine moves far less than the CPU time itself (BENCHMARKS.md)."""
 
 BATCH_METRICS = {
     "step_time_ms": "step time (CPU ms)",
+    "step_time_relative": "step time ÷ smallest batch's",
     "time_per_row_us": "time per row (CPU µs)",
     "train_time_s": "training time (s, all folds)",
     "score_best": "best CV {score}",
@@ -89,11 +93,15 @@ def batch_rows(
                 "rows_per_fold": group["rows_per_fold"].median(),
             }
         )
-    return pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    out = pd.DataFrame(rows, columns=BATCH_COLUMNS)
+    if len(out):
+        out["step_time_relative"] = out["step_time_ms"] / out["step_time_ms"].iloc[0]
+    return out
 
 
 def batch_spread(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per set, backend and batch size: each metric's mean, lowest and highest over repeats."""
+    """Per set, backend and batch size: each metric's mean, lowest and highest over repeats, and
+    their standard deviation (`_sd`, for the rerun interval)."""
     out = []
     for (dataset, backend, batch_size), group in rows.groupby(
         ["dataset", "backend", "batch_size"], sort=False
@@ -107,10 +115,11 @@ def batch_spread(rows: pd.DataFrame) -> pd.DataFrame:
         }
         for metric in BATCH_METRICS:
             spread = Spread.of(group[metric])
-            row[metric], row[f"{metric}_low"], row[f"{metric}_high"] = (
+            row[metric], row[f"{metric}_low"], row[f"{metric}_high"], row[f"{metric}_sd"] = (
                 spread.mean,
                 spread.low,
                 spread.high,
+                spread.sd,
             )
         out.append(row)
     return pd.DataFrame(out)
@@ -126,7 +135,11 @@ def spread_at(summary: pd.DataFrame, metric: str, batch_size: int) -> Spread:
     if not np.isfinite(mean):
         return Spread.of([])
     return Spread(
-        mean, float(item[f"{metric}_low"]), float(item[f"{metric}_high"]), int(item["repeats"])
+        mean,
+        float(item[f"{metric}_low"]),
+        float(item[f"{metric}_high"]),
+        int(item["repeats"]),
+        float(item[f"{metric}_sd"]),
     )
 
 
