@@ -401,18 +401,18 @@ def thesis(
 def validate(study: StudyFile, set_: SetOption = None) -> None:
     """Check a study file (and its dataset) without running anything."""
     from leantune.spec import load_spec
-    from leantune.study import prepare_study
+    from leantune.study import check_study
 
-    prepared = prepare_study(load_spec(study, set_ or []))
-    search = prepared.spec.search
+    checked = check_study(load_spec(study, set_ or []))
+    search = checked.spec.search
     axes = ", ".join(
         f"{name} {len(values)}" if isinstance(values, list) else f"{name} {values}"
-        for name, values in prepared.param_space.items()
+        for name, values in checked.param_space.items()
     )
     how = "" if search.method == "grid" else f" sampled by {search.method}"
     stdout.print(
-        f"[green]ok[/]: {prepared.dataset.describe()}\n"
-        f"  {prepared.n_trials} configs{how} ({axes}) × {len(prepared.splits.folds)} folds",
+        f"[green]ok[/]: {checked.dataset.describe()}\n"
+        f"  {checked.n_trials} configs{how} ({axes}) × {checked.n_folds} folds",
         highlight=False,
     )
 
