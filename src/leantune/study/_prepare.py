@@ -1,7 +1,8 @@
 """Everything checked and resolved before a study starts: data loaded, grid known, paths free.
 
-`prepare_study` raises LeantuneError for any problem and creates no file, database or process,
-so `leantune validate` and `leantune run` reject the same mistakes at the same point.
+`prepare_study` raises LeantuneError for any problem and creates no file, database or process.
+`check_study`, behind `leantune validate`, makes the same checks in the same order on the folds'
+sizes instead of the folds, so both reject the same mistakes at the same point.
 """
 
 from __future__ import annotations
