@@ -535,8 +535,8 @@ def main() -> None:
     import gc
 
     # A study imports Ray, MLflow, scikit-learn and pandas: ~440,000 objects, which each full
-    # collection walks (~0.2 s of CPU each, three in a study's start-up, none of them freeing
-    # anything to speak of). Full collections come ten times rarer; young ones as before.
+    # collection walks (0.1-0.2 s of CPU; three in a study's start-up, seven in the quickstart,
+    # freeing next to nothing). Full collections come ten times rarer; young ones as before.
     gc.set_threshold(*gc.get_threshold()[:2], 100)
     try:
         app()
