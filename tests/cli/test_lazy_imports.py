@@ -1,4 +1,5 @@
-"""Commands that run nothing load nothing heavy: no Ray, MLflow or matplotlib in the process."""
+"""Commands that run nothing load nothing heavy: no Ray, MLflow, scikit-learn or matplotlib in
+the process."""
 
 import json
 import subprocess
@@ -15,16 +16,26 @@ from typer.testing import CliRunner
 from leantune.cli import app
 codes = [CliRunner().invoke(app, args).exit_code for args in json.loads(sys.argv[1])]
 import leantune.engine, leantune.study._ledger, leantune.study._state, leantune.trials
-heavy = sorted({name.split(".")[0] for name in sys.modules} & {"ray", "mlflow", "matplotlib"})
+heavy = {"ray", "mlflow", "sklearn", "matplotlib"}
+heavy = sorted({name.split(".")[0] for name in sys.modules} & heavy)
 print(json.dumps({"codes": codes, "heavy": heavy}))
 """
 
 
-def test_validate_datasets_and_help_import_neither_ray_nor_mlflow_nor_matplotlib(tmp_path):
+def test_validate_schema_datasets_and_help_import_no_ray_mlflow_sklearn_or_matplotlib(tmp_path):
+    rows = "\n".join(f"{i % 7},{i % 5},{i % 2}" for i in range(60))
+    (tmp_path / "rows.csv").write_text(f"a,b,label\n{rows}\n")
+    (tmp_path / "file.yaml").write_text(
+        "name: rows\ndataset: {source: file, path: rows.csv, target: label}\nmodel: logistic\n"
+        "search: {space: {batch_size: [8]}}\n"
+    )
     commands = [
         ["--help"],
         ["run", "--help"],
         ["validate", str(REPO / "examples" / "quickstart.yaml")],
+        ["validate", str(tmp_path / "file.yaml")],
+        ["schema"],
+        ["schema", "--markdown"],
         ["datasets", "--cache-dir", str(tmp_path)],
     ]
     probe = subprocess.run(
@@ -36,7 +47,7 @@ def test_validate_datasets_and_help_import_neither_ray_nor_mlflow_nor_matplotlib
     )
     assert probe.returncode == 0, probe.stderr
     seen = json.loads(probe.stdout.strip().splitlines()[-1])
-    assert seen["codes"] == [0, 0, 0, 0]
+    assert seen["codes"] == [0] * len(commands)
     assert seen["heavy"] == []
 
 

@@ -118,3 +118,25 @@ def test_the_pmlb_cache_comes_from_the_spec_then_the_environment(tmp_path, monke
 def test_a_pmlb_load_from_the_spec_uses_its_cache_dir(shared_pmlb):
     data = load_dataset(DatasetSpec(source="pmlb", name="529_pollen", cache_dir=shared_pmlb))
     assert data.X.shape == (3848, 4) and data.provenance["location"].startswith(str(shared_pmlb))
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "diabetes", "digits", "iris", "wine"])
+def test_a_builtins_known_shape_is_its_loaders(name):
+    from leantune.datasets import BUILTINS, load_sklearn, sklearn_shape
+
+    loaded, shape = load_sklearn(name), sklearn_shape(name)
+    assert shape.X.shape == loaded.X.shape == (BUILTINS[name].rows, BUILTINS[name].features)
+    assert shape.task == loaded.task == BUILTINS[name].task
+    assert shape.n_classes == loaded.n_classes == BUILTINS[name].classes
+    if loaded.task == "classification":
+        np.testing.assert_array_equal(np.bincount(shape.y), np.bincount(loaded.y))
+        assert tuple(np.bincount(loaded.y)) == BUILTINS[name].class_rows
+
+
+def test_a_builtin_for_another_task_or_a_subsample_is_loaded_even_for_checks():
+    from leantune.datasets import sklearn_shape
+
+    assert sklearn_shape("iris", "regression") is None
+    sampled = DatasetSpec(source="sklearn", name="digits", subsample={"rows": 500})
+    data = load_dataset(sampled, shape_only=True)
+    assert data.n_rows == 500 and not data.provenance.get("shape_only")

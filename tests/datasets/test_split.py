@@ -68,3 +68,44 @@ def test_a_class_with_a_single_row_cannot_be_stratified():
     data = build_dataset("rare", np.random.default_rng(0).normal(size=(21, 2)), y, task=None)
     with pytest.raises(DatasetError, match="has only 1 row"):
         _splits(data, folds=2)
+
+
+@pytest.mark.parametrize(
+    ("rows", "task", "test_size", "folds", "holdout"),
+    [
+        (150, "classification", 0.3, 2, 0.2),
+        (569, "classification", 0.3, 3, 0.2),
+        (569, "classification", 0.25, 5, 0.2),
+        (101, "classification", 0.33, 7, 0.2),
+        (442, "regression", 0.3, 5, 0.2),
+        (443, "regression", 0.17, 4, 0.2),
+        (442, "regression", 0.3, 1, 0.25),
+        (150, "classification", 0.3, 1, 0.2),
+    ],
+)
+def test_fold_train_rows_is_what_the_splits_give(rows, task, test_size, folds, holdout):
+    from leantune.datasets import fold_train_rows
+
+    rng = np.random.default_rng(rows)
+    # Uneven classes, so stratified folds differ from plain ones.
+    y = (
+        rng.choice(3, size=rows, p=[0.5, 0.3, 0.2])
+        if task == "classification"
+        else rng.random(rows)
+    )
+    data = build_dataset("d", rng.random((rows, 3)), y, task=task)
+    options = dict(test_size=test_size, cv_folds=folds, holdout_size=holdout, seed=0)
+    assert fold_train_rows(data, **options) == make_splits(data, **options).min_fold_train_size
+
+
+def test_fold_train_rows_refuses_what_the_splits_refuse():
+    from leantune.datasets import fold_train_rows
+
+    few = build_dataset("few", np.zeros((6, 2)), [0, 0, 0, 1, 1, 1], task="classification")
+    huge = build_dataset("huge", np.array([[1e300], [-1e300]] * 10), [0.0, 1.0] * 10, task=None)
+    for data, message in ((few, "stratified folds"), (huge, "too large to standardise")):
+        options = dict(test_size=0.3, cv_folds=4, holdout_size=0.2, seed=0)
+        with pytest.raises(DatasetError, match=message):
+            make_splits(data, **options)
+        with pytest.raises(DatasetError, match=message):
+            fold_train_rows(data, **options)

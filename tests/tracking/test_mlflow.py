@@ -13,7 +13,8 @@ def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
     tracker.start_trial("t1", "logistic-b16", {"batch_size": 16})
     for step in range(1, 1501):  # more than one log_batch worth of points
         tracker.log_report("t1", {"step": step, "val_loss": 1.0 / step, "fold": 0, "ok": True})
-    tracker.end_trial("t1", "stopped", {"leantune.stop_metric": "memory_mb"})
+    many = {f"note.{i}": str(i) for i in range(150)}  # more than one log_batch worth of tags
+    tracker.end_trial("t1", "stopped", {"leantune.stop_metric": "memory_mb", **many})
     artifact = tmp_path / "summary.json"
     artifact.write_text("{}")
     tracker.end_study({"best": 0.9}, {"leantune.outcome": "completed"}, [artifact])
@@ -24,6 +25,7 @@ def test_a_study_and_its_trials_land_in_a_real_sqlite_store(tmp_path):
     parent, child = runs["study-1"], runs["logistic-b16"]
     assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
     assert child.data.tags["leantune.status"] == "stopped"
+    assert many.items() <= child.data.tags.items()
     assert child.data.params == {"batch_size": "16"}
     history = client.get_metric_history(child.info.run_id, "val_loss")
     assert [m.step for m in history] == list(range(1, 1501))

@@ -9,18 +9,22 @@ from leantune.datasets._file import load_file
 from leantune.datasets._memory import load_memory
 from leantune.datasets._pmlb import THESIS_DATASETS, default_cache_dir, load_pmlb
 from leantune.datasets._prepare import build_dataset, infer_task
-from leantune.datasets._sklearn import BUILTINS, load_sklearn
-from leantune.datasets._split import Fold, Splits, make_splits
+from leantune.datasets._sklearn import BUILTINS, load_sklearn, sklearn_shape
+from leantune.datasets._split import Fold, Splits, fold_train_rows, make_splits
 from leantune.datasets._subsample import subsample
 from leantune.datasets._synthetic import load_synthetic_like, make_synthetic
 from leantune.errors import DatasetError
 from leantune.spec import DatasetSpec
 
 
-def load_dataset(spec: DatasetSpec, given: Dataset | None = None) -> Dataset:
+def load_dataset(
+    spec: DatasetSpec, given: Dataset | None = None, *, shape_only: bool = False
+) -> Dataset:
     """Load and check the dataset a study names, and draw its subsample if the spec asks for
-    one. `given`: the data of source `memory` (leantune.run(spec, X=..., y=...)). Raises
-    DatasetError with a clear message."""
+    one. `given`: the data of source `memory` (leantune.run(spec, X=..., y=...)).
+    `shape_only`: for checks only; a scikit-learn built-in may then come as its shape and
+    class sizes with zeros for values, which loads no scikit-learn. Raises DatasetError with
+    a clear message."""
     if spec.source == "memory" and given is None:
         raise DatasetError(
             "dataset: source 'memory' takes its rows from Python, leantune.run(spec, X=..., "
@@ -31,19 +35,28 @@ def load_dataset(spec: DatasetSpec, given: Dataset | None = None) -> Dataset:
             f"dataset.source: data was given in Python, so it must be 'memory' (or left out); "
             f"got {spec.source!r}"
         )
+    if shape_only and spec.source == "sklearn" and spec.subsample is None:
+        _check_builtin(spec)
+        shape = sklearn_shape(spec.name, spec.task)
+        if shape is not None:
+            return shape
     data = given if given is not None else _load(spec)
     if spec.subsample is None:
         return data
     return subsample(data, spec.subsample.rows, spec.subsample.seed)
 
 
+def _check_builtin(spec: DatasetSpec) -> None:
+    if spec.name not in BUILTINS:
+        raise DatasetError(
+            f"dataset.name: must be one of {', '.join(sorted(BUILTINS))} for source "
+            f"'sklearn'; got {spec.name!r}"
+        )
+
+
 def _load(spec: DatasetSpec) -> Dataset:
     if spec.source == "sklearn":
-        if spec.name not in BUILTINS:
-            raise DatasetError(
-                f"dataset.name: must be one of {', '.join(sorted(BUILTINS))} for source "
-                f"'sklearn'; got {spec.name!r}"
-            )
+        _check_builtin(spec)
         return load_sklearn(spec.name, spec.task)
     if spec.source == "file":
         return load_file(
@@ -71,6 +84,7 @@ __all__ = [
     "Splits",
     "build_dataset",
     "default_cache_dir",
+    "fold_train_rows",
     "infer_task",
     "list_datasets",
     "load_dataset",
@@ -82,5 +96,6 @@ __all__ = [
     "make_splits",
     "make_synthetic",
     "pmlb_shape",
+    "sklearn_shape",
     "subsample",
 ]

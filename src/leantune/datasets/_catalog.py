@@ -8,8 +8,9 @@ and building synthetic stand-ins work offline and never read a data file.
 from __future__ import annotations
 
 import csv
+import importlib.metadata
+import importlib.util
 import io
-import pkgutil
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from leantune.datasets._pmlb import (
     resolve_cache_dir,
     stored_names,
 )
-from leantune.datasets._sklearn import BUILTINS
+from leantune.datasets._sklearn import BUILTINS, loader_name
 from leantune.errors import DatasetError
 
 SUMMARY_FILE = "summary_stats.tsv"
@@ -75,10 +76,8 @@ def pmlb_shape(name: str, cache_dir: Path | str | None = None) -> DatasetShape |
                     f"dataset {name!r}: {path} is not a PMLB summary_stats.tsv (a tab-separated "
                     f"header and one row with n_instances, n_features, n_classes, task): {error!r}"
                 ) from None
-    import pmlb  # with pandas, seconds: only for PMLB sets
-
     bundled = _bundled_summary()
-    location = f"pmlb {pmlb.__version__} all_summary_stats.tsv"
+    location = f"pmlb {importlib.metadata.version('pmlb')} all_summary_stats.tsv"
     for candidate in stored_names(name):
         if candidate in bundled:
             return _shape(name, bundled[candidate], location)
@@ -120,19 +119,17 @@ def _pmlb_info(name: str, cache_dir: Path) -> DatasetInfo:
 
 
 def _sklearn_info(name: str) -> DatasetInfo:
-    loader, task = BUILTINS[name]
-    # They are small and ship with scikit-learn: reading one takes milliseconds.
-    X, y = loader(return_X_y=True)
+    builtin = BUILTINS[name]
     return DatasetInfo(
         name=name,
         source="sklearn",
         cached=True,
-        rows=int(X.shape[0]),
-        features=int(X.shape[1]),
-        task=task,
-        classes=len(set(y.tolist())) if task == "classification" else None,
-        location=f"sklearn.datasets.load_{name}",
-        shape_from=f"sklearn.datasets.load_{name}",
+        rows=builtin.rows,
+        features=builtin.features,
+        task=builtin.task,
+        classes=builtin.classes,
+        location=loader_name(name),
+        shape_from=loader_name(name),
     )
 
 
@@ -153,8 +150,12 @@ def _shape(name: str, row: dict[str, str], location: str) -> DatasetShape:
 
 @cache
 def _bundled_summary() -> dict[str, dict[str, str]]:
-    data = pkgutil.get_data("pmlb", "all_summary_stats.tsv")
-    if data is None:  # pragma: no cover (a pmlb without its table)
+    # Read from pmlb's folder without importing pmlb, which loads pandas (a fraction of a
+    # second `leantune datasets` would otherwise spend).
+    found = importlib.util.find_spec("pmlb")
+    folders = found.submodule_search_locations if found else None
+    table = Path(next(iter(folders))) / "all_summary_stats.tsv" if folders else None
+    if table is None or not table.is_file():  # pragma: no cover (a pmlb without its table)
         return {}
-    rows = csv.DictReader(io.StringIO(data.decode("utf-8")), delimiter="\t")
+    rows = csv.DictReader(io.StringIO(table.read_text(encoding="utf-8")), delimiter="\t")
     return {row["dataset"]: row for row in rows}

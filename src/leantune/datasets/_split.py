@@ -11,8 +11,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._prepare import chunk_rows
@@ -46,6 +44,9 @@ def make_splits(
     data: Dataset, *, test_size: float, cv_folds: int, holdout_size: float, seed: int
 ) -> Splits:
     """Split 70/30 (by default), stratified for classification, then fold the training part."""
+    # Here, not at the top: `leantune datasets` reads this package and loads no scikit-learn.
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
     stratify = data.task == "classification"
     _check_sizes(data, test_size=test_size, cv_folds=cv_folds, stratify=stratify)
     rows = np.arange(data.n_rows)
@@ -82,6 +83,37 @@ def make_splits(
     refit = _fold(data.X, train_idx, test_idx)
     _check_scaling(data, [*folds, refit])
     return Splits(train_idx, test_idx, folds, refit)
+
+
+def fold_train_rows(
+    data: Dataset, *, test_size: float, cv_folds: int, holdout_size: float, seed: int
+) -> int:
+    """The smallest training fold's rows that `make_splits` would give, after every check it
+    makes, with no split built: `leantune validate` then loads no scikit-learn (most of a
+    second). Sizes follow scikit-learn's rules: the test part holds ceil(test_size · n) rows,
+    and a K-fold test fold, stratified or not, at most ceil(n_train / K). Where sizes alone
+    cannot tell (a stratified holdout's class counts, values large enough that a fold's
+    scaling might overflow), the splits are built."""
+    stratify = data.task == "classification"
+    if (cv_folds == 1 and stratify) or not _scaling_is_finite(data):
+        splits = make_splits(
+            data, test_size=test_size, cv_folds=cv_folds, holdout_size=holdout_size, seed=seed
+        )
+        return splits.min_fold_train_size
+    _check_sizes(data, test_size=test_size, cv_folds=cv_folds, stratify=stratify)
+    n_train = data.n_rows - math.ceil(test_size * data.n_rows)
+    if cv_folds == 1:
+        return n_train - math.ceil(holdout_size * n_train)
+    return n_train - math.ceil(n_train / cv_folds)
+
+
+def _scaling_is_finite(data: Dataset) -> bool:
+    """Whether no fold's mean or variance can overflow: every deviation, square and sum of
+    squares stays within float64 when |x| · 4n is below the square root of its largest value."""
+    if data.n_rows == 0:
+        return True
+    largest = max(abs(float(data.X.max())), abs(float(data.X.min())))
+    return largest * 4 * data.n_rows < math.sqrt(np.finfo(np.float64).max)
 
 
 def _check_scaling(data: Dataset, folds: list[Fold]) -> None:
@@ -129,6 +161,8 @@ def _fits_every_class(n_part: int, n_rows: int, n_classes: int) -> bool:
 def _fold(X: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray) -> Fold:
     # Fitted a block of training rows at a time: `X[train_idx]` whole would copy most of the
     # dataset (130 MB of kddcup's 160) once per fold.
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler()
     step = chunk_rows(X)
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing columns are refused after

@@ -154,6 +154,11 @@ def train_trial(
     `memory_limit_mb` caps the memory the trial may add to its process (see MemoryCap);
     `faults` are test-only misbehaviour (see leantune.engine._faults).
     """
+    # The built-in models load scikit-learn on first use, so that `leantune validate` never
+    # does. A trial loads it first: before the thread limits (they cover the libraries loaded
+    # by then, its OpenMP among them) and before the memory baseline (it adds ~60 MB).
+    import sklearn.linear_model  # noqa: F401
+
     # Native thread pools get the trial's own CPUs only, so trials side by side stay honest.
     # Entered first: setting the limits is set-up, not training time.
     with thread_pools().limit(limits=cpus):

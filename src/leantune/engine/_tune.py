@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import ray
+
+# The trials' own library, loaded with this module, which a worker imports with the trainable:
+# the built-in models load it on first use only (for `validate`), and a trial would else start
+# by importing it.
+import sklearn.linear_model  # noqa: F401
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 

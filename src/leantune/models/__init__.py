@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import SGDClassifier, SGDRegressor
 
 LossFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -87,6 +86,10 @@ class ModelKind:
             )
         if backend != "sklearn":
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        # Here, not at the top: the spec reads this module, and `validate`, `schema` and
+        # `datasets` load no scikit-learn (most of a second).
+        from sklearn.linear_model import SGDClassifier, SGDRegressor
+
         # shuffle=False: leantune orders the rows itself (seeded, per epoch), so a step is
         # exactly the batch it was given. Constant schedule: eta0 is the learning rate.
         options = dict(

@@ -1,6 +1,6 @@
 """A study from start to finish: prepare and check, search, pick, refit, record.
 
-Each name is imported on first use, so `leantune validate` (which needs only `prepare_study`)
+Each name is imported on first use, so `leantune validate` (which needs only `check_study`)
 loads neither Ray, MLflow nor matplotlib.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from leantune.study._compare import ComparisonResult, run_comparison
     from leantune.study._loaded import load_study
-    from leantune.study._prepare import PreparedStudy, prepare_study
+    from leantune.study._prepare import CheckedStudy, PreparedStudy, check_study, prepare_study
     from leantune.study._results import FinalModel
     from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
     from leantune.study._thesis import ThesisOptions, ThesisResult, run_thesis
@@ -22,7 +22,9 @@ _HOMES = {
     "ComparisonResult": "_compare",
     "run_comparison": "_compare",
     "load_study": "_loaded",
+    "CheckedStudy": "_prepare",
     "PreparedStudy": "_prepare",
+    "check_study": "_prepare",
     "prepare_study": "_prepare",
     "FinalModel": "_results",
     "StudyInterrupted": "_runner",
@@ -48,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CheckedStudy",
     "ComparisonResult",
     "FinalModel",
     "PreparedStudy",
@@ -55,6 +58,7 @@ __all__ = [
     "StudyResult",
     "ThesisOptions",
     "ThesisResult",
+    "check_study",
     "load_histories",
     "load_study",
     "predictive_vs_reactive",

@@ -1,7 +1,8 @@
 """Everything checked and resolved before a study starts: data loaded, grid known, paths free.
 
-`prepare_study` raises LeantuneError for any problem and creates no file, database or process,
-so `leantune validate` and `leantune run` reject the same mistakes at the same point.
+`prepare_study` raises LeantuneError for any problem and creates no file, database or process.
+`check_study`, behind `leantune validate`, makes the same checks in the same order on the folds'
+sizes instead of the folds, so both reject the same mistakes at the same point.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from leantune.datasets import Dataset, Splits, load_dataset, make_splits
+from leantune.datasets import Dataset, Splits, fold_train_rows, load_dataset, make_splits
 from leantune.engine import LogUniform
 from leantune.errors import SpecError
 from leantune.metrics import MemoryLimit, memory_limit
@@ -45,9 +46,21 @@ class PreparedStudy:
 
     @property
     def n_trials(self) -> int:
-        if self.spec.search.method != "grid":
-            return int(self.spec.search.num_samples or 0)
-        return math.prod(len(values) for values in self.param_space.values())
+        return _n_trials(self.spec, self.param_space)
+
+
+@dataclass(frozen=True)
+class CheckedStudy:
+    """What `leantune validate` shows of a study that `prepare_study` would accept."""
+
+    spec: StudySpec
+    dataset: Dataset
+    param_space: dict[str, Any]
+    n_folds: int
+
+    @property
+    def n_trials(self) -> int:
+        return _n_trials(self.spec, self.param_space)
 
 
 def prepare_study(
@@ -57,20 +70,46 @@ def prepare_study(
     holds the study's earlier sessions. `data`: rows given in Python (dataset source memory).
     `trainable`: the training function of the spec's `trainable: true` model."""
     _check_trainable(spec, trainable)
-    dataset = load_dataset(spec.dataset, data)
+    dataset = _load(spec, data)
+    splits = make_splits(dataset, **_split_options(spec))
+    param_space = _param_space(spec, dataset, splits.min_fold_train_size)
+    run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)
+    preflight(spec, run_dir, resume=resume)
+    return PreparedStudy(
+        spec, dataset, splits, param_space, run_dir, memory_limit(), trainable=trainable
+    )
+
+
+def check_study(spec: StudySpec) -> CheckedStudy:
+    """Every check of `prepare_study` on a study file, with the folds' sizes in place of the
+    folds, so that scikit-learn stays unloaded unless the dataset needs it."""
+    _check_trainable(spec, None)
+    dataset = _load(spec, None, shape_only=True)
+    param_space = _param_space(spec, dataset, fold_train_rows(dataset, **_split_options(spec)))
+    preflight(spec, _run_dir(spec), resume=False)
+    return CheckedStudy(spec, dataset, param_space, spec.validation.cv_folds)
+
+
+def _load(spec: StudySpec, data: Dataset | None, *, shape_only: bool = False) -> Dataset:
+    dataset = load_dataset(spec.dataset, data, shape_only=shape_only)
     if dataset.task != spec.task:
         raise SpecError(
             f"model: {spec.model_names} needs a {spec.task} dataset, but {dataset.name!r} is "
             f"{dataset.task} (set dataset.task if the inferred task is wrong)"
         )
-    splits = make_splits(
-        dataset,
-        test_size=spec.validation.test_size,
-        cv_folds=spec.validation.cv_folds,
-        holdout_size=spec.validation.holdout_size,
-        seed=spec.training.seed,
-    )
-    fold_rows = splits.min_fold_train_size
+    return dataset
+
+
+def _split_options(spec: StudySpec) -> dict[str, Any]:
+    return {
+        "test_size": spec.validation.test_size,
+        "cv_folds": spec.validation.cv_folds,
+        "holdout_size": spec.validation.holdout_size,
+        "seed": spec.training.seed,
+    }
+
+
+def _param_space(spec: StudySpec, dataset: Dataset, fold_rows: int) -> dict[str, Any]:
     space = spec.search.space
     batch_sizes = space.batch_size.resolve(fold_rows)
     too_big = [b for b in batch_sizes if b > fold_rows]
@@ -95,11 +134,13 @@ def prepare_study(
             param_space[name] = LogUniform(axis.lower, axis.upper)
         else:
             param_space[name] = axis.resolve(fold_rows)
-    run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)
-    preflight(spec, run_dir, resume=resume)
-    return PreparedStudy(
-        spec, dataset, splits, param_space, run_dir, memory_limit(), trainable=trainable
-    )
+    return param_space
+
+
+def _n_trials(spec: StudySpec, param_space: dict[str, Any]) -> int:
+    if spec.search.method != "grid":
+        return int(spec.search.num_samples or 0)
+    return math.prod(len(values) for values in param_space.values())
 
 
 def _check_trainable(spec: StudySpec, trainable: Any) -> None:

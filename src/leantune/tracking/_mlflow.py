@@ -336,9 +336,16 @@ class MlflowTracker:
         run_id = self._trial_runs[trial_id]
         if trial_id in self._adopted:
             metrics = self._missing(run_id, metrics)
-        for start in range(0, len(metrics), _MAX_METRICS):
+        # The points and the closing tags go in one call: each call costs the driver ~3 ms of
+        # CPU whatever it holds (its own session, run lookup and commits), a point ~0.1 ms.
+        tag_items = _tag_items(tags)
+        first_tags, tag_items = tag_items[:_MAX_TAGS], tag_items[_MAX_TAGS:]
+        room = _MAX_METRICS - len(first_tags)  # MLflow's limit is on a call's entries in all
+        self.client.log_batch(run_id, metrics=metrics[:room], tags=first_tags)
+        for start in range(room, len(metrics), _MAX_METRICS):
             self.client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS])
-        self._log_tags(run_id, tags)
+        for start in range(0, len(tag_items), _MAX_TAGS):
+            self.client.log_batch(run_id, tags=tag_items[start : start + _MAX_TAGS])
         self.client.set_terminated(run_id, _STATUS.get(status, "FINISHED"))
 
     def _missing(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
@@ -377,20 +384,19 @@ class MlflowTracker:
             self.client.log_batch(run_id, params=items[start : start + _MAX_PARAMS])
 
     def _log_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        replaced = Replacements()
-        items = [RunTag(k, v) for k, v in texts(dict(tags), MAX_TAG_VALUE, replaced, "tag")]
-        if replaced:
-            items += [
-                RunTag(k, v)
-                for k, v in texts(
-                    {"leantune.replaced_tags": replaced.describe()},
-                    MAX_TAG_VALUE,
-                    Replacements(),
-                    "tag",
-                )
-            ]
+        items = _tag_items(tags)
         for start in range(0, len(items), _MAX_TAGS):
             self.client.log_batch(run_id, tags=items[start : start + _MAX_TAGS])
+
+
+def _tag_items(tags: Mapping[str, str]) -> list[RunTag]:
+    """Tags as MLflow stores them: a value over its limit in parts, and a note that says so."""
+    replaced = Replacements()
+    items = [RunTag(k, v) for k, v in texts(dict(tags), MAX_TAG_VALUE, replaced, "tag")]
+    if replaced:
+        note = {"leantune.replaced_tags": replaced.describe()}
+        items += [RunTag(k, v) for k, v in texts(note, MAX_TAG_VALUE, Replacements(), "tag")]
+    return items
 
 
 def _progress(report: Mapping[str, Any]) -> str:
