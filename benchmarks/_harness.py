@@ -93,6 +93,13 @@ def command() -> str:
     return " ".join([".venv/bin/python", str(script), *arguments])
 
 
+def markdown_table(frame: Any) -> list[str]:
+    """A pandas frame as the lines of a markdown table (pandas' own needs `tabulate`)."""
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    return [header, rule, *("| " + " | ".join(map(str, row)) + " |" for row in frame.values)]
+
+
 def spread(values: Sequence[float], digits: int = 3) -> str:
     """'median (min–max)'."""
     return (

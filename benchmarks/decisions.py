@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from _harness import finish, parser, pmlb_cache
+from _harness import finish, markdown_table, parser, pmlb_cache
 
 DATASETS = {
     "breast_cancer": {"source": "sklearn", "name": "breast_cancer"},
@@ -236,12 +236,6 @@ def _worker_growth(run: Any, root: Path, trials: int) -> dict[str, float]:
     }
 
 
-def _markdown(frame: pd.DataFrame) -> list[str]:
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    return [header, rule, *("| " + " | ".join(map(str, row)) + " |" for row in frame.values)]
-
-
 def _twin_spread(trials: pd.DataFrame) -> float:
     """The widest spread of memory_mb among configs of one model and batch size."""
     groups = trials.groupby(["model", "batch_size"]).memory_mb
@@ -285,7 +279,7 @@ def _section(frame: pd.DataFrame, memory: pd.DataFrame, growth: dict[str, float]
         "one core. scikit-learn's partial_fit updates once per sample, so here batch size "
         f"changes what a step costs, not what is learned. Goals: {GOALS}.",
         "",
-        *_markdown(shown),
+        *markdown_table(shown),
         "",
         *totals,
         f"- CPU saved, now ÷ before: {now_saved / before_saved:.2f} in all; "

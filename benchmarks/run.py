@@ -28,6 +28,7 @@ FIGURES = {
     "P4": "memory_per_worker.py",
     "P5": "step_cost.py",
     "P6": "decisions.py",
+    "P7": "example_limits.py",
 }
 
 

@@ -1,5 +1,5 @@
 """The quickstart shows what it claims: the configs that cannot fit its training-time limit
-(batch 1 and 2, at least 2.2 times over it) are stopped or skipped, the rest (batch 128 and
+(batch 1 and 2, at least twice over it) are stopped or skipped, the rest (batch 128 and
 256, under a quarter of it on a quiet machine) finish feasible, whatever else the machine is
 doing."""
 
