@@ -13,10 +13,9 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -25,29 +24,6 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
-
-
-_STREAM = """
-import time
-import numpy as np
-a, b = np.ones(2**25), np.empty(2**25)  # 256 MiB each: far beyond any cache
-end = time.monotonic() + {seconds}
-while time.monotonic() < end:
-    np.copyto(b, a)
-"""
-
-
-@contextlib.contextmanager
-def memory_hog(seconds: float = 120.0) -> Iterator[subprocess.Popen]:
-    """Another job that spins one core streaming memory (copying 256 MiB over and over): unlike
-    leantune.testing.cpu_hog's spin loop, it competes for the shared cache and memory bandwidth.
-    Stops by itself after `seconds`; killed when the block ends."""
-    hog = subprocess.Popen([sys.executable, "-c", _STREAM.format(seconds=float(seconds))])
-    try:
-        yield hog
-    finally:
-        hog.kill()
-        hog.wait()
 
 
 def pmlb_cache() -> Path:

@@ -21,15 +21,16 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 from step_cost import _minibatch_step, _sklearn_step
 from threadpoolctl import threadpool_limits
 
-from leantune.testing import cpu_hog
+from leantune.testing import cpu_hog, memory_hog
 
-from _harness import finish, machine, memory_hog, parser, pmlb_cache
+from _harness import alternate, finish, machine, parser, pmlb_cache
 
 clock = time.thread_time
 CONDITIONS = {
@@ -77,23 +78,24 @@ def main() -> None:
         "reference: Python loop": lambda: _python_loop(budget),
         "reference: 128×128 matmul": lambda: _matmul(budget, rng),
     }
+
+    def one_round(condition: str) -> dict[str, float]:
+        """Every workload once, beside the condition's hogs."""
+        with contextlib.ExitStack() as hogs:
+            for hog in CONDITIONS[condition]:
+                hogs.enter_context(hog(60))
+            time.sleep(1.0 if CONDITIONS[condition] else 0)  # the hogs get going
+            return {name: workload() for name, workload in workloads.items()}
+
     os.nice(15)
-    readings: dict[str, dict[str, list[float]]] = {
-        c: {w: [] for w in workloads} for c in CONDITIONS
-    }
     with threadpool_limits(limits=1):
         for workload in workloads.values():  # compile and warm every arm first
             workload()
-        names = list(CONDITIONS)
-        for repetition in range(repeats):
-            shift = repetition % len(names)
-            for condition in names[shift:] + names[:shift]:
-                with contextlib.ExitStack() as hogs:
-                    for hog in CONDITIONS[condition]:
-                        hogs.enter_context(hog(60))
-                    time.sleep(1.0 if CONDITIONS[condition] else 0)  # the hogs get going
-                    for name, workload in workloads.items():
-                        readings[condition][name].append(workload())
+        rounds = alternate({c: partial(one_round, c) for c in CONDITIONS}, repeats)
+    readings = {
+        condition: {name: [one[name] for one in done] for name in workloads}
+        for condition, done in rounds.items()
+    }
     load = os.getloadavg()
     lines = [
         "## CPU time beside a CPU hog",

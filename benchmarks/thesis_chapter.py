@@ -30,9 +30,7 @@ from leantune.report._reproduce import (
     verdicts_kept,
 )
 from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
-from leantune.testing import cpu_hog
-
-from _harness import memory_hog
+from leantune.testing import cpu_hog, memory_hog
 
 REDUCED_GRID = {
     "batch_size": {"pow2": [1, "max"]},

@@ -137,9 +137,26 @@ def cpu_hog(seconds: float = 120.0) -> Iterator[subprocess.Popen]:
     It stops by itself when its time is up, and is killed when the block ends, so a failing
     test or benchmark never leaves it running.
     """
-    spin = f"import time\nend = time.monotonic() + {float(seconds)}\n"
-    spin += "while time.monotonic() < end: pass"
-    hog = subprocess.Popen([sys.executable, "-c", spin])
+    with _hog("pass", seconds) as hog:
+        yield hog
+
+
+@contextlib.contextmanager
+def memory_hog(seconds: float = 120.0) -> Iterator[subprocess.Popen]:
+    """Another job that spins one core streaming memory (copying 256 MiB over and over): unlike
+    cpu_hog's spin loop, it competes for the shared cache and memory bandwidth. Stops and is
+    killed as cpu_hog is."""
+    setup = "import numpy as np\na, b = np.ones(2**25), np.empty(2**25)  # far beyond any cache"
+    with _hog("np.copyto(b, a)", seconds, setup) as hog:
+        yield hog
+
+
+@contextlib.contextmanager
+def _hog(work: str, seconds: float, setup: str = "") -> Iterator[subprocess.Popen]:
+    """A process that repeats `work` for at most `seconds`, killed when the block ends."""
+    code = f"import time\n{setup}\nend = time.monotonic() + {float(seconds)}\n"
+    code += f"while time.monotonic() < end: {work}"
+    hog = subprocess.Popen([sys.executable, "-c", code])
     try:
         yield hog
     finally:
@@ -164,6 +181,7 @@ __all__ = [
     "ParsedReport",
     "RecordingObserver",
     "cpu_hog",
+    "memory_hog",
     "parse_report",
     "tiny_spec",
 ]
