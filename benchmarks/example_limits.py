@@ -8,7 +8,7 @@ The machine behind a project changes (scikit-learn's per-call cost differs by 15
 between VMs), so a limit tuned on one can sit on the edge of a config's cost on another. Rerun
 this on a new machine before trusting an example's claim.
 
-    .venv/bin/python benchmarks/example_limits.py            # quiet and loaded, 2 repetitions
+    .venv/bin/python benchmarks/example_limits.py --repeats 2   # quiet and loaded, twice
     .venv/bin/python benchmarks/example_limits.py --smoke    # the quickstart, once, quiet
 """
 
@@ -65,7 +65,7 @@ def main() -> None:
 
     examples = EXAMPLES[:1] if args.smoke else EXAMPLES
     loads = ("quiet",) if args.smoke else ("quiet", "loaded")
-    repeats = 1 if args.smoke else max(1, args.repeats // 2)
+    repeats = 1 if args.smoke else args.repeats
     rows: list[dict[str, Any]] = []
     for example in examples:
         limit = limit_of(example)
