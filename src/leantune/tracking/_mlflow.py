@@ -344,8 +344,7 @@ class MlflowTracker:
         self.client.log_batch(run_id, metrics=metrics[:room], tags=first_tags)
         for start in range(room, len(metrics), _MAX_METRICS):
             self.client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS])
-        for start in range(0, len(tag_items), _MAX_TAGS):
-            self.client.log_batch(run_id, tags=tag_items[start : start + _MAX_TAGS])
+        self._log_tag_items(run_id, tag_items)
         self.client.set_terminated(run_id, _STATUS.get(status, "FINISHED"))
 
     def _missing(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
@@ -384,7 +383,9 @@ class MlflowTracker:
             self.client.log_batch(run_id, params=items[start : start + _MAX_PARAMS])
 
     def _log_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        items = _tag_items(tags)
+        self._log_tag_items(run_id, _tag_items(tags))
+
+    def _log_tag_items(self, run_id: str, items: list[RunTag]) -> None:
         for start in range(0, len(items), _MAX_TAGS):
             self.client.log_batch(run_id, tags=items[start : start + _MAX_TAGS])
 
