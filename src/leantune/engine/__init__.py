@@ -42,14 +42,15 @@ _persistent.prepare_to_join()
 
 if TYPE_CHECKING:
     from leantune.engine._cluster import require_cpus
-    from leantune.engine._tune import SearchRequest, TrialFailed, run_search, start_ray, stop_ray
+    from leantune.engine._tune import RayTuneBackend, TrialFailed, start_ray, stop_ray
+    from leantune.search import SearchRequest, run_search
 
-# The names that need Ray, by the module that holds them.
+# The names that need Ray (or the search core, which imports this package), by their module.
 _NEEDS_RAY = {
     **dict.fromkeys(
-        ("SearchRequest", "TrialFailed", "run_search", "start_ray", "stop_ray"),
-        "leantune.engine._tune",
+        ("RayTuneBackend", "TrialFailed", "start_ray", "stop_ray"), "leantune.engine._tune"
     ),
+    **dict.fromkeys(("SearchRequest", "run_search"), "leantune.search"),
     "require_cpus": "leantune.engine._cluster",
 }
 
@@ -73,6 +74,7 @@ __all__ = [
     "InjectedFault",
     "LogUniform",
     "MemoryCap",
+    "RayTuneBackend",
     "ResumePoint",
     "SearchInterrupted",
     "SearchRequest",

@@ -113,6 +113,11 @@ LATENCY_EVERY_TRAIN_S = 0.25
 MIN_REPORT_ROWS = 256
 
 
+def latency_rows(features: int) -> int:
+    """Rows each latency reading predicts on, for a model of `features` inputs."""
+    return max(16, min(LATENCY_ROWS, LATENCY_BYTES // (8 * features)))
+
+
 class Diverged(Exception):
     """Training produced non-finite values; the trial ends with status `diverged`."""
 
@@ -302,8 +307,7 @@ class _TrialRun:
             estimator.start(X.shape[1], self.classes)
             untrained = estimator
         self.start_loss = self._evaluate(fold, untrained, self.report_rows)["val_loss"]
-        latency_rows = max(16, min(LATENCY_ROWS, LATENCY_BYTES // (8 * X.shape[1])))
-        self.latency_rows = (X[fold.val_idx[:latency_rows]] - mean) * inv_scale
+        self.latency_rows = (X[fold.val_idx[: latency_rows(X.shape[1])]] - mean) * inv_scale
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
         if self.model.driven:  # a training function of the user's drives the steps

@@ -49,6 +49,21 @@ class Objective:
     def value(self, reports: Sequence[Mapping[str, Any]]) -> float:
         return final_value(reports, self.metric)
 
+    def reached(self, reports: Sequence[Mapping[str, Any]]) -> float:
+        """What a trial cut short had reached: a quality metric's mean over the folds it
+        trained, each fold at its last report (the fold it was in at its last reading); any
+        other metric, its last reading. A complete trial's `value`."""
+        full = self.value(reports)
+        known = METRICS.get(self.metric)
+        if math.isfinite(full) or known is None or known.kind != "quality":
+            return full
+        by_fold: dict[Any, float] = {}
+        for report in reports:  # a fold's last report scores all its validation rows
+            value = _number(report.get(self.metric))
+            if math.isfinite(value):
+                by_fold[report.get("fold", 0)] = value
+        return float(sum(by_fold.values()) / len(by_fold)) if by_fold else math.nan
+
     def sort_key(self, value: float) -> float:
         """Lower is better, whatever the mode; NaN last."""
         if not math.isfinite(value):

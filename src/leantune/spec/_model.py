@@ -517,6 +517,10 @@ class StoppingSpec(_Section):
 
 
 class ResourcesSpec(_Section):
+    backend: Literal["ray", "in-process"] = "ray"
+    """What runs the trials. ray: Ray Tune, trials side by side (and on a cluster with
+    ray_address). in-process: one after another in leantune's own process, no Ray: for
+    debugging a study (a breakpoint in a trial stops right there) or a machine without Ray."""
     cpus_per_trial: PositiveInt = 1
     max_concurrent: PositiveInt | None = None
     """Trials at once. Default: as many as the CPUs Ray sees allow."""
@@ -765,23 +769,39 @@ class StudySpec(_Section):
             if isinstance(m, EstimatorModelSpec)
         )
 
-    def _estimator_axes(self, model: EstimatorModelSpec, index: int) -> dict[str, str]:
-        """Search axis → the estimator's constructor argument. An axis the estimator cannot
-        take is refused unless it is a default with one value (then it is not passed)."""
-        cls = load_estimator(model.estimator)
-        allowed = constructor_arguments(cls)
-        space = self.search.space
-        targets = {
+    def _estimator_targets(self, model: EstimatorModelSpec) -> dict[str, str | None]:
+        """Search axis → the estimator's constructor argument, None where it has none."""
+        allowed = constructor_arguments(load_estimator(model.estimator))
+        return {
             "batch_size": "batch_size" if "batch_size" in allowed else None,
             "alpha": "alpha" if "alpha" in allowed else None,
             "learning_rate": next((a for a in STEP_SIZE_ARGUMENTS if a in allowed), None),
         }
+
+    def unused_axes(self) -> list[str]:
+        """The axes (learning_rate, alpha) that no model of the study takes and the study file
+        does not set: they are fixed at one value, as if absent, so no config repeats."""
+        taken = set()
+        for m in self.model:
+            if isinstance(m, EstimatorModelSpec):
+                taken |= {a for a, arg in self._estimator_targets(m).items() if arg is not None}
+            else:
+                taken |= {"learning_rate", "alpha"}
+        given = self.search.space.model_fields_set
+        return [a for a in ("learning_rate", "alpha") if a not in taken and a not in given]
+
+    def _estimator_axes(self, model: EstimatorModelSpec, index: int) -> dict[str, str]:
+        """Search axis → the estimator's constructor argument. An axis the estimator cannot
+        take is not passed; it is refused only where its values would repeat this model's
+        configs: several values given, or the default's where another model takes the axis."""
+        cls = load_estimator(model.estimator)
+        space = self.search.space
+        targets = self._estimator_targets(model)
+        unused = self.unused_axes()
         axes: dict[str, str] = {}
         for axis, argument in targets.items():
             if argument is None:
-                if axis != "batch_size" and (
-                    axis in space.model_fields_set or _axis_size(getattr(space, axis)) > 1
-                ):
+                if axis not in ("batch_size", *unused) and _axis_size(getattr(space, axis)) > 1:
                     takes = (
                         f"no step-size argument ({' or '.join(STEP_SIZE_ARGUMENTS)})"
                         if axis == "learning_rate"
@@ -789,8 +809,9 @@ class StudySpec(_Section):
                     )
                     raise ValueError(
                         f"search.space.{axis}: model {model.name} ({model.estimator}) takes "
-                        f"{takes}, so its configs would repeat once per value; give "
-                        f"{axis} one value, or tune {model.name} in a study of its own"
+                        f"{takes}, so its configs would repeat once per value of "
+                        f"{axis} ({_axis_size(getattr(space, axis))} values); give {axis} one "
+                        f"value (e.g. {axis}: [0.01]), or tune {model.name} in a study of its own"
                     )
                 continue
             if argument in model.params:

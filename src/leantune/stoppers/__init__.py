@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from leantune.stoppers._any_of import AnyOf
+from leantune.stoppers._asha import AshaPolicy
 from leantune.stoppers._base import (
     CONSTRAINT_RULES,
+    QUALITY_RULES,
     Decision,
     StoppingPolicy,
     StopReason,
@@ -40,7 +42,9 @@ def from_constraints(
 __all__ = [
     "CONSTRAINT_RULES",
     "PREDICTABLE",
+    "QUALITY_RULES",
     "AnyOf",
+    "AshaPolicy",
     "ConstraintPolicy",
     "CostModel",
     "CostPrediction",

@@ -11,6 +11,9 @@ from typing import Any
 
 # Rules whose stops are about the application's limits (as opposed to learning progress).
 CONSTRAINT_RULES = ("constraint", "predictive", "skip", "quality")
+# Rules about learning progress: a trial they end broke no limit, so it stays a candidate
+# for the pick, judged on what it reached.
+QUALITY_RULES = ("prechelt", "patience", "asha")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,12 @@ class StopReason:
     @property
     def predicted(self) -> bool:
         return self.rule in ("predictive", "skip")
+
+    @property
+    def limit(self) -> bool:
+        """About the application's limits (measured, predicted or a quality floor): a trial
+        ended by it cannot be picked."""
+        return self.rule in CONSTRAINT_RULES
 
     @property
     def final(self) -> bool:
@@ -110,10 +119,15 @@ class TrialHistory(Sequence[Mapping[str, Any]]):
     """The reports of one trial so far, oldest first. Policies can read it, never change it."""
 
     def __init__(
-        self, reports: Sequence[Mapping[str, Any]], config: Mapping[str, Any] | None = None
+        self,
+        reports: Sequence[Mapping[str, Any]],
+        config: Mapping[str, Any] | None = None,
+        trial_id: str | None = None,
     ):
         self._reports = reports
         self.config: Mapping[str, Any] = MappingProxyType(dict(config or {}))
+        # Rules that keep records across trials (ASHA's rungs) tell trials apart by it.
+        self.trial_id = trial_id
 
     def __len__(self) -> int:
         return len(self._reports)
@@ -137,7 +151,7 @@ class TrialHistory(Sequence[Mapping[str, Any]]):
         start = len(self._reports)
         while start > 0 and self._reports[start - 1].get("fold") == fold:
             start -= 1
-        return TrialHistory(self._reports[start:], self.config)
+        return TrialHistory(self._reports[start:], self.config, self.trial_id)
 
     def values(self, metric: str) -> list[float]:
         """The metric's reported values, skipping reports that lack it or hold a non-number."""

@@ -83,6 +83,15 @@ def build_policy(
     return AnyOf([*policies, *quality])
 
 
+def build_limits(spec: StudySpec, memory: MemoryLimit | None = None) -> StoppingPolicy:
+    """The measured limits and quality floors, as a finished trial is judged on them: what a
+    complete record is held to when a stop arrived after the trial had finished."""
+    limits, _ = constraint_limits(spec, memory)
+    sustained = spec.stopping.constraint.sustained
+    quality: list[StoppingPolicy] = [QualityPolicy(b) for b in spec.constraints.quality()]
+    return AnyOf([from_constraints(limits, sustained=sustained), *quality])
+
+
 def build_worker_policy(
     spec: StudySpec, memory: MemoryLimit | None = None
 ) -> StoppingPolicy | None:

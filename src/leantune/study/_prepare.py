@@ -125,9 +125,14 @@ def _param_space(spec: StudySpec, dataset: Dataset, fold_rows: int) -> dict[str,
             f"training fold of {fold_rows} rows"
         )
     param_space: dict[str, Any] = {"model": spec.model_names, "batch_size": batch_sizes}
+    unused = spec.unused_axes()
     for name in ("learning_rate", "alpha"):
         axis = getattr(space, name)
-        if spec.search.method != "grid" and axis.kind == "pow10":
+        if name in unused:
+            # No model takes it: one value, not passed to any constructor, so no config
+            # repeats (configs still carry the axis, as every reader expects).
+            param_space[name] = axis.resolve(fold_rows)[:1]
+        elif spec.search.method != "grid" and axis.kind == "pow10":
             # Samplers draw from the continuous range, not only its grid points.
             param_space[name] = LogUniform(10.0**axis.low, 10.0 ** int(axis.high))
         elif axis.kind == "log":

@@ -15,17 +15,19 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from leantune.datasets import Fold
-from leantune.engine import FEASIBLE, STOPPED, TrainingPlan, TrialData, TrialRecord, train_trial
+from leantune.engine import TrainingPlan, TrialData, TrialRecord, train_trial
+from leantune.engine._trial import LATENCY_REPEATS, latency_rows
 from leantune.metrics import (
     CATALOGUE,
     CLOCKS,
     QUALITY_METRICS,
     Objective,
     final_value,
-    score_metric,
 )
 from leantune.models import model_size_bytes
+from leantune.search import pick_best
 from leantune.study._prepare import PreparedStudy
+from leantune.trials import INFEASIBLE, SKIPPED, STOPPED
 
 # "infeasible": finished, but broke a limit on the way (only with stopping off) or missed a
 # quality limit (judged at the end).
@@ -127,7 +129,7 @@ def stops_by_label(records: Sequence[TrialRecord]) -> dict[str, int]:
     counts = Counter(
         r.stop_reason.label
         for r in records
-        if r.status in (STOPPED, "skipped", "infeasible") and r.stop_reason is not None
+        if r.status in (STOPPED, SKIPPED, INFEASIBLE) and r.stop_reason is not None
     )
     return dict(counts.most_common())
 
@@ -150,58 +152,9 @@ def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
 
 
 def best_feasible(records: Sequence[TrialRecord], objective: Objective | str) -> TrialRecord | None:
-    """The feasible trial with the best value of `objective` (a task's name: its validation
-    score, the mean over folds). Quality limits are met by every feasible trial: a trial that
-    misses one ends `infeasible` (stoppers.QualityPolicy).
-
-    Exact ties are common under the sklearn backend: partial_fit updates once per sample, so
-    configs that differ only in batch size learn the same weights (not so under minibatch).
-    They go to the cheaper config, decided without the trial's own measured time, which would
-    let timing noise pick a different winner each run: first fewer planned steps, then the
-    median training time of its cost twins (the trials of the same model and batch size), then
-    the config's place in the search space's order.
-    """
-    if isinstance(objective, str):
-        objective = Objective(*score_metric(objective))  # type: ignore[arg-type]
-    values = {
-        id(r): objective.value(r.reports)
-        for r in records
-        if r.status == FEASIBLE and "cv_score_mean" in r.last
-    }
-    scored = [r for r in records if math.isfinite(values.get(id(r), math.nan))]
-    if not scored:
-        return None
-    twin_cost = _median_cost_by_twins(scored)
-    return min(
-        scored,
-        key=lambda r: (
-            objective.sort_key(values[id(r)]),
-            r.last.get("steps_planned", 0),
-            twin_cost[_twins(r)],
-            _config_order(r.config),
-        ),
-    )
-
-
-def _twins(record: TrialRecord) -> tuple[str, int]:
-    """Trials of one model and batch size do the same work; learning rate and alpha do not
-    change a step's cost."""
-    return str(record.config.get("model")), int(record.config.get("batch_size", 0))
-
-
-def _median_cost_by_twins(records: Sequence[TrialRecord]) -> dict[tuple[str, int], float]:
-    costs: dict[tuple[str, int], list[float]] = {}
-    for record in records:
-        costs.setdefault(_twins(record), []).append(float(record.last.get("train_time_s", 0.0)))
-    return {twins: float(np.median(values)) for twins, values in costs.items()}
-
-
-def _config_order(config: dict[str, Any]) -> tuple[tuple[str, int, Any], ...]:
-    """Model names alphabetically, numbers by value: the order a grid lists its configs in."""
-    return tuple(
-        (key, 0, value) if isinstance(value, int | float) else (key, 1, str(value))
-        for key, value in sorted(config.items())
-    )
+    """The chosen trial (leantune.search.pick_best), or None: kept for callers of old."""
+    pick = pick_best(records, objective)
+    return pick.record if pick else None
 
 
 @dataclass(frozen=True)
@@ -218,6 +171,11 @@ class FinalModel:
     baseline: dict[str, Any] = field(default_factory=dict)
     """The test score of a model that learned nothing: predicting the training part's mean
     (regression) or its most common class (classification). A pick no better is weak."""
+    inference_measured: str = ""
+    """What `inference_ms_per_sample` measured: the one latency figure of the shipped model."""
+    trained_steps: int | None = None
+    """Steps per fold the refit trained where a quality rule had ended the trial early (it is
+    refit to the point it reached); None: the full plan."""
     estimator: Any = field(default=None, repr=False, compare=False)
     """A scikit-learn Pipeline (the refit's scaler, then the model): it predicts on raw
     feature rows. None when the refit failed, or for a result loaded without its model. A
@@ -230,10 +188,22 @@ class FinalModel:
         return isinstance(self.estimator, Pipeline)
 
 
-def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPlan) -> FinalModel:
+def refit_and_test(
+    prepared: PreparedStudy, best: TrialRecord, plan: TrainingPlan, *, reached: bool = False
+) -> FinalModel:
+    """Refit `best`'s config on the whole training part and score it on the test part.
+
+    `reached`: a quality rule (Prechelt, patience, ASHA) ended the trial early, and it was
+    picked on what it had reached: the refit trains the steps per fold it had trained in its
+    last fold, as early stopping would.
+    """
     data = prepared.dataset
     refit = prepared.splits.refit
     trial_data = TrialData(data.X, data.y, data.task, data.n_classes, [refit])
+    stopped_at = best.last.get("fold_step") if reached else None
+    trained_steps = int(stopped_at) if isinstance(stopped_at, int | float) else None
+    if trained_steps is not None:
+        plan = replace(plan, max_steps=max(1, trained_steps))
     # Nothing reads the refit's reports but its last: one report, at the fold's end. The
     # steps and their order are the tuned ones (a report window does not change the updates),
     # and the refit skips thousands of in-fold scorings (kddcup, batch 2: ~1,700).
@@ -251,20 +221,42 @@ def refit_and_test(prepared: PreparedStudy, best: TrialRecord, plan: TrainingPla
         # A training function's own model may not be a scikit-learn estimator.
         pipeline = deployable(model, refit) if callable(getattr(model, "fit", None)) else None
         pipeline = pipeline if pipeline is not None else ScaledModel(model, refit)
-    # Only the rows timed are gathered: the whole test part would be a needless copy.
-    rows = data.X[refit.val_idx[:1000]]
-    per_sample, per_1000 = _inference_latency(pipeline, rows)
+    # As a trial times it: the same number of rows, here raw rows through the whole shipped
+    # pipeline (its scaling included), on the study's clock.
+    rows = data.X[refit.val_idx[: latency_rows(data.X.shape[1])]]
+    per_sample, measured = _inference_latency(pipeline, rows, plan.clock)
     return FinalModel(
         config=dict(best.config),
         test_metrics=test_metrics,
         model_size_bytes=model_size_bytes(outcome.estimator),
         inference_ms_per_sample=per_sample,
-        inference_ms_per_1000=per_1000,
+        inference_ms_per_1000=1e3 * per_sample,
         status=outcome.status,
         error=outcome.error,
         baseline=_baseline(data.y[refit.train_idx], data.y[refit.val_idx], data.task),
+        inference_measured=measured,
+        trained_steps=trained_steps,
         estimator=pipeline,
     )
+
+
+def shipped_checks(final: FinalModel, limits: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """Every deployment limit the study set, against the shipped model itself: its size and
+    its latency as measured on the refit ({metric: {"value", "limit", "met"}})."""
+    measured = {
+        "model_size_kb": final.model_size_bytes / 1024,
+        "inference_latency_ms": final.inference_ms_per_sample,
+    }
+    return {
+        metric: {
+            "value": value,
+            "limit": limits[metric],
+            # Not measured (no model): nothing to hold against the limit.
+            "met": not math.isfinite(value) or value <= limits[metric],
+        }
+        for metric, value in measured.items()
+        if metric in limits
+    }
 
 
 def _baseline(y_train: np.ndarray, y_test: np.ndarray, task: str) -> dict[str, Any]:
@@ -314,15 +306,20 @@ class ScaledModel:
         return self.model.predict((np.asarray(X, dtype=float) - self.mean) / self.scale)
 
 
-def _inference_latency(pipeline: Any, X_test: np.ndarray) -> tuple[float, float]:
-    """Median time of scaling + predict on up to 1,000 test rows: (ms per sample, ms per 1000)."""
-    rows = X_test[:1000]
+def _inference_latency(pipeline: Any, rows: np.ndarray, clock: str) -> tuple[float, str]:
+    """Median time per row of scaling + predict on `rows`, over LATENCY_REPEATS calls on
+    `clock` (as a trial's reports time it): (ms per sample, what was measured)."""
     if pipeline is None or len(rows) == 0:
-        return float("nan"), float("nan")
+        return float("nan"), ""
+    read = time.thread_time if clock == "cpu" else time.perf_counter
     timings = []
-    for _ in range(7):
-        start = time.perf_counter()
+    for _ in range(LATENCY_REPEATS):
+        start = read()
         pipeline.predict(rows)
-        timings.append(time.perf_counter() - start)
-    seconds = float(np.median(timings))
-    return 1e3 * seconds / len(rows), 1e6 * seconds / len(rows)
+        timings.append(read() - start)
+    per_sample = 1e3 * float(np.median(timings)) / len(rows)
+    measured = (
+        f"median of {LATENCY_REPEATS} predict calls of the shipped pipeline (scaling + model) "
+        f"on {len(rows)} raw test rows, {clock} clock, per row"
+    )
+    return per_sample, measured

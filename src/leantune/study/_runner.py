@@ -24,12 +24,10 @@ from leantune.engine import (
     Fault,
     ResumePoint,
     SearchInterrupted,
-    SearchRequest,
     TrainingPlan,
     TrialData,
     TrialRecord,
     require_cpus,
-    run_search,
     start_ray,
     stop_ray,
 )
@@ -47,11 +45,13 @@ from leantune.results import (
     write_json,
     write_summary,
 )
+from leantune.search import InProcessBackend, Pick, SearchRequest, pick_best, run_search
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
 from leantune.study._lock import own_run_dir
 from leantune.study._policies import (
+    build_limits,
     build_policy,
     build_skip,
     build_worker_policy,
@@ -63,17 +63,22 @@ from leantune.study._progress import ProgressDisplay
 from leantune.study._recording import RecordingGuard, recording_into
 from leantune.study._results import (
     FinalModel,
-    best_feasible,
     refit_and_test,
     reports_table,
+    shipped_checks,
     status_counts,
     stops_by_label,
     trials_table,
 )
 from leantune.study._state import StudyState, dataset_fingerprint
 from leantune.tracking import Tracker, open_tracker, save_model, store_uri
+from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
 
 _log = logging.getLogger("leantune")
+
+# Configs refit at most, when the chosen one's shipped model breaks a limit its trial met
+# (each refit trains the config on the whole training part once more).
+MAX_REFITS = 3
 
 
 class StudyInterrupted(Exception):
@@ -318,8 +323,11 @@ def _open_tracker_and_ray(
     trial's worker, more seconds of waiting (a joined Ray starts in a fraction of one): its
     first use waits for it, then runs `start` on it. Without, it is open on return.
     """
+    in_process = spec.resources.backend == "in-process"
     if tracker is not None:
-        started_ray = _checked_cpus(spec, start_ray(spec.resources.ray_address))
+        started_ray = (
+            False if in_process else _checked_cpus(spec, start_ray(spec.resources.ray_address))
+        )
         if start is not None:
             start(tracker)
         return tracker, started_ray
@@ -328,8 +336,9 @@ def _open_tracker_and_ray(
     opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
     pool.shutdown(wait=False)
     try:
-        started_ray = start_ray(spec.resources.ray_address)
-        _checked_cpus(spec, started_ray)
+        started_ray = False if in_process else start_ray(spec.resources.ray_address)
+        if not in_process:
+            _checked_cpus(spec, started_ray)
     except BaseException:
         # Nothing is left half made: the store is whole, and no study run was started.
         with contextlib.suppress(Exception):
@@ -435,7 +444,15 @@ def _search_and_record(
         with progress:
             policy = build_policy(spec, prepared.memory, cost_model)
             worker_policy = build_worker_policy(spec, prepared.memory)
-            records = run_search(request, policy, observer, skip, worker_policy)
+            records = run_search(
+                request,
+                policy,
+                observer,
+                skip,
+                worker_policy,
+                backend=InProcessBackend() if spec.resources.backend == "in-process" else None,
+                limits=build_limits(spec, prepared.memory),
+            )
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -452,8 +469,9 @@ def _search_and_record(
     records = [*earlier, *records]
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
-    best = None if interrupted else best_feasible(records, spec.goal)
-    final = refit_and_test(prepared, best, plan) if best else None
+    pick, final, rejected = (
+        (None, None, []) if interrupted else _pick_and_refit(prepared, records, plan)
+    )
     if final is not None and final.savable:
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
         save_model(final.estimator, run_dir / MODEL_DIR, example)
@@ -466,13 +484,15 @@ def _search_and_record(
     summary = _summary(
         prepared,
         records,
-        best,
+        pick,
         final,
         tracker,
         wall_seconds=state.earlier_sessions("wall_time_s") + clock.wall(),
         driver_cpu_seconds=state.earlier_sessions("driver_cpu_s") + clock.cpu(),
     )
     summary["ledger"] = {k: v for k, v in ledger.items() if k != "trials"}
+    # Chosen configs whose shipped model broke a limit their trial met, each refit in vain.
+    summary["shipped_rejected"] = rejected
     summary["outcome"] = "interrupted" if interrupted else "completed"
     summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
     summary["sessions"] = session + 1
@@ -638,6 +658,8 @@ class _StudyObserver:
                     "leantune.stop_step": str(reason.step),
                 }
             )
+        if record.late_stop is not None:
+            tags["leantune.late_stop"] = record.late_stop.describe()
         if record.error:
             tags["leantune.error"] = record.error
         if record.attempts > 1:
@@ -660,7 +682,7 @@ def _run_name(config: dict[str, Any]) -> str:
 def _summary(
     prepared: PreparedStudy,
     records: list[TrialRecord],
-    best: TrialRecord | None,
+    pick: Pick | None,
     final: FinalModel | None,
     tracker: Tracker,
     *,
@@ -671,7 +693,8 @@ def _summary(
     dataset = prepared.dataset
     metric, mode = score_metric(dataset.task)
     best_part = None
-    if best is not None and final is not None:
+    best = pick.record if pick is not None else None
+    if pick is not None and best is not None and final is not None:
         best_part = {
             "trial_id": best.trial_id,
             "config": best.config,
@@ -681,11 +704,18 @@ def _summary(
             "cv_score_std": best.last.get("cv_score_std"),
             # The value the pick was made on (summary["objective"]): equal to cv_score_mean
             # when the objective is the validation score.
-            "objective_value": spec.goal.value(best.reports),
+            "objective_value": pick.value,
             "test": final.test_metrics,
             "model_size_bytes": final.model_size_bytes,
             "inference_ms_per_sample": final.inference_ms_per_sample,
             "inference_ms_per_1000": final.inference_ms_per_1000,
+            "inference_measured": final.inference_measured,
+            # How it was chosen: on its complete record, or on what it had reached when a
+            # quality rule ended it (then refit to that point); a tie within float noise.
+            "chosen_on": _chosen_on(pick, final),
+            "tie": pick.tie(),
+            # The shipped (refit) model against every deployment limit, measured on itself.
+            "shipped": shipped_checks(final, constraint_limits(spec, prepared.memory)[0]),
             "baseline": final.baseline,
             # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
             "model": MODEL_DIR if final.savable else None,
@@ -741,7 +771,7 @@ def _summary(
                 "reason": r.stop_reason.describe(),
             }
             for r in records
-            if r.stop_reason is not None and r.status in ("stopped", "skipped", "infeasible")
+            if r.stop_reason is not None and r.status in (STOPPED, SKIPPED, INFEASIBLE)
         ],
         "failed_trials": [
             {
@@ -753,14 +783,21 @@ def _summary(
                 "attempt_errors": r.attempt_errors,
             }
             for r in records
-            if r.status in ("failed", "diverged")
+            if r.status in (FAILED, DIVERGED)
         ],
         "diverged_trials": [
             {"trial_id": r.trial_id, "config": r.config, "reason": r.stop_reason.describe()}
             for r in records
-            if r.status == "diverged" and r.stop_reason is not None
+            if r.status == DIVERGED and r.stop_reason is not None
         ],
         "best": best_part,
+        # Stops that reached a trial only after it had run every planned step: it was judged
+        # on its complete record, and they saved nothing.
+        "late_stops": [
+            {"trial_id": r.trial_id, "status": r.status, "late_stop": r.late_stop.describe()}
+            for r in records
+            if r.late_stop is not None
+        ],
         "wall_time_s": wall_seconds,
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
@@ -771,6 +808,47 @@ def _summary(
         "python": platform.python_version(),
         "environment": environment(),
     }
+
+
+def _pick_and_refit(
+    prepared: PreparedStudy, records: list[TrialRecord], plan: TrainingPlan
+) -> tuple[Pick | None, FinalModel | None, list[dict[str, Any]]]:
+    """The best candidate whose shipped model is within every limit: the pick is refit, its
+    size and latency measured on the refit model, and if it breaks a limit its trial met, the
+    next best config is refit instead (at most MAX_REFITS). Returns the pick, its refit, and
+    the configs rejected on the way."""
+    limits, _ = constraint_limits(prepared.spec, prepared.memory)
+    rejected: list[dict[str, Any]] = []
+    for _ in range(MAX_REFITS):
+        pick = pick_best(records, prepared.spec.goal, exclude={r["trial_id"] for r in rejected})
+        if pick is None:
+            break
+        final = refit_and_test(prepared, pick.record, plan, reached=pick.reached)
+        broken = {m: c for m, c in shipped_checks(final, limits).items() if not c["met"]}
+        if not broken:
+            return pick, final, rejected
+        rejected.append(
+            {
+                "trial_id": pick.record.trial_id,
+                "config": pick.record.config,
+                "broken": broken,
+                "reason": "; ".join(
+                    f"shipped {m} {c['value']:.4g} > {c['limit']:g}" for m, c in broken.items()
+                ),
+            }
+        )
+    return None, None, rejected
+
+
+def _chosen_on(pick: Pick, final: FinalModel) -> str:
+    if not pick.reached:
+        return "its complete record (every fold)"
+    reason = pick.record.stop_reason
+    rule = reason.rule if reason else "a quality rule"
+    steps = f"; refit to {final.trained_steps} steps per fold" if final.trained_steps else ""
+    return (
+        f"what it had reached when {rule} ended it at step {reason.step if reason else '?'}{steps}"
+    )
 
 
 def _memory_summary(prepared: PreparedStudy) -> dict[str, Any] | None:

@@ -211,6 +211,7 @@ _TRIAL_TYPES: dict[str, tuple[type, ...]] = {
 }
 _OPTIONAL_TYPES: dict[str, tuple[type, ...]] = {
     "stop_reason": (dict,),
+    "late_stop": (dict,),
     "error": (str,),
     "ended_at": (int, float),
     "node_id": (str,),
@@ -282,14 +283,17 @@ def _number_or(value: Any, default: float) -> float:
 def record_to_dict(record: TrialRecord) -> dict[str, Any]:
     data = asdict(record)
     data["stop_reason"] = asdict(record.stop_reason) if record.stop_reason else None
+    data["late_stop"] = asdict(record.late_stop) if record.late_stop else None
     return data
 
 
 def record_from_dict(data: dict[str, Any]) -> TrialRecord:
     fields = dict(data)
     reason = fields.pop("stop_reason", None)
+    late = fields.pop("late_stop", None)
     record = TrialRecord(**fields)
     record.stop_reason = StopReason(**reason) if reason else None
+    record.late_stop = StopReason(**late) if late else None
     return record
 
 

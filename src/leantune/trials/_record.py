@@ -32,6 +32,10 @@ class TrialRecord:
     worker_pid: int | None = None
     session: int = 0
     """Which run of the study ended the trial: 0 for `leantune run`, 1+ for each resume."""
+    late_stop: StopReason | None = None
+    """A stop that reached the trial only after it had run every planned step (a fast trial
+    ends before the driver's decision arrives): kept as a record, it saved nothing, and the
+    trial was judged on its complete record instead (leantune.search.TrialBook)."""
 
     @property
     def last(self) -> dict[str, Any]:

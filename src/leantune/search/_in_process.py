@@ -1,0 +1,129 @@
+"""The in-process backend: trials one after another in the driver's own process.
+
+No Ray: for tests, for debugging a study with pdb (a breakpoint in a trial stops right there),
+and for a single machine where a trial's orchestration must cost nothing. Every decision is the
+trial book's, taken at the report it judges, so a stop is never late here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from leantune.engine._trial import StopTraining, train_trial
+from leantune.search._book import TrialBook
+from leantune.search._request import SearchRequest, grid_configs
+from leantune.search._sampling import distributions, frozen_trial, make_sampler, tell
+from leantune.stoppers import StoppingPolicy
+from leantune.trials import FAILED, SearchInterrupted
+
+
+class InProcessBackend:
+    """Runs each config with the trial loop in this process; retries as `max_failures` says."""
+
+    name = "in-process"
+
+    def run(
+        self, request: SearchRequest, book: TrialBook, worker_policy: StoppingPolicy | None = None
+    ) -> None:
+        # The book judges every report as it is made: the worker's rules would say the same.
+        del worker_policy
+        configs = _Configs(request, book)
+        try:
+            for number, config in enumerate(configs):
+                key = f"trial_{request.session}_{number:05d}"
+                self._run_trial(request, book, key, config)
+                configs.ended(book.records[key])
+        except KeyboardInterrupt:
+            records = book.ended_records()
+            raise SearchInterrupted(records, request.configs_to_run(), book.unfinished()) from None
+
+    @staticmethod
+    def _run_trial(request: SearchRequest, book: TrialBook, key: str, config: dict) -> None:
+        book.started(key, config)
+
+        def report(result: dict[str, Any]) -> None:
+            if book.reported(key, result):
+                raise StopTraining(str(book.records[key].stop_reason))
+
+        while True:
+            try:
+                outcome = train_trial(
+                    config,
+                    request.data,
+                    request.plan,
+                    report,
+                    cpus=request.cpus_per_trial,
+                    memory_limit_mb=request.memory_limit_mb,
+                    faults=request.faults,
+                )
+            except StopTraining:  # skipped at its start report: it trained no step
+                break
+            record = book.records[key]
+            if (
+                outcome.status == FAILED
+                and outcome.retryable
+                and record.attempts <= request.max_failures
+            ):
+                book.recovering(key, outcome.error or "failed")
+                continue
+            break
+        book.ended(key)
+
+
+class _Configs:
+    """The configs of this session, in order: the grid's, or the sampler's one at a time (it
+    learns from each trial that ended before it draws the next)."""
+
+    def __init__(self, request: SearchRequest, book: TrialBook):
+        self.request = request
+        self.study: Any = None
+        self.asked: Any = None
+        self.space: dict[str, Any] = {}
+        if request.method != "grid":
+            self._start_sampler()
+
+    def _start_sampler(self) -> None:
+        import optuna
+
+        request = self.request
+        self.space = distributions(request.param_space)
+        with _quiet_optuna():
+            self.study = optuna.create_study(
+                direction="maximize" if request.mode == "max" else "minimize",
+                sampler=make_sampler(request),
+            )
+            for record in request.resume.ended if request.resume else ():
+                self.study.add_trial(frozen_trial(record, self.space, request.objective))
+            for config in request.pending_samples():
+                self.study.enqueue_trial({axis: config[axis] for axis in self.space})
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        if self.study is None:
+            points = self.request.grid_points()
+            yield from grid_configs(self.request.param_space) if points is None else points
+            return
+        for _ in range(self.request.configs_to_run()):
+            with _quiet_optuna():
+                self.asked = self.study.ask(self.space)
+            yield dict(self.asked.params)
+
+    def ended(self, record: Any) -> None:
+        if self.study is not None and self.asked is not None:
+            with _quiet_optuna():
+                tell(self.study, self.asked, record, self.request.objective)
+            self.asked = None
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Optuna logs a line per trial at INFO: leantune shows its own progress."""
+    logger = logging.getLogger("optuna")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
