@@ -52,12 +52,11 @@ def test_validate_schema_datasets_and_help_import_no_ray_mlflow_sklearn_or_matpl
 
 
 def test_the_ray_free_names_keep_their_old_import_paths():
-    from leantune import engine, trials
-    from leantune.engine import _trial, _tune
+    from leantune import engine, search, trials
+    from leantune.engine import _trial
 
     for name in set(trials.__all__) - {"RUNNING"}:  # RUNNING is new: no old path
         assert getattr(engine, name) is getattr(trials, name)
-    for name in ("TrialRecord", "LogUniform", "config_key", "FEASIBLE", "ResumePoint"):
-        assert getattr(_tune, name) is getattr(trials, name)
     assert (_trial.FINISHED, _trial.DIVERGED, _trial.FAILED) == ("finished", "diverged", "failed")
-    assert engine.run_search is _tune.run_search
+    assert engine.run_search is search.run_search
+    assert engine.SearchRequest is search.SearchRequest

@@ -15,7 +15,8 @@ from leantune.engine import (
     config_key,
     run_search,
 )
-from leantune.engine._tune import _ConstraintAwareOptuna, _Driver, _ObserverCallback
+from leantune.engine._tune import _ConstraintAwareOptuna, _ObserverCallback, _TuneDriver
+from leantune.search import TrialBook
 from leantune.stoppers import StopReason
 from leantune.testing import NeverStop, RecordingObserver
 
@@ -83,7 +84,7 @@ def test_tpe_learns_from_the_trials_that_ended_before_with_their_violations(tmp_
         _ended({**base, "learning_rate": 0.002}, "b", value=0.7, violation_reason=over),
         TrialRecord("c", {**base, "learning_rate": 0.01}, status="failed", ended_at=1.0),
     ]
-    driver = _Driver(NeverStop(), RecordingObserver())
+    driver = _TuneDriver(TrialBook(NeverStop(), RecordingObserver()))
     searcher = _ConstraintAwareOptuna(
         driver,
         history=history,
@@ -110,7 +111,7 @@ def test_tpe_learns_from_the_trials_that_ended_before_with_their_violations(tmp_
 
 def test_a_resumed_trial_keeps_its_id_and_a_new_one_never_takes_an_old_id():
     observer = RecordingObserver()
-    driver = _Driver(
+    driver = TrialBook(
         NeverStop(),
         observer,
         unfinished=[("old_00003", {"learning_rate": 0.1})],
@@ -130,7 +131,7 @@ def test_a_resumed_trial_keeps_its_id_and_a_new_one_never_takes_an_old_id():
 
 def test_tune_keeps_only_what_it_reads_of_a_result_the_driver_took():
     observer = RecordingObserver()
-    driver = _Driver(NeverStop(), observer)
+    driver = _TuneDriver(TrialBook(NeverStop(), observer))
     driver.started("t_00000", {"learning_rate": 0.1})
     earlier = {"step": 1, "objective": 0.5, "progress_pct": 50.0, "memory_mb": 10.0}
     result = {

@@ -108,5 +108,9 @@ def test_tpe_is_told_the_studys_objective_and_direction(tmp_path):
     assert (searcher.metric, searcher.mode) == ("objective", "min")
     last = {"cv_score_mean": 0.9, "objective": 0.9, "inference_latency_ms": 0.002}
     record = TrialRecord("t", {"model": "logistic"}, status="feasible", reports=[last])
-    assert searcher._value(record) == 0.002  # the objective's value, not the CV score
-    assert searcher._value(TrialRecord("u", {}, reports=[{"cv_score_mean": 0.9}])) is None
+    from leantune.search import sampler_value
+
+    # The objective's value, not the CV score.
+    assert sampler_value(record, searcher._objective) == 0.002
+    unfinished = TrialRecord("u", {}, reports=[{"cv_score_mean": 0.9}])
+    assert sampler_value(unfinished, searcher._objective) is None

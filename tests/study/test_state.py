@@ -109,15 +109,15 @@ def _tied(trial_id, model, batch_size, rate, train_time_s, steps):
     return TrialRecord(trial_id, config, status="feasible", reports=[last], ended_at=1.0)
 
 
-def test_a_tie_is_broken_without_the_trials_own_measured_time():
+def test_a_tie_goes_to_the_cheapest_by_its_cost_twins_median():
     from leantune.study._results import best_feasible
 
-    # Equal scores: fewer planned steps wins, whatever the clocks said.
+    # Equal scores: the measured cost decides, not the planned steps.
     slow_big_batch = _tied("a", "logistic", 64, 0.1, train_time_s=9.0, steps=100)
     fast_small_batch = _tied("b", "logistic", 8, 0.1, train_time_s=1.0, steps=800)
-    assert best_feasible([fast_small_batch, slow_big_batch], "classification").trial_id == "a"
-    # Same work: the cost twins' median decides, then the config's order; the record order
-    # and each trial's own time never do.
+    assert best_feasible([fast_small_batch, slow_big_batch], "classification").trial_id == "b"
+    # The cost twins' median decides, then the config's order; the record order and each
+    # trial's own time never do.
     twins = [
         _tied(f"t{i}", "logistic", 8, rate, t, 800)
         for i, (rate, t) in enumerate([(0.1, 5.0), (0.01, 0.5), (0.001, 3.0)])

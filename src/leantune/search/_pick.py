@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from leantune.metrics import Objective, score_metric
+from leantune.metrics import Objective, QualityBound, score_metric
 from leantune.stoppers import QUALITY_RULES
 from leantune.trials import FEASIBLE, STOPPED, TrialRecord
 
@@ -28,7 +28,8 @@ SCORE_TOLERANCE = 1e-9
 
 TIE_RULE = (
     "scores within {tolerance:g} (relative) are ties: the cheapest by the median measured "
-    "training time of its cost twins (same model and batch size) wins, then the config order"
+    "training time of its cost twins (same model and batch size) wins, then the fewest steps "
+    "planned, then the config order"
 )
 
 
@@ -52,20 +53,27 @@ class Pick:
         return {
             "tied_trials": list(self.tied),
             "tolerance": SCORE_TOLERANCE,
-            "broken_by": "median train_time_s of cost twins, then config order",
+            "broken_by": "median train_time_s of cost twins, then steps planned, then config order",
             "rule": TIE_RULE.format(tolerance=SCORE_TOLERANCE),
             "chosen_cost_s": self.costs.get(self.record.trial_id),
             "tied_costs_s": {trial: self.costs.get(trial) for trial in self.tied},
         }
 
 
-def candidate_value(record: TrialRecord, objective: Objective) -> tuple[float, bool]:
+def candidate_value(
+    record: TrialRecord, objective: Objective, floors: Sequence[QualityBound] = ()
+) -> tuple[float, bool]:
     """(value, reached): a feasible trial's final value; a trial a quality rule stopped, what it
-    had reached (reached=True); NaN for any other trial."""
+    had reached (reached=True), if that meets every quality floor (`floors`: a feasible trial
+    met them at its end); NaN for any other trial."""
     if record.status == FEASIBLE:
         return objective.value(record.reports), False
     reason = record.stop_reason
     if record.status == STOPPED and reason is not None and reason.rule in QUALITY_RULES:
+        for floor in floors:
+            reached = Objective(floor.metric, floor.kind).reached(record.reports)
+            if not floor.met(reached):
+                return math.nan, False
         return objective.reached(record.reports), True
     return math.nan, False
 
@@ -74,17 +82,19 @@ def pick_best(
     records: Sequence[TrialRecord],
     objective: Objective | str,
     *,
+    floors: Sequence[QualityBound] = (),
     exclude: Collection[str] = (),
 ) -> Pick | None:
     """The best candidate (module docstring) among `records`, leaving out the trial ids in
-    `exclude` (configs whose shipped model broke a limit); None when there is none."""
+    `exclude` (configs whose shipped model broke a limit); None when there is none. `floors`:
+    the study's quality limits, which a trial cut short must meet on what it reached."""
     if isinstance(objective, str):
         objective = Objective(*score_metric(objective))  # type: ignore[arg-type]
     scored: list[tuple[TrialRecord, float, bool]] = []
     for record in records:
         if record.trial_id in exclude:
             continue
-        value, reached = candidate_value(record, objective)
+        value, reached = candidate_value(record, objective, floors)
         if math.isfinite(value):
             scored.append((record, value, reached))
     if not scored:
@@ -96,7 +106,8 @@ def pick_best(
     tied.sort(
         key=lambda entry: (
             costs[entry[0].trial_id],
-            # Between equal costs, the better score, then the grid's order.
+            # Between equal costs: less work planned, the better score, the grid's order.
+            entry[0].last.get("steps_planned", 0),
             objective.sort_key(entry[1]),
             _config_order(entry[0].config),
         )

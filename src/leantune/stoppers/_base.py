@@ -90,6 +90,8 @@ class StopReason:
                 f"not run: {self.metric} predicted {self.value:.4g} > {self.threshold:g} by the "
                 f"study's cost model ({self.detail})"
             )
+        if self.rule == "asha":
+            return f"stopped by the ASHA scheduler at step {self.step}: {self.detail}"
         return f"{self.rule}: {self.detail or self.metric} at step {self.step}"
 
     def as_dict(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from leantune.metrics import MEMORY_METRICS, MemoryLimit
 from leantune.spec import StudySpec
@@ -143,3 +144,32 @@ def new_cost_model(spec: StudySpec, ended: Sequence[TrialRecord] = ()) -> CostMo
     for record in ended:
         model.observe(TrialHistory(record.reports, record.config))
     return model
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Every rule a study decides by, built once from its spec (the limits worked out once)."""
+
+    policy: StoppingPolicy
+    """Judges every report (book)."""
+    worker_policy: StoppingPolicy | None
+    """The latest-reading rules a remote worker runs itself, to stop at once."""
+    skip: SkipPredicted | None
+    """Judges a trial's start report (stopping.skip_predicted)."""
+    limits: StoppingPolicy
+    """The measured limits and quality floors a complete record is held to."""
+    cost_model: CostModel
+
+
+def build_decisions(
+    spec: StudySpec, memory: MemoryLimit | None = None, ended: Sequence[TrialRecord] = ()
+) -> Decisions:
+    """The study's rules; a resumed study's cost model learns again from `ended`."""
+    cost_model = new_cost_model(spec, ended)
+    return Decisions(
+        policy=build_policy(spec, memory, cost_model),
+        worker_policy=build_worker_policy(spec, memory),
+        skip=build_skip(spec, cost_model, memory),
+        limits=build_limits(spec, memory),
+        cost_model=cost_model,
+    )

@@ -25,7 +25,6 @@ from leantune.engine import (
     ResumePoint,
     SearchInterrupted,
     TrainingPlan,
-    TrialData,
     TrialRecord,
     require_cpus,
     start_ray,
@@ -45,19 +44,12 @@ from leantune.results import (
     write_json,
     write_summary,
 )
-from leantune.search import InProcessBackend, Pick, SearchRequest, pick_best, run_search
+from leantune.search import Pick, pick_best
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
 from leantune.study._lock import own_run_dir
-from leantune.study._policies import (
-    build_limits,
-    build_policy,
-    build_skip,
-    build_worker_policy,
-    constraint_limits,
-    new_cost_model,
-)
+from leantune.study._policies import build_decisions, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._recording import RecordingGuard, recording_into
@@ -70,6 +62,7 @@ from leantune.study._results import (
     stops_by_label,
     trials_table,
 )
+from leantune.study._search import backend_for, search, search_request, training_plan
 from leantune.study._state import StudyState, dataset_fingerprint
 from leantune.tracking import Tracker, open_tracker, save_model, store_uri
 from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
@@ -398,39 +391,11 @@ def _search_and_record(
             f"({prepared.memory.describe()}); trials are stopped at {enforced:.0f} MB[/]",
             highlight=False,
         )
-    cost_model = new_cost_model(spec, earlier)
-    skip = build_skip(spec, cost_model, prepared.memory)
-    plan = TrainingPlan(
-        **spec.training.model_dump(),
-        report_rows=spec.validation.report_rows,
-        clock=spec.constraints.clock,
-        announce_start=skip is not None,
-        estimators=prepared.model_adapters(),
-    )
-    request = SearchRequest(
-        name="tune",
-        param_space=prepared.param_space,
-        data=TrialData(
-            prepared.dataset.X,
-            prepared.dataset.y,
-            prepared.dataset.task,
-            prepared.dataset.n_classes,
-            prepared.splits.folds,
-        ),
-        plan=plan,
-        storage_dir=run_dir / "ray",
-        cpus_per_trial=spec.resources.cpus_per_trial,
-        max_concurrent=spec.resources.max_concurrent,
-        ray_address=spec.resources.ray_address,
-        method=spec.search.method,
-        num_samples=spec.search.num_samples or 1,
-        mode=spec.goal.mode,
-        objective=spec.goal,
-        seed=spec.training.seed,
-        scheduler=spec.search.scheduler.model_dump() if spec.search.scheduler else None,
-        enforce=spec.stopping.enabled,
-        max_failures=spec.resources.max_failures,
-        memory_limit_mb=spec.resources.memory_limit_mb,
+    decisions = build_decisions(spec, prepared.memory, earlier)
+    plan = training_plan(prepared, decisions)
+    request = search_request(
+        prepared,
+        plan,
         resume=ResumePoint(resume[0], resume[1], session) if resume else None,
         faults=faults,
         trial_order_seed=trial_order_seed,
@@ -442,17 +407,7 @@ def _search_and_record(
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
-            policy = build_policy(spec, prepared.memory, cost_model)
-            worker_policy = build_worker_policy(spec, prepared.memory)
-            records = run_search(
-                request,
-                policy,
-                observer,
-                skip,
-                worker_policy,
-                backend=InProcessBackend() if spec.resources.backend == "in-process" else None,
-                limits=build_limits(spec, prepared.memory),
-            )
+            records = search(request, decisions, observer, backend_for(prepared))
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -820,7 +775,12 @@ def _pick_and_refit(
     limits, _ = constraint_limits(prepared.spec, prepared.memory)
     rejected: list[dict[str, Any]] = []
     for _ in range(MAX_REFITS):
-        pick = pick_best(records, prepared.spec.goal, exclude={r["trial_id"] for r in rejected})
+        pick = pick_best(
+            records,
+            prepared.spec.goal,
+            floors=prepared.spec.constraints.quality(),
+            exclude={r["trial_id"] for r in rejected},
+        )
         if pick is None:
             break
         final = refit_and_test(prepared, pick.record, plan, reached=pick.reached)

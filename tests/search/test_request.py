@@ -1,8 +1,8 @@
 """A grid's run order: the grid's own, or a seeded shuffle of it (RQ1's run-order control)."""
 
 from leantune.datasets import load_sklearn, make_splits
-from leantune.engine import SearchRequest, TrainingPlan, TrialData
-from leantune.engine._tune import _grid_configs, _SearchPlan
+from leantune.engine import TrainingPlan, TrialData
+from leantune.search import SearchRequest, grid_configs
 from leantune.trials import config_key
 
 SPACE = {
@@ -26,20 +26,18 @@ def _request(tmp_path, seed):
     )
 
 
-def _points(plan):
-    return [config_key(point) for point in plan.search_alg._points_to_evaluate]
+def _points(request):
+    return [config_key(point) for point in request.grid_points()]
 
 
 def test_a_trial_order_seed_runs_every_grid_config_once_in_a_seeded_shuffled_order(tmp_path):
-    grid = [config_key(config) for config in _grid_configs(SPACE)]
-    first = _SearchPlan.build(_request(tmp_path, 3), driver=None)
-    again = _SearchPlan.build(_request(tmp_path, 3), driver=None)
-    other = _SearchPlan.build(_request(tmp_path, 4), driver=None)
-    assert sorted(_points(first)) == sorted(grid) and first.trials == len(grid) == 12
-    assert _points(first) == _points(again)
-    assert _points(first) != grid and _points(first) != _points(other)
+    grid = [config_key(config) for config in grid_configs(SPACE)]
+    first = _request(tmp_path, 3)
+    assert sorted(_points(first)) == sorted(grid) and first.configs_to_run() == len(grid) == 12
+    assert _points(first) == _points(_request(tmp_path, 3))
+    assert _points(first) != grid and _points(first) != _points(_request(tmp_path, 4))
 
 
 def test_without_a_seed_the_grid_runs_in_its_own_order(tmp_path):
-    plan = _SearchPlan.build(_request(tmp_path, None), driver=None)
-    assert plan.search_alg is None and plan.trials == 12
+    request = _request(tmp_path, None)
+    assert request.grid_points() is None and request.configs_to_run() == 12
