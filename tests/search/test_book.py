@@ -2,6 +2,7 @@
 
 import math
 
+from leantune.metrics import QualityBound
 from leantune.search import TrialBook
 from leantune.stoppers import (
     AnyOf,
@@ -12,7 +13,6 @@ from leantune.stoppers import (
     TrialHistory,
     from_constraints,
 )
-from leantune.metrics import QualityBound
 from leantune.testing import AlwaysStop, NeverStop, RecordingObserver
 from leantune.trials import FEASIBLE, INFEASIBLE, SKIPPED, STOPPED
 
@@ -47,7 +47,10 @@ def _reports(n=4, train_time=0.1, finished=True, score=0.8):
     ]
     if finished:
         out[-1].update(
-            trial_status="finished", cv_score_mean=score, cv_metric="val_accuracy", fold_finished=True
+            trial_status="finished",
+            cv_score_mean=score,
+            cv_metric="val_accuracy",
+            fold_finished=True,
         )
     return out
 
