@@ -68,3 +68,72 @@ def test_a_bad_constructor_argument_is_refused_before_start(tmp_path, monkeypatc
     output = " ".join(_refused(tmp_path, monkeypatch, model).split())
     assert "model[0]: params.hidden_layer_size: is not a constructor argument of" in output
     assert "(did you mean 'hidden_layer_sizes'?); allowed: activation, alpha," in output
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    ["sklearn.linear_model.PassiveAggressiveClassifier", "sklearn.linear_model.Perceptron"],
+)
+@pytest.mark.parametrize(
+    "learning_rate", ["absent", [0.01], 0.01], ids=["absent", "one-value list", "scalar"]
+)
+def test_an_estimator_without_a_step_size_runs_with_the_axis_fixed_or_absent(
+    tmp_path, estimator, learning_rate
+):
+    space = {"batch_size": [16, 32]}
+    if learning_rate != "absent":
+        space["learning_rate"] = learning_rate
+    spec = tiny_spec(
+        dataset={"source": "sklearn", "name": "iris"},
+        model=[{"name": "m", "estimator": estimator}],
+        search={"space": space},
+        validation={"cv_folds": 2},
+        resources={"backend": "in-process"},
+        output={"dir": str(tmp_path / "run"), "report": False},
+    )
+    result = leantune.run(leantune.load_spec(spec), show_progress=False)
+    statuses = result.summary["status_counts"]
+    assert statuses["failed"] == 0 and statuses["feasible"] >= 1
+    # PassiveAggressive takes no step size: its configs do not repeat once per value of it.
+    if "Passive" in estimator:
+        assert len(result.trials) == 2
+
+
+def test_a_shipped_model_larger_than_its_trials_is_replaced_by_the_next_config(tmp_path):
+    """An MLP's pickle grows with its loss curve (a float per partial_fit call): refit on the
+    whole training part it makes more calls than in any fold, so it can break a size limit its
+    trial met. The shipped model is measured as it ships, and the next config refit."""
+
+    def study(out, size_kb):
+        spec = tiny_spec(
+            dataset={"source": "sklearn", "name": "breast_cancer"},
+            model=[
+                {
+                    **MLP_REGRESSOR,
+                    "name": "mlp",
+                    "estimator": "sklearn.neural_network.MLPClassifier",
+                }
+            ],
+            search={"space": {"batch_size": [1, 64], "learning_rate": [0.01, 0.001]}},
+            validation={"cv_folds": 2},
+            constraints={"model_size_kb": size_kb},
+            resources={"backend": "in-process"},
+            output={"dir": str(tmp_path / out), "report": False},
+        )
+        return leantune.run(leantune.load_spec(spec), show_progress=False)
+
+    free = study("free", 1e6)
+    trials = free.trials.set_index("trial_id")
+    best = free.summary["best"]
+    trial_kb = float(trials.loc[best["trial_id"], "model_size_kb"])
+    shipped_kb = best["model_size_bytes"] / 1024
+    assert shipped_kb > trial_kb  # batch 1: ~80 more partial_fit calls, each a float
+    # A limit between the two: the trial met it, its shipped model does not.
+    limited = study("limited", (trial_kb + shipped_kb) / 2)
+    rejected = limited.summary["shipped_rejected"]
+    assert rejected and rejected[0]["config"] == best["config"]
+    assert "model_size_kb" in rejected[0]["broken"]
+    chosen = limited.summary["best"]
+    if chosen is not None:
+        assert chosen["model_size_bytes"] / 1024 <= (trial_kb + shipped_kb) / 2
+        assert chosen["shipped"]["model_size_kb"]["met"]
