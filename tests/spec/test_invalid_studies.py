@@ -62,7 +62,7 @@ def nothing_may_start(monkeypatch):
 
     monkeypatch.setattr("ray.init", refuse("ray.init"))
     monkeypatch.setattr("leantune.study._runner.start_ray", refuse("Ray"))
-    monkeypatch.setattr("leantune.study._runner.run_search", refuse("the search"))
+    monkeypatch.setattr("leantune.study._search.run_search", refuse("the search"))
     monkeypatch.setattr("leantune.study._runner.open_tracker", refuse("the MLflow store"))
     # `leantune run` installs a SIGTERM handler once the spec loads; keep pytest's own.
     handler = signal.getsignal(signal.SIGTERM)

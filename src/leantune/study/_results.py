@@ -25,13 +25,17 @@ from leantune.metrics import (
     final_value,
 )
 from leantune.models import model_size_bytes
-from leantune.search import pick_best
+from leantune.search import Pick, pick_best
 from leantune.study._prepare import PreparedStudy
 from leantune.trials import INFEASIBLE, SKIPPED, STOPPED
 
 # "infeasible": finished, but broke a limit on the way (only with stopping off) or missed a
 # quality limit (judged at the end).
 STATUSES = ("feasible", "stopped", "skipped", "infeasible", "diverged", "failed")
+
+# Configs refit at most, when the chosen one's shipped model breaks a limit its trial met
+# (each refit trains the config on the whole training part once more).
+MAX_REFITS = 3
 
 # Final-report metrics copied into trials.csv, and the peak memory over the trial: a column
 # for every metric a study can limit or optimize.
@@ -323,3 +327,40 @@ def _inference_latency(pipeline: Any, rows: np.ndarray, clock: str) -> tuple[flo
         f"on {len(rows)} raw test rows, {clock} clock, per row"
     )
     return per_sample, measured
+
+
+def pick_and_refit(
+    prepared: PreparedStudy, records: list[TrialRecord], plan: TrainingPlan
+) -> tuple[Pick | None, FinalModel | None, list[dict[str, Any]]]:
+    """The best candidate whose shipped model is within every limit: the pick is refit, its
+    size and latency measured on the refit model, and if it breaks a limit its trial met, the
+    next best config is refit instead (at most MAX_REFITS). Returns the pick, its refit, and
+    the configs rejected on the way."""
+    from leantune.study._policies import constraint_limits
+
+    limits, _ = constraint_limits(prepared.spec, prepared.memory)
+    rejected: list[dict[str, Any]] = []
+    for _ in range(MAX_REFITS):
+        pick = pick_best(
+            records,
+            prepared.spec.goal,
+            floors=prepared.spec.constraints.quality(),
+            exclude={r["trial_id"] for r in rejected},
+        )
+        if pick is None:
+            break
+        final = refit_and_test(prepared, pick.record, plan, reached=pick.reached)
+        broken = {m: c for m, c in shipped_checks(final, limits).items() if not c["met"]}
+        if not broken:
+            return pick, final, rejected
+        rejected.append(
+            {
+                "trial_id": pick.record.trial_id,
+                "config": pick.record.config,
+                "broken": broken,
+                "reason": "; ".join(
+                    f"shipped {m} {c['value']:.4g} > {c['limit']:g}" for m, c in broken.items()
+                ),
+            }
+        )
+    return None, None, rejected

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-import platform
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,24 +17,20 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 
-import leantune
 from leantune.engine import (
     Fault,
     ResumePoint,
     SearchInterrupted,
-    TrainingPlan,
     TrialRecord,
     require_cpus,
     start_ray,
     stop_ray,
 )
 from leantune.errors import LeantuneError
-from leantune.metrics import score_metric
 from leantune.results import (
     LEDGER_FILE,
     MODEL_DIR,
     REPORTS_FILE,
-    SCHEMA_VERSION,
     SPEC_FILE,
     SUMMARY_FILE,
     TRIALS_CSV,
@@ -44,34 +38,27 @@ from leantune.results import (
     write_json,
     write_summary,
 )
-from leantune.search import Pick, pick_best
 from leantune.spec import StudySpec, dump_spec, load_spec
-from leantune.study._environment import environment
 from leantune.study._ledger import build_ledger
 from leantune.study._lock import own_run_dir
+from leantune.study._observer import StudyObserver, dataset_tags, flatten
 from leantune.study._policies import build_decisions, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
 from leantune.study._recording import RecordingGuard, recording_into
 from leantune.study._results import (
     FinalModel,
-    refit_and_test,
+    pick_and_refit,
     reports_table,
-    shipped_checks,
     status_counts,
-    stops_by_label,
     trials_table,
 )
 from leantune.study._search import backend_for, search, search_request, training_plan
 from leantune.study._state import StudyState, dataset_fingerprint
+from leantune.study._summary import build_summary, summary_metrics
 from leantune.tracking import Tracker, open_tracker, save_model, store_uri
-from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
 
 _log = logging.getLogger("leantune")
-
-# Configs refit at most, when the chosen one's shipped model breaks a limit its trial met
-# (each refit trains the config on the whole training part once more).
-MAX_REFITS = 3
 
 
 class StudyInterrupted(Exception):
@@ -181,13 +168,13 @@ def _start_study(
     def start(opened: Tracker) -> None:
         opened.start_study(
             run_name=run_dir.name,
-            params=_flatten(spec.model_dump(mode="json")),
-            tags=_dataset_tags(prepared),
+            params=flatten(spec.model_dump(mode="json")),
+            tags=dataset_tags(prepared),
             spec_yaml=spec_yaml,
         )
 
     tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker, start)
-    # The study's run id joins the state when the tracker is first used (_StudyObserver):
+    # The study's run id joins the state when the tracker is first used (StudyObserver):
     # before any trial's file, so a resume always finds the run its trials belong to.
     state = StudyState.create(
         run_dir,
@@ -403,7 +390,7 @@ def _search_and_record(
     progress = ProgressDisplay(
         prepared.n_trials, console, enabled=show_progress, done=status_counts(earlier)
     )
-    observer = RecordingGuard(_StudyObserver(tracker, progress, state))
+    observer = RecordingGuard(StudyObserver(tracker, progress, state))
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
@@ -425,7 +412,7 @@ def _search_and_record(
 
     # An interrupted study keeps what ended, but picks nothing: the grid was not covered.
     pick, final, rejected = (
-        (None, None, []) if interrupted else _pick_and_refit(prepared, records, plan)
+        (None, None, []) if interrupted else pick_and_refit(prepared, records, plan)
     )
     if final is not None and final.savable:
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
@@ -436,7 +423,7 @@ def _search_and_record(
     reports_table(records).to_parquet(run_dir / REPORTS_FILE, index=False)
     ledger = build_ledger(records)
     write_json(run_dir / LEDGER_FILE, ledger)
-    summary = _summary(
+    summary = build_summary(
         prepared,
         records,
         pick,
@@ -461,7 +448,7 @@ def _search_and_record(
     tracker.end_study(
         # Summary metrics go in once, when the study completes: a resumed study would
         # otherwise log a second value at the same step.
-        metrics={} if interrupted else _summary_metrics(summary),
+        metrics={} if interrupted else summary_metrics(summary),
         tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
         artifacts=[
             run_dir / TRIALS_CSV,
@@ -564,307 +551,11 @@ def _complete_trial_runs(
         found = runs.get(record.trial_id)
         if found is not None and found.status != "RUNNING" and found.trial_status == record.status:
             continue
-        observer = _StudyObserver(tracker, None, None)
+        observer = StudyObserver(tracker, None, None)
         observer.trial_started(record)
         for report in record.reports:
             observer.trial_reported(record, report)
         observer.trial_ended(record)
-
-
-class _StudyObserver:
-    """Sends the engine's trial events to the run directory's state, the tracker and the
-    progress display. The state is saved first: a trial's points reach MLflow only once the
-    run directory knows it ended, so a resume never writes them twice."""
-
-    def __init__(
-        self, tracker: Tracker, progress: ProgressDisplay | None, state: StudyState | None
-    ):
-        self.tracker = tracker
-        self.progress = progress
-        self.state = state
-
-    def trial_started(self, record: TrialRecord) -> None:
-        if self.state is not None:
-            self.state.set_parent_run(getattr(self.tracker, "parent_run_id", None))
-            self.state.save_trial(record)
-        self.tracker.start_trial(record.trial_id, _run_name(record.config), record.config)
-        if self.progress is not None:
-            self.progress.started()
-
-    def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None:
-        self.tracker.log_report(record.trial_id, report)
-
-    def trial_restarted(self, record: TrialRecord) -> None:
-        self.tracker.restart_trial(record.trial_id)
-
-    def trial_ended(self, record: TrialRecord) -> None:
-        if self.state is not None:
-            self.state.save_trial(record)
-        tags: dict[str, str] = {}
-        if record.stop_reason is not None:
-            reason = record.stop_reason
-            tags.update(
-                {
-                    "leantune.stop_reason": reason.describe(),
-                    "leantune.stop_rule": reason.rule,
-                    "leantune.stop_metric": reason.metric,
-                    "leantune.stop_value": f"{reason.value:.6g}",
-                    "leantune.stop_threshold": f"{reason.threshold:g}",
-                    "leantune.stop_step": str(reason.step),
-                }
-            )
-        if record.late_stop is not None:
-            tags["leantune.late_stop"] = record.late_stop.describe()
-        if record.error:
-            tags["leantune.error"] = record.error
-        if record.attempts > 1:
-            tags["leantune.attempts"] = str(record.attempts)
-            tags["leantune.attempt_errors"] = "\n".join(record.attempt_errors)
-        if record.node_id:
-            tags["leantune.node_id"] = record.node_id
-        self.tracker.end_trial(record.trial_id, record.status, tags)
-        if self.progress is not None:
-            self.progress.ended(record.status)
-
-
-def _run_name(config: dict[str, Any]) -> str:
-    return (
-        f"{config['model']}-b{config['batch_size']}-lr{config['learning_rate']:g}"
-        f"-a{config['alpha']:g}"
-    )
-
-
-def _summary(
-    prepared: PreparedStudy,
-    records: list[TrialRecord],
-    pick: Pick | None,
-    final: FinalModel | None,
-    tracker: Tracker,
-    *,
-    wall_seconds: float,
-    driver_cpu_seconds: float,
-) -> dict[str, Any]:
-    spec = prepared.spec
-    dataset = prepared.dataset
-    metric, mode = score_metric(dataset.task)
-    best_part = None
-    best = pick.record if pick is not None else None
-    if pick is not None and best is not None and final is not None:
-        best_part = {
-            "trial_id": best.trial_id,
-            "config": best.config,
-            "cv_metric": metric,
-            "cv_mode": mode,
-            "cv_score_mean": best.last.get("cv_score_mean"),
-            "cv_score_std": best.last.get("cv_score_std"),
-            # The value the pick was made on (summary["objective"]): equal to cv_score_mean
-            # when the objective is the validation score.
-            "objective_value": pick.value,
-            "test": final.test_metrics,
-            "model_size_bytes": final.model_size_bytes,
-            "inference_ms_per_sample": final.inference_ms_per_sample,
-            "inference_ms_per_1000": final.inference_ms_per_1000,
-            "inference_measured": final.inference_measured,
-            # How it was chosen: on its complete record, or on what it had reached when a
-            # quality rule ended it (then refit to that point); a tie within float noise.
-            "chosen_on": _chosen_on(pick, final),
-            "tie": pick.tie(),
-            # The shipped (refit) model against every deployment limit, measured on itself.
-            "shipped": shipped_checks(final, constraint_limits(spec, prepared.memory)[0]),
-            "baseline": final.baseline,
-            # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
-            "model": MODEL_DIR if final.savable else None,
-        }
-    return {
-        # Bumped when a key changes meaning or goes away; new keys keep the version.
-        "schema_version": SCHEMA_VERSION,
-        "study": spec.name,
-        "run_dir": str(prepared.run_dir),
-        "dataset": {
-            "name": dataset.name,
-            "task": dataset.task,
-            "rows": dataset.n_rows,
-            "features": dataset.n_features,
-            "classes": dataset.n_classes,
-            **dataset.provenance,
-        },
-        "models": spec.model_names,
-        # By-path models: the class, its fixed arguments, the axes it takes, its losses' source.
-        "estimators": {
-            model.name: {
-                "estimator": getattr(model, "path", None),
-                "params": dict(getattr(model, "params", {})),
-                "axes": dict(getattr(model, "axes", {})),
-                "losses": model.loss_source,
-            }
-            for model in prepared.model_adapters()
-        },
-        "search_space": prepared.param_space,
-        "folds": len(prepared.splits.folds),
-        "objective": {"metric": spec.goal.metric, "mode": spec.goal.mode},
-        "constraints": spec.constraints.active(),
-        # Judged on each trial's final cross-validated value: {"val_accuracy": {"min": 0.8}}.
-        "quality_constraints": {
-            b.metric: {b.kind: b.threshold} for b in spec.constraints.quality()
-        },
-        # Which clock the time limits were judged on (both are measured and reported).
-        "clock": spec.constraints.clock,
-        "memory_limit": _memory_summary(prepared),
-        "trials": len(records),
-        "status_counts": status_counts(records),
-        "search": {
-            "method": spec.search.method,
-            "scheduler": spec.search.scheduler.name if spec.search.scheduler else None,
-            "stopping_enabled": spec.stopping.enabled,
-        },
-        "stopped_by": stops_by_label(records),
-        "stopped_trials": [
-            {
-                "trial_id": r.trial_id,
-                "config": r.config,
-                "status": r.status,
-                "reason": r.stop_reason.describe(),
-            }
-            for r in records
-            if r.stop_reason is not None and r.status in (STOPPED, SKIPPED, INFEASIBLE)
-        ],
-        "failed_trials": [
-            {
-                "trial_id": r.trial_id,
-                "config": r.config,
-                "status": r.status,
-                "error": r.error,
-                "attempts": r.attempts,
-                "attempt_errors": r.attempt_errors,
-            }
-            for r in records
-            if r.status in (FAILED, DIVERGED)
-        ],
-        "diverged_trials": [
-            {"trial_id": r.trial_id, "config": r.config, "reason": r.stop_reason.describe()}
-            for r in records
-            if r.status == DIVERGED and r.stop_reason is not None
-        ],
-        "best": best_part,
-        # Stops that reached a trial only after it had run every planned step: it was judged
-        # on its complete record, and they saved nothing.
-        "late_stops": [
-            {"trial_id": r.trial_id, "status": r.status, "late_stop": r.late_stop.describe()}
-            for r in records
-            if r.late_stop is not None
-        ],
-        "wall_time_s": wall_seconds,
-        "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
-        "driver_cpu_s": driver_cpu_seconds,
-        "tracking_uri": tracker.uri,
-        "mlflow_parent_run_id": getattr(tracker, "parent_run_id", None),
-        "mlflow_experiment": spec.tracking.experiment or spec.name,
-        "leantune_version": leantune.__version__,
-        "python": platform.python_version(),
-        "environment": environment(),
-    }
-
-
-def _pick_and_refit(
-    prepared: PreparedStudy, records: list[TrialRecord], plan: TrainingPlan
-) -> tuple[Pick | None, FinalModel | None, list[dict[str, Any]]]:
-    """The best candidate whose shipped model is within every limit: the pick is refit, its
-    size and latency measured on the refit model, and if it breaks a limit its trial met, the
-    next best config is refit instead (at most MAX_REFITS). Returns the pick, its refit, and
-    the configs rejected on the way."""
-    limits, _ = constraint_limits(prepared.spec, prepared.memory)
-    rejected: list[dict[str, Any]] = []
-    for _ in range(MAX_REFITS):
-        pick = pick_best(
-            records,
-            prepared.spec.goal,
-            floors=prepared.spec.constraints.quality(),
-            exclude={r["trial_id"] for r in rejected},
-        )
-        if pick is None:
-            break
-        final = refit_and_test(prepared, pick.record, plan, reached=pick.reached)
-        broken = {m: c for m, c in shipped_checks(final, limits).items() if not c["met"]}
-        if not broken:
-            return pick, final, rejected
-        rejected.append(
-            {
-                "trial_id": pick.record.trial_id,
-                "config": pick.record.config,
-                "broken": broken,
-                "reason": "; ".join(
-                    f"shipped {m} {c['value']:.4g} > {c['limit']:g}" for m, c in broken.items()
-                ),
-            }
-        )
-    return None, None, rejected
-
-
-def _chosen_on(pick: Pick, final: FinalModel) -> str:
-    if not pick.reached:
-        return "its complete record (every fold)"
-    reason = pick.record.stop_reason
-    rule = reason.rule if reason else "a quality rule"
-    steps = f"; refit to {final.trained_steps} steps per fold" if final.trained_steps else ""
-    return (
-        f"what it had reached when {rule} ended it at step {reason.step if reason else '?'}{steps}"
-    )
-
-
-def _memory_summary(prepared: PreparedStudy) -> dict[str, Any] | None:
-    """The machine's (or container's) memory limit, and the memory constraints it capped."""
-    memory = prepared.memory
-    if memory is None:
-        return None
-    _, capped = constraint_limits(prepared.spec, memory)
-    return {
-        "limit_mb": memory.limit_mb,
-        "source": memory.source,
-        "file": str(memory.limit_file) if memory.limit_file else None,
-        "capped_constraints": {k: {"given": g, "enforced": e} for k, (g, e) in capped.items()},
-    }
-
-
-def _summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
-    metrics = {f"trials_{k}": float(v) for k, v in summary["status_counts"].items()}
-    ledger = summary.get("ledger", {})
-    metrics.update(
-        ledger_spent_cpu_s=ledger.get("spent_cpu_s"),
-        ledger_saved_cpu_s_estimate=ledger.get("saved_cpu_s_estimate"),
-        ledger_share_of_full_grid_spent_estimate=ledger.get("share_of_full_grid_spent_estimate"),
-        wall_time_s=summary["wall_time_s"],
-        trial_cpu_s=summary["trial_cpu_s"],
-        driver_cpu_s=summary["driver_cpu_s"],
-    )
-    best = summary["best"]
-    if best:
-        metrics["best_cv_score_mean"] = best["cv_score_mean"]
-        metrics.update({f"best_{k}": v for k, v in best["test"].items()})
-        metrics["best_model_size_bytes"] = best["model_size_bytes"]
-        metrics["best_inference_ms_per_sample"] = best["inference_ms_per_sample"]
-    return {k: v for k, v in metrics.items() if isinstance(v, int | float) and math.isfinite(v)}
-
-
-def _dataset_tags(prepared: PreparedStudy) -> dict[str, str]:
-    provenance = prepared.dataset.provenance
-    return {
-        "leantune.dataset": prepared.dataset.name,
-        "leantune.dataset_source": str(provenance.get("source", "")),
-        "leantune.dataset_synthetic": str(bool(provenance.get("synthetic", False))).lower(),
-        "leantune.task": prepared.dataset.task,
-        "leantune.version": leantune.__version__,
-    }
-
-
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not {"pow2", "pow10"} & set(value):
-            flat.update(_flatten(value, f"{name}."))
-        elif value is not None:  # unset options are defaults, not parameters worth a column
-            flat[name] = value
-    return flat
 
 
 def _process_cpu_seconds() -> float:

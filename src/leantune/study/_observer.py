@@ -1,0 +1,98 @@
+"""A study's trial events, sent to its run directory's state, its tracker and its progress
+display; and what the study's MLflow run is tagged with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import leantune
+from leantune.study._prepare import PreparedStudy
+from leantune.study._progress import ProgressDisplay
+from leantune.study._state import StudyState
+from leantune.tracking import Tracker
+from leantune.trials import TrialRecord
+
+
+class StudyObserver:
+    """Sends the engine's trial events to the run directory's state, the tracker and the
+    progress display. The state is saved first: a trial's points reach MLflow only once the
+    run directory knows it ended, so a resume never writes them twice."""
+
+    def __init__(
+        self, tracker: Tracker, progress: ProgressDisplay | None, state: StudyState | None
+    ):
+        self.tracker = tracker
+        self.progress = progress
+        self.state = state
+
+    def trial_started(self, record: TrialRecord) -> None:
+        if self.state is not None:
+            self.state.set_parent_run(getattr(self.tracker, "parent_run_id", None))
+            self.state.save_trial(record)
+        self.tracker.start_trial(record.trial_id, run_name(record.config), record.config)
+        if self.progress is not None:
+            self.progress.started()
+
+    def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None:
+        self.tracker.log_report(record.trial_id, report)
+
+    def trial_restarted(self, record: TrialRecord) -> None:
+        self.tracker.restart_trial(record.trial_id)
+
+    def trial_ended(self, record: TrialRecord) -> None:
+        if self.state is not None:
+            self.state.save_trial(record)
+        tags: dict[str, str] = {}
+        if record.stop_reason is not None:
+            reason = record.stop_reason
+            tags.update(
+                {
+                    "leantune.stop_reason": reason.describe(),
+                    "leantune.stop_rule": reason.rule,
+                    "leantune.stop_metric": reason.metric,
+                    "leantune.stop_value": f"{reason.value:.6g}",
+                    "leantune.stop_threshold": f"{reason.threshold:g}",
+                    "leantune.stop_step": str(reason.step),
+                }
+            )
+        if record.late_stop is not None:
+            tags["leantune.late_stop"] = record.late_stop.describe()
+        if record.error:
+            tags["leantune.error"] = record.error
+        if record.attempts > 1:
+            tags["leantune.attempts"] = str(record.attempts)
+            tags["leantune.attempt_errors"] = "\n".join(record.attempt_errors)
+        if record.node_id:
+            tags["leantune.node_id"] = record.node_id
+        self.tracker.end_trial(record.trial_id, record.status, tags)
+        if self.progress is not None:
+            self.progress.ended(record.status)
+
+
+def run_name(config: dict[str, Any]) -> str:
+    return (
+        f"{config['model']}-b{config['batch_size']}-lr{config['learning_rate']:g}"
+        f"-a{config['alpha']:g}"
+    )
+
+
+def dataset_tags(prepared: PreparedStudy) -> dict[str, str]:
+    provenance = prepared.dataset.provenance
+    return {
+        "leantune.dataset": prepared.dataset.name,
+        "leantune.dataset_source": str(provenance.get("source", "")),
+        "leantune.dataset_synthetic": str(bool(provenance.get("synthetic", False))).lower(),
+        "leantune.task": prepared.dataset.task,
+        "leantune.version": leantune.__version__,
+    }
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not {"pow2", "pow10"} & set(value):
+            flat.update(flatten(value, f"{name}."))
+        elif value is not None:  # unset options are defaults, not parameters worth a column
+            flat[name] = value
+    return flat
