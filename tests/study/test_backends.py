@@ -1,4 +1,4 @@
-"""A real tiny study with each training backend: Ray trials, refit on the driver, results."""
+"""A real tiny study with each training backend: trials in process, refit, results."""
 
 import json
 
@@ -12,12 +12,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def studies(ray_session, tmp_path_factory):
+def studies(tmp_path_factory):
     runs = {}
     for backend in ("sklearn", "minibatch"):
         root = tmp_path_factory.mktemp(backend)
         spec = leantune.load_spec(
-            tiny_spec(training={"epochs": 2, "report_every": 10, "seed": 0, "backend": backend}),
+            tiny_spec(
+                training={"epochs": 2, "report_every": 10, "seed": 0, "backend": backend},
+                # The training backends, not Ray: trials run in this process.
+                resources={"backend": "in-process"},
+            ),
             [f"output.dir={root / 'run'}"],
         )
         leantune.run(spec, show_progress=False)

@@ -21,11 +21,13 @@ SPEC = tiny_spec(
     search={"space": {"batch_size": [32, 128], "learning_rate": [0.01], "alpha": [0.0001]}},
     training={"epochs": 2, "report_every": 10, "seed": 0},
     output={"dir": "run", "report": False},
+    # The chosen model, not Ray: trials run in this process.
+    resources={"backend": "in-process"},
 )
 
 
 @pytest.fixture(scope="module")
-def finished(ray_session, tmp_path_factory):
+def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("chosen")
     spec = leantune.load_spec(SPEC, [f"output.dir={root / 'run'}"])
     result = leantune.run(spec, show_progress=False)

@@ -23,11 +23,13 @@ SPEC = tiny_spec(
     search={"space": {"batch_size": [128], "learning_rate": [0.1, 1e-5], "alpha": [1e-4]}},
     objective={"metric": "inference_latency_ms", "mode": "min"},
     constraints={"val_accuracy": {"min": 0.935}, "train_time_s": 600},
+    # The pipeline's logic, not Ray's: trials run in this process.
+    resources={"backend": "in-process"},
 )
 
 
 @pytest.fixture(scope="module")
-def finished(ray_session, tmp_path_factory):
+def finished(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("objective") / "run"
     spec = leantune.load_spec(SPEC, [f"output.dir={run_dir}"])
     return leantune.run(spec, show_progress=False), run_dir

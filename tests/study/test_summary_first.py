@@ -8,11 +8,12 @@ from leantune.testing import tiny_spec
 pytestmark = pytest.mark.slow
 
 
-def test_on_summary_sees_the_saved_results_before_any_report_file(ray_session, tmp_path):
+def test_on_summary_sees_the_saved_results_before_any_report_file(tmp_path):
     run_dir = tmp_path / "run"
     spec = tiny_spec(
         search={"space": {"batch_size": [64], "learning_rate": [0.01], "alpha": [0.0001]}},
         output={"dir": str(run_dir), "report": True},
+        resources={"backend": "in-process"},
     )
     seen = []
 
