@@ -70,6 +70,7 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
             "stop_value": reason.value if reason else np.nan,
             "stop_threshold": reason.threshold if reason else np.nan,
             "stop_step": reason.step if reason else np.nan,
+            "late_stop": record.late_stop.describe() if record.late_stop else "",
             "steps_done": last.get("step", 0),
             "steps_planned": last.get("steps_planned", np.nan),
             "folds_done": sum(1 for r in record.reports if r.get("fold_finished")),
@@ -104,6 +105,7 @@ _TEXT_COLUMNS = (
     "stop_rule",
     "stop_label",
     "stop_metric",
+    "late_stop",
     "error",
     "node_id",
 )
