@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
+from leantune._signals import interrupt_as_ctrl_c
 from leantune.engine._trial import StopTraining, train_trial
 from leantune.search._book import TrialBook
 from leantune.search._request import SearchRequest, grid_configs
@@ -32,11 +35,13 @@ class InProcessBackend:
         del worker_policy
         configs = _Configs(request, book)
         try:
-            for number, config in enumerate(configs):
-                key = f"trial_{request.session}_{number:05d}"
-                self._run_trial(request, book, key, config)
-                configs.ended(book.records[key])
+            with _sigterm_as_ctrl_c():
+                for number, config in enumerate(configs):
+                    key = f"trial_{request.session}_{number:05d}"
+                    self._run_trial(request, book, key, config)
+                    configs.ended(book.records[key])
         except KeyboardInterrupt:
+            # The trial that was running is left unended: a resume runs it again.
             records = book.ended_records()
             raise SearchInterrupted(records, request.configs_to_run(), book.unfinished()) from None
 
@@ -115,6 +120,20 @@ class _Configs:
             with _quiet_optuna():
                 tell(self.study, self.asked, record, self.request.objective)
             self.asked = None
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM stops the search as Ctrl-C does (what ended is saved), while it runs here."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, interrupt_as_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager
