@@ -536,6 +536,16 @@ class ResourcesSpec(_Section):
     allocation past it fails, and the trial ends `failed` with a "memory limit" error while
     the study goes on. constraints.memory_mb, below it, stops a trial at a report first."""
 
+    @model_validator(mode="after")
+    def _in_process_joins_no_cluster(self) -> ResourcesSpec:
+        if self.backend == "in-process" and self.ray_address is not None:
+            raise ValueError(
+                "resources.ray_address: the in-process backend runs trials in leantune's own "
+                "process and joins no Ray; drop ray_address or use backend: ray "
+                f"(got ray_address {self.ray_address!r} with backend 'in-process')"
+            )
+        return self
+
 
 class OutputSpec(_Section):
     dir: Path | None = None
