@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from leantune.study._compare import ComparisonResult, run_comparison
     from leantune.study._loaded import load_study
     from leantune.study._prepare import CheckedStudy, PreparedStudy, check_study, prepare_study
+    from leantune.study._replay import ReplayOutcome, replay_rules
     from leantune.study._results import FinalModel
     from leantune.study._runner import StudyInterrupted, StudyResult, resume_study, run_study
     from leantune.study._thesis import ThesisOptions, ThesisResult, run_thesis
@@ -26,6 +27,8 @@ _HOMES = {
     "PreparedStudy": "_prepare",
     "check_study": "_prepare",
     "prepare_study": "_prepare",
+    "ReplayOutcome": "_replay",
+    "replay_rules": "_replay",
     "FinalModel": "_results",
     "StudyInterrupted": "_runner",
     "StudyResult": "_runner",
@@ -54,6 +57,7 @@ __all__ = [
     "ComparisonResult",
     "FinalModel",
     "PreparedStudy",
+    "ReplayOutcome",
     "StudyInterrupted",
     "StudyResult",
     "ThesisOptions",
@@ -63,6 +67,7 @@ __all__ = [
     "load_study",
     "predictive_vs_reactive",
     "prepare_study",
+    "replay_rules",
     "replay_table",
     "resume_study",
     "run_comparison",

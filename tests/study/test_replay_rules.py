@@ -1,0 +1,36 @@
+"""Judging a study's rules on a recorded run, without training: what they would stop, how many
+of those stops are false against the complete records, and the pick's regret."""
+
+import math
+
+import leantune
+from leantune.study import replay_rules
+from leantune.testing import tiny_spec
+
+
+def _spec(tmp_path, out, **sections):
+    return leantune.load_spec(
+        tiny_spec(
+            search={"space": {"batch_size": [1, 2, 64, 128], "learning_rate": [0.1, 0.01]}},
+            resources={"backend": "in-process"},
+            output={"dir": str(tmp_path / out), "report": False},
+            **sections,
+        )
+    )
+
+
+def test_rules_replayed_on_an_unstopped_run_are_measured_against_its_complete_records(tmp_path):
+    # The recording: every trial runs to its end.
+    leantune.run(_spec(tmp_path, "unstopped", stopping={"enabled": False}), show_progress=False)
+    # A limit no trial can meet: every replayed trial is stopped, and each stop is right.
+    strict = replay_rules(
+        tmp_path / "unstopped", _spec(tmp_path, "strict", constraints={"train_time_s": 1e-6})
+    )
+    assert strict.measures["limit_stops"] == 8 and strict.measures["false_stops"] == 0
+    assert strict.measures["pick"] is None
+    assert strict.measures["replayed_cpu_s"] < strict.measures["recorded_cpu_s"]
+    # No limit: nothing stopped, the same pick as the recording's best, no regret.
+    free = replay_rules(tmp_path / "unstopped", _spec(tmp_path, "free"))
+    assert free.measures["limit_stops"] == 0
+    assert free.measures["regret"] == 0 and math.isfinite(free.measures["pick_value"])
+    assert set(free.table.replayed_status) == {"feasible"}
