@@ -3,7 +3,8 @@
 A `SearchRequest` is built once from the prepared study; a `TrialBook` holds every trial's
 history and gives every decision and status by one rule; a backend runs the trials and reports
 to the book: Ray Tune (the default, `leantune.engine.RayTuneBackend`, which a cluster uses),
-`InProcessBackend` (trials one after another in this process: tests, pdb), or
+`ProcessPoolBackend` (one long-lived worker process per CPU pulling configs: trial packing on
+one machine), `InProcessBackend` (trials one after another in this process: tests, pdb), or
 `ReplayBackend` (recorded curves in, decisions out). Importing this package loads no Ray.
 """
 
@@ -11,6 +12,7 @@ from leantune.search._backend import SearchBackend, run_search, scheduler_of
 from leantune.search._book import TrialBook, sampler_value
 from leantune.search._in_process import InProcessBackend
 from leantune.search._pick import Pick, pick_best
+from leantune.search._processes import ProcessPoolBackend
 from leantune.search._replay import ReplayBackend
 from leantune.search._request import FLUSH_SECONDS, SearchRequest, grid_configs, without
 
@@ -18,6 +20,7 @@ __all__ = [
     "FLUSH_SECONDS",
     "InProcessBackend",
     "Pick",
+    "ProcessPoolBackend",
     "ReplayBackend",
     "SearchBackend",
     "SearchRequest",

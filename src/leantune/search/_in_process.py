@@ -36,10 +36,10 @@ class InProcessBackend:
         configs = _Configs(request, book)
         try:
             with _sigterm_as_ctrl_c():
-                for number, config in enumerate(configs):
+                for number, (config, token) in enumerate(configs.one_by_one()):
                     key = f"trial_{request.session}_{number:05d}"
                     self._run_trial(request, book, key, config)
-                    configs.ended(book.records[key])
+                    configs.ended(book.records[key], token)
         except KeyboardInterrupt:
             # The trial that was running is left unended: a resume runs it again.
             records = book.ended_records()
@@ -80,12 +80,12 @@ class InProcessBackend:
 
 class _Configs:
     """The configs of this session, in order: the grid's, or the sampler's one at a time (it
-    learns from each trial that ended before it draws the next)."""
+    learns from each trial that ended before it draws the next). Each comes with a token that
+    `ended` takes back with the trial's record."""
 
     def __init__(self, request: SearchRequest, book: TrialBook):
         self.request = request
         self.study: Any = None
-        self.asked: Any = None
         self.space: dict[str, Any] = {}
         if request.method != "grid":
             self._start_sampler()
@@ -105,21 +105,21 @@ class _Configs:
             for config in request.pending_samples():
                 self.study.enqueue_trial({axis: config[axis] for axis in self.space})
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def one_by_one(self) -> Iterator[tuple[dict[str, Any], Any]]:
         if self.study is None:
             points = self.request.grid_points()
-            yield from grid_configs(self.request.param_space) if points is None else points
+            for config in grid_configs(self.request.param_space) if points is None else points:
+                yield config, None
             return
         for _ in range(self.request.configs_to_run()):
             with _quiet_optuna():
-                self.asked = self.study.ask(self.space)
-            yield dict(self.asked.params)
+                asked = self.study.ask(self.space)
+            yield dict(asked.params), asked
 
-    def ended(self, record: Any) -> None:
-        if self.study is not None and self.asked is not None:
+    def ended(self, record: Any, token: Any) -> None:
+        if self.study is not None and token is not None:
             with _quiet_optuna():
-                tell(self.study, self.asked, record, self.request.objective)
-            self.asked = None
+                tell(self.study, token, record, self.request.objective)
 
 
 @contextlib.contextmanager

@@ -517,10 +517,12 @@ class StoppingSpec(_Section):
 
 
 class ResourcesSpec(_Section):
-    backend: Literal["ray", "in-process"] = "ray"
+    backend: Literal["ray", "processes", "in-process"] = "ray"
     """What runs the trials. ray: Ray Tune, trials side by side (and on a cluster with
-    ray_address). in-process: one after another in leantune's own process, no Ray: for
-    debugging a study (a breakpoint in a trial stops right there) or a machine without Ray."""
+    ray_address). processes: one long-lived worker process per CPU pulls config after config,
+    no Ray: short trials keep the cores busy (one machine). in-process: one after another in
+    leantune's own process, no Ray: for debugging a study (a breakpoint in a trial stops right
+    there)."""
     cpus_per_trial: PositiveInt = 1
     max_concurrent: PositiveInt | None = None
     """Trials at once. Default: as many as the CPUs Ray sees allow."""
@@ -538,11 +540,11 @@ class ResourcesSpec(_Section):
 
     @model_validator(mode="after")
     def _in_process_joins_no_cluster(self) -> ResourcesSpec:
-        if self.backend == "in-process" and self.ray_address is not None:
+        if self.backend != "ray" and self.ray_address is not None:
             raise ValueError(
-                "resources.ray_address: the in-process backend runs trials in leantune's own "
-                "process and joins no Ray; drop ray_address or use backend: ray "
-                f"(got ray_address {self.ray_address!r} with backend 'in-process')"
+                f"resources.ray_address: the {self.backend} backend runs trials on this machine "
+                "and joins no Ray; drop ray_address or use backend: ray "
+                f"(got ray_address {self.ray_address!r} with backend {self.backend!r})"
             )
         return self
 

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from leantune.engine import Fault, ResumePoint, TrainingPlan, TrialData, TrialRecord
-from leantune.search import InProcessBackend, SearchBackend, SearchRequest, run_search
+from leantune.search import (
+    InProcessBackend,
+    ProcessPoolBackend,
+    SearchBackend,
+    SearchRequest,
+    run_search,
+)
 from leantune.study._policies import Decisions
 from leantune.study._prepare import PreparedStudy
 from leantune.trials import TrialObserver
@@ -58,7 +64,12 @@ def search_request(
 
 def backend_for(prepared: PreparedStudy) -> SearchBackend | None:
     """The backend the spec names (None: Ray Tune, the search core's default)."""
-    return InProcessBackend() if prepared.spec.resources.backend == "in-process" else None
+    name = prepared.spec.resources.backend
+    if name == "in-process":
+        return InProcessBackend()
+    if name == "processes":
+        return ProcessPoolBackend()
+    return None
 
 
 def search(

@@ -1,0 +1,417 @@
+"""The process-pool backend: one long-lived worker process per CPU, each pulling configs.
+
+Trial packing on one machine, without Ray: a worker is started once and trains config after
+config, each still with its own measurements, history, decisions and MLflow run. A trial's
+reports reach the driver in batches (at most `flush_seconds` apart, at once when it ends or a
+worker rule stops it); the driver's trial book judges them and raises a stop flag the worker
+reads at its next report. A trial costs one queue message a batch, not Ray Tune's round trip
+per trial (BENCHMARKS.md, P8).
+
+The dataset and the folds go into one shared-memory block once; every worker maps it, so no
+worker holds a copy (as Ray's object store gives zero-copy reads).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from multiprocessing import shared_memory
+from typing import Any
+
+import cloudpickle
+import numpy as np
+
+from leantune.datasets import Fold
+from leantune.engine._trial import START_PHASE, StopTraining, TrialData, train_trial
+from leantune.search._book import TrialBook
+from leantune.search._in_process import _Configs, _sigterm_as_ctrl_c
+from leantune.search._request import SearchRequest
+from leantune.stoppers import StoppingPolicy, TrialHistory
+from leantune.trials import FAILED, SearchInterrupted
+
+# A batch waiting in a worker is memory its own trial's reading counts: at most this many.
+FLUSH_REPORTS = 256
+# Reports a worker's rules may look back over (ConstraintPolicy's `sustained` readings).
+_WORKER_HISTORY = 64
+# How often the driver looks for a dead worker while it waits for messages (s).
+_POLL_S = 0.5
+
+
+class ProcessPoolBackend:
+    """Runs the request's configs on `workers` worker processes (default: the CPUs this process
+    may use, divided by cpus_per_trial, at most max_concurrent)."""
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
+
+    def run(
+        self, request: SearchRequest, book: TrialBook, worker_policy: StoppingPolicy | None = None
+    ) -> None:
+        count = self.workers or max(1, _usable_cpus() // request.cpus_per_trial)
+        if request.max_concurrent:
+            count = min(count, request.max_concurrent)
+        count = max(1, min(count, request.configs_to_run()))
+        with (
+            _SharedData(request.data) as shared,
+            _Pool(count, request, shared, worker_policy) as pool,
+        ):
+            try:
+                with _sigterm_as_ctrl_c():
+                    _Driver(request, book, pool).run()
+            except KeyboardInterrupt:
+                raise SearchInterrupted(
+                    book.ended_records(), request.configs_to_run(), book.unfinished()
+                ) from None
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):  # the CPUs this process may run on (a cgroup's set)
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@dataclass
+class _Running:
+    key: str
+    config: dict[str, Any]
+    worker: int
+    number: int
+    """The trial's number in this search: what the worker's stop flag names."""
+    token: Any = None
+
+
+class _Driver:
+    """Hands configs to idle workers, feeds their reports to the book, raises stop flags."""
+
+    def __init__(self, request: SearchRequest, book: TrialBook, pool: _Pool):
+        self.request, self.book, self.pool = request, book, pool
+        self.configs = _Configs(request, book)
+        self.source = iter(self.configs.one_by_one())
+        self.running: dict[str, _Running] = {}
+        self.idle = list(range(pool.count))
+        self.numbers = iter(range(1, 2**62))
+        self.exhausted = False
+
+    def run(self) -> None:
+        checked = time.monotonic()
+        while True:
+            self._fill()
+            if not self.running:
+                return
+            with contextlib.suppress(queue.Empty):
+                self._handle(self.pool.results.get(timeout=_POLL_S))
+            if time.monotonic() - checked >= _POLL_S:
+                self._bury_dead_workers()
+                checked = time.monotonic()
+
+    def _fill(self) -> None:
+        while self.idle and not self.exhausted:
+            try:
+                config, token = next(self.source)
+            except StopIteration:
+                self.exhausted = True
+                return
+            key = f"trial_{self.request.session}_{len(self.book.order):05d}"
+            self.book.started(key, config)
+            self._start(_Running(key, config, self.idle.pop(0), next(self.numbers), token))
+
+    def _start(self, trial: _Running) -> None:
+        self.running[trial.key] = trial
+        self.pool.send(trial.worker, (trial.number, trial.key, trial.config))
+
+    def _handle(self, message: tuple) -> None:
+        kind, key = message[0], message[1]
+        trial = self.running.get(key)
+        if trial is None:
+            return  # from a trial already given up on (its worker died)
+        if kind == "reports":
+            stop = False
+            for report, worker_stop in message[2]:
+                stop = self.book.reported(key, report, worker_stop)
+            if report.get("trial_phase") == START_PHASE:
+                self.pool.answer(trial.worker, trial.number, stop)
+            elif stop:
+                self.pool.stop(trial.worker, trial.number)
+            return
+        _, _, status, retryable, error = message
+        record = self.book.records[key]
+        if status == FAILED and retryable and record.attempts <= self.request.max_failures:
+            self.book.recovering(key, error or "failed")
+            self._start(replace(trial, number=next(self.numbers)))
+            return
+        self._finish(trial)
+
+    def _finish(self, trial: _Running, error: str | None = None) -> None:
+        del self.running[trial.key]
+        record = self.book.ended(trial.key, error)
+        if record is not None:
+            self.configs.ended(record, trial.token)
+        self.idle.append(trial.worker)
+
+    def _bury_dead_workers(self) -> None:
+        for trial in list(self.running.values()):
+            pid = self.pool.dead(trial.worker)
+            if pid is None:
+                continue
+            error = (
+                f"WorkerDied: the trial's worker process (pid {pid}) died while training: killed "
+                "by a signal such as SIGKILL or the out-of-memory killer, or crashed"
+            )
+            self.pool.restart(trial.worker)
+            record = self.book.records[trial.key]
+            if record.attempts <= self.request.max_failures:
+                self.book.recovering(trial.key, error)
+                self._start(replace(trial, number=next(self.numbers)))
+            else:
+                self._finish(trial, error)
+
+
+class _Pool:
+    """The worker processes, their task queues, and the flags the driver answers them with."""
+
+    def __init__(
+        self,
+        count: int,
+        request: SearchRequest,
+        shared: _SharedData,
+        worker_policy: StoppingPolicy | None,
+    ):
+        # spawn, not fork: the driver runs threads (the tracker's), and a forked child may
+        # inherit a lock one of them held.
+        self.context = multiprocessing.get_context("spawn")
+        self.count = count
+        self.results: Any = self.context.Queue()
+        # Per worker: the trial number it must stop, and the last start report answered.
+        self.stop_flags = [self.context.Value("q", 0, lock=False) for _ in range(count)]
+        self.answered = [self.context.Value("q", 0, lock=False) for _ in range(count)]
+        self.tasks: list[Any] = [None] * count
+        self.processes: list[Any] = [None] * count
+        # cloudpickle, as Ray does: a training function or estimator defined in a script
+        # (`__main__`), which a spawned worker cannot import, still reaches it.
+        self.settings = cloudpickle.dumps(
+            {
+                "shared": shared.descriptor,
+                "plan": request.plan,
+                "cpus": request.cpus_per_trial,
+                "memory_limit_mb": request.memory_limit_mb,
+                "faults": request.faults,
+                "worker_policy": worker_policy,
+                # ASHA compares trials at rungs: the book must see each report in time.
+                "flush_seconds": 0.0 if request.scheduler else request.flush_seconds,
+            }
+        )
+
+    def __enter__(self) -> _Pool:
+        for index in range(self.count):
+            self._spawn(index)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for index in range(self.count):
+            with contextlib.suppress(Exception):
+                self.tasks[index].put(None)
+        deadline = time.monotonic() + 5
+        for process in self.processes:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+    def _spawn(self, index: int) -> None:
+        self.tasks[index] = self.context.Queue()
+        process = self.context.Process(
+            target=_worker_main,
+            args=(
+                self.settings,
+                self.tasks[index],
+                self.results,
+                self.stop_flags[index],
+                self.answered[index],
+            ),
+            name=f"leantune-worker-{index}",
+            daemon=True,
+        )
+        process.start()
+        self.processes[index] = process
+
+    def send(self, worker: int, task: tuple) -> None:
+        self.tasks[worker].put(task)
+
+    def stop(self, worker: int, number: int) -> None:
+        self.stop_flags[worker].value = number
+
+    def answer(self, worker: int, number: int, stop: bool) -> None:
+        if stop:
+            self.stop_flags[worker].value = number
+        self.answered[worker].value = number
+
+    def dead(self, worker: int) -> int | None:
+        """The pid of `worker` if it died, else None."""
+        process = self.processes[worker]
+        return None if process.is_alive() else process.pid
+
+    def restart(self, worker: int) -> None:
+        self.processes[worker].join(timeout=1)
+        self._spawn(worker)
+
+
+# -- the worker's side ------------------------------------------------------------------------
+
+
+def _worker_main(pickled: bytes, tasks: Any, results: Any, stop_flag: Any, answered: Any) -> None:
+    import signal
+
+    # Ctrl-C goes to the whole process group: the driver stops the search, and ends us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    settings = cloudpickle.loads(pickled)
+    memory = shared_memory.SharedMemory(name=settings["shared"]["name"])
+    data: TrialData | None = None
+    try:
+        data = _attach(memory, settings["shared"])
+        while True:
+            task = tasks.get()
+            if task is None:
+                return
+            number, key, config = task
+            batches = _Batches(results, key, number, stop_flag, answered, settings, config)
+            try:
+                outcome = train_trial(
+                    config,
+                    data,
+                    settings["plan"],
+                    batches.report,
+                    cpus=settings["cpus"],
+                    memory_limit_mb=settings["memory_limit_mb"],
+                    faults=settings["faults"],
+                )
+                ended = (outcome.status, outcome.retryable, outcome.error)
+            except StopTraining:  # skipped at its start report: it trained no step
+                ended = ("skipped", False, None)
+            batches.flush()
+            results.put(("ended", key, *ended))
+    finally:
+        del data
+        with contextlib.suppress(BufferError):  # a view may outlive us here: the OS frees it
+            memory.close()
+
+
+class _Batches:
+    """Collects a trial's reports, runs the worker's rules on each, sends them in batches, and
+    stops the trial when the driver's flag names it."""
+
+    def __init__(
+        self,
+        results: Any,
+        key: str,
+        number: int,
+        stop_flag: Any,
+        answered: Any,
+        settings: Mapping[str, Any],
+        config: Mapping[str, Any],
+    ):
+        self.results, self.key, self.number = results, key, number
+        self.stop_flag, self.answered = stop_flag, answered
+        self.policy: StoppingPolicy | None = settings["worker_policy"]
+        self.flush_seconds: float = settings["flush_seconds"]
+        self.config = config
+        self.pending: list[tuple[dict[str, Any], Any]] = []
+        self.recent: list[dict[str, Any]] = []
+        self.sent_at = time.perf_counter()
+
+    def report(self, result: dict[str, Any]) -> None:
+        if self.stop_flag.value == self.number:
+            raise StopTraining("stopped by the driver")
+        start = result.get("trial_phase") == START_PHASE
+        ends = "trial_status" in result
+        reason = None
+        if self.policy is not None and not ends and not start:
+            self.recent.append(result)
+            if len(self.recent) > 2 * _WORKER_HISTORY:  # trimmed now and then
+                del self.recent[:-_WORKER_HISTORY]
+            decision = self.policy.decide(TrialHistory(self.recent, self.config))
+            reason = decision.reason if decision.stop else None
+        self.pending.append((result, reason))
+        if (
+            ends
+            or start
+            or reason is not None
+            or len(self.pending) >= FLUSH_REPORTS
+            or time.perf_counter() - self.sent_at >= self.flush_seconds
+        ):
+            self.flush()
+        if start:
+            # The driver judges it (skip) before a single step is trained.
+            while self.answered.value != self.number:
+                time.sleep(0.0005)
+        if reason is not None or self.stop_flag.value == self.number:
+            raise StopTraining(reason.describe() if reason else "stopped by the driver")
+
+    def flush(self) -> None:
+        if self.pending:
+            self.results.put(("reports", self.key, self.pending))
+            self.pending = []
+        self.sent_at = time.perf_counter()
+
+
+# -- one shared-memory block for the data every trial reads -----------------------------------
+
+
+class _SharedData:
+    """X, y and every fold's arrays in one shared-memory block; `descriptor` lets a worker map
+    them as numpy views."""
+
+    def __init__(self, data: TrialData):
+        arrays: list[np.ndarray] = [np.ascontiguousarray(data.X), np.ascontiguousarray(data.y)]
+        for fold in data.folds:
+            arrays += [np.ascontiguousarray(a) for a in (fold.train_idx, fold.val_idx)]
+            arrays += [np.ascontiguousarray(a) for a in (fold.mean, fold.scale)]
+        layout, offset = [], 0
+        for array in arrays:
+            offset = -(-offset // 64) * 64  # aligned, as numpy likes it
+            layout.append((offset, array.shape, array.dtype.str))
+            offset += array.nbytes
+        self.memory = shared_memory.SharedMemory(create=True, size=max(1, offset))
+        for array, (start, _, _) in zip(arrays, layout, strict=True):
+            view = np.ndarray(array.shape, array.dtype, buffer=self.memory.buf, offset=start)
+            view[...] = array
+            del view
+        self.descriptor = {
+            "name": self.memory.name,
+            "layout": layout,
+            "task": data.task,
+            "n_classes": data.n_classes,
+            "folds": len(data.folds),
+        }
+
+    def __enter__(self) -> _SharedData:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.memory.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.memory.unlink()
+
+
+def _attach(memory: shared_memory.SharedMemory, descriptor: Mapping[str, Any]) -> TrialData:
+    views: Iterator[np.ndarray] = (
+        _read_only(np.ndarray(shape, np.dtype(dtype), buffer=memory.buf, offset=offset))
+        for offset, shape, dtype in descriptor["layout"]
+    )
+    X, y = next(views), next(views)
+    folds = [
+        Fold(train_idx=next(views), val_idx=next(views), mean=next(views), scale=next(views))
+        for _ in range(descriptor["folds"])
+    ]
+    return TrialData(X, y, descriptor["task"], descriptor["n_classes"], folds)
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False  # as Ray's object store hands them: no trial may change them
+    return array
