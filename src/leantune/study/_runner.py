@@ -22,9 +22,6 @@ from leantune.engine import (
     ResumePoint,
     SearchInterrupted,
     TrialRecord,
-    require_cpus,
-    start_ray,
-    stop_ray,
 )
 from leantune.errors import LeantuneError
 from leantune.results import (
@@ -59,6 +56,26 @@ from leantune.study._summary import build_summary, summary_metrics
 from leantune.tracking import Tracker, open_tracker, save_model, store_uri
 
 _log = logging.getLogger("leantune")
+
+
+# Ray loads only when a study runs on it: the process pool and in-process backends, and every
+# check before a study starts, never pay its import (~2 s).
+def start_ray(address: str | None) -> bool:
+    from leantune.engine import start_ray as start
+
+    return start(address)
+
+
+def stop_ray() -> None:
+    from leantune.engine import stop_ray as stop
+
+    stop()
+
+
+def require_cpus(cpus_per_trial: int, address: str | None) -> None:
+    from leantune.engine import require_cpus as require
+
+    require(cpus_per_trial, address)
 
 
 class StudyInterrupted(Exception):

@@ -1,0 +1,233 @@
+"""P8, scale: many short trials on one machine, by backend.
+
+A random search of N configs whose trials each cost a few to a hundred milliseconds, run as a
+user runs it (`leantune run`, MLflow on, in a fresh process), on each search backend: Ray Tune
+(one Tune trial per config), the process pool (long-lived workers pulling configs) and in
+process; beside it, the same trainings in Optuna's own in-process loop (`study.optimize`, no
+measurement kept, the ceiling a single-process user sees). For each: trials per second of the
+search, the driver's CPU per trial and as a share of the trials' CPU, how busy the cores were
+in trials, and the driver's peak memory.
+
+    .venv/bin/python benchmarks/scale.py                       # N = 100 and 300, 2 sizes
+    .venv/bin/python benchmarks/scale.py --sizes 1000 --repeats 1
+    .venv/bin/python benchmarks/scale.py --smoke
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from _harness import REPO, finish, markdown_table, parser, spread
+
+BIN = Path(sys.executable).parent
+# Trial sizes: (label, batch size, epochs) on breast_cancer, 2 folds, logistic.
+SIZES = {"tiny": (128, 1), "small": (4, 1)}
+BACKENDS = ("ray", "processes", "in-process")
+
+
+def _spec(n: int, size: str, backend: str, out: Path) -> dict[str, Any]:
+    batch, epochs = SIZES[size]
+    return {
+        "name": f"scale-{backend}-{n}",
+        "dataset": {"source": "sklearn", "name": "breast_cancer"},
+        "model": "logistic",
+        "search": {
+            "method": "random",
+            "num_samples": n,
+            "space": {"batch_size": [batch], "learning_rate": {"log": [1e-4, 0.1]}},
+        },
+        "training": {"epochs": epochs, "report_every": 100, "seed": 0},
+        "validation": {"test_size": 0.3, "cv_folds": 2},
+        "resources": {"backend": backend},
+        "output": {"dir": str(out), "report": False},
+    }
+
+
+def _leantune(n: int, size: str, backend: str) -> dict[str, float]:
+    """One study in a fresh process; its summary's times and the driver's peak memory."""
+    import yaml
+
+    work = Path(tempfile.mkdtemp(prefix="p8-"))
+    study = work / "study.yaml"
+    study.write_text(yaml.safe_dump(_spec(n, size, backend, work / "run")))
+    process = subprocess.Popen(
+        [str(BIN / "leantune"), "run", str(study)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    peak = _peak_rss_mb(process)
+    if process.returncode != 0:
+        raise RuntimeError(f"leantune run failed ({process.returncode}) for {backend} N={n}")
+    summary = json.loads((work / "run" / "summary.json").read_text())
+    ledger = json.loads((work / "run" / "ledger.json").read_text())
+    wall = _search_wall(work / "run")
+    return {
+        "trials_per_s": n / wall,
+        "trial_cpu_s": summary["trial_cpu_s"] / n,
+        "driver_cpu_per_trial_s": summary["driver_cpu_s"] / n,
+        "driver_share": summary["driver_cpu_s"] / max(summary["trial_cpu_s"], 1e-9),
+        "cores_busy": ledger["spent_cpu_s"] / (wall * (os.cpu_count() or 1)),
+        "driver_peak_mb": peak,
+    }
+
+
+def _search_wall(run_dir: Path) -> float:
+    """First trial's start to last trial's end: the search, without start-up and refit."""
+    import pandas as pd
+
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    return (trials.ended_at.max() - trials.started_at.min()).total_seconds()
+
+
+def _peak_rss_mb(process: subprocess.Popen) -> float:
+    """The driver's largest resident memory while it runs (sampled every 0.1 s)."""
+    peak = 0.0
+    handle = psutil.Process(process.pid)
+    while process.poll() is None:
+        try:
+            peak = max(peak, handle.memory_info().rss / 2**20)
+        except psutil.Error:
+            break
+        time.sleep(0.1)
+    process.wait()
+    return peak
+
+
+def _optuna(n: int, size: str) -> dict[str, float]:
+    """The same trainings in Optuna's study.optimize, in this process: no reports kept."""
+    import optuna
+
+    from leantune.engine import TrainingPlan, TrialData, train_trial
+    from leantune.spec import load_spec
+    from leantune.study import prepare_study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix="p8-optuna-"))
+    prepared = prepare_study(load_spec(_spec(n, size, "in-process", work / "run")))
+    data = TrialData(
+        prepared.dataset.X,
+        prepared.dataset.y,
+        prepared.dataset.task,
+        prepared.dataset.n_classes,
+        prepared.splits.folds,
+    )
+    batch, epochs = SIZES[size]
+    plan = TrainingPlan(epochs=epochs, report_every=100)
+
+    def objective(trial: Any) -> float:
+        config = {
+            "model": "logistic",
+            "batch_size": batch,
+            "learning_rate": trial.suggest_float("learning_rate", 1e-4, 0.1, log=True),
+            "alpha": 1e-4,
+        }
+        outcome = train_trial(config, data, plan, lambda report: None)
+        return float(outcome.last_report.get("cv_score_mean", 0.0))
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    cpu, started = time.process_time(), time.perf_counter()
+    peak = [0.0]
+    stop = threading.Event()
+
+    def watch() -> None:
+        me = psutil.Process()
+        while not stop.wait(0.1):
+            peak[0] = max(peak[0], me.memory_info().rss / 2**20)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    study.optimize(objective, n_trials=n)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    stop.set()
+    return {
+        "trials_per_s": n / wall,
+        "trial_cpu_s": cpu / n,
+        "driver_cpu_per_trial_s": 0.0,
+        "driver_share": 0.0,
+        "cores_busy": cpu / (wall * (os.cpu_count() or 1)),
+        "driver_peak_mb": peak[0],
+    }
+
+
+def main() -> None:
+    options = parser(__doc__.split("\n\n")[0])
+    options.add_argument("--sizes", default="100,300", help="trial counts (default 100,300)")
+    args = options.parse_args()
+    counts = [20] if args.smoke else [int(v) for v in args.sizes.split(",")]
+    repeats = 1 if args.smoke else args.repeats
+    trial_sizes = ["tiny"] if args.smoke else list(SIZES)
+    load = os.getloadavg()[0]
+    rows, data = [], {}
+    for size in trial_sizes:
+        for n in counts:
+            arms = {backend: [] for backend in (*BACKENDS, "optuna (in process)")}
+            for repetition in range(repeats):
+                order = list(arms)[repetition % len(arms) :] + list(arms)[: repetition % len(arms)]
+                for arm in order:
+                    run = _optuna(n, size) if arm.startswith("optuna") else _leantune(n, size, arm)
+                    arms[arm].append(run)
+            for arm, runs in arms.items():
+                data[f"{size}-{n}-{arm}"] = runs
+
+                def column(key: str, digits: int = 3, runs: list = runs) -> str:
+                    return spread([r[key] for r in runs], digits)
+
+                rows.append(
+                    [
+                        size,
+                        n,
+                        arm,
+                        column("trial_cpu_s", 4),
+                        column("trials_per_s", 1),
+                        column("driver_cpu_per_trial_s", 4),
+                        column("driver_share", 2),
+                        column("cores_busy", 2),
+                        column("driver_peak_mb", 0),
+                    ]
+                )
+    import pandas as pd
+
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "trials",
+            "N",
+            "backend",
+            "CPU-s a trial",
+            "trials/s",
+            "driver CPU-s a trial",
+            "driver ÷ trial CPU",
+            "cores busy in trials",
+            "driver peak MB",
+        ],
+    )
+    section = "\n".join(
+        [
+            "## P8: scale, many short trials by backend",
+            "",
+            f"Random search of N configs of logistic regression on breast_cancer (2 folds); "
+            f"'tiny' trials are batch 128, 'small' batch 4, 1 epoch. Each arm a fresh "
+            f"`leantune run` with MLflow on (Optuna: the same trainings in `study.optimize`, "
+            f"in this process, nothing recorded). Median (min–max) of {repeats} "
+            f"repetition(s), arms rotating; load average {load:.1f} when it started "
+            f"({os.cpu_count()} cores).",
+            "",
+            *markdown_table(table),
+        ]
+    )
+    finish(args, section, data)
+
+
+if __name__ == "__main__":
+    main()
