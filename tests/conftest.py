@@ -11,6 +11,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _columns_cache_of_this_run(tmp_path_factory):
+    """Parsed data files are cached under the run's temporary directory, not the user's home
+    (subprocesses inherit it)."""
+    import os
+
+    previous = os.environ.get("LEANTUNE_COLUMNS_CACHE")
+    os.environ["LEANTUNE_COLUMNS_CACHE"] = str(tmp_path_factory.mktemp("columns"))
+    yield
+    if previous is None:
+        os.environ.pop("LEANTUNE_COLUMNS_CACHE", None)
+    else:
+        os.environ["LEANTUNE_COLUMNS_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """A real local Ray with 2 CPUs, started once (about 4 s) and reused by every test."""

@@ -14,8 +14,9 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from leantune.datasets import _columns
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._prepare import build_dataset, frame_to_float
 from leantune.errors import DatasetError
@@ -76,6 +77,31 @@ def load_pmlb(name: str, cache_dir: Path | None = None, task: str | None = None)
         raise DatasetError(f"dataset.name: {name!r} is not a PMLB dataset{hint}")
     path = cached_file(name, cache_dir) or _download(name, cache_dir)
     stored_name = path.parent.name
+    columns = _columns.read(path)
+    if columns is None:
+        columns = _parse(name, stored_name, path, cache_dir)
+        _columns.write(path, columns)
+    X, y, features, dropped = columns
+    return build_dataset(
+        name,
+        X,
+        y,
+        task=task or _known_task(name),
+        feature_names=features,
+        provenance={
+            "source": "pmlb",
+            "location": str(path),
+            "stored_as": stored_name,
+            "dropped_rows_with_nan": dropped,
+            "synthetic": False,
+        },
+    )
+
+
+def _parse(
+    name: str, stored_name: str, path: Path, cache_dir: Path
+) -> tuple[Any, Any, list[str], int]:
+    """The PMLB file as (X, y, feature names, rows dropped for NaN)."""
     frame = _read(stored_name, path, cache_dir)
     if "target" not in frame.columns:
         raise DatasetError(
@@ -94,20 +120,7 @@ def load_pmlb(name: str, cache_dir: Path | None = None, task: str | None = None)
         raise DatasetError(
             f"dataset {name!r}: {path} must hold numeric features, as PMLB files do: {error}"
         ) from None
-    return build_dataset(
-        name,
-        X,
-        frame["target"].to_numpy(),
-        task=task or _known_task(name),
-        feature_names=[str(c) for c in features],
-        provenance={
-            "source": "pmlb",
-            "location": str(path),
-            "stored_as": stored_name,
-            "dropped_rows_with_nan": dropped,
-            "synthetic": False,
-        },
-    )
+    return X, frame["target"].to_numpy(), [str(c) for c in features], dropped
 
 
 def _read(stored_name: str, path: Path, cache_dir: Path) -> pd.DataFrame:
