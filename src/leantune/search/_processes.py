@@ -156,6 +156,9 @@ class _Driver:
         self.idle.append(trial.worker)
 
     def _bury_dead_workers(self) -> None:
+        for worker in self.idle:  # replaced before a trial is sent to it
+            if self.pool.dead(worker) is not None:
+                self.pool.restart(worker)
         for trial in list(self.running.values()):
             pid = self.pool.dead(trial.worker)
             if pid is None:
