@@ -29,18 +29,25 @@ FORMAT = 1
 RUNNING = "running"
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace `path` with `data` as JSON so that no reader ever sees a partial file."""
+def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
+    """Replace `path` with `data` as JSON so that no reader ever sees a partial file.
+
+    `durable`: also wait until it is on the disk (two fsyncs, ~5 ms each here), so not even a
+    power cut loses it. A killed process never loses a replaced file either way: what is lost
+    without it is only what the OS had not yet written when the machine itself went down."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w") as stream:
             json.dump(data, stream, default=_jsonable)
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+    if not durable:
+        return
     # The rename itself must reach the disk too, or a power cut could undo it.
     directory = os.open(path.parent, os.O_RDONLY)
     try:
@@ -153,10 +160,14 @@ class StudyState:
     def save_trial(self, record: TrialRecord) -> None:
         """Save a trial as it is now: when it starts (status running) and when it ends."""
         data = record_to_dict(record)
-        if record.ended_at is None:
+        started = record.ended_at is None
+        if started:
             data["status"] = RUNNING
             data["reports"] = []  # reports of a running trial are redone if it runs again
-        write_json_atomic(self.trials_dir / f"{_safe(record.trial_id)}.json", data)
+        # A trial's start need not survive a power cut (a resume would run it as new, as it
+        # does anyway); its end must. Half the driver's fsyncs, ~5 ms a trial.
+        path = self.trials_dir / f"{_safe(record.trial_id)}.json"
+        write_json_atomic(path, data, durable=not started)
 
     def load_trials(self) -> tuple[list[TrialRecord], list[TrialRecord]]:
         """(ended, unfinished) trials, each in the order they started.
