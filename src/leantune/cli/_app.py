@@ -147,14 +147,16 @@ def _finish(
     # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
     # this again once Ray has started, since Ray installs its own handler.
     stop_on_sigterm()
-    from leantune.cli._summary import print_summary
+    from leantune.cli._summary import print_report_line, print_summary, report_asked
 
-    shown: list[bool] = []
+    shown: list[str] = []
 
     def show_summary(summary: dict[str, Any]) -> None:
-        # Printed as soon as the results are saved: the report's figures come after.
-        print_summary(summary, stdout, _since_process_start())
-        shown.append(True)
+        # Printed as soon as the results are saved; where the report is, once it is drawn.
+        print_summary(summary, stdout, _since_process_start(), report_line=False)
+        if report_asked(summary["run_dir"]):
+            stderr.print("writing the report…", highlight=False)
+        shown.append(summary["run_dir"])
 
     try:
         result = study(show_summary)
@@ -163,7 +165,9 @@ def _finish(
         raise typer.Exit(130) from None
     if show is not None:
         show(result, stdout)
-    elif not shown:
+    elif shown:
+        print_report_line(shown[0], stdout)
+    else:
         print_summary(result.summary, stdout, _since_process_start())
 
 
