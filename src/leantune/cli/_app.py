@@ -495,14 +495,38 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
 ) -> None:
     """Browse a run in the MLflow UI, on localhost."""
-    from leantune.tracking import run_store_uri, serve_ui
+    from leantune.tracking import run_store_uri, serve_ui, ui_page
 
     uri = _run_tracking_uri(run_dir, run_store_uri)
     _check_port_free("127.0.0.1", port)
-    stderr.print(f"MLflow UI for {escape(uri)} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    page = f"http://127.0.0.1:{port}/{ui_page(uri, _study_run_id(run_dir))}"
+    stderr.print(
+        f"Starting the MLflow UI for {escape(uri)} on http://127.0.0.1:{port}; this can take "
+        "~10 s (Ctrl-C to stop)",
+        highlight=False,
+    )
+    # The study's run, in the model-training view (a running study's too).
+    stderr.print(f"Open: {page}", highlight=False, markup=False)
     # SIGTERM stops the server as Ctrl-C does, so its whole process group is ended.
     stop_on_sigterm()
     raise typer.Exit(serve_ui(uri, port=port))
+
+
+def _study_run_id(run_dir: Path) -> str | None:
+    """The study's MLflow run: in its summary once it ended, in its state while it runs."""
+    from leantune.results._layout import SUMMARY_FILE
+
+    for path, key in (
+        (run_dir / SUMMARY_FILE, "mlflow_parent_run_id"),
+        (run_dir / "state" / "study.json", "parent_run_id"),  # study/_state.py's file
+    ):
+        try:
+            run_id = json.loads(path.read_text()).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if run_id:
+            return str(run_id)
+    return None
 
 
 def _check_port_free(host: str, port: int) -> None:

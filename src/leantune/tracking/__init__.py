@@ -73,6 +73,13 @@ def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
     return load(location, tracking_uri)
 
 
+def ui_page(uri: str, run_id: str | None) -> str:
+    """Where a study's run is in the MLflow UI (the address after the host)."""
+    from leantune.tracking._mlflow import ui_page as page
+
+    return page(uri, run_id)
+
+
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
     from leantune.tracking._mlflow import serve_ui as serve
 
@@ -90,4 +97,5 @@ __all__ = [
     "save_model",
     "serve_ui",
     "store_uri",
+    "ui_page",
 ]

@@ -268,7 +268,7 @@ class MlflowTracker:
         model_dir = next((p for p in artifacts if p.name == MODEL_DIR and p.is_dir()), None)
         if model_dir is not None and not interrupted:
             try:
-                self._log_model(self.parent_run_id, model_dir)
+                self._log_model(self.parent_run_id, model_dir, chosen)
             except MlflowException as error:  # the model is saved and attached all the same
                 _log.warning("leantune: the model was not logged as an MLflow model: %s", error)
         status = "KILLED" if interrupted else "FAILED" if failed else "FINISHED"
@@ -293,7 +293,9 @@ class MlflowTracker:
             # A param is written once: a study completed again after a resume keeps the first.
             _log.debug("leantune: the chosen config is already on the study's run")
 
-    def _log_model(self, parent_run_id: str, model_dir: Path) -> None:
+    def _log_model(
+        self, parent_run_id: str, model_dir: Path, best: Mapping[str, Any] | None
+    ) -> None:
         """The saved model as an MLflow 3 logged model of the study's run (the Models tab);
         the same files stay under the run's `model/` artifacts for MLflow 2 and for serving."""
         create = getattr(self.client, "create_logged_model", None)
@@ -301,11 +303,14 @@ class MlflowTracker:
             return  # MLflow 2 has no logged models
         from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
+        config = (best or {}).get("config") or {}
         model = create(
             self.experiment_id,
-            name=MODEL_DIR,
+            # Named after the study, as its run is: the Models tab lists every study's model.
+            name=self.client.get_run(parent_run_id).info.run_name or MODEL_DIR,
             source_run_id=parent_run_id,
             tags={"leantune.kind": "chosen_model"},
+            params={str(k): str(v) for k, v in config.items()},
         )
         self.client.log_model_artifacts(model.model_id, str(model_dir))
         self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
@@ -622,6 +627,26 @@ def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | Non
     client = MlflowClient(tracking_uri=uri)
     for path in paths:
         attach(client, run_id, Path(path), folder)
+
+
+# MLflow 3's UI shows an experiment in the view its `workflowType` names (GenAI by default,
+# remembered per browser), whatever the experiment's kind tag: the model-training view is
+# asked for in the address.
+_TRAINING_VIEW = "?workflowType=machine_learning"
+
+
+def ui_page(uri: str, run_id: str | None) -> str:
+    """The UI's address (after the host) of a study's run, in the model-training view; the
+    experiments list when the run is not known (yet)."""
+    if run_id:
+        _quiet_mlflow()
+        try:
+            experiment = MlflowClient(tracking_uri=uri).get_run(run_id).info.experiment_id
+        except MlflowException:
+            experiment = None
+        if experiment is not None:
+            return f"#/experiments/{experiment}/runs/{run_id}{_TRAINING_VIEW}"
+    return f"#/experiments{_TRAINING_VIEW}"
 
 
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
