@@ -21,7 +21,7 @@ app = typer.Typer(
     name="leantune",
     help="Tune SGD training to an application's resource limits (memory, time, CPU).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 done; 2 a problem with the input, one line each, nothing started; "
     "130 interrupted (Ctrl-C or SIGTERM), what ended is saved (`leantune resume RUN_DIR`).",
@@ -79,8 +79,24 @@ def _options(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log lines on the terminal: leantune's and the libraries' INFO."
+        ),
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every log line (leantune's and the libraries') to this file.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    pass
+    from leantune.cli._logging import configure
+
+    configure(verbose, log_file)
 
 
 @app.command()
@@ -147,7 +163,10 @@ def _finish(
     # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
     # this again once Ray has started, since Ray installs its own handler.
     stop_on_sigterm()
+    from leantune.cli._logging import quiet_libraries
     from leantune.cli._summary import print_report_line, print_summary, report_asked
+
+    quiet_libraries()  # the study's libraries are imported by now
 
     shown: list[str] = []
 
@@ -432,6 +451,28 @@ def schema(
 
     text = markdown_reference() if markdown else json.dumps(json_schema(), indent=2)
     sys.stdout.write(text + "\n")
+
+
+_SHELLS = ("bash", "zsh", "fish")
+
+
+@app.command()
+@user_errors
+def completion(
+    shell: Annotated[
+        str, typer.Argument(help="bash, zsh or fish.", show_default=False, metavar="SHELL")
+    ],
+) -> None:
+    """Print the shell completion script, e.g. `leantune completion bash >> ~/.bashrc`
+    (`--install-completion` installs it for the shell leantune runs in)."""
+    if shell not in _SHELLS:
+        raise LeantuneError(f"SHELL: must be one of {', '.join(_SHELLS)}; got {shell!r}")
+    from typer._completion_shared import get_completion_script
+
+    script = get_completion_script(
+        prog_name="leantune", complete_var="_LEANTUNE_COMPLETE", shell=shell
+    )
+    sys.stdout.write(script.rstrip("\n") + "\n")
 
 
 @app.command()
