@@ -82,3 +82,23 @@ def test_a_memory_axis_spans_at_least_its_minimum():
     ax.plot([1, 2], [0.1, 0.4])
     _at_least_span(ax, 10.0)
     assert ax.get_ylim() == (0.0, 10.0)  # never below zero
+
+
+def test_a_broken_tie_and_the_shipped_models_checks_are_shown_when_the_summary_has_them():
+    from leantune.report._document import Paragraph, Table
+    from leantune.report._sections import _pick_details
+
+    blocks = _pick_details(
+        {
+            "tie": {"broken_by": "cost", "tied_trials": 3},
+            "shipped": {"memory_mb": {"value": 170.5, "limit": 1024, "ok": True}, "passed": True},
+        },
+        "",
+    )
+    (note,) = [b for b in blocks if isinstance(b, Paragraph)]
+    assert "broken_by: cost; tied_trials: 3" in note.text
+    (table,) = [b for b in blocks if isinstance(b, Table)]
+    assert list(table.data["check"]) == ["memory_mb", "passed"]
+    assert table.data["result"][0] == "value: 170.5, limit: 1,024, ok: yes"
+    assert _pick_details({"tie": "odd", "shipped": [1]}, "") == []  # other shapes: nothing
+    assert _pick_details({}, "") == []

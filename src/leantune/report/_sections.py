@@ -272,6 +272,7 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     weak = _weak_model(test, baseline, run.higher_is_better)
     if weak:
         blocks.append(Paragraph(weak, kind="warning"))
+    blocks += _pick_details(best, prefix)
     headroom = limits_headroom(run)
     if len(headroom):
         blocks.append(
@@ -280,6 +281,32 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
                 "The chosen config against every limit: the highest value its trial reached "
                 "(what a limit is checked against) and the headroom left",
                 headroom,
+            )
+        )
+    return blocks
+
+
+def _pick_details(best: dict[str, Any], prefix: str) -> list[Block]:
+    """How a tie in score was broken (`best["tie"]`) and the refit model's own checks
+    (`best["shipped"]`), where the summary has them: shown as they are, key by key."""
+    blocks: list[Block] = []
+    tie = best.get("tie")
+    if isinstance(tie, dict) and tie:
+        said = "; ".join(f"{key}: {format_value(value)}" for key, value in tie.items())
+        blocks.append(Paragraph(f"A tie in score was broken: {said}.", kind="note"))
+    shipped = best.get("shipped")
+    if isinstance(shipped, dict) and shipped:
+        rows = [
+            (str(key), ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()))
+            if isinstance(value, dict)
+            else (str(key), format_value(value))
+            for key, value in shipped.items()
+        ]
+        blocks.append(
+            Table(
+                _id(prefix, "shipped_checks"),
+                "The refit model's own checks (the model that ships)",
+                pd.DataFrame(rows, columns=["check", "result"]),
             )
         )
     return blocks
