@@ -15,6 +15,7 @@ from leantune.results._layout import SPEC_FILE, TRIALS_CSV
 from leantune.trials._status import INFEASIBLE, SKIPPED, STOPPED
 
 _SHOWN_STOPS = 10
+_SHOWN_A_GROUP = 3
 
 
 def _config_text(config: dict[str, Any]) -> str:
@@ -102,13 +103,15 @@ def _ended_early_lines(summary: dict[str, Any], out: Any) -> None:
         by = labels.get(status)
         how = ", ".join(f"{n} by {label}" for label, n in by.items()) if by else ""
         out(f"{heading} ({len(members)}){': ' + how if how else ''}", highlight=False)
-        for stop in members[: max(0, _SHOWN_STOPS - shown)]:
+        # Every group shows a few, whatever came before it.
+        room = max(_SHOWN_A_GROUP, _SHOWN_STOPS - shown)
+        for stop in members[:room]:
             out(
                 f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False, markup=False
             )
-        shown += len(members)
-    if len(stops) > _SHOWN_STOPS:
-        out(f"  … and {len(stops) - _SHOWN_STOPS} more in trials.csv")
+        shown += min(room, len(members))
+        if len(members) > room:
+            out(f"  … and {len(members) - room} more in trials.csv")
 
 
 def _labels_by_status(
