@@ -44,7 +44,7 @@ test-system: $(VENV)/.installed-dev
 OLDEST := .venv-oldest
 OLDEST_TESTS := tests/spec tests/tracking/test_mlflow.py tests/tracking/test_model.py \
 	tests/report/test_report_reading.py tests/cli/test_summary.py tests/test_api_names.py \
-	tests/study/test_run_study.py
+	tests/cli/test_cli_habits.py tests/study/test_run_study.py
 
 test-oldest:
 	@test -n "$(PYTHON)" || { echo "leantune needs Python 3.11 or newer on PATH"; exit 1; }

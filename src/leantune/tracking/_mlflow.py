@@ -283,7 +283,7 @@ class MlflowTracker:
             self.client.set_tag(run_id, "leantune.chosen", "true")
             tags["leantune.chosen_run_id"] = run_id
         config = best.get("config") or {}
-        tags["mlflow.note.content"] = _study_note(best, run_id)
+        tags["mlflow.note.content"] = _study_note(best, run_id, self.experiment_id)
         self._log_tags(parent_run_id, tags)
         try:
             self._log_params(
@@ -309,7 +309,11 @@ class MlflowTracker:
             # Named after the study, as its run is: the Models tab lists every study's model.
             name=self.client.get_run(parent_run_id).info.run_name or MODEL_DIR,
             source_run_id=parent_run_id,
-            tags={"leantune.kind": "chosen_model"},
+            tags={
+                "leantune.kind": "chosen_model",
+                # The model page's description: the pick and its scores, as on the study's run.
+                "mlflow.note.content": _study_note(best or {}, None, self.experiment_id),
+            },
             params={str(k): str(v) for k, v in config.items()},
         )
         self.client.log_model_artifacts(model.model_id, str(model_dir))
@@ -514,8 +518,8 @@ def _chosen(artifacts: list[Path]) -> dict[str, Any] | None:
     return None
 
 
-def _study_note(best: Mapping[str, Any], run_id: str | None) -> str:
-    """The study run's description (Markdown on its page): the pick, its scores, its run."""
+def _study_note(best: Mapping[str, Any], run_id: str | None, experiment_id: str) -> str:
+    """A description (Markdown on its page in the UI): the pick, its scores, a link to its run."""
     config = ", ".join(f"{k}={v}" for k, v in (best.get("config") or {}).items())
     lines = [f"**Chosen config**: {config}"]
     metric, score = best.get("cv_metric"), best.get("cv_score_mean")
@@ -525,7 +529,8 @@ def _study_note(best: Mapping[str, Any], run_id: str | None) -> str:
         if isinstance(value, int | float) and not key.endswith(("_rows", "_start")):
             lines.append(f"{key}: {value:.4g}")
     if run_id:
-        lines.append(f"Trial run: {best.get('trial_id')} (run {run_id}, tag leantune.chosen)")
+        page = f"#/experiments/{experiment_id}/runs/{run_id}{_TRAINING_VIEW}"
+        lines.append(f"Its trial: [{best.get('trial_id')}]({page}) (tag `leantune.chosen`)")
     return "\n\n".join(lines)
 
 
