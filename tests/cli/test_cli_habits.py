@@ -55,6 +55,8 @@ def restore_logging():
     import optuna  # its handler exists before the test changes it
 
     levels = [(h, h.level) for h in optuna.logging.get_logger("optuna").handlers]
+    for handler, _ in levels:  # as Optuna leaves it, whatever an earlier command in this
+        handler.setLevel(logging.NOTSET)  # process did to it
     yield
     cli_logging.configure()
     root = logging.getLogger()
