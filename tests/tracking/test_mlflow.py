@@ -313,3 +313,47 @@ def test_an_mlflow_3_store_gets_the_model_as_a_logged_model_of_the_study_run(tmp
     assert loaded.predict(np.ones((2, 4))).shape == (2,)
     # the run's own model/ folder stays, for `mlflow models serve -m runs:/<id>/model`
     assert "model" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_the_chosen_model_registers_by_name_and_loads_from_the_registry(tmp_path):
+    import json
+
+    import mlflow.pyfunc
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from leantune.cli import app
+
+    client, _, runs = _study_with_every_outcome(tmp_path, with_model=True)
+    parent = runs["my-study"]
+    (tmp_path / "summary.json").write_text(
+        json.dumps({"mlflow_parent_run_id": parent.info.run_id, "best": {}})
+    )
+    for version in (1, 2):  # a second registration is the name's next version
+        result = CliRunner().invoke(app, ["register", str(tmp_path), "edge-classifier"])
+        assert result.exit_code == 0, result.output
+        assert f"registered edge-classifier version {version}: models:/edge-classifier/" in (
+            result.output
+        )
+    (registered,) = client.search_model_versions("name = 'edge-classifier' and version_number = 1")
+    assert registered.run_id == parent.info.run_id
+    mlflow.set_tracking_uri(default_uri(tmp_path))
+    mlflow.set_registry_uri(default_uri(tmp_path))
+    try:
+        loaded = mlflow.pyfunc.load_model("models:/edge-classifier/1")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    assert loaded.predict(np.ones((2, 4))).shape == (2,)
+
+
+def test_a_run_without_a_model_is_refused_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from leantune.cli import app
+
+    open_tracker(None, "exp", tmp_path).close()
+    result = CliRunner().invoke(app, ["register", str(tmp_path), "x"])
+    assert result.exit_code == 2
+    assert "holds no chosen model to register" in result.output
+    assert "Traceback" not in result.output

@@ -553,6 +553,34 @@ def ui(
     raise typer.Exit(serve_ui(uri, port=port))
 
 
+@app.command()
+@user_errors
+def register(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
+) -> None:
+    """Register the study's chosen model by name in its MLflow store's model registry."""
+    from leantune.results._layout import MODEL_DIR
+    from leantune.tracking import register_model, run_store_uri
+
+    uri = _run_tracking_uri(run_dir, run_store_uri)
+    run_id = _study_run_id(run_dir)
+    if not run_id or not (run_dir / MODEL_DIR).is_dir():
+        raise LeantuneError(
+            f"RUN_DIR: {str(run_dir)!r} holds no chosen model to register (a study that "
+            "completed with a feasible config has model/)"
+        )
+    try:
+        version = register_model(uri, run_id, name)
+    except Exception as error:  # the store's own refusal (a bad name), in one line
+        raise LeantuneError(f"NAME: MLflow did not register {name!r}: {error}") from None
+    stdout.print(
+        f"registered {name} version {version}: models:/{name}/{version} ({uri})",
+        highlight=False,
+        markup=False,
+    )
+
+
 def _study_run_id(run_dir: Path) -> str | None:
     """The study's MLflow run: in its summary once it ended, in its state while it runs."""
     from leantune.results._layout import SUMMARY_FILE

@@ -634,6 +634,27 @@ def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | Non
         attach(client, run_id, Path(path), folder)
 
 
+def register_model(uri: str, run_id: str, name: str) -> int:
+    """Register a study run's chosen model under `name` in the store's model registry (the
+    logged model on MLflow 3, else the run's `model/` folder); returns the new version."""
+    _quiet_mlflow()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(run_id)
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    model_id = run.data.tags.get("leantune.model_id")
+    if model_id:
+        source = client.get_logged_model(model_id).artifact_location
+        version = client.create_model_version(name, source, run_id=run_id, model_id=model_id)
+    else:
+        source = f"{run.info.artifact_uri}/{MODEL_DIR}"
+        version = client.create_model_version(name, source, run_id=run_id)
+    return int(version.version)
+
+
 # MLflow 3's UI shows an experiment in the view its `workflowType` names (GenAI by default,
 # remembered per browser), whatever the experiment's kind tag: the model-training view is
 # asked for in the address.
