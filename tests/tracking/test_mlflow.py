@@ -305,6 +305,10 @@ def test_an_mlflow_3_store_gets_the_model_as_a_logged_model_of_the_study_run(tmp
     assert model.source_run_id == parent.info.run_id
     assert parent.data.tags["leantune.model_id"] == model.model_id
     assert str(model.status).endswith("READY")
+    shown = {m.key: m.value for m in client.get_logged_model(model.model_id).metrics or []}
+    assert shown["best_test_accuracy"] == 0.95 and "best_inference_us_per_sample" in shown
+    assert parent.data.metrics["best_test_accuracy"] == 0.95  # the run keeps them, once each
+    assert len(client.get_metric_history(parent.info.run_id, "best_test_accuracy")) == 1
     mlflow.set_tracking_uri(default_uri(tmp_path))
     try:
         loaded = mlflow.pyfunc.load_model(f"models:/{model.model_id}")

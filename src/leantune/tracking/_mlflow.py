@@ -251,26 +251,35 @@ class MlflowTracker:
             self._buffers[trial_id].clear()
             self.end_trial(trial_id, _INTERRUPTED, {})
         self.close()
-        stamp = int(time.time() * 1000)
-        replaced = Replacements()
-        batch = self._metrics(in_readable_units(dict(metrics)).items(), stamp, 0, replaced)
-        for start in range(0, len(batch), _MAX_METRICS):
-            self.client.log_batch(self.parent_run_id, metrics=batch[start : start + _MAX_METRICS])
-        all_tags = dict(tags)
-        if replaced:
-            all_tags["leantune.replaced_metrics"] = replaced.describe()
-        self._log_tags(self.parent_run_id, all_tags)
         for path in artifacts:
             attach(self.client, self.parent_run_id, path)
         chosen = _chosen(artifacts)
         if chosen and not interrupted:
             self._mark_chosen(self.parent_run_id, chosen)
         model_dir = next((p for p in artifacts if p.name == MODEL_DIR and p.is_dir()), None)
+        model_id = None
         if model_dir is not None and not interrupted:
             try:
-                self._log_model(self.parent_run_id, model_dir, chosen)
+                model_id = self._log_model(self.parent_run_id, model_dir, chosen)
             except MlflowException as error:  # the model is saved and attached all the same
                 _log.warning("leantune: the model was not logged as an MLflow model: %s", error)
+        stamp = int(time.time() * 1000)
+        replaced = Replacements()
+        batch = self._metrics(in_readable_units(dict(metrics)).items(), stamp, 0, replaced)
+        if model_id is not None:
+            # The chosen model's own figures (best_*) are its metrics too, on the Models tab.
+            batch = [
+                Metric(m.key, m.value, m.timestamp, m.step, model_id=model_id)
+                if m.key.startswith("best_")
+                else m
+                for m in batch
+            ]
+        for start in range(0, len(batch), _MAX_METRICS):
+            self.client.log_batch(self.parent_run_id, metrics=batch[start : start + _MAX_METRICS])
+        all_tags = dict(tags)
+        if replaced:
+            all_tags["leantune.replaced_metrics"] = replaced.describe()
+        self._log_tags(self.parent_run_id, all_tags)
         status = "KILLED" if interrupted else "FAILED" if failed else "FINISHED"
         self.client.set_terminated(self.parent_run_id, status)
 
@@ -295,12 +304,12 @@ class MlflowTracker:
 
     def _log_model(
         self, parent_run_id: str, model_dir: Path, best: Mapping[str, Any] | None
-    ) -> None:
+    ) -> str | None:
         """The saved model as an MLflow 3 logged model of the study's run (the Models tab);
         the same files stay under the run's `model/` artifacts for MLflow 2 and for serving."""
         create = getattr(self.client, "create_logged_model", None)
         if create is None or not (model_dir / "MLmodel").is_file():
-            return  # MLflow 2 has no logged models
+            return None  # MLflow 2 has no logged models
         from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
         config = (best or {}).get("config") or {}
@@ -320,6 +329,7 @@ class MlflowTracker:
         self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
         self.client.log_outputs(parent_run_id, [LoggedModelOutput(model.model_id, 0)])
         self.client.set_tag(parent_run_id, "leantune.model_id", model.model_id)
+        return str(model.model_id)
 
     # -- trials -------------------------------------------------------------------------------
 
