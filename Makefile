@@ -9,7 +9,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	&& echo $$p && break; done)
 
-.PHONY: quickstart test test-system lint format clean bench bench-smoke bench-memory
+.PHONY: quickstart test test-oldest test-system lint format clean bench bench-smoke bench-memory
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "leantune needs Python 3.11 or newer on PATH"; exit 1; }
@@ -37,6 +37,26 @@ test: $(VENV)/.installed-dev
 # processes, a killed worker, a 2-node Ray cluster, a PostgreSQL-backed MLflow server.
 test-system: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m system
+
+# The lower bounds of pyproject.toml, installed exactly (pip's --constraint with == pins), and
+# the tests that reach each dependency: the spec and schema, MLflow's store and model, the
+# report, and a real study on Ray. Installs a second environment, .venv-oldest (a few minutes).
+OLDEST := .venv-oldest
+OLDEST_TESTS := tests/spec tests/tracking/test_mlflow.py tests/tracking/test_model.py \
+	tests/report/test_report_reading.py tests/cli/test_summary.py tests/test_api_names.py \
+	tests/cli/test_cli_habits.py tests/study/test_run_study.py
+
+test-oldest:
+	@test -n "$(PYTHON)" || { echo "leantune needs Python 3.11 or newer on PATH"; exit 1; }
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(OLDEST)/bin/python -c 'import re, tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		deps = p["dependencies"] + p["optional-dependencies"]["dev"]; \
+		print("\n".join(re.sub(r"\[.*\]", "", d).replace(">=", "==") for d in deps if ">=" in d))' \
+		> $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/python -m pip install --quiet --constraint $(OLDEST)/constraints.txt -e ".[dev]"
+	$(OLDEST)/bin/python -m pip freeze | grep -iE '^(ray|mlflow|scikit-learn|pandas|numpy|pydantic|optuna|typer)=='
+	$(OLDEST)/bin/python -m pytest -x -q -m "not system" $(OLDEST_TESTS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -89,3 +89,9 @@ __all__ = [
     "resume",
     "run",
 ]
+
+
+def __dir__() -> list[str]:
+    # What a user can use, not this module's imports (Any, TYPE_CHECKING, annotations) or the
+    # subpackages Python adds as they are imported.
+    return sorted(__all__)

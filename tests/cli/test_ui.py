@@ -85,3 +85,27 @@ def test_sigterm_ends_the_whole_server(run_dir):
     finally:
         if ui.poll() is None:
             ui.kill()
+
+
+def test_the_ui_opens_on_the_study_run_in_the_model_training_view(tmp_path):
+    import json
+
+    from leantune.cli._app import _study_run_id
+    from leantune.tracking import default_uri, ui_page
+
+    tracker = open_tracker(None, "ui", tmp_path)
+    tracker.start_study("s", {}, {}, "")
+    run_id = tracker.parent_run_id
+    tracker.close()
+    assert _study_run_id(tmp_path) is None
+    # while the study runs, its state names the run; once it ended, its summary does
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "study.json").write_text(json.dumps({"parent_run_id": run_id}))
+    assert _study_run_id(tmp_path) == run_id
+    page = ui_page(default_uri(tmp_path), run_id)
+    assert page.startswith("#/experiments/") and page.endswith(
+        f"/runs/{run_id}?workflowType=machine_learning"
+    )
+    assert ui_page(default_uri(tmp_path), "no-such-run") == (
+        "#/experiments?workflowType=machine_learning"
+    )

@@ -198,3 +198,166 @@ def test_a_moved_run_directory_opens_its_store_and_artifacts_where_it_is_now(tmp
     assert (moved / "mlartifacts").is_dir() and not original.exists()
     # a store the study did not own stays where it was
     assert run_store_uri(moved, "http://mlflow.example:5000") == "http://mlflow.example:5000"
+
+
+def _study_with_every_outcome(tmp_path, with_model=False):
+    """A study whose trials end every way, its summary naming the chosen one, in a real store."""
+    import json
+
+    tracker = open_tracker(None, "exp", tmp_path)
+    tracker.start_study("run-dir-name", {"name": "my-study", "dataset.name": "iris"}, {}, "a: 1\n")
+    outcomes = {
+        "ok": ("feasible", {}),
+        "slow": ("stopped", {"leantune.stop_reason": "train_time_s 0.09 > 0.06 at step 233"}),
+        "never": ("skipped", {"leantune.stop_reason": "not run: train_time_s predicted 0.2"}),
+        "bad": ("failed", {"leantune.error": "ValueError: x"}),
+        "nan": ("diverged", {"leantune.stop_reason": "validation loss is nan at step 3"}),
+    }
+    for trial, (status, tags) in outcomes.items():
+        tracker.start_trial(trial, trial, {"batch_size": 16})
+        report = {"step": 3, "fold": 0, "fold_step": 3, "progress_pct": 50.0}
+        tracker.log_report(trial, {**report, "val_loss": 0.5, "objective": 0.5})
+        tracker.end_trial(trial, status, tags)
+    summary = tmp_path / "summary.json"
+    best = {
+        "trial_id": "ok",
+        "config": {"model": "logistic", "batch_size": 16},
+        "cv_metric": "val_accuracy",
+        "cv_score_mean": 0.97,
+        "test": {"test_accuracy": 0.95, "test_rows": 45.0},
+    }
+    summary.write_text(json.dumps({"best": best}))
+    artifacts = [summary]
+    if with_model:
+        from sklearn.datasets import load_iris
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        from leantune.tracking import save_model
+
+        X, y = load_iris(return_X_y=True)
+        pipeline = make_pipeline(StandardScaler(), SGDClassifier(random_state=0)).fit(X, y)
+        artifacts.append(save_model(pipeline, tmp_path / "model", X[:3]))
+    metrics = {"best_inference_ms_per_sample": 0.0012, "best_test_accuracy": 0.95}
+    tracker.end_study(metrics, {"leantune.outcome": "completed"}, artifacts)
+    client = MlflowClient(default_uri(tmp_path))
+    experiment = client.get_experiment_by_name("exp")
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    return client, experiment, runs
+
+
+def test_each_trial_run_says_in_mlflow_words_how_it_ended_and_why(tmp_path):
+    _, _, runs = _study_with_every_outcome(tmp_path)
+    status = {name: runs[name].info.status for name in ("ok", "slow", "never", "bad", "nan")}
+    assert status == {
+        "ok": "FINISHED",
+        "slow": "KILLED",
+        "never": "KILLED",
+        "bad": "FAILED",
+        "nan": "FAILED",
+    }
+    slow = runs["slow"].data.tags
+    assert slow["leantune.status"] == "stopped"
+    assert slow["leantune.reason"] == "train_time_s 0.09 > 0.06 at step 233"
+    assert slow["mlflow.note.content"] == "Stopped: train_time_s 0.09 > 0.06 at step 233"
+    assert runs["bad"].data.tags["leantune.reason"] == "ValueError: x"
+    assert runs["ok"].data.tags["leantune.reason"] == "ran to the end within every limit"
+
+
+def test_the_study_run_is_named_after_the_study_and_holds_the_pick(tmp_path):
+    _, _, runs = _study_with_every_outcome(tmp_path)
+    parent = runs["my-study"]  # the spec's name, not the run directory's
+    assert parent.data.tags["leantune.run_name"] == "run-dir-name"
+    chosen = runs["ok"]
+    assert chosen.data.tags["leantune.chosen"] == "true"
+    assert all("leantune.chosen" not in runs[n].data.tags for n in ("slow", "never", "bad"))
+    assert parent.data.tags["leantune.chosen_run_id"] == chosen.info.run_id
+    assert parent.data.tags["leantune.chosen_trial_id"] == "ok"
+    assert {"chosen.model": "logistic", "chosen.batch_size": "16"}.items() <= (
+        parent.data.params.items()
+    )
+    note = parent.data.tags["mlflow.note.content"]
+    assert "Chosen config**: model=logistic, batch_size=16" in note
+    assert f"/runs/{chosen.info.run_id}?workflowType=machine_learning)" in note  # a link
+    assert parent.data.metrics["best_test_accuracy"] == 0.95
+    # 0.0012 ms reads "0.00" in the UI; its µs twin reads 1.2
+    assert abs(parent.data.metrics["best_inference_us_per_sample"] - 1.2) < 1e-9
+    assert parent.data.metrics["best_inference_ms_per_sample"] == 0.0012
+
+
+def test_bookkeeping_keys_stay_out_of_the_metric_charts(tmp_path):
+    _, _, runs = _study_with_every_outcome(tmp_path)
+    metrics = runs["ok"].data.metrics
+    assert metrics == {"val_loss": 0.5}  # no fold_step, progress_pct, objective, fold, step
+
+
+def test_an_mlflow_3_store_gets_the_model_as_a_logged_model_of_the_study_run(tmp_path):
+    import mlflow.pyfunc
+    import numpy as np
+    import pytest
+
+    client, experiment, runs = _study_with_every_outcome(tmp_path, with_model=True)
+    if not hasattr(client, "search_logged_models"):
+        pytest.skip("MLflow 2 has no logged models")
+    parent = runs["my-study"]
+    (model,) = client.search_logged_models([experiment.experiment_id])
+    assert model.source_run_id == parent.info.run_id
+    assert parent.data.tags["leantune.model_id"] == model.model_id
+    assert str(model.status).endswith("READY")
+    shown = {m.key: m.value for m in client.get_logged_model(model.model_id).metrics or []}
+    assert shown["best_test_accuracy"] == 0.95 and "best_inference_us_per_sample" in shown
+    assert parent.data.metrics["best_test_accuracy"] == 0.95  # the run keeps them, once each
+    assert len(client.get_metric_history(parent.info.run_id, "best_test_accuracy")) == 1
+    mlflow.set_tracking_uri(default_uri(tmp_path))
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{model.model_id}")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert loaded.predict(np.ones((2, 4))).shape == (2,)
+    # the run's own model/ folder stays, for `mlflow models serve -m runs:/<id>/model`
+    assert "model" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_the_chosen_model_registers_by_name_and_loads_from_the_registry(tmp_path):
+    import json
+
+    import mlflow.pyfunc
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from leantune.cli import app
+
+    client, _, runs = _study_with_every_outcome(tmp_path, with_model=True)
+    parent = runs["my-study"]
+    (tmp_path / "summary.json").write_text(
+        json.dumps({"mlflow_parent_run_id": parent.info.run_id, "best": {}})
+    )
+    for version in (1, 2):  # a second registration is the name's next version
+        result = CliRunner().invoke(app, ["register", str(tmp_path), "edge-classifier"])
+        assert result.exit_code == 0, result.output
+        assert f"registered edge-classifier version {version}: models:/edge-classifier/" in (
+            result.output
+        )
+    (registered,) = client.search_model_versions("name = 'edge-classifier' and version_number = 1")
+    assert registered.run_id == parent.info.run_id
+    mlflow.set_tracking_uri(default_uri(tmp_path))
+    mlflow.set_registry_uri(default_uri(tmp_path))
+    try:
+        loaded = mlflow.pyfunc.load_model("models:/edge-classifier/1")
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)
+    assert loaded.predict(np.ones((2, 4))).shape == (2,)
+
+
+def test_a_run_without_a_model_is_refused_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from leantune.cli import app
+
+    open_tracker(None, "exp", tmp_path).close()
+    result = CliRunner().invoke(app, ["register", str(tmp_path), "x"])
+    assert result.exit_code == 2
+    assert "holds no chosen model to register" in result.output
+    assert "Traceback" not in result.output

@@ -21,7 +21,7 @@ app = typer.Typer(
     name="leantune",
     help="Tune SGD training to an application's resource limits (memory, time, CPU).",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     epilog="Exit codes: 0 done; 2 a problem with the input, one line each, nothing started; "
     "130 interrupted (Ctrl-C or SIGTERM), what ended is saved (`leantune resume RUN_DIR`).",
@@ -79,8 +79,24 @@ def _options(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log lines on the terminal: leantune's and the libraries' INFO."
+        ),
+    ] = False,
+    log_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Append every log line (leantune's and the libraries') to this file.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    pass
+    from leantune.cli._logging import configure
+
+    configure(verbose, log_file)
 
 
 @app.command()
@@ -147,14 +163,19 @@ def _finish(
     # SIGTERM (a scheduler, `kill`) gets the same graceful stop as Ctrl-C. The engine sets
     # this again once Ray has started, since Ray installs its own handler.
     stop_on_sigterm()
-    from leantune.cli._summary import print_summary
+    from leantune.cli._logging import quiet_libraries
+    from leantune.cli._summary import print_report_line, print_summary, report_asked
 
-    shown: list[bool] = []
+    quiet_libraries()  # the study's libraries are imported by now
+
+    shown: list[str] = []
 
     def show_summary(summary: dict[str, Any]) -> None:
-        # Printed as soon as the results are saved: the report's figures come after.
-        print_summary(summary, stdout, _since_process_start())
-        shown.append(True)
+        # Printed as soon as the results are saved; where the report is, once it is drawn.
+        print_summary(summary, stdout, _since_process_start(), report_line=False)
+        if report_asked(summary["run_dir"]):
+            stderr.print("writing the report…", highlight=False)
+        shown.append(summary["run_dir"])
 
     try:
         result = study(show_summary)
@@ -163,7 +184,9 @@ def _finish(
         raise typer.Exit(130) from None
     if show is not None:
         show(result, stdout)
-    elif not shown:
+    elif shown:
+        print_report_line(shown[0], stdout)
+    else:
         print_summary(result.summary, stdout, _since_process_start())
 
 
@@ -430,6 +453,28 @@ def schema(
     sys.stdout.write(text + "\n")
 
 
+_SHELLS = ("bash", "zsh", "fish")
+
+
+@app.command()
+@user_errors
+def completion(
+    shell: Annotated[
+        str, typer.Argument(help="bash, zsh or fish.", show_default=False, metavar="SHELL")
+    ],
+) -> None:
+    """Print the shell completion script, e.g. `leantune completion bash >> ~/.bashrc`
+    (`--install-completion` installs it for the shell leantune runs in)."""
+    if shell not in _SHELLS:
+        raise LeantuneError(f"SHELL: must be one of {', '.join(_SHELLS)}; got {shell!r}")
+    from typer._completion_shared import get_completion_script
+
+    script = get_completion_script(
+        prog_name="leantune", complete_var="_LEANTUNE_COMPLETE", shell=shell
+    )
+    sys.stdout.write(script.rstrip("\n") + "\n")
+
+
 @app.command()
 @user_errors
 def datasets(
@@ -491,14 +536,66 @@ def ui(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.", min=1, max=65535)] = 5000,
 ) -> None:
     """Browse a run in the MLflow UI, on localhost."""
-    from leantune.tracking import run_store_uri, serve_ui
+    from leantune.tracking import run_store_uri, serve_ui, ui_page
 
     uri = _run_tracking_uri(run_dir, run_store_uri)
     _check_port_free("127.0.0.1", port)
-    stderr.print(f"MLflow UI for {escape(uri)} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    page = f"http://127.0.0.1:{port}/{ui_page(uri, _study_run_id(run_dir))}"
+    stderr.print(
+        f"Starting the MLflow UI for {escape(uri)} on http://127.0.0.1:{port}; this can take "
+        "~10 s (Ctrl-C to stop)",
+        highlight=False,
+    )
+    # The study's run, in the model-training view (a running study's too).
+    stderr.print(f"Open: {page}", highlight=False, markup=False)
     # SIGTERM stops the server as Ctrl-C does, so its whole process group is ended.
     stop_on_sigterm()
     raise typer.Exit(serve_ui(uri, port=port))
+
+
+@app.command()
+@user_errors
+def register(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.", show_default=False)],
+    name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
+) -> None:
+    """Register the study's chosen model by name in its MLflow store's model registry."""
+    from leantune.results._layout import MODEL_DIR
+    from leantune.tracking import register_model, run_store_uri
+
+    uri = _run_tracking_uri(run_dir, run_store_uri)
+    run_id = _study_run_id(run_dir)
+    if not run_id or not (run_dir / MODEL_DIR).is_dir():
+        raise LeantuneError(
+            f"RUN_DIR: {str(run_dir)!r} holds no chosen model to register (a study that "
+            "completed with a feasible config has model/)"
+        )
+    try:
+        version = register_model(uri, run_id, name)
+    except Exception as error:  # the store's own refusal (a bad name), in one line
+        raise LeantuneError(f"NAME: MLflow did not register {name!r}: {error}") from None
+    stdout.print(
+        f"registered {name} version {version}: models:/{name}/{version} ({uri})",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _study_run_id(run_dir: Path) -> str | None:
+    """The study's MLflow run: in its summary once it ended, in its state while it runs."""
+    from leantune.results._layout import SUMMARY_FILE
+
+    for path, key in (
+        (run_dir / SUMMARY_FILE, "mlflow_parent_run_id"),
+        (run_dir / "state" / "study.json", "parent_run_id"),  # study/_state.py's file
+    ):
+        try:
+            run_id = json.loads(path.read_text()).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if run_id:
+            return str(run_id)
+    return None
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from leantune.metrics import TIMED_METRICS
+from leantune.results._layout import SPEC_FILE, TRIALS_CSV
+from leantune.trials._status import INFEASIBLE, SKIPPED, STOPPED
 
 _SHOWN_STOPS = 10
+_SHOWN_A_GROUP = 3
 
 
 def _config_text(config: dict[str, Any]) -> str:
@@ -76,10 +81,70 @@ def _objective_line(summary: dict[str, Any], out: Any) -> None:
         out(f"  picked{subject}", highlight=False)
 
 
+# How each group of trials that did not finish feasible is headed: a quality limit is judged
+# on the finished trial, so it breaks a limit, never stops one; a skipped trial never ran.
+_GROUP_HEADINGS = {
+    STOPPED: "Stopped",
+    SKIPPED: "Skipped, never trained",
+    INFEASIBLE: "Broke a limit (not stopped)",
+}
+
+
+def _ended_early_lines(summary: dict[str, Any], out: Any) -> None:
+    """Stopped, skipped and infeasible trials, each group under its own heading and count."""
+    stops = summary["stopped_trials"]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for stop in stops:
+        groups.setdefault(stop["status"], []).append(stop)
+    labels = _labels_by_status(summary, groups)
+    shown = 0
+    for status, members in groups.items():
+        heading = _GROUP_HEADINGS.get(status, status.capitalize())
+        by = labels.get(status)
+        how = ", ".join(f"{n} by {label}" for label, n in by.items()) if by else ""
+        out(f"{heading} ({len(members)}){': ' + how if how else ''}", highlight=False)
+        # Every group shows a few, whatever came before it.
+        room = max(_SHOWN_A_GROUP, _SHOWN_STOPS - shown)
+        for stop in members[:room]:
+            out(
+                f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False, markup=False
+            )
+        shown += min(room, len(members))
+        if len(members) > room:
+            out(f"  … and {len(members) - room} more in trials.csv")
+
+
+def _labels_by_status(
+    summary: dict[str, Any], groups: dict[str, list[dict[str, Any]]]
+) -> dict[str, Counter[str]]:
+    """How many trials of each status each rule ended, from trials.csv (a label a trial);
+    with one status only, the summary's own counts say it."""
+    path = Path(summary.get("run_dir") or "") / TRIALS_CSV
+    if summary.get("run_dir") and path.is_file():
+        with path.open(newline="") as rows:
+            counts: dict[str, Counter[str]] = {}
+            for row in csv.DictReader(rows):
+                if row.get("status") in groups and row.get("stop_label"):
+                    label = row["stop_label"].removeprefix("skipped: ")
+                    counts.setdefault(row["status"], Counter())[label] += 1
+            return {status: Counter(dict(c.most_common())) for status, c in counts.items()}
+    if len(groups) == 1:
+        (status,) = groups
+        by = summary.get("stopped_by") or {}
+        return {status: Counter({k.removeprefix("skipped: "): v for k, v in by.items()})}
+    return {}
+
+
 def print_summary(
-    summary: dict[str, Any], console: Console, command_wall_s: float | None = None
+    summary: dict[str, Any],
+    console: Console,
+    command_wall_s: float | None = None,
+    *,
+    report_line: bool = True,
 ) -> None:
-    """`command_wall_s`: the command's own wall time, start-up (imports, Ray) included."""
+    """`command_wall_s`: the command's own wall time, start-up (imports, Ray) included.
+    `report_line`: end with where the report is; off while it is still being drawn
+    (`print_report_line` says it once it is)."""
     out = console.print
     best = summary["best"]
     dataset = summary["dataset"]
@@ -111,19 +176,7 @@ def print_summary(
         clock = summary.get("clock", "wall")
         what = "the training thread's CPU time" if clock == "cpu" else "wall-clock time"
         out(f"Time limits ({', '.join(timed)}) judged on {what} (constraints.clock: {clock})")
-    stops = summary["stopped_trials"]
-    if stops:
-        by_label = ", ".join(f"{n} by {label}" for label, n in summary["stopped_by"].items())
-        # A quality limit is judged on the finished trial: it breaks a limit, never stops one.
-        ran_out = all(stop["status"] == "infeasible" for stop in stops)
-        verb = "Broke a limit (not stopped)" if ran_out else "Stopped"
-        out(f"{verb} ({len(stops)}): {by_label}", highlight=False)
-        for stop in stops[:_SHOWN_STOPS]:
-            out(
-                f"  {_config_text(stop['config'])}: {stop['reason']}", highlight=False, markup=False
-            )
-        if len(stops) > _SHOWN_STOPS:
-            out(f"  … and {len(stops) - _SHOWN_STOPS} more in trials.csv")
+    _ended_early_lines(summary, out)
     for diverged in summary.get("diverged_trials", [])[:_SHOWN_STOPS]:
         out(
             f"  [yellow]diverged[/] {_config_text(diverged['config'])}: "
@@ -173,12 +226,30 @@ def print_summary(
         **plain,
     )
     out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", **plain)
-    if (Path(run_dir) / "report.html").is_file():
-        out(
-            f"Report: {Path(run_dir) / 'report.html'} (rebuild: leantune report {run_dir})", **plain
-        )
+    if report_line:
+        print_report_line(run_dir, console)
+
+
+def report_asked(run_dir: str | Path) -> bool:
+    """Whether the study's spec (its copy in the run directory) asks for a report."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load((Path(run_dir) / SPEC_FILE).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return True
+    output = spec.get("output") if isinstance(spec, dict) else None
+    return bool(output.get("report", True)) if isinstance(output, dict) else True
+
+
+def print_report_line(run_dir: str | Path, console: Console) -> None:
+    """Where the study's report is, or how to write it."""
+    report = Path(run_dir) / "report.html"
+    if report.is_file():
+        text = f"Report: {report} (rebuild: leantune report {run_dir})"
     else:
-        out(f"Report: not written · write it with: leantune report {run_dir}", **plain)
+        text = f"Report: not written · write it with: leantune report {run_dir}"
+    console.print(text, highlight=False, markup=False)
 
 
 def print_comparison(comparison: Any, console: Console) -> None:

@@ -31,6 +31,7 @@ def build_run_report(run: RunResults) -> Document:
     document.add(sections.overview(run))
     document.add(Heading("The chosen config"))
     document.add(sections.chosen_config(run))
+    document.add(sections.using_the_model(run))
     document.add(sections.rq1(run))
     document.add(sections.rq2_single(run))
     document.add(sections.trade_offs(run))

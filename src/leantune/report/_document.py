@@ -148,6 +148,7 @@ margin-top:1.8em}h3{margin-top:1.4em}
 table{border-collapse:collapse;margin:6px 0 4px;font-size:.88em}
 th,td{border:1px solid #d8dee8;padding:3px 8px;text-align:right;vertical-align:top}
 th{background:#eef2f7;text-align:left}td:first-child,td.t{text-align:left}
+td.n{white-space:nowrap}
 .caption{text-align:left;font-weight:600;margin:14px 0 2px;color:#38445a;font-size:.92em}
 figure{margin:10px 0 18px}figure img{max-width:100%;border:1px solid #e3e8ef}
 figcaption{font-size:.88em;color:#4a566b}
@@ -170,7 +171,8 @@ _NUMERIC = re.compile(r"^[-+−–]?[\d.,]+(e[-+]?\d+)?( ?%)?( ?[±\[].*)?$|^–
 
 
 def _cell_html(text: str) -> str:
-    css = "" if _NUMERIC.match(text) else ' class="t"'
+    # A number (and its interval) stays on one line: a wrapped "0.95 ± 0.01" misreads.
+    css = ' class="n"' if _NUMERIC.match(text) else ' class="t"'
     return f"<td{css}>{_inline_html(text)}</td>"
 
 

@@ -119,6 +119,9 @@ def _front(frame: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Serie
 def curves_frame(run: RunResults) -> pd.DataFrame:
     """Every trial's validation loss and score over its progress, thinned to CURVE_POINTS."""
     columns = ["trial_id", "progress_pct", "step", "fold", "val_loss", run.score_metric]
+    # Where each fold starts and the untrained model's loss there: a fold that reports only at
+    # its end (a large batch) still draws as a line from its start.
+    columns += ["fold_step", "steps_planned", "val_loss_start"]
     reports = run.reports(columns)
     if reports.empty or "progress_pct" not in reports:
         return pd.DataFrame(columns=[*columns, "category"])

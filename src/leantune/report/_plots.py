@@ -115,6 +115,7 @@ def main_effects(levels: pd.DataFrame, frame: pd.DataFrame, hyperparameter: str)
         if metric.log_scale and _spans(drawn, 10):
             ax.set_yscale("log")
             ax.yaxis.set_minor_formatter(NullFormatter())  # 2×10², 3×10², ... is clutter
+        _at_least_span(ax, MIN_SPANS.get(metric.name))
         ax.set_xlabel(label + (" (decade)" if continuous else ""))
         ax.set_title(metric.label, fontsize=10)
         ax.grid(alpha=0.3)
@@ -123,6 +124,23 @@ def main_effects(levels: pd.DataFrame, frame: pd.DataFrame, hyperparameter: str)
     # A fixed layout: tight_layout would draw the 5 panels once more just to measure them.
     figure.subplots_adjust(left=0.04, right=0.99, bottom=0.17, top=0.9, wspace=0.32)
     return _png(figure)
+
+
+# The least a linear y axis spans for these metrics: a fraction of a MB of private memory or
+# a few CPU points between levels is measurement noise, and an axis fitted to it would draw
+# it as a strong effect.
+MIN_SPANS = {"peak_memory_mb": 10.0, "cpu_percent": 10.0}
+
+
+def _at_least_span(ax: Any, span: float | None) -> None:
+    """Widen a linear y axis to `span` around what it shows (never below zero)."""
+    if not span or ax.get_yscale() != "linear":
+        return
+    low, high = ax.get_ylim()
+    if high - low >= span:
+        return
+    bottom = max(0.0, (low + high) / 2 - span / 2) if low >= 0 else (low + high) / 2 - span / 2
+    ax.set_ylim(bottom, bottom + span)
 
 
 def heatmaps(grids: Mapping[str, pd.DataFrame]) -> bytes:
@@ -360,9 +378,9 @@ def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) ->
     alpha = 0.8 if frame["trial_id"].nunique() < 30 else 0.35 if len(frame) else 0.8
     for ax, (rows, column, label) in zip(axes, panels, strict=True):
         _curve_panel(ax, rows, column, colours, alpha)
-        ax.set_xlabel("progress: share of the trial's planned steps (%), folds one after another")
+        ax.set_xlabel("progress (% of the planned steps of each trial), folds one after another")
         ax.set_ylabel(label)
-        ax.set_xlim(0, 100)
+        ax.set_xlim(-2, 102)  # room for the points at 0 and 100 %
         ax.grid(alpha=0.3)
     handles = [Line2D([], [], color=colours[c], linewidth=2) for c in categories]
     labels = [f"{c} ({counts[c]})" for c in categories]
@@ -381,11 +399,13 @@ def _curve_panel(
     for _, rows in frame.groupby("trial_id", sort=False):
         name = rows["category"].iloc[0]
         x, y = _broken_at_folds(rows, column)
-        ax.plot(x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=1.8)
+        ax.plot(x, y, color=colours[name], linewidth=0.9, alpha=alpha, marker="o", markersize=2.5)
     # The scale is the trials' that did not blow up: a diverged curve runs off the top.
     blown = frame["off_scale"].astype(bool) if "off_scale" in frame else frame[column].isna()
     kept = frame.loc[~blown, column].dropna()
-    kept = kept[np.isfinite(kept)]
+    if column == "val_loss" and "val_loss_start" in frame:  # where each loss curve starts
+        kept = pd.concat([kept, frame.loc[~blown, "val_loss_start"].dropna()])
+    kept = kept[np.isfinite(kept.astype(float))]
     log = column == "val_loss" and _spans(list(kept), 30)
     if log:
         ax.set_yscale("log")
@@ -412,14 +432,41 @@ def _curve_panel(
 
 def _broken_at_folds(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """x and y with a gap between folds: each fold trains a fresh model, so a line joining the
-    end of one fold to the start of the next would draw a jump no model made."""
+    end of one fold to the start of the next would draw a jump no model made. A loss curve
+    starts each fold at the untrained model's loss, where the reports say it (so a fold that
+    reported once, at its end, is a line, not a lone dot)."""
     x = rows["progress_pct"].to_numpy(float)
     y = rows[column].to_numpy(float)
-    if "fold" not in rows or len(rows) < 2:
+    if "fold" not in rows or not len(rows):
         return x, y
     folds = rows["fold"].to_numpy()
-    breaks = np.flatnonzero(folds[1:] != folds[:-1]) + 1
-    return np.insert(x, breaks, np.nan), np.insert(y, breaks, np.nan)
+    firsts = np.flatnonzero(np.r_[True, folds[1:] != folds[:-1]])
+    starts = _fold_starts(rows, column, firsts)
+    xs, ys = [], []
+    for first, end, start in zip(firsts, [*firsts[1:], len(rows)], starts, strict=True):
+        if start is not None:
+            xs.append([start[0]])
+            ys.append([start[1]])
+        xs += [x[first:end], [np.nan]]
+        ys += [y[first:end], [np.nan]]
+    return np.concatenate(xs)[:-1], np.concatenate(ys)[:-1]
+
+
+def _fold_starts(
+    rows: pd.DataFrame, column: str, firsts: np.ndarray
+) -> list[tuple[float, float] | None]:
+    """(progress, loss) where each fold began, for a loss curve whose reports name them."""
+    needed = {"fold_step", "step", "steps_planned", "val_loss_start"}
+    if column != "val_loss" or not needed <= set(rows):
+        return [None] * len(firsts)
+    starts: list[tuple[float, float] | None] = []
+    for first in firsts:
+        row = rows.iloc[first]
+        at = 100.0 * (row["step"] - row["fold_step"]) / row["steps_planned"]
+        loss = row["val_loss_start"]
+        fine = all(isinstance(v, int | float) and math.isfinite(v) for v in (at, loss))
+        starts.append((float(at), float(loss)) if fine and row["fold_step"] > 0 else None)
+    return starts
 
 
 def arm_costs(arms: pd.DataFrame) -> bytes:

@@ -46,6 +46,8 @@ from leantune.report._rq2 import (
     savings,
 )
 from leantune.report._run import HYPERPARAMETERS, RunResults
+from leantune.results import MODEL_DIR
+from leantune.trials._status import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
 
 BATCH_SIZE_FACT = (
     "**How to read batch size.** scikit-learn's `partial_fit` updates the weights once per "
@@ -270,6 +272,7 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     weak = _weak_model(test, baseline, run.higher_is_better)
     if weak:
         blocks.append(Paragraph(weak, kind="warning"))
+    blocks += _pick_details(best, prefix)
     headroom = limits_headroom(run)
     if len(headroom):
         blocks.append(
@@ -278,6 +281,32 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
                 "The chosen config against every limit: the highest value its trial reached "
                 "(what a limit is checked against) and the headroom left",
                 headroom,
+            )
+        )
+    return blocks
+
+
+def _pick_details(best: dict[str, Any], prefix: str) -> list[Block]:
+    """How a tie in score was broken (`best["tie"]`) and the refit model's own checks
+    (`best["shipped"]`), where the summary has them: shown as they are, key by key."""
+    blocks: list[Block] = []
+    tie = best.get("tie")
+    if isinstance(tie, dict) and tie:
+        said = "; ".join(f"{key}: {format_value(value)}" for key, value in tie.items())
+        blocks.append(Paragraph(f"A tie in score was broken: {said}.", kind="note"))
+    shipped = best.get("shipped")
+    if isinstance(shipped, dict) and shipped:
+        rows = [
+            (str(key), ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()))
+            if isinstance(value, dict)
+            else (str(key), format_value(value))
+            for key, value in shipped.items()
+        ]
+        blocks.append(
+            Table(
+                _id(prefix, "shipped_checks"),
+                "The refit model's own checks (the model that ships)",
+                pd.DataFrame(rows, columns=["check", "result"]),
             )
         )
     return blocks
@@ -696,33 +725,81 @@ def learning_curves(
                 _id(prefix, "curves"),
                 "Every trial's validation loss and score over its progress, coloured by how it "
                 "ended (stopped trials by the rule that stopped them). Each fold trains a fresh "
-                "model from zero weights, so each curve has one segment a fold; a dot is a "
-                "report (large batches report only at a fold's end).",
+                "model from zero weights, so each curve has one segment a fold, and a loss "
+                "segment starts at the untrained model's loss; a dot is a report (large batches "
+                "report only at a fold's end: one dot a fold in the score panel).",
                 plots.learning_curves(frame, run.score_metric, run.score_label),
             )
         )
-    stopped = trials[trials["status"].isin(["stopped", "infeasible", "diverged", "failed"])]
-    if len(stopped):
-        columns = [
-            c
-            for c in [
-                "model",
-                *HYPERPARAMETERS,
-                "status",
-                "stop_reason",
-                "error",
-                "steps_done",
-                "steps_planned",
-            ]
-            if c in stopped
-        ]
-        data = stopped[columns]
+    not_feasible = not_feasible_trials(trials)
+    if len(not_feasible):
+        more = f" (first {SHOWN_ROWS} shown)" if len(not_feasible) > SHOWN_ROWS else ""
         blocks.append(
             Table(
                 _id(prefix, "stopped_trials"),
-                f"Trials that did not finish feasible, and why (first {SHOWN_ROWS} shown)",
-                data,
-                data.head(SHOWN_ROWS),
+                f"Trials that did not finish feasible ({len(not_feasible)}), and why{more}",
+                not_feasible,
+                not_feasible.head(SHOWN_ROWS),
+            )
+        )
+    return blocks
+
+
+# How a trial can end other than feasible; skipped trials never ran, but are decisions too.
+_NOT_FEASIBLE = (STOPPED, SKIPPED, INFEASIBLE, DIVERGED, FAILED)
+
+
+def not_feasible_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Every trial that did not finish feasible, with the reason in one column (the rule that
+    stopped or skipped it, the limit it broke, or its error)."""
+    if "status" not in trials:
+        return pd.DataFrame()
+    rows = trials[trials["status"].isin(_NOT_FEASIBLE)]
+    reasons = [
+        rows[c].astype("string") if c in rows else pd.Series(pd.NA, index=rows.index)
+        for c in ("stop_reason", "error")
+    ]
+    why = reasons[0].fillna(reasons[1]).fillna("").astype(str)
+    columns = [c for c in ["model", *HYPERPARAMETERS, "status"] if c in rows]
+    data = rows[columns].assign(reason=why)
+    steps = [c for c in ("steps_done", "steps_planned") if c in rows]
+    return pd.concat([data, rows[steps]], axis=1).reset_index(drop=True)
+
+
+def using_the_model(run: RunResults, prefix: str = "") -> list[Block]:
+    """Where the chosen model is and how to load or serve it, with paths a reader can paste."""
+    best = run.best
+    model_dir = run.run_dir / str((best or {}).get("model") or MODEL_DIR)
+    if not best or not (model_dir / "MLmodel").is_file():
+        return []
+    path = str(model_dir.resolve())
+    blocks: list[Block] = [
+        Heading("How to use the chosen model", 3, anchor=_id(prefix, "use")),
+        Paragraph(
+            f"The chosen config, refit on the whole training part, is an MLflow model "
+            f"(scikit-learn flavour, a pipeline that scales raw feature rows, then predicts) "
+            f"in `{path}`."
+        ),
+        Paragraph(
+            f'With MLflow: `model = mlflow.pyfunc.load_model("{path}")`, then '
+            "`model.predict(X)` on rows of the training data's features, in its column order."
+        ),
+        Paragraph(
+            f'With leantune: `leantune.load("{run.run_dir.resolve()}").best_estimator` is the '
+            "scikit-learn pipeline (`predict`, and `predict_proba` where the model has it)."
+        ),
+        Paragraph(
+            f"As a REST service, offline, in this environment: `mlflow models serve -m {path} "
+            '--env-manager local --port 5001`, then POST `{"inputs": [[...], ...]}` to '
+            "`http://127.0.0.1:5001/invocations`."
+        ),
+    ]
+    run_id = run.summary.get("mlflow_parent_run_id")
+    if run_id:
+        blocks.append(
+            Paragraph(
+                f"The same model is on the study's MLflow run: `runs:/{run_id}/model` "
+                f"(tracking URI `{run.summary.get('tracking_uri')}`)."
             )
         )
     return blocks

@@ -7,20 +7,66 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from leantune.metrics._catalog import METRICS
 from leantune.spec._model import SearchSpaceSpec, StudySpec
 
 SCHEMA_ID = "https://leantune.dev/schema/study.json"
 
 
 def json_schema() -> dict[str, Any]:
-    """The study file's JSON Schema (draft 2020-12), with each key's description."""
+    """The study file's JSON Schema (draft 2020-12), with each key's description.
+
+    It describes what a user may write, every short form included (`model: linear`,
+    `{min: 0.9}`, `objective: train_time_s`): pydantic describes the model's fields after
+    their `mode="before"` validators, which is stricter than the file, so those forms are
+    added here.
+    """
     schema = StudySpec.model_json_schema()
+    _add_short_forms(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         **schema,
         "title": "leantune study file",
     }
+
+
+# Sections a `true` turns on with their defaults (`_on_off` in _model.py).
+_SWITCHES = ("predictive", "divergence", "prechelt", "patience")
+
+
+def _add_short_forms(schema: dict[str, Any]) -> None:
+    """Widen the schema to each short form a `mode="before"` validator of _model.py takes."""
+    defs = schema["$defs"]
+    # model: one entry alone (a name or an estimator) as well as a list (_one_or_many).
+    model = schema["properties"]["model"]
+    listed = {k: model.pop(k) for k in ("items", "type", "minItems") if k in model}
+    model["anyOf"] = [listed, {"oneOf": listed["items"]["oneOf"]}]
+    # A single number is an axis of one value (parse_axis).
+    defs["Axis"]["anyOf"].insert(0, {"type": "number"})
+    # objective: a metric's name alone; scheduler: its name alone; subsample: the rows alone.
+    objective = schema["properties"]["objective"]
+    objective["anyOf"].insert(0, defs["ObjectiveSpec"]["properties"]["metric"])
+    scheduler = defs["SearchSpec"]["properties"]["scheduler"]
+    scheduler["anyOf"].insert(0, defs["SchedulerSpec"]["properties"]["name"])
+    subsample = defs["DatasetSpec"]["properties"]["subsample"]
+    subsample["anyOf"].insert(0, {"type": "integer", "minimum": 1})
+    for name in _SWITCHES:
+        defs["StoppingSpec"]["properties"][name]["anyOf"].insert(0, {"type": "boolean"})
+    # A limit: a bare number is a maximum; `{max: x}` says so; a floor is `{min: x}` only.
+    for name, prop in defs["ConstraintsSpec"]["properties"].items():
+        if name not in METRICS or "anyOf" not in prop:
+            continue
+        bound = METRICS[name].bound
+        number = next(o for o in prop["anyOf"] if o.get("type") in ("number", "integer"))
+        form = {
+            "type": "object",
+            "properties": {bound: number},
+            "required": [bound],
+            "additionalProperties": False,
+        }
+        forms = [form] if bound == "min" else [number, form]
+        prop["anyOf"] = [*forms, {"type": "null"}]
 
 
 def markdown_reference() -> str:
@@ -75,10 +121,19 @@ def markdown_reference() -> str:
                 what = defs[ref].get("description") or ""
             if ref == "Axis":
                 what = ""
-            lines.append(f"| `{key}` | {_allowed(prop, defs)} | {default} | {_one_line(what)} |")
+            allowed = _ALLOWED_TEXT.get(key) or _allowed(prop, defs)
+            lines.append(f"| `{key}` | {allowed} | {default} | {_one_line(what)} |")
         lines.append("")
         queue = nested + queue
     return "\n".join(lines)
+
+
+# Keys whose forms read better said than listed from the schema.
+_ALLOWED_TEXT = {
+    "model": "a name (`linear` \\| `logistic` \\| `svm`), an estimator "
+    "(`{name, estimator, params}`) or a training function (`{name, trainable: true}`), or a "
+    "list of them",
+}
 
 
 def _section_ref(prop: dict[str, Any]) -> str | None:
@@ -92,12 +147,16 @@ def _allowed(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if "$ref" in prop:
         name = prop["$ref"].rsplit("/", 1)[-1]
         if name == "Axis":
-            return "a list, `{pow2: [low, high]}`, `{pow10: [low, high]}` or `{log: [low, high]}`"
+            return (
+                "a number, a list, `{pow2: [low, high]}`, `{pow10: [low, high]}` or "
+                "`{log: [low, high]}`"
+            )
         return "a section (below)"
-    if "anyOf" in prop:
-        options = [o for o in prop["anyOf"] if o.get("type") != "null"]
+    if "anyOf" in prop or "oneOf" in prop:
+        given = prop.get("anyOf") or prop["oneOf"]
+        options = [o for o in given if o.get("type") != "null"]
         text = " or ".join(_allowed(o, defs) for o in options)
-        return f"{text}, or null" if len(options) < len(prop["anyOf"]) else text
+        return f"{text}, or null" if len(options) < len(given) else text
     if "enum" in prop:
         return " \\| ".join(f"`{value}`" for value in prop["enum"])
     if "const" in prop:
@@ -120,6 +179,9 @@ def _allowed(prop: dict[str, Any], defs: dict[str, Any]) -> str:
         return f"{noun} {' and '.join(bounds)}".rstrip()
     if kind == "boolean":
         return "`true` or `false`"
+    if kind == "object" and len(prop.get("required", ())) == 1:
+        (key,) = prop["required"]  # a short form such as {min: x}
+        return f"`{{{key}: x}}`, x {_allowed(prop['properties'][key], defs)}"
     if kind == "string":
         return "a path" if prop.get("format") == "path" else "text"
     return "any"

@@ -118,6 +118,24 @@ class StudyResult:
         scales raw feature rows, then predicts. None when no config was feasible."""
         return self.final.estimator if self.final else None
 
+    # Optuna's names, where a user of Optuna looks for them.
+    @property
+    def best_params(self) -> dict[str, Any] | None:
+        """The chosen config (Optuna's `study.best_params`): `best_config`."""
+        return self.best_config
+
+    @property
+    def best_value(self) -> float | None:
+        """The chosen trial's value of the objective (Optuna's `study.best_value`): its mean
+        CV score unless the spec set another `objective`."""
+        best = self.summary.get("best") or {}
+        value = best.get("objective_value")
+        return value if value is not None else self.best_score
+
+    def trials_dataframe(self) -> pd.DataFrame:
+        """Every trial, one row each (Optuna's `study.trials_dataframe()`): a copy of `trials`."""
+        return self.trials.copy()
+
     def __repr__(self) -> str:
         best = self.summary.get("best") or {}
         score = (

@@ -73,6 +73,20 @@ def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
     return load(location, tracking_uri)
 
 
+def register_model(uri: str, run_id: str, name: str) -> int:
+    """Register a study run's chosen model under `name`; returns its version number."""
+    from leantune.tracking._mlflow import register_model as register
+
+    return register(uri, run_id, name)
+
+
+def ui_page(uri: str, run_id: str | None) -> str:
+    """Where a study's run is in the MLflow UI (the address after the host)."""
+    from leantune.tracking._mlflow import ui_page as page
+
+    return page(uri, run_id)
+
+
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
     from leantune.tracking._mlflow import serve_ui as serve
 
@@ -86,8 +100,10 @@ __all__ = [
     "default_uri",
     "load_model",
     "open_tracker",
+    "register_model",
     "run_store_uri",
     "save_model",
     "serve_ui",
     "store_uri",
+    "ui_page",
 ]

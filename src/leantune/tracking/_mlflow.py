@@ -26,17 +26,28 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from leantune.results._layout import MODEL_DIR, SUMMARY_FILE
 from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
     BOOKKEEPING,
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
     Replacements,
+    in_readable_units,
     is_metric_name,
     metric_value,
     mlflow_metric_key,
     safe_metric_name,
     texts,
+)
+from leantune.trials._status import (
+    DIVERGED,
+    FAILED,
+    FEASIBLE,
+    FINISHED,
+    INFEASIBLE,
+    SKIPPED,
+    STOPPED,
 )
 
 # MLflow's limits for one log_batch call.
@@ -52,10 +63,30 @@ _PROGRESS_SECONDS = 10.0
 # is tried again, this many times, waiting longer each time.
 _WRITE_TRIES = 6
 
-_STATUS = {"failed": "FAILED", "interrupted": "KILLED"}
+# The tracker's own status for a trial still open when the study stopped (it runs again).
+_INTERRUPTED = "interrupted"
+# A trial's run status in MLflow says what happened, in MLflow's words: ended by a rule or
+# never trained (KILLED), broke (FAILED), or ran to its end (FINISHED: feasible, and an
+# infeasible trial, which finished but missed a limit; its leantune.status tag says so).
+_RUN_STATUS = {
+    STOPPED: "KILLED",
+    SKIPPED: "KILLED",
+    _INTERRUPTED: "KILLED",
+    FAILED: "FAILED",
+    DIVERGED: "FAILED",
+}
+# The words of a trial run's reason tag and description when no rule or error gives one.
+_PLAIN_REASON = {
+    FEASIBLE: "ran to the end within every limit",
+    FINISHED: "ran to the end",
+    INFEASIBLE: "ran to the end but broke a limit",
+    _INTERRUPTED: "the study was interrupted; the trial runs again on resume",
+}
 # Tags a trial's run only holds once it ended; a resumed trial starts without them.
 _END_TAGS = (
     "leantune.status",
+    "leantune.reason",
+    "mlflow.note.content",
     "leantune.error",
     "leantune.replaced",
     "leantune.attempts",
@@ -154,8 +185,13 @@ class MlflowTracker:
     def start_study(
         self, run_name: str, params: Mapping[str, Any], tags: Mapping[str, str], spec_yaml: str
     ) -> None:
+        # Named after the study (the spec's `name`), as a user looks for it among the runs;
+        # `run_name` (the run directory's name) stays a tag.
+        study = params.get("name")
         run = self.client.create_run(
-            self.experiment_id, run_name=run_name, tags={"leantune.kind": "study", **tags}
+            self.experiment_id,
+            run_name=str(study) if study else run_name,
+            tags={"leantune.kind": "study", "leantune.run_name": run_name, **tags},
         )
         self.parent_run_id = run.info.run_id
         replaced = Replacements()
@@ -213,21 +249,87 @@ class MlflowTracker:
         for trial_id in list(self._buffers):
             # Trials still open when the study ends are closed, not left RUNNING.
             self._buffers[trial_id].clear()
-            self.end_trial(trial_id, "interrupted", {})
+            self.end_trial(trial_id, _INTERRUPTED, {})
         self.close()
+        for path in artifacts:
+            attach(self.client, self.parent_run_id, path)
+        chosen = _chosen(artifacts)
+        if chosen and not interrupted:
+            self._mark_chosen(self.parent_run_id, chosen)
+        model_dir = next((p for p in artifacts if p.name == MODEL_DIR and p.is_dir()), None)
+        model_id = None
+        if model_dir is not None and not interrupted:
+            try:
+                model_id = self._log_model(self.parent_run_id, model_dir, chosen)
+            except MlflowException as error:  # the model is saved and attached all the same
+                _log.warning("leantune: the model was not logged as an MLflow model: %s", error)
         stamp = int(time.time() * 1000)
         replaced = Replacements()
-        batch = self._metrics(metrics.items(), stamp, 0, replaced)
+        batch = self._metrics(in_readable_units(dict(metrics)).items(), stamp, 0, replaced)
+        if model_id is not None:
+            # The chosen model's own figures (best_*) are its metrics too, on the Models tab.
+            batch = [
+                Metric(m.key, m.value, m.timestamp, m.step, model_id=model_id)
+                if m.key.startswith("best_")
+                else m
+                for m in batch
+            ]
         for start in range(0, len(batch), _MAX_METRICS):
             self.client.log_batch(self.parent_run_id, metrics=batch[start : start + _MAX_METRICS])
         all_tags = dict(tags)
         if replaced:
             all_tags["leantune.replaced_metrics"] = replaced.describe()
         self._log_tags(self.parent_run_id, all_tags)
-        for path in artifacts:
-            attach(self.client, self.parent_run_id, path)
         status = "KILLED" if interrupted else "FAILED" if failed else "FINISHED"
         self.client.set_terminated(self.parent_run_id, status)
+
+    def _mark_chosen(self, parent_run_id: str, best: Mapping[str, Any]) -> None:
+        """The chosen trial's run tagged, and the study's run holding its config and a link."""
+        trial_id = str(best.get("trial_id") or "")
+        run_id = self._trial_runs.get(trial_id)
+        tags = {"leantune.chosen_trial_id": trial_id} if trial_id else {}
+        if run_id is not None:
+            self.client.set_tag(run_id, "leantune.chosen", "true")
+            tags["leantune.chosen_run_id"] = run_id
+        config = best.get("config") or {}
+        tags["mlflow.note.content"] = _study_note(best, run_id, self.experiment_id)
+        self._log_tags(parent_run_id, tags)
+        try:
+            self._log_params(
+                parent_run_id, {f"chosen.{k}": v for k, v in config.items()}, Replacements()
+            )
+        except MlflowException:
+            # A param is written once: a study completed again after a resume keeps the first.
+            _log.debug("leantune: the chosen config is already on the study's run")
+
+    def _log_model(
+        self, parent_run_id: str, model_dir: Path, best: Mapping[str, Any] | None
+    ) -> str | None:
+        """The saved model as an MLflow 3 logged model of the study's run (the Models tab);
+        the same files stay under the run's `model/` artifacts for MLflow 2 and for serving."""
+        create = getattr(self.client, "create_logged_model", None)
+        if create is None or not (model_dir / "MLmodel").is_file():
+            return None  # MLflow 2 has no logged models
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+        config = (best or {}).get("config") or {}
+        model = create(
+            self.experiment_id,
+            # Named after the study, as its run is: the Models tab lists every study's model.
+            name=self.client.get_run(parent_run_id).info.run_name or MODEL_DIR,
+            source_run_id=parent_run_id,
+            tags={
+                "leantune.kind": "chosen_model",
+                # The model page's description: the pick and its scores, as on the study's run.
+                "mlflow.note.content": _study_note(best or {}, None, self.experiment_id),
+            },
+            params={str(k): str(v) for k, v in config.items()},
+        )
+        self.client.log_model_artifacts(model.model_id, str(model_dir))
+        self.client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+        self.client.log_outputs(parent_run_id, [LoggedModelOutput(model.model_id, 0)])
+        self.client.set_tag(parent_run_id, "leantune.model_id", model.model_id)
+        return str(model.model_id)
 
     # -- trials -------------------------------------------------------------------------------
 
@@ -320,7 +422,19 @@ class MlflowTracker:
         metrics = list(self._buffers.pop(trial_id).values())
         replaced = self._replaced.pop(trial_id)
         self._kept_step.pop(trial_id, None)
-        all_tags = {"leantune.status": status, "leantune.progress": f"ended: {status}", **tags}
+        reason = (
+            tags.get("leantune.stop_reason")
+            or tags.get("leantune.error")
+            or _PLAIN_REASON.get(status, status)
+        )
+        all_tags = {
+            "leantune.status": status,
+            "leantune.reason": reason,
+            "leantune.progress": f"ended: {status}",
+            # The run page's description: what happened, in a sentence, above its charts.
+            "mlflow.note.content": f"{status.capitalize()}: {reason}",
+            **tags,
+        }
         done, planned = self._steps.pop(trial_id, (None, None))
         if done is not None:
             all_tags["leantune.steps_done"] = str(done)
@@ -345,7 +459,7 @@ class MlflowTracker:
         for start in range(room, len(metrics), _MAX_METRICS):
             self.client.log_batch(run_id, metrics=metrics[start : start + _MAX_METRICS])
         self._log_tag_items(run_id, tag_items)
-        self.client.set_terminated(run_id, _STATUS.get(status, "FINISHED"))
+        self.client.set_terminated(run_id, _RUN_STATUS.get(status, "FINISHED"))
 
     def _missing(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """The points a run found again does not hold yet (by metric and step)."""
@@ -398,6 +512,36 @@ def _tag_items(tags: Mapping[str, str]) -> list[RunTag]:
         note = {"leantune.replaced_tags": replaced.describe()}
         items += [RunTag(k, v) for k, v in texts(note, MAX_TAG_VALUE, Replacements(), "tag")]
     return items
+
+
+def _chosen(artifacts: list[Path]) -> dict[str, Any] | None:
+    """The chosen trial (the summary's `best`), read from the summary among the artifacts."""
+    import json
+
+    for path in artifacts:
+        if path.name == SUMMARY_FILE and path.is_file():
+            try:
+                best = json.loads(path.read_text()).get("best")
+            except (OSError, ValueError, AttributeError):
+                return None
+            return best if isinstance(best, dict) else None
+    return None
+
+
+def _study_note(best: Mapping[str, Any], run_id: str | None, experiment_id: str) -> str:
+    """A description (Markdown on its page in the UI): the pick, its scores, a link to its run."""
+    config = ", ".join(f"{k}={v}" for k, v in (best.get("config") or {}).items())
+    lines = [f"**Chosen config**: {config}"]
+    metric, score = best.get("cv_metric"), best.get("cv_score_mean")
+    if isinstance(score, int | float):
+        lines.append(f"CV {metric}: {score:.4g}")
+    for key, value in (best.get("test") or {}).items():
+        if isinstance(value, int | float) and not key.endswith(("_rows", "_start")):
+            lines.append(f"{key}: {value:.4g}")
+    if run_id:
+        page = f"#/experiments/{experiment_id}/runs/{run_id}{_TRAINING_VIEW}"
+        lines.append(f"Its trial: [{best.get('trial_id')}]({page}) (tag `leantune.chosen`)")
+    return "\n\n".join(lines)
 
 
 def _progress(report: Mapping[str, Any]) -> str:
@@ -498,6 +642,47 @@ def attach_artifacts(uri: str, run_id: str, paths: list[Path], folder: str | Non
     client = MlflowClient(tracking_uri=uri)
     for path in paths:
         attach(client, run_id, Path(path), folder)
+
+
+def register_model(uri: str, run_id: str, name: str) -> int:
+    """Register a study run's chosen model under `name` in the store's model registry (the
+    logged model on MLflow 3, else the run's `model/` folder); returns the new version."""
+    _quiet_mlflow()
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.get_run(run_id)
+    try:
+        client.create_registered_model(name)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    model_id = run.data.tags.get("leantune.model_id")
+    if model_id:
+        source = client.get_logged_model(model_id).artifact_location
+        version = client.create_model_version(name, source, run_id=run_id, model_id=model_id)
+    else:
+        source = f"{run.info.artifact_uri}/{MODEL_DIR}"
+        version = client.create_model_version(name, source, run_id=run_id)
+    return int(version.version)
+
+
+# MLflow 3's UI shows an experiment in the view its `workflowType` names (GenAI by default,
+# remembered per browser), whatever the experiment's kind tag: the model-training view is
+# asked for in the address.
+_TRAINING_VIEW = "?workflowType=machine_learning"
+
+
+def ui_page(uri: str, run_id: str | None) -> str:
+    """The UI's address (after the host) of a study's run, in the model-training view; the
+    experiments list when the run is not known (yet)."""
+    if run_id:
+        _quiet_mlflow()
+        try:
+            experiment = MlflowClient(tracking_uri=uri).get_run(run_id).info.experiment_id
+        except MlflowException:
+            experiment = None
+        if experiment is not None:
+            return f"#/experiments/{experiment}/runs/{run_id}{_TRAINING_VIEW}"
+    return f"#/experiments{_TRAINING_VIEW}"
 
 
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:

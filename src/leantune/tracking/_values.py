@@ -22,8 +22,33 @@ import numpy as np
 from leantune.metrics import CATALOGUE, CLOCKS
 
 # Report keys that are bookkeeping, not measurements: the trial's position (the step is the
-# metric's own step) and how many rows a report saw. Kept out of the run's metrics.
-BOOKKEEPING = frozenset({"step", "fold", "epoch", "steps_planned", "val_rows", "fold_finished"})
+# metric's own step; progress_pct is Tune's clock), how many rows a report saw, and the
+# searcher's copy of the objective metric (logged under its own name already). Kept out of the
+# run's metrics, so MLflow's charts show measurements only; reports.parquet keeps them all.
+BOOKKEEPING = frozenset(
+    {
+        "step",
+        "fold",
+        "fold_step",
+        "epoch",
+        "steps_planned",
+        "progress_pct",
+        "val_rows",
+        "fold_finished",
+        "objective",
+    }
+)
+
+
+def in_readable_units(metrics: dict[str, float]) -> dict[str, float]:
+    """`metrics`, and each per-sample time under a millisecond also in microseconds: MLflow's
+    UI rounds to two decimals, so 0.0012 ms reads 0.00 there and 1.2 µs reads as it is."""
+    readable = dict(metrics)
+    for key, value in metrics.items():
+        if key.endswith("_ms_per_sample") and abs(value) < 1.0:
+            readable[f"{key.removesuffix('_ms_per_sample')}_us_per_sample"] = value * 1e3
+    return readable
+
 
 # System metrics go under `system/`, as MLflow's own system metrics do (system/cpu_...), so
 # the UI groups them apart from the model's. The sampler's totals are not in the catalogue.

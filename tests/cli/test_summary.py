@@ -1,0 +1,76 @@
+"""The closing summary: each way a trial did not finish feasible under its own heading, and the
+report's line only once the report is drawn."""
+
+from __future__ import annotations
+
+import csv
+
+from rich.console import Console
+
+from leantune.cli._summary import print_report_line, print_summary, report_asked
+
+_CONFIG = {"model": "logistic", "batch_size": 1, "learning_rate": 0.1, "alpha": 0.0001}
+
+
+def _summary(run_dir, stops):
+    return {
+        "best": None,
+        "dataset": {"name": "d", "rows": 90},
+        "status_counts": {"feasible": 0},
+        "trials": len(stops),
+        "stopped_trials": [
+            {"trial_id": t, "config": _CONFIG, "status": s, "reason": r} for t, s, _, r in stops
+        ],
+        "stopped_by": {},
+        "failed_trials": [],
+        "wall_time_s": 1.0,
+        "trial_cpu_s": 0.0,
+        "driver_cpu_s": 0.0,
+        "run_dir": str(run_dir),
+        "tracking_uri": "sqlite:///run/mlflow.db",
+    }
+
+
+def _printed(summary, **options):
+    console = Console(record=True, width=200)
+    print_summary(summary, console, **options)
+    return console.export_text()
+
+
+def test_floor_misses_skips_and_stops_are_told_apart(tmp_path):
+    stops = [
+        ("a", "stopped", "train_time_s", "train_time_s 0.09 > 0.06 at step 233"),
+        ("b", "skipped", "skipped: predicted train_time_s", "not run: train_time_s predicted"),
+        ("c", "infeasible", "val_accuracy floor", "val_accuracy 0.8 < 0.9"),
+        ("d", "infeasible", "val_accuracy floor", "val_accuracy 0.7 < 0.9"),
+    ]
+    with (tmp_path / "trials.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["trial_id", "status", "stop_label"])
+        writer.writerows([(t, s, label) for t, s, label, _ in stops])
+    text = _printed(_summary(tmp_path, stops))
+    assert "Stopped (1): 1 by train_time_s\n" in text
+    assert "Skipped, never trained (1): 1 by predicted train_time_s" in text
+    assert "Broke a limit (not stopped) (2): 2 by val_accuracy floor" in text
+    assert "Stopped (4)" not in text and "Stopped (2)" not in text
+
+
+def test_the_report_line_comes_when_the_report_is_there(tmp_path):
+    text = _printed(_summary(tmp_path, []), report_line=False)
+    assert "Report" not in text
+    console = Console(record=True, width=200)
+    print_report_line(tmp_path, console)
+    assert "Report: not written" in console.export_text()
+    (tmp_path / "report.html").write_text("<html></html>")
+    print_report_line(tmp_path, console)
+    assert f"Report: {tmp_path / 'report.html'} (rebuild: leantune report" in (
+        console.export_text()
+    )
+
+
+def test_a_spec_without_a_report_is_not_said_to_write_one(tmp_path):
+    assert report_asked(tmp_path)  # no spec copy: the default
+    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: false\n")
+    assert not report_asked(tmp_path)
+    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: true\n")
+    assert report_asked(tmp_path)
