@@ -73,7 +73,8 @@ def test_mlflow_holds_the_parent_the_children_their_histories_and_the_stop_reaso
     assert set(children) == {"stopped", "feasible"}
     for child in children.values():
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert child.info.status == "FINISHED"
+        stopped = child.data.tags["leantune.status"] == "stopped"
+        assert child.info.status == ("KILLED" if stopped else "FINISHED")
     # The store opens while Tune starts the first worker; the state names the run all the same.
     state = json.loads((run_dir / "state" / "study.json").read_text())
     assert state["parent_run_id"] == parent.info.run_id == result.summary["mlflow_parent_run_id"]
