@@ -88,17 +88,26 @@ def test_a_broken_tie_and_the_shipped_models_checks_are_shown_when_the_summary_h
     from leantune.report._document import Paragraph, Table
     from leantune.report._sections import _pick_details
 
-    blocks = _pick_details(
-        {
-            "tie": {"broken_by": "cost", "tied_trials": 3},
-            "shipped": {"memory_mb": {"value": 170.5, "limit": 1024, "ok": True}, "passed": True},
+    best = {
+        "tie": {
+            "tied_trials": ["b", "c"],
+            "tolerance": 1e-9,
+            "rule": "scores within 1e-09 (relative) are ties",
+            "chosen_cost_s": 0.017,
+            "tied_costs_s": {"b": 1.14, "c": 0.6},
         },
-        "",
-    )
-    (note,) = [b for b in blocks if isinstance(b, Paragraph)]
-    assert "broken_by: cost; tied_trials: 3" in note.text
+        "shipped": {"model_size_kb": {"value": 96.4, "limit": 100, "met": True}},
+        "inference_measured": "median of 5 predict calls of the shipped pipeline",
+        "chosen_on": "what it had reached when prechelt ended it at step 300",
+    }
+    rejected = {"shipped_rejected": [{"trial_id": "a", "reason": "shipped model_size_kb 105"}]}
+    blocks = _pick_details(best, "", rejected)
+    text = " ".join(b.text for b in blocks if isinstance(b, Paragraph))
+    assert "2 other config(s) scored within 1e-09" in text and "up to 1.14 s" in text
+    assert "quality rule ended it early" in text and "shipped pipeline" in text
+    assert "a (shipped model_size_kb 105)" in text
     (table,) = [b for b in blocks if isinstance(b, Table)]
-    assert list(table.data["check"]) == ["memory_mb", "passed"]
-    assert table.data["result"][0] == "value: 170.5, limit: 1,024, ok: yes"
-    assert _pick_details({"tie": "odd", "shipped": [1]}, "") == []  # other shapes: nothing
-    assert _pick_details({}, "") == []
+    assert list(table.data["limit on"]) == ["model_size_kb"]
+    assert list(table.data["met"]) == ["yes"]
+    assert _pick_details({"tie": "odd", "shipped": [1]}, "", {}) == []  # other shapes: nothing
+    assert _pick_details({}, "", {}) == []

@@ -251,8 +251,13 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
             if not run.objective_is_score and best.get("objective_value") is not None
             else []
         ),
-        ("inference latency per sample (ms)", best.get("inference_ms_per_sample")),
-        ("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000")),
+        # One latency figure: the shipped model's (older runs: a separate per-1,000 timing).
+        ("inference latency per sample, shipped model (ms)", best.get("inference_ms_per_sample")),
+        *(
+            []
+            if best.get("inference_measured")
+            else [("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000"))]
+        ),
         ("model size (bytes, pickled)", best.get("model_size_bytes")),
     ]
     baseline = best.get("baseline") or {}
@@ -263,7 +268,7 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     blocks: list[Block] = [
         Table(
             _id(prefix, "chosen_config"),
-            "The chosen config: the feasible trial with the best "
+            "The chosen config: the candidate (a trial within every limit) with the best "
             + ("mean CV score" if run.objective_is_score else "value of the objective")
             + ", refit on the whole training part and scored on the held-out test part",
             data,
@@ -272,7 +277,7 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     weak = _weak_model(test, baseline, run.higher_is_better)
     if weak:
         blocks.append(Paragraph(weak, kind="warning"))
-    blocks += _pick_details(best, prefix)
+    blocks += _pick_details(best, prefix, run.summary)
     headroom = limits_headroom(run)
     if len(headroom):
         blocks.append(
@@ -286,30 +291,78 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     return blocks
 
 
-def _pick_details(best: dict[str, Any], prefix: str) -> list[Block]:
-    """How a tie in score was broken (`best["tie"]`) and the refit model's own checks
-    (`best["shipped"]`), where the summary has them: shown as they are, key by key."""
+def _pick_details(best: dict[str, Any], prefix: str, summary: dict[str, Any]) -> list[Block]:
+    """How the pick was made, where the summary says: what it was judged on, how a tie in
+    score was broken (`best["tie"]`), the shipped model against every deployment limit
+    (`best["shipped"]`), and the configs whose shipped model broke one (`shipped_rejected`)."""
     blocks: list[Block] = []
+    chosen_on = best.get("chosen_on")
+    if isinstance(chosen_on, str) and chosen_on.startswith("what it had reached"):
+        blocks.append(
+            Paragraph(
+                f"Chosen on {chosen_on}: a quality rule ended it early, which breaks no limit, "
+                "so it stayed a candidate.",
+                kind="note",
+            )
+        )
     tie = best.get("tie")
     if isinstance(tie, dict) and tie:
-        said = "; ".join(f"{key}: {format_value(value)}" for key, value in tie.items())
-        blocks.append(Paragraph(f"A tie in score was broken: {said}.", kind="note"))
+        blocks.append(Paragraph(_tie_text(tie), kind="note"))
+    measured = best.get("inference_measured")
+    if isinstance(measured, str) and measured:
+        blocks.append(Paragraph(f"Inference latency of the shipped model: {measured}."))
     shipped = best.get("shipped")
     if isinstance(shipped, dict) and shipped:
         rows = [
-            (str(key), ", ".join(f"{k}: {format_value(v)}" for k, v in value.items()))
-            if isinstance(value, dict)
-            else (str(key), format_value(value))
-            for key, value in shipped.items()
+            (
+                str(metric),
+                value.get("value") if isinstance(value, dict) else value,
+                value.get("limit") if isinstance(value, dict) else None,
+                ("yes" if value.get("met") else "no") if isinstance(value, dict) else "",
+            )
+            for metric, value in shipped.items()
         ]
+        data = pd.DataFrame(rows, columns=["limit on", "shipped model", "limit", "met"])
+        data["shipped model"] = data["shipped model"].astype(object)
         blocks.append(
             Table(
                 _id(prefix, "shipped_checks"),
-                "The refit model's own checks (the model that ships)",
-                pd.DataFrame(rows, columns=["check", "result"]),
+                "The model that ships (the refit), measured itself against every deployment "
+                "limit: a refit can outgrow its trial's model",
+                data,
+            )
+        )
+    rejected = summary.get("shipped_rejected") or []
+    if isinstance(rejected, list) and rejected:
+        said = "; ".join(
+            f"{r.get('trial_id')} ({r.get('reason')})" for r in rejected if isinstance(r, dict)
+        )
+        blocks.append(
+            Paragraph(
+                f"Refit and refused before this one, their shipped model over a limit their "
+                f"trial met: {said}.",
+                kind="warning",
             )
         )
     return blocks
+
+
+def _tie_text(tie: dict[str, Any]) -> str:
+    tied = tie.get("tied_trials") or []
+    costs = tie.get("tied_costs_s") or {}
+    priciest = max((c for c in costs.values() if isinstance(c, int | float)), default=None)
+    cost = tie.get("chosen_cost_s")
+    than = (
+        f" ({format_value(cost)} s against up to {format_value(priciest)} s)"
+        if isinstance(cost, int | float) and priciest is not None
+        else ""
+    )
+    return (
+        f"A tie in score was broken: {len(tied)} other config(s) scored within "
+        f"{format_value(tie.get('tolerance'))} (relative), float noise, of this one; it was "
+        f"chosen as the cheapest by the median measured training time of its cost twins"
+        f"{than}. Rule: {tie.get('rule', tie.get('broken_by', ''))}."
+    )
 
 
 def _weak_model(test: dict[str, Any], baseline: dict[str, Any], higher: bool) -> str | None:
