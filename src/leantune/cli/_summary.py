@@ -135,6 +135,30 @@ def _labels_by_status(
     return {}
 
 
+def _pick_lines(summary: dict[str, Any], out: Any) -> None:
+    """A tie broken by cost, configs refused for their shipped model, stops that came late."""
+    tie = summary["best"].get("tie")
+    if tie:
+        out(
+            f"  tied within float noise with {len(tie['tied_trials'])} other config(s): the "
+            f"cheapest ({tie['chosen_cost_s']:.3g} s, median of its cost twins) was chosen",
+            highlight=False,
+        )
+    for rejected in summary.get("shipped_rejected") or []:
+        out(
+            f"  [yellow]refused[/] {_config_text(rejected['config'])}: its {rejected['reason']}, "
+            "a limit its trial met",
+            highlight=False,
+        )
+    late = summary.get("late_stops") or []
+    if late:
+        out(
+            f"  {len(late)} trial(s) finished before a stop reached them: judged on their "
+            "complete records (late_stop in trials.csv)",
+            highlight=False,
+        )
+
+
 def print_summary(
     summary: dict[str, Any],
     console: Console,
@@ -153,17 +177,22 @@ def print_summary(
         metric = best["cv_metric"].removeprefix("val_")
         test = best["test"].get(f"test_{metric}")
         out(f"[bold green]Best feasible config[/]: {_config_text(best['config'])}")
-        out(
-            f"  CV {metric} {best['cv_score_mean']:.4f} ± {best['cv_score_std']:.4f} "
-            f"({summary['folds']} folds) · [bold]test {metric} {test:.4f}[/]",
-            highlight=False,
-        )
+        if isinstance(best.get("cv_score_mean"), int | float):
+            scored = (
+                f"CV {metric} {best['cv_score_mean']:.4f} ± {best['cv_score_std']:.4f} "
+                f"({summary['folds']} folds)"
+            )
+        else:  # ended early by a quality rule: picked on what it had reached
+            scored = f"{metric} {best['objective_value']:.4f} reached ({best.get('chosen_on')})"
+        tested = f"[bold]test {metric} {test:.4f}[/]" if isinstance(test, int | float) else ""
+        out(f"  {scored} · {tested}", highlight=False)
         out(
             f"  model {best['model_size_bytes']:,} bytes · predict "
             f"{best['inference_ms_per_sample'] * 1e3:.2f} µs/sample",
             highlight=False,
         )
         _objective_line(summary, out)
+        _pick_lines(summary, out)
     else:
         out(
             "[bold red]No feasible config[/]: every trial broke a constraint, diverged or "
