@@ -176,7 +176,8 @@ def print_summary(
     if best:
         metric = best["cv_metric"].removeprefix("val_")
         test = best["test"].get(f"test_{metric}")
-        out(f"[bold green]Best feasible config[/]: {_config_text(best['config'])}")
+        # Within every limit, but not always `feasible`: a quality rule may have ended it.
+        out(f"[bold green]Chosen config[/]: {_config_text(best['config'])}")
         if isinstance(best.get("cv_score_mean"), int | float):
             scored = (
                 f"CV {metric} {best['cv_score_mean']:.4f} ± {best['cv_score_std']:.4f} "
