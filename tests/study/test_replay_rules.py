@@ -34,3 +34,28 @@ def test_rules_replayed_on_an_unstopped_run_are_measured_against_its_complete_re
     assert free.measures["limit_stops"] == 0
     assert free.measures["regret"] == 0 and math.isfinite(free.measures["pick_value"])
     assert set(free.table.replayed_status) == {"feasible"}
+
+
+def test_the_replay_command_prints_the_measures_and_refuses_a_directory_without_a_run(tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from leantune.cli import app
+
+    leantune.run(_spec(tmp_path, "unstopped", stopping={"enabled": False}), show_progress=False)
+    rules = tmp_path / "rules.yaml"
+    raw = tiny_spec(
+        search={"space": {"batch_size": [1, 2, 64, 128], "learning_rate": [0.1, 0.01]}},
+        constraints={"train_time_s": 1e-6},
+    )
+    rules.write_text(yaml.safe_dump(raw))
+    printed = CliRunner().invoke(app, ["replay", str(tmp_path / "unstopped"), str(rules)])
+    assert printed.exit_code == 0, printed.output
+    assert "8 stopped or skipped for a limit, 0 of them false" in printed.output
+    as_json = CliRunner().invoke(app, ["replay", str(tmp_path / "unstopped"), str(rules), "--json"])
+    assert json.loads(as_json.output)["limit_stops"] == 8
+    missing = CliRunner().invoke(app, ["replay", str(tmp_path / "nothing"), str(rules)])
+    assert missing.exit_code == 2 and "has no trials.parquet" in missing.output
+    assert "Traceback" not in missing.output

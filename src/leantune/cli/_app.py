@@ -227,6 +227,52 @@ def report(
         _attach_reports(written)
 
 
+@app.command()
+@user_errors
+def replay(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A recorded run (best: one run with stopping off).", show_default=False
+        ),
+    ],
+    study: StudyFile,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the measures as JSON.")] = False,
+) -> None:
+    """Judge a study's rules on a recorded run, training nothing: what they would stop, skip and
+    pick, how many stops are false against the complete records, and the pick's regret."""
+    from leantune.spec import load_spec
+    from leantune.study import replay_rules
+
+    measures = replay_rules(run_dir, load_spec(study, set_ or [])).measures
+    if as_json:
+        stdout.print_json(json.dumps(measures, default=str))
+        return
+    stdout.print(
+        f"{measures['trials']} trials replayed · {measures['limit_stops']} stopped or skipped "
+        f"for a limit, {measures['false_stops']} of them false (their complete record met "
+        f"every limit) · CPU {measures['replayed_cpu_s']:.2f} s replayed against "
+        f"{measures['recorded_cpu_s']:.2f} s recorded",
+        highlight=False,
+    )
+    if measures["incomplete"]:
+        stdout.print(
+            f"[yellow]{measures['incomplete']} recording(s) end before these rules would end "
+            "them (the recorded run stopped them): they count as failed. Replay a run made "
+            "with stopping.enabled: false to judge every config.[/]",
+            highlight=False,
+        )
+    if measures["pick"] is None:
+        stdout.print("No config would be picked: none is within every limit.", highlight=False)
+        return
+    stdout.print(
+        f"Pick: {measures['pick']} ({measures['pick_value']:.4g}); best within every limit "
+        f"{measures['best']} ({measures['best_value']:.4g}); regret {measures['regret']:.4g}",
+        highlight=False,
+    )
+
+
 def _attach_reports(written: list[Any]) -> None:
     from leantune.tracking import attach_artifacts, run_store_uri
 

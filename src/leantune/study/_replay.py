@@ -11,6 +11,7 @@ finds feasible (its regret).
 from __future__ import annotations
 
 import math
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,9 @@ def replay_rules(run_dir: Path | str, spec: StudySpec) -> ReplayOutcome:
     for name in (TRIALS_PARQUET, REPORTS_FILE):
         if not (run_dir / name).is_file():
             raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} has no {name} to replay")
+    # A replay writes nothing: its spec's output directory is never made, whatever it names.
+    nowhere = Path(tempfile.mkdtemp(prefix="leantune-replay-")) / "run"
+    spec = spec.model_copy(update={"output": spec.output.model_copy(update={"dir": nowhere})})
     records = _replay(run_dir, spec)
     # The truth: the same rules judging every recorded report, nothing cut short.
     truth_spec = spec.model_copy(
@@ -114,6 +118,8 @@ def _measures(
         regret = best_value - pick.value if spec.goal.mode == "max" else pick.value - best_value
     return {
         "trials": len(table),
+        # Recordings cut short by the recorded run's own stopping, where these rules go on.
+        "incomplete": sum(1 for r in records if (r.error or "").startswith("ReplayIncomplete")),
         "limit_stops": len(limit_stops),
         "false_stops": len(false),
         "false_stop_share": len(false) / len(limit_stops) if len(limit_stops) else 0.0,
