@@ -66,11 +66,14 @@ def save_model(pipeline: Any, path: Path, input_example: Any) -> Path:
     return save(pipeline, path, input_example)
 
 
-def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
-    """A saved model: a model directory, or a `runs:/<run id>/model` URI on `tracking_uri`."""
+def load_model(
+    location: str | Path, tracking_uri: str | None = None, *, trust: bool = False
+) -> Any:
+    """A saved model: a model directory, or a `runs:/<run id>/model` URI on `tracking_uri`.
+    Only leantune's own format unless `trust=True` (see tracking._model.load_model)."""
     from leantune.tracking._model import load_model as load
 
-    return load(location, tracking_uri)
+    return load(location, tracking_uri, trust=trust)
 
 
 def serve_ui(uri: str, host: str = "127.0.0.1", port: int = 5000) -> int:
