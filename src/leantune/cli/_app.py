@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from leantune._redact import redact
 from leantune._signals import stop_on_sigterm
 from leantune.errors import LeantuneError
 
@@ -220,7 +221,8 @@ def _attach_reports(written: list[Any]) -> None:
             attach_artifacts(uri, run_id, item.paths)
         except Exception as error:  # the files are written; the store is a copy
             stderr.print(
-                f"[yellow]Not attached to MLflow run {run_id} ({uri}): {error}[/]",
+                escape(redact(f"Not attached to MLflow run {run_id} ({uri}): {error}")),
+                style="yellow",
                 highlight=False,
             )
 
@@ -495,7 +497,7 @@ def ui(
 
     uri = _run_tracking_uri(run_dir, run_store_uri)
     _check_port_free("127.0.0.1", port)
-    stderr.print(f"MLflow UI for {escape(uri)} on http://127.0.0.1:{port} (Ctrl-C to stop)")
+    stderr.print(f"MLflow UI for {escape(redact(uri))} on http://127.0.0.1:{port} (Ctrl-C to stop)")
     # SIGTERM stops the server as Ctrl-C does, so its whole process group is ended.
     stop_on_sigterm()
     raise typer.Exit(serve_ui(uri, port=port))

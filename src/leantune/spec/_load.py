@@ -23,7 +23,9 @@ def load_spec(
     if isinstance(source, StudySpec):
         if not overrides:
             return source
-        raw: dict[str, Any] = source.model_dump(mode="json", exclude_unset=True)
+        raw: dict[str, Any] = source.model_dump(
+            mode="json", exclude_unset=True, context={"keep_secrets": True}
+        )
         origin = "spec"
     elif isinstance(source, Mapping):
         raw = copy.deepcopy(dict(source))

@@ -12,12 +12,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializationInfo,
     Tag,
     field_serializer,
     field_validator,
     model_validator,
 )
 
+from leantune._redact import redact
 from leantune.metrics._catalog import CATALOGUE, METRICS, PREDICTABLE, QUALITY_METRICS, Clock
 from leantune.metrics._ml import score_metric
 from leantune.metrics._objective import Objective, QualityBound
@@ -533,11 +535,21 @@ class ResourcesSpec(_Section):
     the study goes on. constraints.memory_mb, below it, stops a trial at a report first."""
 
 
+def _redacted_uri(self: Any, uri: str | None, info: SerializationInfo) -> str | None:
+    """A URI's JSON form, for every file and record a study writes: without its password,
+    unless the caller asks to keep it (`context={"keep_secrets": True}`, to re-validate)."""
+    if uri is None or (info.context or {}).get("keep_secrets"):
+        return uri
+    return redact(uri)
+
+
 class OutputSpec(_Section):
     dir: Path | None = None
     """Run directory. Default: runs/<study-name>-<timestamp>."""
     tracking_uri: str | None = None
     """Same as tracking.uri (kept for study files that put it under output)."""
+
+    _hide_password = field_serializer("tracking_uri", when_used="json")(_redacted_uri)
     report: bool = True
     """Write report.html, report.md and the CSV tables at the end of the run (a few seconds of
     plotting). Off, `leantune report RUN_DIR` writes them later from the stored results."""
@@ -545,7 +557,10 @@ class OutputSpec(_Section):
 
 class TrackingSpec(_Section):
     uri: str | None = None
-    """MLflow tracking URI. Default: a sqlite file in the run directory."""
+    """MLflow tracking URI. Default: a sqlite file in the run directory. Its password is shown
+    and stored as `***` (spec.yaml, summary, MLflow params); connecting uses it as given."""
+
+    _hide_password = field_serializer("uri", when_used="json")(_redacted_uri)
     experiment: str | None = None
     """MLflow experiment name. Default: the study name."""
 

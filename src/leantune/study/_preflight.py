@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from leantune.errors import SpecError
 from leantune.spec import StudySpec
@@ -164,7 +164,10 @@ def _server_problem(uri: str, parts: SplitResult) -> str | None:
     host, port_problem = _host_and_port(parts)
     if not host or port_problem:
         return port_problem or "an http(s) tracking URI needs a host, e.g. http://HOST:5000"
-    health = f"{uri.rstrip('/')}/health"
+    # Credentials in the URI (user:password@) are no part of the address urllib opens; the
+    # health check needs none, and the line below may quote the address.
+    address = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    health = f"{urlunsplit(address).rstrip('/')}/health"
     try:
         with urllib.request.urlopen(health, timeout=PROBE_TIMEOUT_S):
             return None

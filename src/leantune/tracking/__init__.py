@@ -14,6 +14,9 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
     on a sqlite file in the run directory."""
     from leantune.tracking._mlflow import MlflowTracker
 
+    # On a server store MLflow prints "View run ... at: URL" to stdout at each run's end: a
+    # line a trial, amid the progress, with the URI's password in it. leantune names the store.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     if _given_uri(uri):
         # A user's store (a server, a shared database) decides where artifacts go.
         return MlflowTracker(store_uri(uri, run_dir), experiment)
