@@ -306,9 +306,15 @@ class SearchSpec(_Section):
         return self
 
 
+MAX_EPOCHS = 100_000
+MAX_STEPS_PER_FOLD = 10**9
+
+
 class TrainingSpec(_Section):
-    epochs: PositiveInt = 1
-    max_steps: PositiveInt | None = None
+    # Bounded so that a typo (an extra digit, 2**64) cannot plan a study that trains for years;
+    # the study's total planned steps are bounded too, once the data's size is known.
+    epochs: Annotated[PositiveInt, Field(le=MAX_EPOCHS)] = 1
+    max_steps: Annotated[PositiveInt, Field(le=MAX_STEPS_PER_FOLD)] | None = None
     """Steps per fold. When set, it replaces `epochs`: training cycles over the fold until done."""
     report_every: PositiveInt = 100
     seed: Seed = 0
