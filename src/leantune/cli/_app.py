@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -48,9 +49,15 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Warnings (a FutureWarning, numpy's RuntimeWarning) are held back: above a refusal's
+        # one line they are noise; otherwise they are shown when the command ends.
+        held: list[warnings.WarningMessage] = []
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings(record=True) as held:
+                warnings.simplefilter("default")
+                return command(*args, **kwargs)
         except LeantuneError as error:
+            held.clear()
             for line in error.problems:
                 # The line holds user text ("[/]", "[low, high]"): printed as it is, never markup.
                 stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
@@ -62,6 +69,11 @@ def user_errors(command: F) -> F:
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        finally:
+            for caught in held:
+                warnings.showwarning(
+                    caught.message, caught.category, caught.filename, caught.lineno
+                )
 
     return wrapper  # type: ignore[return-value]
 
@@ -398,7 +410,12 @@ def thesis(
     stdout.print(f"Regenerate every number: {result.command}", highlight=False)
 
 
-@app.command()
+@app.command(
+    help="Check a study file (and its dataset) without running anything.\n\n"
+    "An estimator named by import path (model: [{estimator: module.Class}]) is imported to "
+    "check it, so its module's top-level code runs, as on any import; what it prints is kept "
+    "off the terminal. Validate a study file only if you would run the code it names."
+)
 @user_errors
 def validate(study: StudyFile, set_: SetOption = None) -> None:
     """Check a study file (and its dataset) without running anything."""

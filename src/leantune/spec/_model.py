@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -211,7 +214,7 @@ class EstimatorModelSpec(_Section):
     @field_validator("estimator")
     @classmethod
     def _importable(cls, value: str) -> str:
-        found = load_estimator(value)  # its ValueError names what is wrong with the path
+        found = _import_quietly(value)
         if task_of(found) is None:
             raise ValueError(f"must name a classifier or a regressor; {value} is neither")
         return value
@@ -547,6 +550,29 @@ def _redacted_uri(self: Any, uri: str | None, info: SerializationInfo) -> str | 
     if uri is None or (info.context or {}).get("keep_secrets"):
         return uri
     return redact(uri)
+
+
+def _import_quietly(path: str) -> type:
+    """The estimator class at `path`. Importing its module runs the module's code (inherent to
+    import paths, said in `validate --help`): what it prints or warns is kept off the terminal,
+    and whatever it raises becomes one line. A ValueError names what is wrong with the path."""
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        try:
+            return load_estimator(path)
+        except ValueError:
+            raise
+        except (Exception, SystemExit) as error:  # the module's own code failed as it ran
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            module = path.rpartition(".")[0]
+            raise ValueError(
+                f"importing module {module!r} failed: {type(error).__name__}"
+                f"{': ' + reason if reason else ''}; got {path!r}"
+            ) from None
 
 
 class OutputSpec(_Section):
