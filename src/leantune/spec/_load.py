@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -120,21 +120,42 @@ def _check_depth(text: str, origin: str) -> None:
     the parser's events: the parser is iterative (libyaml's when present, fast on a long
     list), the composer recursive, so this runs before the composer could overflow."""
     depth = values = 0
-    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    try:
+        events = list(_events(text))
+    except yaml.YAMLError as error:
+        # libyaml stops at 1,000 levels on its own: the same limit, said the same way.
+        if "nesting depth" not in str(getattr(error, "problem", "")):
+            raise
+        line = error.problem_mark.line + 1 if error.problem_mark else 1
+        raise SpecError(_too_deep(origin, line)) from None
+    for event in events:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1
-                raise SpecError(
-                    f"{origin}: lists and mappings may nest at most {MAX_DEPTH} deep; got "
-                    f"deeper at line {line}"
-                )
+                raise SpecError(_too_deep(origin, event.start_mark.line + 1))
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         if isinstance(event, yaml.NodeEvent):
             values += 1
             if values > MAX_NODES:
                 raise SpecError(_too_many(origin, event.start_mark.line + 1))
+
+
+def _events(text: str) -> Iterator[yaml.Event]:
+    """The parser's events, stopping at the first past MAX_NODES values (a long list is
+    refused without being parsed to its end)."""
+    values = 0
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        yield event
+        values += isinstance(event, yaml.NodeEvent)
+        if values > MAX_NODES:
+            return
+
+
+def _too_deep(origin: str, line: int) -> str:
+    return (
+        f"{origin}: lists and mappings may nest at most {MAX_DEPTH} deep; got deeper at line {line}"
+    )
 
 
 def _too_many(origin: str, line: int) -> str:
@@ -229,9 +250,10 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
         if "not valid YAML" not in error.problems[0]:
             raise
         # Read as text, `[` would silently become the string "[": say so instead.
+        example = f'{key.strip()}="{text}"' if len(text) <= 40 else f'{key.strip()}="..."'
         raise SpecError(
             f"{error.problems[0]}. The value is read as YAML (`3`, `0.1`, `[1, 2]`); for text "
-            f"that is not valid YAML, quote it: --set '{key.strip()}=\"{text}\"'"
+            f"that is not valid YAML, quote it: --set '{example}'"
         ) from None
     node = raw
     for depth, part in enumerate(parts[:-1]):
