@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
     # On a server store MLflow prints "View run ... at: URL" to stdout at each run's end: a
     # line a trial, amid the progress, with the URI's password in it. leantune names the store.
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # A store that cannot be written (a full disk) makes MLflow log each failed commit with its
+    # traceback before raising; the study turns the error into one line of its own.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if _given_uri(uri):
         # A user's store (a server, a shared database) decides where artifacts go.
         return MlflowTracker(store_uri(uri, run_dir), experiment)
