@@ -53,8 +53,7 @@ def user_errors(command: F) -> F:
         # one line they are noise; otherwise they are shown when the command ends.
         held: list[warnings.WarningMessage] = []
         try:
-            with warnings.catch_warnings(record=True) as held:
-                warnings.simplefilter("default")
+            with warnings.catch_warnings(record=True) as held:  # the filters as they were
                 return command(*args, **kwargs)
         except LeantuneError as error:
             held.clear()
