@@ -70,12 +70,17 @@ def resume(run_dir: Any, **options: Any) -> StudyResult:
     return resume_study(Path(run_dir), **options)
 
 
-def load(run_dir: Any) -> StudyResult:
+def load(run_dir: Any, *, trust: bool = False) -> StudyResult:
     """A finished study read back from its run directory: the same StudyResult `run` returned,
-    with its chosen model (`best_estimator`) and its trials table."""
+    with its chosen model (`best_estimator`) and its trials table.
+
+    The model is read only as leantune writes it (skops, with scikit-learn's and leantune's
+    own types); anything else raises LeantuneError, since a run directory may have been
+    edited and a pickle runs code. `trust=True` loads whatever the directory holds: use it
+    only for a directory you trust."""
     from leantune.study import load_study
 
-    return load_study(run_dir)
+    return load_study(run_dir, trust=trust)
 
 
 __all__ = [

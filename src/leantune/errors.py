@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from leantune._redact import redact
+
 
 class LeantuneError(Exception):
     """A problem with the user's input: a study file, an argument, or data.
@@ -13,7 +15,9 @@ class LeantuneError(Exception):
     """
 
     def __init__(self, problems: str | Iterable[str]):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        given = [problems] if isinstance(problems, str) else list(problems)
+        # A line may quote a URI the user gave; its password is never shown.
+        self.problems = [redact(str(line)) for line in given]
         super().__init__("\n".join(self.problems))
 
 

@@ -5,7 +5,8 @@ Ray starts and before any file or database exists. Every example in examples/ is
 
 A file's first line is `# expect: TEXT`, the text its error line must hold (printed literally:
 no Rich markup may eat a bracket). Below it, `# data: NAME` copies refused/data/NAME next to
-the study, and `# fifo: NAME` puts a named pipe there.
+the study, `# fifo: NAME` puts a named pipe there, and `# secret: TEXT` is a password the file
+holds, which no output may show (issue 24).
 """
 
 import os
@@ -84,6 +85,16 @@ def test_an_invalid_study_is_refused_naming_the_field_and_creates_nothing(
     assert "error:" in result.output and "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no run dir, no store
+    for secret in _headers(study, "# secret: "):
+        assert secret not in result.output
+
+
+def _headers(study: Path, prefix: str) -> list[str]:
+    return [
+        line.removeprefix(prefix)
+        for line in study.read_text().splitlines()[1:4]
+        if line.startswith(prefix)
+    ]
 
 
 def test_a_binary_study_file_is_refused_in_one_line(tmp_path, monkeypatch, nothing_may_start):

@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from leantune._redact import redact
 from leantune._signals import stop_on_sigterm
 from leantune.errors import LeantuneError
 
@@ -47,9 +49,14 @@ def user_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # Warnings (a FutureWarning, numpy's RuntimeWarning) are held back: above a refusal's
+        # one line they are noise; otherwise they are shown when the command ends.
+        held: list[warnings.WarningMessage] = []
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings(record=True) as held:  # the filters as they were
+                return command(*args, **kwargs)
         except LeantuneError as error:
+            held.clear()
             for line in error.problems:
                 # The line holds user text ("[/]", "[low, high]"): printed as it is, never markup.
                 stderr.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
@@ -61,6 +68,11 @@ def user_errors(command: F) -> F:
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        finally:
+            for caught in held:
+                warnings.showwarning(
+                    caught.message, caught.category, caught.filename, caught.lineno
+                )
 
     return wrapper  # type: ignore[return-value]
 
@@ -289,7 +301,8 @@ def _attach_reports(written: list[Any]) -> None:
             attach_artifacts(uri, run_id, item.paths)
         except Exception as error:  # the files are written; the store is a copy
             stderr.print(
-                f"[yellow]Not attached to MLflow run {run_id} ({uri}): {error}[/]",
+                escape(redact(f"Not attached to MLflow run {run_id} ({uri}): {error}")),
+                style="yellow",
                 highlight=False,
             )
 
@@ -465,7 +478,12 @@ def thesis(
     stdout.print(f"Regenerate every number: {result.command}", highlight=False)
 
 
-@app.command()
+@app.command(
+    help="Check a study file (and its dataset) without running anything.\n\n"
+    "An estimator named by import path (model: [{estimator: module.Class}]) is imported to "
+    "check it, so its module's top-level code runs, as on any import; what it prints is kept "
+    "off the terminal. Validate a study file only if you would run the code it names."
+)
 @user_errors
 def validate(study: StudyFile, set_: SetOption = None) -> None:
     """Check a study file (and its dataset) without running anything."""
@@ -588,8 +606,8 @@ def ui(
     _check_port_free("127.0.0.1", port)
     page = f"http://127.0.0.1:{port}/{ui_page(uri, _study_run_id(run_dir))}"
     stderr.print(
-        f"Starting the MLflow UI for {escape(uri)} on http://127.0.0.1:{port}; this can take "
-        "~10 s (Ctrl-C to stop)",
+        f"Starting the MLflow UI for {escape(redact(uri))} on http://127.0.0.1:{port}; this can "
+        "take ~10 s (Ctrl-C to stop)",
         highlight=False,
     )
     # The study's run, in the model-training view (a running study's too).

@@ -7,7 +7,11 @@ says `categorical: error`. Missing values are an error, not silently dropped or 
 
 from __future__ import annotations
 
+import collections
+import csv
 import difflib
+import gzip
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +36,10 @@ _FORMATS = {
 # One-hot encoding makes one column per distinct value: past this many, the column is more likely
 # an identifier or free text than a category, and the matrix would balloon.
 MAX_ONEHOT_VALUES = 1000
+# A header is checked before the table is parsed: a file of a million columns would hold the
+# parser for minutes. Far beyond any table leantune trains on (MNIST has 784 features).
+MAX_COLUMNS = 50_000
+MAX_HEADER_BYTES = 16 << 20
 
 
 def load_file(
@@ -117,6 +125,7 @@ def _stem(path: Path) -> str:
 def _read(path: Path, kind: str) -> pd.DataFrame:
     import pandas as pd  # seconds to import: only when a file is read
 
+    _check_columns(path, _parquet_columns(path) if kind == "parquet" else _header(path, kind))
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
@@ -125,12 +134,80 @@ def _read(path: Path, kind: str) -> pd.DataFrame:
         raise DatasetError(
             f"dataset.path: reading Parquet needs pyarrow ({error}); pip install pyarrow"
         ) from None
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        # pyarrow's ArrowInvalid and pandas' EmptyDataError are ValueErrors too.
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except (*_READ_ERRORS, pd.errors.ParserError) as error:
+        raise DatasetError(_unreadable(path, kind, error)) from None
+
+
+# What a damaged file raises: pyarrow's ArrowInvalid and pandas' EmptyDataError are
+# ValueErrors; a truncated .gz ends in EOFError, a corrupt one in zlib.error.
+_READ_ERRORS = (OSError, ValueError, UnicodeDecodeError, EOFError, zlib.error)
+
+
+def _unreadable(path: Path, kind: str, error: BaseException) -> str:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"dataset.path: could not read {str(path)!r} as {kind.upper()}: {reason}"
+
+
+def _header(path: Path, kind: str) -> list[tuple[str, str]]:
+    """The column names of a CSV or TSV file, from its first line alone."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as stream:
+            line = stream.readline(MAX_HEADER_BYTES + 1)
+    except _READ_ERRORS as error:
+        raise DatasetError(_unreadable(path, kind, error)) from None
+    if len(line) > MAX_HEADER_BYTES:
         raise DatasetError(
-            f"dataset.path: could not read {str(path)!r} as {kind.upper()}: {reason}"
-        ) from None
+            f"dataset.path: a header line may be at most {MAX_HEADER_BYTES >> 20} MiB; "
+            f"{str(path)!r} has a longer one (a file with no line breaks, or too many columns)"
+        )
+    text = line.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    names = next(csv.reader([text], delimiter="\t" if kind == "tsv" else ","), [])
+    return [(name, "") for name in names]
+
+
+def _parquet_columns(path: Path) -> list[tuple[str, str]]:
+    """The columns of a Parquet file with their types, from its footer alone."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return []  # _read says which package to install
+    try:
+        schema = pq.read_schema(path)
+    except _READ_ERRORS as error:
+        raise DatasetError(_unreadable(path, "parquet", error)) from None
+    return [(field.name, _nested(field.type)) for field in schema]
+
+
+def _nested(kind: object) -> str:
+    """The type of a column that holds lists, structs or maps ("" for any other)."""
+    import pyarrow as pa
+
+    return str(kind) if pa.types.is_nested(kind) else ""
+
+
+def _check_columns(path: Path, columns: list[tuple[str, str]]) -> None:
+    if len(columns) > MAX_COLUMNS:
+        raise DatasetError(
+            f"dataset.path: a table may have at most {MAX_COLUMNS:,} columns; "
+            f"{str(path)!r} has {len(columns):,}"
+        )
+    counts = collections.Counter(name for name, _ in columns)
+    twice = sorted(name for name, count in counts.items() if count > 1)
+    if twice:
+        # pandas would rename the second `y` to `y.1` and train on it: the label would leak.
+        raise DatasetError(
+            f"dataset.path: column names must be unique; {str(path)!r} names "
+            f"{_names(twice)} more than once. Rename or drop "
+            "the copies"
+        )
+    nested = [f"{name!r} ({kind})" for name, kind in columns if kind]
+    if nested:
+        raise DatasetError(
+            f"dataset {str(path)!r}: feature columns must be numbers, booleans or text; got "
+            f"{', '.join(nested[:5])}{' and more' if len(nested) > 5 else ''}, which hold "
+            "lists or records. Flatten them into columns first"
+        )
 
 
 def _reject_missing(path: Path, features: pd.DataFrame) -> None:

@@ -4,10 +4,15 @@
 once, by a small background process that owns it; a study started while it runs joins it
 (`start_ray` without an address) and only disconnects at its end. Its address and owner are in
 one file, so `leantune ray stop` stops exactly that Ray and nothing else on the machine.
+
+Both a study's private Ray and this one listen on the loopback address only (`loopback_only`):
+they serve this machine's drivers, and a port open to the network is a way in. A Ray other
+machines join is a cluster head the user starts with Ray's own `ray start --head`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,9 +21,35 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 STATE_FILE = "ray.json"
+
+LOOPBACK = "127.0.0.1"
+# Ray's single-machine mode: its node address is the loopback one, and its servers (GCS,
+# raylet, workers, agents) bind that address instead of every interface. Ray reads the
+# variable on import (its started processes inherit it) and again for the node's address.
+_SINGLE_MACHINE = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[None]:
+    """While a private Ray starts: it and every process it starts listen on 127.0.0.1 only."""
+    added = [key for key in _SINGLE_MACHINE if key not in os.environ]
+    os.environ.update({key: _SINGLE_MACHINE[key] for key in added})
+    constants = sys.modules.get("ray._private.ray_constants")
+    # Ray imported before the variable was set keeps its first reading; give it this one.
+    before = getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    if constants is not None:
+        constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if constants is not None:
+            constants.ENABLE_RAY_CLUSTER = before
+        for key in added:
+            os.environ.pop(key, None)
 
 
 def state_path() -> Path:
@@ -103,13 +134,15 @@ def _own(cpus: int) -> None:
     # Run as `python -m`, so leantune.engine (Ray's output settings) is already imported.
     import ray
 
-    ray.init(
-        address="local",
-        num_cpus=cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-    )
+    with loopback_only():
+        ray.init(
+            address="local",
+            num_cpus=cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+            _node_ip_address=LOOPBACK,
+        )
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     signal.signal(signal.SIGINT, signal.SIG_IGN)

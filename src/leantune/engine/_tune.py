@@ -259,11 +259,13 @@ def start_ray(address: str | None) -> bool:
         ray.init(address=address, **options)
     elif (persistent := _persistent.running()) is not None:
         # `leantune ray start` left a local Ray running: join it, skipping Ray's start and stop.
-        ray.init(address=persistent["address"], **options)
+        with _persistent.loopback_only():  # it listens on 127.0.0.1 only
+            ray.init(address=persistent["address"], **options)
     else:
         # "local" starts a private Ray: address=None would join any cluster that RAY_ADDRESS
         # or /tmp/ray/ray_current_cluster points at, then refuse num_cpus.
-        ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
+        with _persistent.loopback_only():  # serves this driver alone: not the network's
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, **options)
     if main:
         # Ray's core installs a SIGTERM handler that aborts the process. Give SIGTERM the same
         # graceful stop Tune gives Ctrl-C instead, so what ended is saved. stop_ray puts back

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from leantune._redact import redact
 from leantune.errors import LeantuneError
 from leantune.results._layout import SUMMARY_FILE
 
@@ -92,7 +93,8 @@ class Summary(_Part):
     wall_time_s: float
     trial_cpu_s: float
     driver_cpu_s: float
-    tracking_uri: str
+    tracking_uri: Annotated[str, AfterValidator(redact)]
+    """The store's URI, its password (if any) written as `***`: never stored."""
     mlflow_parent_run_id: str | None = None
     mlflow_experiment: str | None = None
     leantune_version: str

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ def load_spec(
     if isinstance(source, StudySpec):
         if not overrides:
             return source
-        raw: dict[str, Any] = source.model_dump(mode="json", exclude_unset=True)
+        raw: dict[str, Any] = source.model_dump(
+            mode="json", exclude_unset=True, context={"keep_secrets": True}
+        )
         origin = "spec"
     elif isinstance(source, Mapping):
         raw = copy.deepcopy(dict(source))
@@ -51,7 +54,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         )
         raise SpecError(f"{path}: study file {problem}")
     try:
-        text = path.read_bytes().decode("utf-8")
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise SpecError(_too_large(path, path.stat().st_size))
+        with path.open("rb") as stream:
+            # Read one byte past the limit: a file that grew after stat is still caught.
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise SpecError(_too_large(path, len(raw)))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SpecError(
             f"{path}: a study file must be UTF-8 text (YAML); got byte "
@@ -59,15 +69,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as error:
         raise SpecError(f"{path}: study file cannot be read ({error.strerror or error})") from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except _DuplicateKey as error:
-        raise SpecError(f"{path}: {error}") from None
-    except yaml.YAMLError as error:
-        where = getattr(error, "problem_mark", None)
-        line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise SpecError(f"{path}: not valid YAML{line}: {problem}") from None
+    data = _bounded_yaml(text, str(path))
     if not isinstance(data, dict):
         raise SpecError(
             f"{path}: a study file must be a mapping of keys (name, dataset, model, ...); "
@@ -76,18 +78,136 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# A study file is a few KiB. The bounds keep a crafted one (a YAML alias tree that expands to
+# billions of nodes, a list of a million items, lists nested 10,000 deep) from hanging the
+# check or overflowing the stack; each is far beyond any real study.
+MAX_FILE_BYTES = 1 << 20
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+
+def _too_large(path: Path, size: int) -> str:
+    return (
+        f"{path}: a study file may be at most {MAX_FILE_BYTES // 1024} KiB "
+        f"({MAX_FILE_BYTES} bytes); got {size} bytes"
+    )
+
+
+def _bounded_yaml(text: str, origin: str) -> Any:
+    """`text` read as YAML, after checking its nesting depth and its size with every alias
+    expanded, so that neither reading it nor validating it can hang or recurse too deep."""
+    try:
+        _check_depth(text, origin)
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_expanded_size(node, origin)
+            return loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except _DuplicateKey as error:
+        raise SpecError(f"{origin}: {error}") from None
+    except yaml.YAMLError as error:
+        where = getattr(error, "problem_mark", None)
+        line = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise SpecError(f"{origin}: not valid YAML{line}: {problem}") from None
+
+
+def _check_depth(text: str, origin: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH, and more than MAX_NODES values as written, from
+    the parser's events: the parser is iterative (libyaml's when present, fast on a long
+    list), the composer recursive, so this runs before the composer could overflow."""
+    depth = values = 0
+    try:
+        events = list(_events(text))
+    except yaml.YAMLError as error:
+        # libyaml stops at 1,000 levels on its own: the same limit, said the same way.
+        if "nesting depth" not in str(getattr(error, "problem", "")):
+            raise
+        line = error.problem_mark.line + 1 if error.problem_mark else 1
+        raise SpecError(_too_deep(origin, line)) from None
+    for event in events:
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SpecError(_too_deep(origin, event.start_mark.line + 1))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            values += 1
+            if values > MAX_NODES:
+                raise SpecError(_too_many(origin, event.start_mark.line + 1))
+
+
+def _events(text: str) -> Iterator[yaml.Event]:
+    """The parser's events, stopping at the first past MAX_NODES values (a long list is
+    refused without being parsed to its end)."""
+    values = 0
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        yield event
+        values += isinstance(event, yaml.NodeEvent)
+        if values > MAX_NODES:
+            return
+
+
+def _too_deep(origin: str, line: int) -> str:
+    return (
+        f"{origin}: lists and mappings may nest at most {MAX_DEPTH} deep; got deeper at line {line}"
+    )
+
+
+def _too_many(origin: str, line: int) -> str:
+    return (
+        f"{origin}: a study file may hold at most {MAX_NODES:,} values, aliases expanded; got "
+        f"more than {MAX_NODES:,} by line {line} (an alias that repeats a large value, or a "
+        "very long list)"
+    )
+
+
+def _check_expanded_size(root: yaml.Node, origin: str) -> None:
+    """Refuse a document of more than MAX_NODES values, counting each alias as the values it
+    stands for (a node's count is computed once, so a billion-laughs tree costs little)."""
+    counts: dict[int, int] = {}
+    # Children before parents, without recursion: a node is counted once all below it are.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in counts:
+            continue
+        children = _children(node)
+        if children_done:
+            counts[id(node)] = min(1 + sum(counts[id(child)] for child in children), 1 << 62)
+            if counts[id(node)] > MAX_NODES:
+                raise SpecError(_too_many(origin, node.end_mark.line + 1))
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in counts)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
 class _DuplicateKey(Exception):
     pass
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key given twice in one mapping (where the last would
-    silently win)."""
+    silently win). A key that overrides one merged in with `<<: *base` is no duplicate: that
+    is what a merge is for."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self.flatten_mapping(node)
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             try:
@@ -100,7 +220,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                     f"key {key!r} is given twice, at line {first} and line {line}; a key may "
                     "appear once in a mapping (the last would silently win): remove one"
                 )
+        # The merged keys go first, so the mapping's own keys override them.
+        self.flatten_mapping(node)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads `1e-4` (no dot) as text; YAML 1.2, and every study author, as a number.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _apply_override(raw: dict[str, Any], override: str) -> None:
@@ -108,11 +238,23 @@ def _apply_override(raw: dict[str, Any], override: str) -> None:
     key, sep, text = override.partition("=")
     if not sep or not key.strip():
         raise SpecError(f"--set {override!r}: expected KEY=VALUE, e.g. output.dir=runs/mine")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        value = text
     parts = key.strip().split(".")
+    if not all(part.strip() for part in parts):
+        raise SpecError(
+            f"--set {override!r}: KEY must be field names joined by dots, e.g. "
+            f"training.epochs=2; got {key.strip()!r}, which has an empty name"
+        )
+    try:
+        value = _bounded_yaml(text, f"--set {override!r}")
+    except SpecError as error:
+        if "not valid YAML" not in error.problems[0]:
+            raise
+        # Read as text, `[` would silently become the string "[": say so instead.
+        example = f'{key.strip()}="{text}"' if len(text) <= 40 else f'{key.strip()}="..."'
+        raise SpecError(
+            f"{error.problems[0]}. The value is read as YAML (`3`, `0.1`, `[1, 2]`); for text "
+            f"that is not valid YAML, quote it: --set '{example}'"
+        ) from None
     node = raw
     for depth, part in enumerate(parts[:-1]):
         child = node.setdefault(part, {})

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import io
 import re
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -12,12 +15,14 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    SerializationInfo,
     Tag,
     field_serializer,
     field_validator,
     model_validator,
 )
 
+from leantune._redact import redact
 from leantune.metrics._catalog import CATALOGUE, METRICS, PREDICTABLE, QUALITY_METRICS, Clock
 from leantune.metrics._ml import score_metric
 from leantune.metrics._objective import Objective, QualityBound
@@ -209,7 +214,7 @@ class EstimatorModelSpec(_Section):
     @field_validator("estimator")
     @classmethod
     def _importable(cls, value: str) -> str:
-        found = load_estimator(value)  # its ValueError names what is wrong with the path
+        found = _import_quietly(value)
         if task_of(found) is None:
             raise ValueError(f"must name a classifier or a regressor; {value} is neither")
         return value
@@ -304,9 +309,15 @@ class SearchSpec(_Section):
         return self
 
 
+MAX_EPOCHS = 100_000
+MAX_STEPS_PER_FOLD = 10**9
+
+
 class TrainingSpec(_Section):
-    epochs: PositiveInt = 1
-    max_steps: PositiveInt | None = None
+    # Bounded so that a typo (an extra digit, 2**64) cannot plan a study that trains for years;
+    # the study's total planned steps are bounded too, once the data's size is known.
+    epochs: Annotated[PositiveInt, Field(le=MAX_EPOCHS)] = 1
+    max_steps: Annotated[PositiveInt, Field(le=MAX_STEPS_PER_FOLD)] | None = None
     """Steps per fold. When set, it replaces `epochs`: training cycles over the fold until done."""
     report_every: PositiveInt = 100
     seed: Seed = 0
@@ -549,11 +560,44 @@ class ResourcesSpec(_Section):
         return self
 
 
+def _redacted_uri(self: Any, uri: str | None, info: SerializationInfo) -> str | None:
+    """A URI's JSON form, for every file and record a study writes: without its password,
+    unless the caller asks to keep it (`context={"keep_secrets": True}`, to re-validate)."""
+    if uri is None or (info.context or {}).get("keep_secrets"):
+        return uri
+    return redact(uri)
+
+
+def _import_quietly(path: str) -> type:
+    """The estimator class at `path`. Importing its module runs the module's code (inherent to
+    import paths, said in `validate --help`): what it prints or warns is kept off the terminal,
+    and whatever it raises becomes one line. A ValueError names what is wrong with the path."""
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        try:
+            return load_estimator(path)
+        except ValueError:
+            raise
+        except (Exception, SystemExit) as error:  # the module's own code failed as it ran
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            module = path.rpartition(".")[0]
+            raise ValueError(
+                f"importing module {module!r} failed: {type(error).__name__}"
+                f"{': ' + reason if reason else ''}; got {path!r}"
+            ) from None
+
+
 class OutputSpec(_Section):
     dir: Path | None = None
     """Run directory. Default: runs/<study-name>-<timestamp>."""
     tracking_uri: str | None = None
     """Same as tracking.uri (kept for study files that put it under output)."""
+
+    _hide_password = field_serializer("tracking_uri", when_used="json")(_redacted_uri)
     report: bool = True
     """Write report.html, report.md and the CSV tables at the end of the run (a few seconds of
     plotting). Off, `leantune report RUN_DIR` writes them later from the stored results."""
@@ -561,7 +605,10 @@ class OutputSpec(_Section):
 
 class TrackingSpec(_Section):
     uri: str | None = None
-    """MLflow tracking URI. Default: a sqlite file in the run directory."""
+    """MLflow tracking URI. Default: a sqlite file in the run directory. Its password is shown
+    and stored as `***` (spec.yaml, summary, MLflow params); connecting uses it as given."""
+
+    _hide_password = field_serializer("uri", when_used="json")(_redacted_uri)
     experiment: str | None = None
     """MLflow experiment name. Default: the study name."""
 

@@ -6,31 +6,43 @@ from pathlib import Path
 
 import pandas as pd
 
+from leantune.errors import LeantuneError
 from leantune.results import MODEL_DIR, TRIALS_CSV, TRIALS_PARQUET, read_summary
 from leantune.study._results import FinalModel
 from leantune.study._runner import StudyResult
 
 
-def load_study(run_dir: str | Path) -> StudyResult:
+def load_study(run_dir: str | Path, *, trust: bool = False) -> StudyResult:
     """The StudyResult `leantune.run` returned, from the files it wrote: the summary, the
-    trials table and the chosen model (loaded from its MLflow model directory)."""
+    trials table and the chosen model (loaded from its MLflow model directory).
+
+    The model is read only in the format leantune writes (skops, scikit-learn's and
+    leantune's types); `trust=True` loads whatever the directory holds, pickle included,
+    which runs its code: only for a directory you trust."""
     run_dir = Path(run_dir)
     summary = read_summary(run_dir).as_dict()
     parquet = run_dir / TRIALS_PARQUET
     trials = pd.read_parquet(parquet) if parquet.is_file() else pd.read_csv(run_dir / TRIALS_CSV)
-    return StudyResult(run_dir, summary, trials, [], _final(run_dir, summary))
+    return StudyResult(run_dir, summary, trials, [], _final(run_dir, summary, trust))
 
 
-def _final(run_dir: Path, summary: dict) -> FinalModel | None:
+def _final(run_dir: Path, summary: dict, trust: bool) -> FinalModel | None:
     best = summary.get("best")
     if not best:
         return None
-    model_dir = run_dir / (best.get("model") or MODEL_DIR)
+    name = str(best.get("model") or MODEL_DIR)
+    model_dir = run_dir / name
+    if not trust and (Path(name).is_absolute() or ".." in Path(name).parts):
+        # An edited summary must not point the loader at a directory elsewhere.
+        raise LeantuneError(
+            f"{run_dir}: summary's best.model must be a folder inside the run directory; "
+            f"got {name!r}"
+        )
     estimator = None
     if (model_dir / "MLmodel").is_file():
         from leantune.tracking import load_model
 
-        estimator = load_model(model_dir)
+        estimator = load_model(model_dir, trust=trust)
     return FinalModel(
         config=dict(best["config"]),
         test_metrics=dict(best.get("test") or {}),

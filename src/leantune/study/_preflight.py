@@ -7,13 +7,14 @@ and a refused study has written nothing and started no process.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from leantune.errors import SpecError
 from leantune.spec import StudySpec
@@ -41,6 +42,41 @@ def preflight(spec: StudySpec, run_dir: Path, *, resume: bool = False) -> None:
     ]
     if problems:
         raise SpecError(problems)
+
+
+# -- the planned work --------------------------------------------------------------------------
+
+# A study's steps, summed over configs and folds, at most. A step of SGD costs tens of µs to a
+# few ms; 10^9 of them is days of CPU: beyond it, the plan is more likely a typo than a wish.
+MAX_PLANNED_STEPS = 10**9
+# A step's cost for the estimate in the refusal: a lower bound (a small batch, a few features).
+_STEP_COST_S = 20e-6
+
+
+def plan_problem(
+    spec: StudySpec, fold_rows: int, batch_sizes: list[int], n_configs: int
+) -> str | None:
+    """A line saying what the plan would cost, if its steps pass MAX_PLANNED_STEPS."""
+    folds = spec.validation.cv_folds
+    if spec.training.max_steps is not None:
+        per_fold = spec.training.max_steps
+        how = f"training.max_steps={spec.training.max_steps:,}"
+    else:
+        per_fold = spec.training.epochs * math.ceil(fold_rows / max(min(batch_sizes), 1))
+        how = (
+            f"training.epochs={spec.training.epochs:,} over {fold_rows:,} rows at batch "
+            f"size {min(batch_sizes)}"
+        )
+    total = n_configs * folds * per_fold
+    if total <= MAX_PLANNED_STEPS:
+        return None
+    hours = total * _STEP_COST_S / 3600
+    return (
+        f"training: a study may plan at most {MAX_PLANNED_STEPS:,} training steps; this one "
+        f"plans {total:,} ({n_configs:,} configs × {folds} folds × up to {per_fold:,} steps, "
+        f"from {how}), at least {hours:,.0f} CPU-hours. Lower training.epochs or "
+        "training.max_steps, or search fewer configs"
+    )
 
 
 # -- the run directory -------------------------------------------------------------------------
@@ -164,7 +200,10 @@ def _server_problem(uri: str, parts: SplitResult) -> str | None:
     host, port_problem = _host_and_port(parts)
     if not host or port_problem:
         return port_problem or "an http(s) tracking URI needs a host, e.g. http://HOST:5000"
-    health = f"{uri.rstrip('/')}/health"
+    # Credentials in the URI (user:password@) are no part of the address urllib opens; the
+    # health check needs none, and the line below may quote the address.
+    address = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    health = f"{urlunsplit(address).rstrip('/')}/health"
     try:
         with urllib.request.urlopen(health, timeout=PROBE_TIMEOUT_S):
             return None

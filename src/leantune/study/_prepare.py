@@ -20,7 +20,7 @@ from leantune.metrics import MemoryLimit, memory_limit
 from leantune.models import FunctionModel
 from leantune.spec import StudySpec
 from leantune.study._lock import LOCK_FILE
-from leantune.study._preflight import preflight
+from leantune.study._preflight import plan_problem, preflight
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def prepare_study(
     dataset = _load(spec, data)
     splits = make_splits(dataset, **_split_options(spec))
     param_space = _param_space(spec, dataset, splits.min_fold_train_size)
+    _check_plan(spec, splits.min_fold_train_size, param_space)
     run_dir = spec.output.dir if resume and spec.output.dir else _run_dir(spec)
     preflight(spec, run_dir, resume=resume)
     return PreparedStudy(
@@ -85,7 +86,9 @@ def check_study(spec: StudySpec) -> CheckedStudy:
     folds, so that scikit-learn stays unloaded unless the dataset needs it."""
     _check_trainable(spec, None)
     dataset = _load(spec, None, shape_only=True)
-    param_space = _param_space(spec, dataset, fold_train_rows(dataset, **_split_options(spec)))
+    fold_rows = fold_train_rows(dataset, **_split_options(spec))
+    param_space = _param_space(spec, dataset, fold_rows)
+    _check_plan(spec, fold_rows, param_space)
     preflight(spec, _run_dir(spec), resume=False)
     return CheckedStudy(spec, dataset, param_space, spec.validation.cv_folds)
 
@@ -140,6 +143,14 @@ def _param_space(spec: StudySpec, dataset: Dataset, fold_rows: int) -> dict[str,
         else:
             param_space[name] = axis.resolve(fold_rows)
     return param_space
+
+
+def _check_plan(spec: StudySpec, fold_rows: int, param_space: dict[str, Any]) -> None:
+    problem = plan_problem(
+        spec, fold_rows, list(param_space["batch_size"]), _n_trials(spec, param_space)
+    )
+    if problem:
+        raise SpecError(problem)
 
 
 def _n_trials(spec: StudySpec, param_space: dict[str, Any]) -> int:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from leantune._redact import redact
 from leantune.engine import TrialRecord
 from leantune.errors import LeantuneError
 from leantune.stoppers import StopReason
@@ -78,6 +79,8 @@ class StudyState:
 
     @classmethod
     def create(cls, run_dir: Path, **meta: Any) -> StudyState:
+        if meta.get("tracking_uri"):
+            meta["tracking_uri"] = redact(meta["tracking_uri"])  # a password is never stored
         state = cls(run_dir, {"format": FORMAT, "outcome": RUNNING, "sessions": [], **meta})
         state.trials_dir.mkdir(parents=True, exist_ok=True)
         state.save_meta()

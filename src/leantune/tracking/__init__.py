@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,12 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
     on a sqlite file in the run directory."""
     from leantune.tracking._mlflow import MlflowTracker
 
+    # On a server store MLflow prints "View run ... at: URL" to stdout at each run's end: a
+    # line a trial, amid the progress, with the URI's password in it. leantune names the store.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # A store that cannot be written (a full disk) makes MLflow log each failed commit with its
+    # traceback before raising; the study turns the error into one line of its own.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if _given_uri(uri):
         # A user's store (a server, a shared database) decides where artifacts go.
         return MlflowTracker(store_uri(uri, run_dir), experiment)
@@ -66,11 +73,14 @@ def save_model(pipeline: Any, path: Path, input_example: Any) -> Path:
     return save(pipeline, path, input_example)
 
 
-def load_model(location: str | Path, tracking_uri: str | None = None) -> Any:
-    """A saved model: a model directory, or a `runs:/<run id>/model` URI on `tracking_uri`."""
+def load_model(
+    location: str | Path, tracking_uri: str | None = None, *, trust: bool = False
+) -> Any:
+    """A saved model: a model directory, or a `runs:/<run id>/model` URI on `tracking_uri`.
+    Only leantune's own format unless `trust=True` (see tracking._model.load_model)."""
     from leantune.tracking._model import load_model as load
 
-    return load(location, tracking_uri)
+    return load(location, tracking_uri, trust=trust)
 
 
 def register_model(uri: str, run_id: str, name: str) -> int:
