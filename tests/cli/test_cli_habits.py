@@ -42,7 +42,7 @@ def test_the_completion_script_completes_leantunes_commands():
     }
     done = subprocess.run([str(LEANTUNE)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["resume", "report", "register"]
+    assert done.stdout.split() == ["resume", "report", "replay", "register"]
 
 
 def test_install_completion_is_an_option_of_the_command():
