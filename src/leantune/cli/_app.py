@@ -155,13 +155,25 @@ def resume(
         Path, typer.Argument(help="The run directory of an interrupted study.", show_default=False)
     ],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    rebuild_store: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-store",
+            help="The study's sqlite MLflow store is gone: make a new one and write every "
+            "ended trial's run into it again from state/ (which holds every report).",
+        ),
+    ] = False,
 ) -> None:
     """Finish an interrupted or killed study: ended trials stay, the rest run."""
     from leantune.study import StudyInterrupted, resume_study
 
     _finish(
         lambda shown: resume_study(
-            run_dir, console=stderr, show_progress=not quiet, on_summary=shown
+            run_dir,
+            console=stderr,
+            show_progress=not quiet,
+            on_summary=shown,
+            rebuild_store=rebuild_store,
         ),
         StudyInterrupted,
     )

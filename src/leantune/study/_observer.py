@@ -3,6 +3,8 @@ display; and what the study's MLflow run is tagged with."""
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
 from typing import Any
 
 import leantune
@@ -24,11 +26,24 @@ class StudyObserver:
         self.tracker = tracker
         self.progress = progress
         self.state = state
+        # The sqlite store's file and its identity (device, inode), once the tracker is open.
+        self.store: tuple[Path, tuple[int, int] | None] | None = None
+        uri = str(getattr(tracker, "uri", "") or "")
+        # A sqlite store deleted under a running study takes every later write with it,
+        # silently (sqlite writes on into the unlinked file): checked as each trial ends.
+        self.store_file = (
+            Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        )
 
     def trial_started(self, record: TrialRecord) -> None:
         if self.state is not None:
             self.state.set_parent_run(getattr(self.tracker, "parent_run_id", None))
             self.state.save_trial(record)
+        if self.store is None:
+            uri = str(getattr(self.tracker, "uri", "") or "")
+            if uri.startswith("sqlite:///"):
+                path = Path(uri.removeprefix("sqlite:///"))
+                self.store = (path, _identity(path))
         self.tracker.start_trial(record.trial_id, run_name(record.config), record.config)
         if self.progress is not None:
             self.progress.started()
@@ -42,6 +57,16 @@ class StudyObserver:
     def trial_ended(self, record: TrialRecord) -> None:
         if self.state is not None:
             self.state.save_trial(record)
+        # A sqlite store deleted under a running study takes every later write with it,
+        # silently: open connections write on into the unlinked file, new ones make an empty
+        # one in its place. Checked as each trial ends, by the file's identity.
+        if self.store is not None and _identity(self.store[0]) != self.store[1]:
+            raise FileNotFoundError(
+                errno.ENOENT,
+                "the MLflow store was deleted while the study ran; `leantune resume "
+                "--rebuild-store` writes it again from state/",
+                str(self.store[0]),
+            )
         tags: dict[str, str] = {}
         if record.stop_reason is not None:
             reason = record.stop_reason
@@ -96,3 +121,11 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         elif value is not None:  # unset options are defaults, not parameters worth a column
             flat[name] = value
     return flat
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino

@@ -200,15 +200,9 @@ def _start_study(
     )
     tracking_uri = tracker.uri if tracker is not None else store_uri(spec.tracking_uri, run_dir)
 
-    def start(opened: Tracker) -> None:
-        opened.start_study(
-            run_name=run_dir.name,
-            params=flatten(spec.model_dump(mode="json")),
-            tags=dataset_tags(prepared),
-            spec_yaml=spec_yaml,
-        )
-
-    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker, start)
+    tracker, started_ray = _open_tracker_and_ray(
+        spec, run_dir, tracker, _study_run_starter(prepared, spec_yaml)
+    )
     # The study's run id joins the state when the tracker is first used (StudyObserver):
     # before any trial's file, so a resume always finds the run its trials belong to.
     state = StudyState.create(
@@ -236,6 +230,21 @@ def _start_study(
             stop_ray()
 
 
+def _study_run_starter(prepared: PreparedStudy, spec_yaml: str) -> Callable[[Tracker], None]:
+    """What starts the study's MLflow run on an opened tracker."""
+    spec, run_dir = prepared.spec, prepared.run_dir
+
+    def start(opened: Tracker) -> None:
+        opened.start_study(
+            run_name=run_dir.name,
+            params=flatten(spec.model_dump(mode="json")),
+            tags=dataset_tags(prepared),
+            spec_yaml=spec_yaml,
+        )
+
+    return start
+
+
 def resume_study(
     run_dir: Path,
     *,
@@ -244,17 +253,23 @@ def resume_study(
     tracker: Tracker | None = None,
     faults: tuple[Fault, ...] = (),
     on_summary: Callable[[dict[str, Any]], None] | None = None,
+    rebuild_store: bool = False,
 ) -> StudyResult:
     """Finish a study that was interrupted or killed: trials that ended stay as they are, the
     ones that were running run again under their ids, the rest of the search follows.
 
-    Raises LeantuneError (and changes nothing) if `run_dir` holds no study that can resume.
+    `rebuild_store`: the study's sqlite MLflow store is gone: make a new one, with a new study
+    run, and write every ended trial's run into it again from the state files (which hold every
+    report). Raises LeantuneError (and changes nothing) if `run_dir` holds no study that can
+    resume.
     """
     console = console or Console(stderr=True)
     clock = _Clock()
     StudyState.open(run_dir)  # refuses a directory with no study before a lock file is made
     with own_run_dir(run_dir), recording_into(run_dir):
-        return _resume_study(run_dir, console, show_progress, tracker, faults, clock, on_summary)
+        return _resume_study(
+            run_dir, console, show_progress, tracker, faults, clock, on_summary, rebuild_store
+        )
 
 
 def _resume_study(
@@ -265,6 +280,7 @@ def _resume_study(
     faults: tuple[Fault, ...],
     clock: _Clock,
     on_summary: Callable[[dict[str, Any]], None] | None,
+    rebuild_store: bool = False,
 ) -> StudyResult:
     state = StudyState.open(run_dir)
     spec = _resumable_spec(run_dir, state.meta.get("cwd"))
@@ -278,13 +294,22 @@ def _resume_study(
         )
     ended, unfinished = state.load_trials()
     lost_store = state.missing_store() if tracker is None else None
-    if lost_store is not None:
+    if lost_store is not None and not rebuild_store:
         raise LeantuneError(
             f"RUN_DIR: {lost_store} is gone, but the study logs to it (MLflow run "
             f"{state.meta.get('parent_run_id')}); resuming would start an empty store without "
-            "the runs of the trials that ended. Restore the file; the results in state/ and "
-            "trials.csv are intact"
+            "the runs of the trials that ended. Restore the file, or resume with "
+            "--rebuild-store to write every ended trial's run again from state/ (which holds "
+            "every report); the results in state/ and trials.csv are intact"
         )
+    if lost_store is not None:
+        console.print(
+            f"[yellow]{escape(str(lost_store))} is gone: a new store is made, and the "
+            f"{len(ended)} trials that ended are written into it again from state/[/]",
+            highlight=False,
+        )
+        state.meta["parent_run_id"] = None  # the new store's study run replaces it
+        state.save_meta()
     for line in state.repaired:
         console.print(f"[yellow]{escape(line)}[/]", highlight=False)
     console.print(
@@ -293,11 +318,15 @@ def _resume_study(
         f"ended before, {len(unfinished)} run again",
         highlight=False,
     )
-    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker)
+    rebuilt = lost_store is not None
+    starter = _study_run_starter(prepared, (run_dir / SPEC_FILE).read_text()) if rebuilt else None
+    tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker, starter)
     parent_run_id = state.meta.get("parent_run_id")
     if parent_run_id:
         runs = tracker.reopen_study(parent_run_id)
         _complete_trial_runs(tracker, ended, runs)
+    elif rebuilt:
+        _complete_trial_runs(tracker, ended, {})  # every ended trial's run, from state/
     resume = (ended, [(r.trial_id, r.config) for r in unfinished])
     if parent_run_id:
         known = {record.trial_id for record in [*ended, *unfinished]}

@@ -21,10 +21,22 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
     # A store that cannot be written (a full disk) makes MLflow log each failed commit with its
     # traceback before raising; the study turns the error into one line of its own.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    _forget_deleted_store(store_uri(uri, run_dir))
     if _given_uri(uri):
         # A user's store (a server, a shared database) decides where artifacts go.
         return MlflowTracker(store_uri(uri, run_dir), experiment)
     return MlflowTracker(store_uri(uri, run_dir), experiment, run_dir / "mlartifacts")
+
+
+def _forget_deleted_store(uri: str) -> None:
+    """MLflow keeps one store a URI for the process's life: one whose sqlite file was deleted
+    (a study's, rebuilt by `resume --rebuild-store` in the same process) would write on into
+    the unlinked file. Its cache is dropped, so a new file is made."""
+    if not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists():
+        return
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    _tracking_store_registry._get_store_with_resolved_uri.cache_clear()
 
 
 def store_uri(uri: str | None, run_dir: Path) -> str:
