@@ -81,7 +81,12 @@ def test_both_arms_run_on_the_same_seeds_and_the_comparison_measures_the_savings
     client = MlflowClient(summary["tracking_uri"])
     assert summary["tracking_uri"].endswith(f"{out.resolve()}/mlflow.db")
     runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id])
-    parents = {r.info.run_name: r for r in runs if r.data.tags.get("leantune.kind") == "study"}
+    # Each arm's run is named after the study; its run directory's name is a tag.
+    parents = {
+        r.data.tags["leantune.run_name"]: r
+        for r in runs
+        if r.data.tags.get("leantune.kind") == "study"
+    }
     assert set(parents) == {"stopped", "unstopped"}
     for parent in parents.values():
         paths = {a.path for a in client.list_artifacts(parent.info.run_id, "comparison")}

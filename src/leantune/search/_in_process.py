@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from leantune._signals import interrupt_as_ctrl_c
 from leantune.engine._trial import StopTraining, train_trial
 from leantune.search._book import TrialBook
 from leantune.search._request import SearchRequest, grid_configs
@@ -124,16 +123,24 @@ class _Configs:
 
 @contextlib.contextmanager
 def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM stops the search as Ctrl-C does (what ended is saved), while it runs here."""
+    """While the search runs here, SIGINT and SIGTERM stop it as Ctrl-C does (what ended is
+    saved), whatever handler an earlier search in this process left (Ray Tune's only sets a
+    flag that nothing here reads)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, interrupt_as_ctrl_c)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in before:
+        signal.signal(sig, _interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+        for sig, handler in before.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
