@@ -26,6 +26,7 @@ from leantune.report._rq1 import RAN_TO_THE_END
 from leantune.report._rq2 import LIMIT_RULES, config_key
 from leantune.report._run import RunResults
 from leantune.stoppers import ConstraintPolicy, replay
+from leantune.trials import FEASIBLE, SKIPPED, STOPPED
 
 # The limits a level sets, by catalogue name; the curve judges each on the CPU clock.
 LIMITED_METRICS = ("train_time_s", "step_time_ms")
@@ -231,14 +232,14 @@ def judge_arm(
         key = config_key(row)
         violates = twin_violates.get(key)
         wrong = False
-        if row["status"] in ("stopped", "skipped") and row.get("stop_rule") in LIMIT_RULES:
+        if row["status"] in (STOPPED, SKIPPED) and row.get("stop_rule") in LIMIT_RULES:
             counts["stops"] += 1
             rule = str(row.get("stop_rule"))
             if f"stops_{rule}" in counts:
                 counts[f"stops_{rule}"] += 1
             wrong = violates is False
             counts["false_stops"] += wrong
-        elif row["status"] == "feasible" and violates:
+        elif row["status"] == FEASIBLE and violates:
             wrong = True
             counts["missed_violations"] += 1
         # A wrong call on a config whose unstopped cost lies within NEAR_LIMIT of the limit may

@@ -10,6 +10,7 @@ import pandas as pd
 
 from leantune.metrics import CATALOGUE
 from leantune.report._run import HYPERPARAMETERS, RunResults
+from leantune.trials import DIVERGED, FEASIBLE, INFEASIBLE, STOPPED
 
 CONSTRAINT_LABELS = {metric.name: metric.label for metric in CATALOGUE if metric.constrainable}
 # The costs a Pareto front sets against quality: every catalogued metric but quality itself.
@@ -24,7 +25,7 @@ CURVE_POINTS = 150
 def category(status: str, stop_label: str) -> str:
     """How a trial ended, as the legend says it: `stopped: memory_mb`, `feasible`, ..."""
     label = stop_label if isinstance(stop_label, str) else ""
-    if status in ("stopped", "infeasible") and label:
+    if status in (STOPPED, INFEASIBLE) and label:
         return f"{status}: {label}"
     return str(status)
 
@@ -39,7 +40,7 @@ def off_scale(status: pd.Series, quality: pd.Series, higher_is_better: bool) -> 
     """True for a trial that diverged, or whose error (RMSE, loss: lower is better) is more
     than BLOWN_UP_FACTOR times the median of the others. A score such as accuracy is bounded
     and never off the scale unless the trial diverged."""
-    diverged = status.astype(str) == "diverged"
+    diverged = status.astype(str) == DIVERGED
     if higher_is_better:
         return diverged
     values = pd.to_numeric(quality, errors="coerce")
@@ -102,7 +103,7 @@ def pareto_frame(run: RunResults) -> pd.DataFrame:
 def _front(frame: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Series:
     """Feasible trials no other feasible trial beats on both cost (lower) and quality."""
     on_front = pd.Series(False, index=frame.index)
-    candidates = frame[(frame["status"] == "feasible") & frame[metric].notna()]
+    candidates = frame[(frame["status"] == FEASIBLE) & frame[metric].notna()]
     candidates = candidates[candidates["quality"].notna()]
     sign = 1.0 if higher_is_better else -1.0
     best = -math.inf

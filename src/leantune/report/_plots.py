@@ -25,14 +25,15 @@ from matplotlib.ticker import NullFormatter
 from leantune.report._document import format_value
 from leantune.report._frontier import CONSTRAINT_LABELS
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, SYSTEM_METRICS
+from leantune.trials import DIVERGED, FAILED, FEASIBLE, INFEASIBLE
 
 DPI = 90
 MODEL_COLOURS = {"linear": "#1f77b4", "logistic": "#1f77b4", "svm": "#d62728"}
 STATUS_COLOURS = {
-    "feasible": "#2a9d3f",
-    "infeasible": "#e08a00",
-    "diverged": "#c0392b",
-    "failed": "#7f7f7f",
+    FEASIBLE: "#2a9d3f",
+    INFEASIBLE: "#e08a00",
+    DIVERGED: "#c0392b",
+    FAILED: "#7f7f7f",
     "unknown": "#7f7f7f",
 }
 # Stop reasons get these, in order of first appearance.
@@ -62,8 +63,8 @@ def category_colours(categories: Sequence[str]) -> dict[str, str]:
         base = name.split(":")[0]
         if base in STATUS_COLOURS and ":" not in name:
             colours[name] = STATUS_COLOURS[base]
-        elif base == "infeasible":
-            colours[name] = STATUS_COLOURS["infeasible"]
+        elif base == INFEASIBLE:
+            colours[name] = STATUS_COLOURS[INFEASIBLE]
         else:
             colours[name] = STOP_COLOURS[stops % len(STOP_COLOURS)]
             stops += 1

@@ -17,6 +17,7 @@ from scipy.stats import rankdata
 from leantune.metrics import label
 from leantune.report._document import format_value
 from leantune.report._run import HYPERPARAMETERS, RunResults
+from leantune.trials import FEASIBLE, INFEASIBLE
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ HYPERPARAMETER_LABELS = {
 }
 
 # Statuses of trials that ran every planned step: only their total time is a total.
-RAN_TO_THE_END = ("feasible", "infeasible")
+RAN_TO_THE_END = (FEASIBLE, INFEASIBLE)
 
 BOOTSTRAP_SAMPLES = 1000
 # Fewer trials than this get ρ but no interval: resampling a handful of points says nothing.

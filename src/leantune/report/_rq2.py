@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from leantune.report._run import HYPERPARAMETERS, RunResults
+from leantune.trials import DIVERGED, FEASIBLE, INFEASIBLE, SKIPPED, STOPPED
 
 CONFIG_KEYS = ("model", *HYPERPARAMETERS)
 
@@ -35,7 +36,7 @@ def _percent(share: float) -> str:
 def ledger_totals(run: RunResults) -> pd.DataFrame:
     ledger = run.ledger
     counts = run.summary.get("status_counts") or {}
-    stopped = sum(int(counts.get(s, 0)) for s in ("stopped", "diverged"))
+    stopped = sum(int(counts.get(s, 0)) for s in (STOPPED, DIVERGED))
     rows = [
         ("trials", len(run.trials), "measured"),
         ("trials cut short (stopped or diverged)", stopped, "measured"),
@@ -307,14 +308,14 @@ def decision_quality(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame
     missed = 0
     for _, row in stopped.trials.iterrows():
         twin = twin_status.get(config_key(row))
-        if row["status"] == "feasible" and twin == "infeasible":
+        if row["status"] == FEASIBLE and twin == INFEASIBLE:
             missed += 1
         rule = row.get("stop_rule")
-        if row["status"] not in ("stopped", "skipped") or rule not in LIMIT_RULES:
+        if row["status"] not in (STOPPED, SKIPPED) or rule not in LIMIT_RULES:
             continue
         tally = counts.setdefault(str(row["stop_label"]), dict.fromkeys(columns[1:5], 0))
         tally["stops"] += 1
-        verdict = {"infeasible": "right_stops", "feasible": "false_stops"}.get(twin, "unjudged")
+        verdict = {INFEASIBLE: "right_stops", FEASIBLE: "false_stops"}.get(twin, "unjudged")
         tally[verdict] += 1
     rows = [{"rule": label, **tally} for label, tally in sorted(counts.items())]
     total = {key: sum(r[key] for r in rows) for key in columns[1:5]}

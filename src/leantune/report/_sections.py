@@ -47,7 +47,7 @@ from leantune.report._rq2 import (
 )
 from leantune.report._run import HYPERPARAMETERS, RunResults
 from leantune.results import MODEL_DIR
-from leantune.trials._status import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
+from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
 
 BATCH_SIZE_FACT = (
     "**How to read batch size.** scikit-learn's `partial_fit` updates the weights once per "
@@ -548,7 +548,7 @@ def rq2_single(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
         ),
     ]
     if not run.stopping_enabled:
-        broke = int((run.trials["status"] == "infeasible").sum()) if len(run.trials) else 0
+        broke = int((run.trials["status"] == INFEASIBLE).sum()) if len(run.trials) else 0
         blocks.append(
             Paragraph(
                 f"Stopping was off in this run (observe only): {broke} trials broke a limit and "

@@ -32,7 +32,7 @@ from leantune.search._book import TrialBook
 from leantune.search._in_process import _Configs, _sigterm_as_ctrl_c
 from leantune.search._request import SearchRequest
 from leantune.stoppers import StoppingPolicy, TrialHistory
-from leantune.trials import FAILED, SearchInterrupted
+from leantune.trials import FAILED, SKIPPED, SearchInterrupted
 
 # A batch waiting in a worker is memory its own trial's reading counts: at most this many.
 FLUSH_REPORTS = 256
@@ -296,7 +296,7 @@ def _worker_main(pickled: bytes, tasks: Any, results: Any, stop_flag: Any, answe
                 )
                 ended = (outcome.status, outcome.retryable, outcome.error)
             except StopTraining:  # skipped at its start report: it trained no step
-                ended = ("skipped", False, None)
+                ended = (SKIPPED, False, None)
             batches.flush()
             results.put(("ended", key, *ended))
     finally:

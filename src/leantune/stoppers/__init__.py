@@ -16,6 +16,7 @@ from leantune.stoppers._base import (
     Decision,
     StoppingPolicy,
     StopReason,
+    StopRule,
     TrialHistory,
 )
 from leantune.stoppers._bounds import median_lower_bound, theil_sen
@@ -57,6 +58,7 @@ __all__ = [
     "ReplayedStop",
     "SkipPredicted",
     "StopReason",
+    "StopRule",
     "StoppingPolicy",
     "TrialHistory",
     "cost_key",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from leantune.engine import TrialRecord
+from leantune.trials import DIVERGED, SKIPPED, STOPPED
 
 
 def _number(value: Any) -> float:
@@ -29,7 +30,7 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         "trial_id": record.trial_id,
         "status": record.status,
         "stop_label": record.stop_reason.label
-        if record.stop_reason and record.status in ("stopped", "skipped", "diverged")
+        if record.stop_reason and record.status in (STOPPED, SKIPPED, DIVERGED)
         else "",
         "cpu_s": cpu,
         "wall_s": wall,
@@ -40,12 +41,12 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
     }
     # Only a trial that was actually cut short saved anything (in observe-only mode a trial
     # that broke a limit ran on to its end).
-    cut_short = record.status in ("stopped", "diverged") and record.stop_reason is not None
+    cut_short = record.status in (STOPPED, DIVERGED) and record.stop_reason is not None
     if cut_short and done > 0 and planned > done:
         remaining = planned - done
         entry["remaining_cpu_s_estimate"] = remaining * cpu / done
         entry["remaining_wall_s_estimate"] = remaining * wall / done
-    if record.status == "skipped":
+    if record.status == SKIPPED:
         # Never trained: the cost model's prediction of its training time is the estimate.
         predicted = _number(last.get("predicted_train_time_s"))
         entry["remaining_cpu_s_estimate"] = predicted

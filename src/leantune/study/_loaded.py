@@ -10,6 +10,7 @@ from leantune.errors import LeantuneError
 from leantune.results import MODEL_DIR, TRIALS_CSV, TRIALS_PARQUET, read_summary
 from leantune.study._results import FinalModel
 from leantune.study._runner import StudyResult
+from leantune.trials import FEASIBLE
 
 
 def load_study(run_dir: str | Path, *, trust: bool = False) -> StudyResult:
@@ -49,7 +50,7 @@ def _final(run_dir: Path, summary: dict, trust: bool) -> FinalModel | None:
         model_size_bytes=best.get("model_size_bytes") or 0,
         inference_ms_per_sample=_number(best.get("inference_ms_per_sample")),
         inference_ms_per_1000=_number(best.get("inference_ms_per_1000")),
-        status="feasible",
+        status=FEASIBLE,
         error=None,
         baseline=dict(best.get("baseline") or {}),
         estimator=estimator,

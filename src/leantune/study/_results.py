@@ -27,11 +27,7 @@ from leantune.metrics import (
 from leantune.models import model_size_bytes
 from leantune.search import Pick, pick_best
 from leantune.study._prepare import PreparedStudy
-from leantune.trials import INFEASIBLE, SKIPPED, STOPPED
-
-# "infeasible": finished, but broke a limit on the way (only with stopping off) or missed a
-# quality limit (judged at the end).
-STATUSES = ("feasible", "stopped", "skipped", "infeasible", "diverged", "failed")
+from leantune.trials import ENDED_STATUSES, INFEASIBLE, SKIPPED, STOPPED
 
 # Configs refit at most, when the chosen one's shipped model breaks a limit its trial met
 # (each refit trains the config on the whole training part once more).
@@ -127,7 +123,7 @@ def _typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
 
 def status_counts(records: Sequence[TrialRecord]) -> dict[str, int]:
     counts = Counter(r.status for r in records)
-    return {status: counts.get(status, 0) for status in STATUSES}
+    return {str(status): counts.get(status, 0) for status in ENDED_STATUSES}
 
 
 def stops_by_label(records: Sequence[TrialRecord]) -> dict[str, int]:

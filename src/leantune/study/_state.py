@@ -25,9 +25,9 @@ from leantune._redact import redact
 from leantune.engine import TrialRecord
 from leantune.errors import LeantuneError
 from leantune.stoppers import StopReason
+from leantune.trials import RUNNING
 
 FORMAT = 1
-RUNNING = "running"
 
 
 def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:

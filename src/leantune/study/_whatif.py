@@ -17,6 +17,7 @@ import pandas as pd
 
 from leantune.errors import LeantuneError
 from leantune.stoppers import PredictivePolicy, StoppingPolicy, from_constraints, replay
+from leantune.trials import INFEASIBLE
 
 
 def load_histories(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
@@ -74,7 +75,7 @@ def predictive_vs_reactive(
     false_stops = int((predicted & ~infeasible).sum())
     return {
         "trials": len(table),
-        "infeasible": int(infeasible.sum()),
+        INFEASIBLE: int(infeasible.sum()),
         "predicted_stops": int(predicted.sum()),
         "caught": int(both.sum()),
         "missed": int((infeasible & ~predicted).sum()),

@@ -4,10 +4,12 @@ The engine fills these in; the study, its state files, the ledger and `validate`
 them, so none of those need Ray.
 """
 
+from leantune.trials._reason import CONSTRAINT_RULES, QUALITY_RULES, StopReason, StopRule
 from leantune.trials._record import ResumePoint, SearchInterrupted, TrialObserver, TrialRecord
 from leantune.trials._space import LogUniform, config_key
 from leantune.trials._status import (
     DIVERGED,
+    ENDED_STATUSES,
     FAILED,
     FEASIBLE,
     FINISHED,
@@ -15,21 +17,28 @@ from leantune.trials._status import (
     RUNNING,
     SKIPPED,
     STOPPED,
+    TrialStatus,
 )
 
 __all__ = [
+    "CONSTRAINT_RULES",
     "DIVERGED",
+    "ENDED_STATUSES",
     "FAILED",
     "FEASIBLE",
     "FINISHED",
     "INFEASIBLE",
+    "QUALITY_RULES",
     "RUNNING",
     "SKIPPED",
     "STOPPED",
     "LogUniform",
     "ResumePoint",
     "SearchInterrupted",
+    "StopReason",
+    "StopRule",
     "TrialObserver",
     "TrialRecord",
+    "TrialStatus",
     "config_key",
 ]

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from leantune.stoppers import StopReason
+from leantune.trials._reason import StopReason
 from leantune.trials._status import RUNNING
 
 
