@@ -309,6 +309,11 @@ class TrainingSpec(_Section):
     max_steps: PositiveInt | None = None
     """Steps per fold. When set, it replaces `epochs`: training cycles over the fold until done."""
     report_every: PositiveInt = 100
+    first_reports: list[PositiveInt] = Field(default_factory=lambda: [5, 10, 20, 50])
+    """Extra reports in each trial's first fold at these steps (those below report_every), so
+    the first evidence of what a config costs arrives after a few steps: a clearly infeasible
+    config is stopped within a small fraction of its limit. [] for reports every report_every
+    steps only."""
     seed: Seed = 0
     shuffle: bool = True
     """Shuffle each fold's rows every epoch (seeded). Off: rows are visited in fold order."""

@@ -18,8 +18,8 @@ from leantune.stoppers._base import (
     StopReason,
     TrialHistory,
 )
-from leantune.stoppers._bounds import median_lower_bound, theil_sen
-from leantune.stoppers._constraint import ConstraintPolicy
+from leantune.stoppers._bounds import median_lower_bound, median_upper_bound, theil_sen
+from leantune.stoppers._constraint import TWIN_POOLED, ConstraintPolicy
 from leantune.stoppers._cost_model import CostModel, CostPrediction, SkipPredicted, cost_key
 from leantune.stoppers._divergence import DivergencePolicy
 from leantune.stoppers._patience import PatiencePolicy
@@ -30,11 +30,17 @@ from leantune.stoppers._replay import ReplayedStop, replay
 
 
 def from_constraints(
-    constraints: Mapping[str, float], grace_steps: int = 0, sustained: int = 2
+    constraints: Mapping[str, float],
+    grace_steps: int = 0,
+    sustained: int = 2,
+    cost_model: CostModel | None = None,
 ) -> StoppingPolicy:
-    """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops)."""
+    """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops).
+    `cost_model`: the study's, so a step's cost is judged on the cost twins' pooled readings."""
     return AnyOf(
-        ConstraintPolicy(metric, limit, grace_steps=grace_steps, sustained=sustained)
+        ConstraintPolicy(
+            metric, limit, grace_steps=grace_steps, sustained=sustained, cost_model=cost_model
+        )
         for metric, limit in constraints.items()
     )
 
@@ -43,6 +49,7 @@ __all__ = [
     "CONSTRAINT_RULES",
     "PREDICTABLE",
     "QUALITY_RULES",
+    "TWIN_POOLED",
     "AnyOf",
     "AshaPolicy",
     "ConstraintPolicy",
@@ -63,6 +70,7 @@ __all__ = [
     "from_constraints",
     "generalization_loss",
     "median_lower_bound",
+    "median_upper_bound",
     "predict_final",
     "replay",
     "theil_sen",
