@@ -11,6 +11,22 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_PMLB = REPO.parent / "shared" / "datasets" / "pmlb"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def probe_cache(tmp_path_factory) -> Path:
+    """The load probe's idle reference goes to a cache of the session's own, never the user's
+    (~/.cache/leantune); set before Ray starts, so its workers inherit it."""
+    import os
+
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """A real local Ray with 2 CPUs, started once (about 4 s) and reused by every test."""

@@ -385,8 +385,10 @@ class ConstraintsSpec(_Section):
     clock: Clock = "cpu"
     """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
     cpu: the training thread's CPU time, what a dedicated core would take, so another job on a
-    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
-    Both are measured and reported either way."""
+    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core;
+    normalized: the CPU time divided by the trial's slowdown, measured by a calibrated probe
+    against an idle core (`slowdown`), an estimate of what an idle core would take. All three
+    are measured and reported either way (`train_time_cpu_s`, `_wall_s`, `_norm_s`)."""
 
     @field_validator(*_LIMITED, mode="before")
     @classmethod

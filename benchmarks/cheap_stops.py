@@ -1,0 +1,256 @@
+"""P3 and P6 under load: the share of avoidable cost a study avoids, and how often its stops and
+skips are wrong, on kddcup-5k (train_time_s ≤ 3 s), quiet, beside a spinning core and beside
+two other leantune studies.
+
+Every arm runs its trials in process (no Ray: only stopping differs between arms, and a
+stop takes effect at the report that decides it). The ground truth is one run with stopping
+off: a config is truly feasible when it ran every step within the limit there, and the
+avoidable cost is what the truly infeasible configs cost in it (trial CPU-s). An arm avoided
+1 − (its CPU-s on truly infeasible configs) / avoidable. A false stop is a truly feasible
+config stopped or skipped for a limit; a false infeasible, one that ran to its end and was
+judged infeasible. Regret is against the truth's best feasible score.
+
+    .venv/bin/python benchmarks/cheap_stops.py --repeats 3
+    .venv/bin/python benchmarks/cheap_stops.py --smoke
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from _harness import finish, markdown_table, parser, pmlb_cache
+from _harness import spread as harness_spread
+
+LIMIT_S = 3.0
+LOADS = ("quiet", "spinning core", "two studies")
+ARMS = {
+    "leantune": {"predictive": {"margin": 0.1}},
+    "leantune + skip": {"predictive": {"margin": 0.1}, "skip_predicted": True},
+}
+
+
+def _spec(
+    name: str, rows: int, smoke: bool, stopping: dict[str, Any], run_dir: Path, clock: str = "cpu"
+) -> dict:
+    space: dict[str, Any] = {
+        "batch_size": {"pow2": [1, "max"]},
+        "learning_rate": {"pow10": [-4, -1]},
+        "alpha": [1e-4],
+    }
+    if smoke:
+        space = {"batch_size": [2, 256], "learning_rate": [0.01, 0.1], "alpha": [1e-4]}
+    return {
+        "name": name,
+        "dataset": {
+            "source": "pmlb",
+            "name": "kddcup",
+            "cache_dir": str(pmlb_cache()),
+            "subsample": {"rows": rows, "seed": 0},
+        },
+        "model": ["logistic"] if smoke else ["logistic", "svm"],
+        "search": {"space": space},
+        "training": {"epochs": 1, "report_every": 100, "seed": 0},
+        "validation": {"test_size": 0.3, "cv_folds": 2 if smoke else 5},
+        "constraints": {"train_time_s": LIMIT_S, "clock": clock},
+        "stopping": stopping,
+        "resources": {"backend": "in-process"},
+        "output": {"dir": str(run_dir), "report": False},
+    }
+
+
+def _run(spec: dict[str, Any]) -> None:
+    import leantune
+    from leantune.tracking import NullTracker
+
+    leantune.run(spec, show_progress=False, tracker=NullTracker())
+
+
+def _key(row: Any) -> tuple:
+    return (row["model"], int(row["batch_size"]), float(row["learning_rate"]))
+
+
+@contextmanager
+def _load(kind: str, rows: int, root: Path) -> Iterator[None]:
+    """The machine's other work while an arm runs."""
+    from leantune.testing import cpu_hog
+
+    if kind == "quiet":
+        yield
+        return
+    if kind == "spinning core":
+        with cpu_hog(seconds=3600):
+            yield
+        return
+    # Two other leantune studies, stopping off, each restarted as soon as it ends.
+    code = (
+        "import sys, json, itertools\n"
+        "sys.path.insert(0, 'benchmarks')\n"
+        "from cheap_stops import _spec, _run\n"
+        "from pathlib import Path\n"
+        "for n in itertools.count():\n"
+        f"    _run(_spec('other', {rows}, False, {{'enabled': False}}, "
+        "Path(sys.argv[1]) / str(n)))\n"
+    )
+    others = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(root / f"other-{i}")],
+            cwd=Path(__file__).resolve().parents[1],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i in range(2)
+    ]
+    try:
+        time.sleep(5)  # both past their imports, training
+        yield
+    finally:
+        for other in others:
+            other.kill()
+            other.wait()
+
+
+def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
+    import pandas as pd
+
+    trials = pd.read_csv(run_dir / "trials.csv")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    avoidable = sum(t["cpu_s"] for t in truth.values() if not t["feasible"])
+    spent_on_infeasible, stops, false_stops, false_infeasible = 0.0, 0, 0, 0
+    slowdowns = []
+    for _, row in trials.iterrows():
+        key = _key(row)
+        cpu = float(row["cpu_time_s"]) if math.isfinite(row["cpu_time_s"]) else 0.0
+        if not truth[key]["feasible"]:
+            spent_on_infeasible += cpu
+        limit_stop = row["status"] in ("stopped", "skipped") and row.get("stop_rule") in (
+            "constraint",
+            "predictive",
+            "skip",
+        )
+        stops += limit_stop
+        false_stops += limit_stop and truth[key]["feasible"]
+        false_infeasible += row["status"] == "infeasible" and truth[key]["feasible"]
+        if "slowdown" in row and math.isfinite(row["slowdown"]):
+            slowdowns.append(float(row["slowdown"]))
+    feasible_truth = [t["score"] for t in truth.values() if t["feasible"]]
+    pick = (summary.get("best") or {}).get("config")
+    pick_key = (
+        (pick["model"], int(pick["batch_size"]), float(pick["learning_rate"])) if pick else None
+    )
+    picked = truth[pick_key] if pick_key else None
+    return {
+        "trials": len(trials),
+        "avoided_pct": 100 * (1 - spent_on_infeasible / avoidable) if avoidable else math.nan,
+        "spent_on_infeasible_s": spent_on_infeasible,
+        "trial_cpu_s": float(trials.cpu_time_s.fillna(0).sum()),
+        "stops": int(stops),
+        "false_stops": int(false_stops),
+        "false_infeasible": int(false_infeasible),
+        "pick_feasible": bool(picked and picked["feasible"]),
+        "regret": (max(feasible_truth) - picked["score"]) if picked else math.nan,
+        "feasible": sorted(str(_key(r)) for _, r in trials.iterrows() if r.status == "feasible"),
+        "median_slowdown": statistics.median(slowdowns) if slowdowns else math.nan,
+    }
+
+
+def main() -> int:
+    options = parser(__doc__.split("\n\n")[0])
+    options.add_argument("--rows", type=int, default=5000, help="kddcup subsample (5000)")
+    options.add_argument("--root", type=Path, help="run directories; a truth there is reused")
+    options.add_argument("--loads", default=",".join(LOADS), help="comma-separated")
+    args = options.parse_args()
+    import pandas as pd
+
+    root = args.root or Path(tempfile.mkdtemp(prefix="p3-load-"))
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"run directories: {root}", flush=True)
+    truth_dir = root / "truth"
+    if not (truth_dir / "trials.csv").exists():
+        started = time.time()
+        _run(_spec("truth", args.rows, args.smoke, {"enabled": False}, truth_dir))
+        print(f"truth: {time.time() - started:.0f} s, load {os.getloadavg()}", flush=True)
+    frame = pd.read_csv(truth_dir / "trials.csv")
+    truth = {
+        _key(r): {
+            "feasible": r.status == "feasible",
+            "score": float(r.cv_score_mean),
+            "cpu_s": float(r.cpu_time_s),
+        }
+        for _, r in frame.iterrows()
+    }
+    rows: list[dict[str, Any]] = []
+    repeats = 1 if args.smoke else args.repeats
+    for repeat in range(repeats):
+        for load in args.loads.split(","):
+            for arm, stopping in ARMS.items():
+                run_dir = root / f"{arm.replace(' ', '')}-{load.replace(' ', '')}-{repeat}"
+                with _load(load, args.rows, root):
+                    before = os.getloadavg()[0]
+                    _run(_spec(f"p3-{repeat}", args.rows, args.smoke, stopping, run_dir))
+                    after = os.getloadavg()[0]
+                row = {"arm": arm, "load": load, "repeat": repeat, **_judge(run_dir, truth)}
+                row["load_avg"] = f"{before:.1f}-{after:.1f}"
+                rows.append(row)
+                shown = {k: v for k, v in row.items() if k != "feasible"}
+                print(shown, flush=True)
+    section = _section(rows, truth, args.rows)
+    finish(args, section, {"rows": rows, "truth": {str(k): v for k, v in truth.items()}})
+    return 0
+
+
+def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int) -> str:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    out = []
+    for (arm, load), group in frame.groupby(["arm", "load"], sort=False):
+
+        def spread(column: str, digits: int = 1, group: Any = group) -> str:
+            return harness_spread(list(group[column].astype(float)), digits)
+
+        quiet = frame[(frame.arm == arm) & (frame.load == "quiet")]
+        jaccards = []
+        for (_, a), (_, b) in zip(quiet.iterrows(), group.iterrows(), strict=False):
+            fa, fb = set(a.feasible), set(b.feasible)
+            jaccards.append(len(fa & fb) / len(fa | fb) if fa | fb else 1.0)
+        out.append(
+            {
+                "arm": arm,
+                "load": load,
+                "runs": len(group),
+                "load avg": ", ".join(group.load_avg),
+                "avoided %": spread("avoided_pct", 2),
+                "CPU-s on infeasible": spread("spent_on_infeasible_s", 2),
+                "stops": spread("stops", 0),
+                "false stops": f"{int(group.false_stops.sum())} of {int(group.stops.sum())}",
+                "false infeasible": int(group.false_infeasible.sum()),
+                "pick feasible": f"{int(group.pick_feasible.sum())} of {len(group)}",
+                "regret": spread("regret", 4),
+                "slowdown": spread("median_slowdown", 2),
+                "Jaccard vs quiet": f"{min(jaccards):.3f}" if jaccards else "-",
+            }
+        )
+    feasible = sum(t["feasible"] for t in truth.values())
+    avoidable = sum(t["cpu_s"] for t in truth.values() if not t["feasible"])
+    head = (
+        f"kddcup, a seeded {n_rows:,}-row subsample, train_time_s ≤ {LIMIT_S} s (CPU clock), "
+        f"{len(truth)} configs, {feasible} truly feasible; avoidable cost (trial CPU-s of the "
+        f"truly infeasible configs, stopping off) {avoidable:.0f} CPU-s. Median (min–max) over "
+        "the runs; trials in process."
+    )
+    return "\n".join([head, "", *markdown_table(pd.DataFrame(out))])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
