@@ -141,8 +141,21 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         stops += limit_stop
         false_stops += limit_stop and truth[key]["feasible"]
         false_infeasible += row["status"] == "infeasible" and truth[key]["feasible"]
-        if "slowdown" in row and math.isfinite(row["slowdown"]):
-            slowdowns.append(float(row["slowdown"]))
+    # Each trial's last report: its slowdown, and for those that ran to the end their CPU
+    # and normalised training time (how much of the load effect the probe removes).
+    reports = pd.read_parquet(run_dir / "reports.parquet").groupby("trial_id").last()
+    if "slowdown" in reports:
+        slowdowns = [float(v) for v in reports.slowdown.dropna()]
+    finals = {}
+    for trial_id, row in trials.set_index("trial_id").iterrows():
+        last = reports.loc[trial_id] if trial_id in reports.index else None
+        if row.status == "feasible" and last is not None and "train_time_norm_s" in last:
+            finals[str(_key(row))] = (
+                float(last.train_time_cpu_s),
+                float(last.train_time_norm_s),
+            )
+    ledger = json.loads((run_dir / "ledger.json").read_text())
+    truth_cpu = sum(t["cpu_s"] for t in truth.values())
     feasible_truth = [t["score"] for t in truth.values() if t["feasible"]]
     pick = (summary.get("best") or {}).get("config")
     pick_key = (
@@ -161,7 +174,62 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         "regret": (max(feasible_truth) - picked["score"]) if picked else math.nan,
         "feasible": sorted(str(_key(r)) for _, r in trials.iterrows() if r.status == "feasible"),
         "median_slowdown": statistics.median(slowdowns) if slowdowns else math.nan,
+        # the ledger's full-grid estimate against the full grid measured with stopping off
+        "ledger_error_pct": 100 * (ledger["full_grid_cpu_s_estimate"] / truth_cpu - 1),
+        "finals": finals,
     }
+
+
+def coverage(run_dir: Path, level: float = 0.9) -> dict[str, Any]:
+    """Held-out coverage of the cost model's train_time_s intervals on a run with stopping off:
+    its trials replayed in their order, each predicted before it ran (from the trials before
+    it) and forecast at its reports (their reports so far too), against its measured final.
+    The interval is two-sided at `level` (each bound one-sided at (1 + level) / 2)."""
+    import pandas as pd
+
+    from leantune.stoppers import CostModel, TrialHistory
+
+    reports = pd.read_parquet(run_dir / "reports.parquet")
+    trials = pd.read_csv(run_dir / "trials.csv").set_index("trial_id")
+    model = CostModel(confidence=(1 + level) / 2)
+    untried, running = [], []
+    for trial_id, group in reports.groupby("trial_id", sort=False):
+        config = trials.loc[trial_id, ["model", "batch_size", "learning_rate", "alpha"]].to_dict()
+        rows = [
+            {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
+            for r in group.to_dict("records")
+        ]
+        final = float(rows[-1]["train_time_s"])
+        before = {p.metric: p for p in model.predict(config, int(rows[0]["steps_planned"]))}
+        if "train_time_s" in before:
+            p = before["train_time_s"]
+            untried.append((p.lower <= final <= p.upper, p.value / final - 1))
+        for i, row in enumerate(rows[:-1]):
+            history = TrialHistory(rows[: i + 1], config)
+            model.observe(history)
+            cost = model.step_cost(config)
+            left = row["steps_planned"] - row["step"]
+            if cost is None or left <= 0 or (row["step"] not in (20, 100) and i != len(rows) // 2):
+                continue
+            value = row["train_time_s"] + left * cost.value
+            low, high = (
+                row["train_time_s"] + left * cost.lower,
+                row["train_time_s"] + left * cost.upper,
+            )
+            running.append((low <= final <= high, value / final - 1))
+        model.observe(TrialHistory(rows, config))
+
+    def share(pairs: list) -> dict[str, Any]:
+        if not pairs:
+            return {"n": 0}
+        errors = sorted(abs(e) for _, e in pairs)
+        return {
+            "n": len(pairs),
+            "coverage": sum(c for c, _ in pairs) / len(pairs),
+            "median_abs_error": statistics.median(errors),
+        }
+
+    return {"level": level, "untried": share(untried), "running": share(running)}
 
 
 def main() -> int:
@@ -189,6 +257,8 @@ def main() -> int:
         }
         for _, r in frame.iterrows()
     }
+    held_out = coverage(truth_dir)
+    print(f"coverage: {held_out}", flush=True)
     rows: list[dict[str, Any]] = []
     repeats = 1 if args.smoke else args.repeats
     for repeat in range(repeats):
@@ -204,12 +274,13 @@ def main() -> int:
                 rows.append(row)
                 shown = {k: v for k, v in row.items() if k != "feasible"}
                 print(shown, flush=True)
-    section = _section(rows, truth, args.rows)
-    finish(args, section, {"rows": rows, "truth": {str(k): v for k, v in truth.items()}})
+    section = _section(rows, truth, args.rows, held_out)
+    data = {"rows": rows, "coverage": held_out, "truth": {str(k): v for k, v in truth.items()}}
+    finish(args, section, data)
     return 0
 
 
-def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int) -> str:
+def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dict) -> str:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
@@ -220,6 +291,11 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int) -> str:
             return harness_spread(list(group[column].astype(float)), digits)
 
         quiet = frame[(frame.arm == arm) & (frame.load == "quiet")]
+        effect = {"cpu": [], "norm": []}
+        for (_, a), (_, b) in zip(quiet.iterrows(), group.iterrows(), strict=False):
+            for key in set(a.finals) & set(b.finals):
+                for i, clock in enumerate(("cpu", "norm")):
+                    effect[clock].append(b.finals[key][i] / a.finals[key][i] - 1)
         jaccards = []
         for (_, a), (_, b) in zip(quiet.iterrows(), group.iterrows(), strict=False):
             fa, fb = set(a.feasible), set(b.feasible)
@@ -238,6 +314,11 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int) -> str:
                 "pick feasible": f"{int(group.pick_feasible.sum())} of {len(group)}",
                 "regret": spread("regret", 4),
                 "slowdown": spread("median_slowdown", 2),
+                "ledger error %": spread("ledger_error_pct", 1),
+                "load effect, CPU / normalised": " / ".join(
+                    f"{100 * statistics.median(effect[c]):+.1f}%" if effect[c] else "-"
+                    for c in ("cpu", "norm")
+                ),
                 "Jaccard vs quiet": f"{min(jaccards):.3f}" if jaccards else "-",
             }
         )
@@ -249,7 +330,20 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int) -> str:
         f"truly infeasible configs, stopping off) {avoidable:.0f} CPU-s. Median (min–max) over "
         "the runs; trials in process."
     )
-    return "\n".join([head, "", *markdown_table(pd.DataFrame(out))])
+    level = held_out["level"]
+    lines = [
+        f"Held-out coverage of the cost model's stated {level:.0%} train_time_s interval on the "
+        "stopping-off run (each trial predicted from the trials before it, and forecast at "
+        "its reports at steps 20 and 100 and half-way):"
+    ]
+    for what in ("untried", "running"):
+        got = held_out[what]
+        if got.get("n"):
+            lines.append(
+                f"- {what}: {got['coverage']:.0%} of {got['n']} finals inside; median |error| "
+                f"of the point {got['median_abs_error']:.1%}"
+            )
+    return "\n".join([head, "", *markdown_table(pd.DataFrame(out)), "", *lines])
 
 
 if __name__ == "__main__":
