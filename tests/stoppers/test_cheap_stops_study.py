@@ -28,4 +28,7 @@ def test_a_clear_violator_and_its_twins_cost_a_few_steps_each(tmp_path):
     records = result.records
     assert {r.status for r in records} <= {STOPPED, SKIPPED}
     assert all(r.last["step"] <= 20 for r in records)  # at a first report, not at step 100
-    assert records[0].status == STOPPED and records[-1].status == SKIPPED
+    assert records[0].status == STOPPED
+    # the last twin: skipped, or (its twins stopped at their very first reports, under load)
+    # stopped at its own first
+    assert records[-1].last["step"] <= 5, [(r.status, r.last["step"]) for r in records]

@@ -106,12 +106,17 @@ def build_worker_policy(
     only the trial's latest readings (its limits, divergence). The rest stay on the driver:
     the predictive rule pools cost twins' readings, Prechelt and patience read a fold's whole
     curve, and a step's cost (train_time_s, step_time_ms) is judged on the twins' pooled
-    readings too, which only the driver has. None when nothing is to be stopped
-    (`stopping.enabled: false`)."""
+    readings too, which only the driver has. The worker keeps one of those: a training time
+    already over its limit by more than the predictive margin is over it whatever the noise
+    (a short trial would otherwise finish before the driver's stop reached it). None when
+    nothing is to be stopped (`stopping.enabled: false`)."""
     if not spec.stopping.enabled:
         return None
     limits, _ = constraint_limits(spec, memory)
     own = {metric: limit for metric, limit in limits.items() if metric not in TWIN_POOLED}
+    if "train_time_s" in limits:
+        margin = spec.stopping.predictive.margin if spec.stopping.predictive else 0.1
+        own["train_time_s"] = limits["train_time_s"] * (1 + margin)
     return AnyOf(_latest_reading_rules(spec, own))
 
 
