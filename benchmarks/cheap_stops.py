@@ -126,7 +126,7 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
     trials = pd.read_csv(run_dir / "trials.csv")
     summary = json.loads((run_dir / "summary.json").read_text())
     avoidable = sum(t["cpu_s"] for t in truth.values() if not t["feasible"])
-    spent_on_infeasible, stops, false_stops, false_infeasible = 0.0, 0, 0, 0
+    spent_on_infeasible, stops, false_stops, false_infeasible, missed = 0.0, 0, 0, 0, 0
     slowdowns = []
     for _, row in trials.iterrows():
         key = _key(row)
@@ -141,6 +141,7 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         stops += limit_stop
         false_stops += limit_stop and truth[key]["feasible"]
         false_infeasible += row["status"] == "infeasible" and truth[key]["feasible"]
+        missed += row["status"] == "feasible" and not truth[key]["feasible"]
     # Each trial's last report: its slowdown, and for those that ran to the end their CPU
     # and normalised training time (how much of the load effect the probe removes).
     reports = pd.read_parquet(run_dir / "reports.parquet").groupby("trial_id").last()
@@ -170,6 +171,7 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         "stops": int(stops),
         "false_stops": int(false_stops),
         "false_infeasible": int(false_infeasible),
+        "missed": int(missed),
         "pick_feasible": bool(picked and picked["feasible"]),
         "regret": (max(feasible_truth) - picked["score"]) if picked else math.nan,
         "feasible": sorted(str(_key(r)) for _, r in trials.iterrows() if r.status == "feasible"),
@@ -192,7 +194,7 @@ def coverage(run_dir: Path, level: float = 0.9) -> dict[str, Any]:
     reports = pd.read_parquet(run_dir / "reports.parquet")
     trials = pd.read_csv(run_dir / "trials.csv").set_index("trial_id")
     model = CostModel(confidence=(1 + level) / 2)
-    untried, running = [], []
+    untried, running, twins = [], [], []
     for trial_id, group in reports.groupby("trial_id", sort=False):
         config = trials.loc[trial_id, ["model", "batch_size", "learning_rate", "alpha"]].to_dict()
         rows = [
@@ -204,6 +206,10 @@ def coverage(run_dir: Path, level: float = 0.9) -> dict[str, Any]:
         if "train_time_s" in before:
             p = before["train_time_s"]
             untried.append((p.lower <= final <= p.upper, p.value / final - 1))
+        interval = model.prediction_interval(config, int(rows[0]["steps_planned"]), level)
+        if interval is not None:
+            low, high, stated = interval
+            twins.append((low <= final <= high, stated))
         for i, row in enumerate(rows[:-1]):
             history = TrialHistory(rows[: i + 1], config)
             model.observe(history)
@@ -229,7 +235,16 @@ def coverage(run_dir: Path, level: float = 0.9) -> dict[str, Any]:
             "median_abs_error": statistics.median(errors),
         }
 
-    return {"level": level, "untried": share(untried), "running": share(running)}
+    return {
+        "level": level,
+        "untried": share(untried),
+        "running": share(running),
+        "twins_interval": {
+            "n": len(twins),
+            "coverage": sum(c for c, _ in twins) / len(twins) if twins else math.nan,
+            "stated": statistics.fmean(s for _, s in twins) if twins else math.nan,
+        },
+    }
 
 
 def main() -> int:
@@ -265,10 +280,16 @@ def main() -> int:
         for load in args.loads.split(","):
             for arm, stopping in ARMS.items():
                 run_dir = root / f"{arm.replace(' ', '')}-{load.replace(' ', '')}-{repeat}"
-                with _load(load, args.rows, root):
-                    before = os.getloadavg()[0]
-                    _run(_spec(f"p3-{repeat}", args.rows, args.smoke, stopping, run_dir))
-                    after = os.getloadavg()[0]
+                if (run_dir / "summary.json").exists():  # ran already: judged again only
+                    before = after = math.nan
+                else:
+                    with _load(load, args.rows, root):
+                        before = os.getloadavg()[0]
+                        _run(_spec(f"p3-{repeat}", args.rows, args.smoke, stopping, run_dir))
+                        after = os.getloadavg()[0]
+                        (run_dir / "load.json").write_text(json.dumps([before, after]))
+                if (run_dir / "load.json").exists():
+                    before, after = json.loads((run_dir / "load.json").read_text())
                 row = {"arm": arm, "load": load, "repeat": repeat, **_judge(run_dir, truth)}
                 row["load_avg"] = f"{before:.1f}-{after:.1f}"
                 rows.append(row)
@@ -311,6 +332,7 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
                 "stops": spread("stops", 0),
                 "false stops": f"{int(group.false_stops.sum())} of {int(group.stops.sum())}",
                 "false infeasible": int(group.false_infeasible.sum()),
+                "missed violations": int(group.missed.sum()),
                 "pick feasible": f"{int(group.pick_feasible.sum())} of {len(group)}",
                 "regret": spread("regret", 4),
                 "slowdown": spread("median_slowdown", 2),
@@ -340,9 +362,18 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
         got = held_out[what]
         if got.get("n"):
             lines.append(
-                f"- {what}: {got['coverage']:.0%} of {got['n']} finals inside; median |error| "
-                f"of the point {got['median_abs_error']:.1%}"
+                f"- the median step cost's interval, {what}: {got['coverage']:.0%} of "
+                f"{got['n']} finals inside; median |error| of the point "
+                f"{got['median_abs_error']:.1%}"
             )
+    got = held_out["twins_interval"]
+    if got["n"]:
+        lines.append(
+            f"- the twins' prediction interval (CostModel.prediction_interval: the k-th lowest "
+            f"and highest of n twins' own step costs), untried: {got['coverage']:.0%} of "
+            f"{got['n']} finals inside, against a stated coverage of {got['stated']:.0%} on "
+            "average (with 1-3 twins before it, a config's interval cannot state 90%)"
+        )
     return "\n".join([head, "", *markdown_table(pd.DataFrame(out)), "", *lines])
 
 

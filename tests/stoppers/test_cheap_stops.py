@@ -164,3 +164,26 @@ def test_a_straddling_config_runs_to_its_end_and_is_judged_whole():
     book = book_of(model)
     slow = run(book, "c", _full_trial([0.0011] * 40), _config(0.1, batch=4))
     assert slow.status in (STOPPED, INFEASIBLE) and slow.stop_reason.metric == "train_time_s"
+
+
+def test_the_twins_prediction_interval_covers_what_it_states_on_alike_twins():
+    """Hand-made twins whose costs of a step are alike (drawn from one distribution): the
+    interval from 19 of them states 90%, and holds about 90% of further twins' finals."""
+    import random
+
+    rng = random.Random(0)
+    model = CostModel()
+    for i in range(19):
+        cost = rng.lognormvariate(-7, 0.2)
+        model.observe(TrialHistory(_full_trial([cost] * 10), _config(0.1 + i)))
+    low, high, stated = model.prediction_interval(_config(0.001), 1000)
+    assert stated == pytest.approx(0.9)
+    finals = [1000 * rng.lognormvariate(-7, 0.2) for _ in range(2000)]
+    covered = sum(low <= f <= high for f in finals) / len(finals)
+    assert 0.8 < covered < 0.97
+    # two twins state what two can: (2 - 1) / (2 + 1)
+    few = CostModel()
+    for lr in (0.1, 0.2):
+        few.observe(TrialHistory(_full_trial([0.001] * 10), _config(lr)))
+    assert few.prediction_interval(_config(0.3), 1000)[2] == pytest.approx(1 / 3)
+    assert CostModel().prediction_interval(_config(0.3), 1000) is None

@@ -52,6 +52,8 @@ class _Group:
     window_step_ms: deque[float] = field(default_factory=_recent)
     """The steps' own time per step (evaluation left out), one value per window, first
     reports' included: what a lower bound of a step's cost rests on."""
+    trials_step_s: dict[str, float] = field(default_factory=dict)
+    """Each twin's own cost of a step so far (its training time over its steps, latest)."""
     trials_rise: dict[str, float] = field(default_factory=dict)
     """Each ended or running twin's peak rise so far (latest reading per trial)."""
 
@@ -113,6 +115,9 @@ class CostModel:
         for report in new:
             if finite(report.get("window_step_time_ms")):
                 group.window_step_ms.append(float(report["window_step_time_ms"]))
+            step, spent = report.get("step"), report.get("train_time_s")
+            if finite(step) and step > 0 and finite(spent) and not report.get("early_report"):
+                group.trials_step_s[trial] = float(spent) / float(step)
             if finite(report.get("memory_rise_mb")):
                 group.trials_rise[trial] = float(report["memory_rise_mb"])
             for metric in ("inference_latency_ms", "model_size_kb"):
@@ -145,6 +150,24 @@ class CostModel:
             self._evidence(key, max(len(steps), len(totals)), "windows"),
             upper=median_upper_bound(point, self.confidence),
         )
+
+    def prediction_interval(
+        self, config: Mapping[str, Any], steps_planned: int, level: float = 0.9
+    ) -> tuple[float, float, float] | None:
+        """(low, high, stated coverage) of `config`'s training time, from its twins' own costs
+        of a step: the k-th lowest and highest of n twins hold a further twin's cost with
+        probability (n + 1 − 2k) / (n + 1), whatever their distribution (if the twins are
+        alike, i.e. the machine's load does not drift). k is the largest with that at least
+        `level`; with too few twins for `level`, the lowest and highest, at the coverage they
+        give ((n − 1) / (n + 1)). None with fewer than 2 twins."""
+        key = cost_key(config)
+        group = self._groups.get(key) if key else None
+        costs = sorted(group.trials_step_s.values()) if group else []
+        n = len(costs)
+        if n < 2:
+            return None
+        k = max(1, math.floor(((n + 1) * (1 - level)) / 2))
+        return costs[k - 1] * steps_planned, costs[n - k] * steps_planned, (n + 1 - 2 * k) / (n + 1)
 
     def predict(self, config: Mapping[str, Any], steps_planned: int) -> list[CostPrediction]:
         """Every end value the model can predict for `config` before it runs."""
