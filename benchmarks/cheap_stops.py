@@ -347,6 +347,7 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
     feasible = sum(t["feasible"] for t in truth.values())
     avoidable = sum(t["cpu_s"] for t in truth.values() if not t["feasible"])
     head = (
+        "## P8: P3 and P6 under load: cheap stops, borderline configs, the load probe\n\n"
         f"kddcup, a seeded {n_rows:,}-row subsample, train_time_s ≤ {LIMIT_S} s (CPU clock), "
         f"{len(truth)} configs, {feasible} truly feasible; avoidable cost (trial CPU-s of the "
         f"truly infeasible configs, stopping off) {avoidable:.0f} CPU-s. Median (min–max) over "

@@ -29,6 +29,7 @@ FIGURES = {
     "P5": "step_cost.py",
     "P6": "decisions.py",
     "P7": "example_limits.py",
+    "P8": "cheap_stops.py",
 }
 
 
