@@ -187,3 +187,16 @@ def test_the_twins_prediction_interval_covers_what_it_states_on_alike_twins():
         few.observe(TrialHistory(_full_trial([0.001] * 10), _config(lr)))
     assert few.prediction_interval(_config(0.3), 1000)[2] == pytest.approx(1 / 3)
     assert CostModel().prediction_interval(_config(0.3), 1000) is None
+
+
+def test_a_config_just_over_the_limit_runs_to_its_end_and_is_judged_there():
+    """Twins pooled at 4.2 s against 4 s: over, but inside the margin a slower machine could
+    account for; the trial is not cut short near its end (saving nothing), it is judged whole."""
+    model = CostModel()
+    model.observe(TrialHistory(_full_trial([0.00105] * 40), _config(0.1)))
+    rule = ConstraintPolicy("train_time_s", 4.0, cost_model=model, margin=0.1)
+    twin = _full_trial([0.00105] * 40)
+    stops = [rule.decide(TrialHistory(twin[: i + 1], _config(0.01))).stop for i in range(40)]
+    assert stops == [False] * 39 + [True]
+    reason = rule.decide(TrialHistory(twin, _config(0.01))).reason
+    assert "judged at its end" in reason.detail

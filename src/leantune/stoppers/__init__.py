@@ -34,12 +34,19 @@ def from_constraints(
     grace_steps: int = 0,
     sustained: int = 2,
     cost_model: CostModel | None = None,
+    margin: float = 0.1,
 ) -> StoppingPolicy:
     """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops).
-    `cost_model`: the study's, so a step's cost is judged on the cost twins' pooled readings."""
+    `cost_model`: the study's, so a step's cost is judged on the cost twins' pooled readings,
+    stopped mid-trial only when their interval is over limit × (1 + `margin`)."""
     return AnyOf(
         ConstraintPolicy(
-            metric, limit, grace_steps=grace_steps, sustained=sustained, cost_model=cost_model
+            metric,
+            limit,
+            grace_steps=grace_steps,
+            sustained=sustained,
+            cost_model=cost_model,
+            margin=margin,
         )
         for metric, limit in constraints.items()
     )

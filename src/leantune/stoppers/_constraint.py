@@ -45,6 +45,7 @@ class ConstraintPolicy(StoppingPolicy):
         grace_steps: int = 0,
         sustained: int = 2,
         cost_model: CostModel | None = None,
+        margin: float = 0.1,
     ):
         check_positive("ConstraintPolicy", "threshold", threshold)
         check_positive("ConstraintPolicy", "grace_steps", grace_steps, allow_zero=True)
@@ -56,6 +57,8 @@ class ConstraintPolicy(StoppingPolicy):
         self.sustained = sustained
         self.readings = 1 if known is not None and known.monotone else sustained
         self.cost_model = cost_model if metric in TWIN_POOLED else None
+        check_positive("ConstraintPolicy", "margin", margin, allow_zero=True)
+        self.margin = margin
 
     def decide(self, history: TrialHistory) -> Decision:
         report = history.last
@@ -88,7 +91,9 @@ class ConstraintPolicy(StoppingPolicy):
         it runs on. A config whose interval clears the limit is stopped; one whose interval
         holds the limit runs to its end, where the pooled point decides: a reading pushed over
         by another job on the machine then does not decide it. No pooled evidence yet: the
-        reading decides, as without a cost model."""
+        reading decides, as without a cost model. The interval clears the limit when its lower
+        end is over limit × (1 + margin), the predictive rule's margin: an interval of a median
+        narrows with every window, and a slower machine moves every window alike."""
         cost_model.observe(history)
         last = history.last
         planned = last.get("steps_planned")
@@ -107,7 +112,7 @@ class ConstraintPolicy(StoppingPolicy):
         evidence = (
             f"pooled {pooled.value:.4g} [{pooled.lower:.4g}, {pooled.upper:.4g}]; {pooled.evidence}"
         )
-        if pooled.clears(self.threshold):
+        if pooled.clears(self.threshold, self.margin):
             return evidence
         finished = finite(last.get("step")) and last["step"] >= planned
         if finished and pooled.value > self.threshold:

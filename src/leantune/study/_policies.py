@@ -96,7 +96,14 @@ def build_limits(
     sustained = spec.stopping.constraint.sustained
     pooled = cost_model if spec.stopping.enabled else None
     quality: list[StoppingPolicy] = [QualityPolicy(b) for b in spec.constraints.quality()]
-    return AnyOf([from_constraints(limits, sustained=sustained, cost_model=pooled), *quality])
+    rules = from_constraints(limits, sustained=sustained, cost_model=pooled, margin=_margin(spec))
+    return AnyOf([rules, *quality])
+
+
+def _margin(spec: StudySpec) -> float:
+    """How far past a limit a pooled interval must be to stop a trial before its end: the
+    predictive rule's margin, one margin for every rule."""
+    return spec.stopping.predictive.margin if spec.stopping.predictive else 0.1
 
 
 def build_worker_policy(
@@ -115,8 +122,7 @@ def build_worker_policy(
     limits, _ = constraint_limits(spec, memory)
     own = {metric: limit for metric, limit in limits.items() if metric not in TWIN_POOLED}
     if "train_time_s" in limits:
-        margin = spec.stopping.predictive.margin if spec.stopping.predictive else 0.1
-        own["train_time_s"] = limits["train_time_s"] * (1 + margin)
+        own["train_time_s"] = limits["train_time_s"] * (1 + _margin(spec))
     return AnyOf(_latest_reading_rules(spec, own))
 
 
@@ -139,6 +145,7 @@ def _latest_reading_rules(
             grace_steps=stopping.constraint.grace_steps,
             sustained=stopping.constraint.sustained,
             cost_model=cost_model,
+            margin=_margin(spec),
         )
     )
     return policies
