@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 # Bumped when the probe's work changes: a reference measured for other work does not hold.
-PROBE_VERSION = 1
+PROBE_VERSION = 2
 # The in-cache loop: a running sum over 2,048 floats, compiled (numpy), ~20 µs.
 _COMPUTE_FLOATS, _COMPUTE_ROUNDS = 2048, 8
 # The memory loop: one byte of each cache line of a 1 MiB buffer, in a fixed random order (no
@@ -104,8 +104,15 @@ def _machine_key() -> str:
 
 def calibrate(repeats: int = CALIBRATION_REPEATS) -> ProbeReading:
     """The probe on an idle core: the median of `repeats` readings (a loaded machine gives the
-    probe an idle core most of the time; the readings another job slowed are the few above)."""
-    readings = [probe_once(1) for _ in range(repeats)]
+    probe an idle core most of the time; the readings another job slowed are the few above).
+    Each reading follows a little unrelated work, as a trial's follows its report: the probe
+    then meets its buffer out of the nearest caches, in calibration as in a trial (timed
+    straight after itself, it read a third of what it reads in a trial on an idle machine)."""
+    scratch = np.linspace(1.0, 0.0, _MEMORY_BYTES // 8)
+    readings = []
+    for _ in range(repeats):
+        np.sort(scratch)  # 1 MiB of someone else's work
+        readings.append(probe_once(1))
     return ProbeReading(
         statistics.median(r.compute_s for r in readings),
         statistics.median(r.memory_s for r in readings),
@@ -138,8 +145,8 @@ def idle_reference() -> ProbeReading:
 
 
 def slowdown(reading: ProbeReading, reference: ProbeReading) -> float:
-    """How many times the idle reference the reading took: the mean over the two loops. About
-    1.1 on an idle core (a reading's mean against the reference's median)."""
+    """How many times the idle reference the reading took: the mean over the two loops (about
+    1 on an idle core)."""
     ratios = (reading.compute_s / reference.compute_s, reading.memory_s / reference.memory_s)
     return sum(ratios) / len(ratios)
 
