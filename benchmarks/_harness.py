@@ -32,16 +32,10 @@ def pmlb_cache() -> Path:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from leantune.metrics import cpu_model
+
     memory = psutil.virtual_memory().total / 2**30
-    return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB memory, {platform.platform()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {memory:.0f} GiB memory, {platform.platform()}"
 
 
 def versions() -> str:

@@ -30,6 +30,7 @@ FIGURES = {
     "P6": "decisions.py",
     "P7": "example_limits.py",
     "P8": "scale.py",
+    "P9": "cheap_stops.py",
 }
 
 

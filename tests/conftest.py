@@ -26,6 +26,22 @@ def _columns_cache_of_this_run(tmp_path_factory):
         os.environ["LEANTUNE_COLUMNS_CACHE"] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def probe_cache(tmp_path_factory) -> Path:
+    """The load probe's idle reference goes to a cache of the session's own, never the user's
+    (~/.cache/leantune); set before Ray starts, so its workers inherit it."""
+    import os
+
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """A real local Ray with 2 CPUs, started once (about 4 s) and reused by every test."""

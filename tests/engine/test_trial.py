@@ -233,3 +233,22 @@ def test_the_thread_pools_are_found_again_only_after_an_import(monkeypatch):
     assert thread_pools() is first
     monkeypatch.setitem(sys.modules, "leantune_test_new_module", types.ModuleType("new"))
     assert thread_pools() is not first
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "minibatch"])
+def test_first_reports_come_early_in_the_first_fold_only(backend):
+    """The first evidence of a config's cost arrives after a few steps; the later cadence and
+    the report keys are those of a plain run."""
+    data = _data()
+    plain = TrainingPlan(epochs=2, report_every=20, backend=backend)
+    early = TrainingPlan(epochs=2, report_every=20, first_reports=(3, 8, 50), backend=backend)
+    _, plain_reports = _run(_config(), data, plain)
+    outcome, reports = _run(_config(), data, early)
+    assert outcome.status == FINISHED
+    extra = [r for r in reports if r.get("early_report")]
+    # 50 is past report_every: the plain cadence already reports by then
+    assert [(r["fold"], r["fold_step"]) for r in extra] == [(0, 3), (0, 8)]
+    later = [r for r in reports if not r.get("early_report")]
+    assert [r["step"] for r in later] == [r["step"] for r in plain_reports]
+    assert set(extra[0]) - {"early_report"} == set(plain_reports[0])
+    assert reports[-1]["cv_score_mean"] == pytest.approx(plain_reports[-1]["cv_score_mean"])

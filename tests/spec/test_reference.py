@@ -23,7 +23,7 @@ def test_the_schema_carries_each_keys_docstring_default_and_allowed_values():
     schema = json.loads(result.output)
     assert schema == json_schema()
     constraints = schema["$defs"]["ConstraintsSpec"]["properties"]
-    assert constraints["clock"]["enum"] == ["cpu", "wall"]
+    assert constraints["clock"]["enum"] == ["cpu", "wall", "normalized"]
     assert constraints["clock"]["default"] == "cpu"
     assert "CPU time" in constraints["clock"]["description"]
     assert schema["$defs"]["SearchSpaceSpec"]["properties"]["batch_size"]["$ref"]

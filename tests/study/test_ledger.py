@@ -58,3 +58,18 @@ def test_observe_only_trials_that_broke_a_limit_saved_nothing():
         [_record("a", "infeasible", cpu=4.0, done=1000, planned=1000, reason=reason)]
     )
     assert ledger["by_rule"] == {} and ledger["saved_cpu_s_estimate"] == 0
+
+
+def test_a_trial_stopped_at_a_first_report_is_estimated_from_its_step_time():
+    """Stopped at step 20 after 0.3 CPU-s, most of it set-up and four evaluations: the steps
+    left cost what its steps cost (2 ms) and an evaluation every 100 steps, not 15 ms each."""
+    predicted = StopReason("predictive", "train_time_s", 14.0, 3.0, 20)
+    record = _record("a", "stopped", cpu=0.3, done=20, planned=7000, reason=predicted)
+    record.reports = [
+        {"step": s, "steps_planned": 7000, "cpu_time_s": 0.3, "step_time_cpu_ms": 2.0}
+        for s in (5, 10, 15, 20)
+    ]
+    record.reports[-1]["train_time_cpu_s"] = 0.04 + 0.02  # 20 steps of 2 ms, 4 evaluations
+    entry = build_ledger([record])["trials"][0]
+    per_step = 0.002 + (0.02 / 4) / 100
+    assert entry["remaining_cpu_s_estimate"] == pytest.approx(6980 * per_step)

@@ -60,6 +60,10 @@ class TrainingPlan:
     epochs: int = 1
     max_steps: int | None = None
     report_every: int = 100
+    first_reports: tuple[int, ...] = ()
+    """Extra reports in the trial's first fold, at these steps (those below `report_every`), so
+    the first evidence of a config's cost arrives after a few steps, not a whole window: a
+    clearly infeasible config is then stopped within a small fraction of its limit."""
     seed: int = 0
     shuffle: bool = True
     log_every_step: bool = False
@@ -247,6 +251,7 @@ class _TrialRun:
         self.classes = np.arange(data.n_classes) if data.task == "classification" else None
         self.metric, _ = score_metric(data.task)
         self.steps_planned = plan.steps_planned(data.folds, self.batch_size)
+        self.first_reports = sorted({s for s in plan.first_reports if 0 < s < plan.report_every})
         if plan.backend == "minibatch":
             self._warm_compiled_code()
         self.sampler = SystemSampler(clock=plan.clock)
@@ -318,7 +323,6 @@ class _TrialRun:
         if plan.backend == "minibatch":
             self._train_fold_in_windows(fold, rng, steps)
             return
-        report_every = plan.report_every
         order, position, epoch = fold.train_idx, n_rows, -1
         window_seconds, window_loss_cpu, window_losses = 0.0, 0.0, []
         # The thread's CPU clock is a system call (~0.65 µs, against ~0.07 µs for the wall
@@ -352,12 +356,27 @@ class _TrialRun:
                 self.fault.at_step(self.step + len(window_losses))
             if not math.isfinite(batch_value):
                 raise Diverged(f"training loss is {batch_value} at step {self.step + fold_step}")
-            if fold_step % report_every == 0 or fold_step == steps:
+            if self._report_due(fold_step, steps):
                 self.epoch = epoch
                 window_cpu = cpu_clock() - window_cpu_start - window_loss_cpu
                 self._report(fold, fold_step, steps, (window_seconds, window_cpu), window_losses)
                 window_seconds, window_loss_cpu, window_losses = 0.0, 0.0, []
                 window_cpu_start = cpu_clock()
+
+    def _next_report(self, fold_step: int) -> int:
+        """The fold step of the next report after `fold_step` (a fold's end aside)."""
+        every = self.plan.report_every
+        regular = (fold_step // every + 1) * every
+        if self.fold_index == 0:
+            early = [s for s in self.first_reports if s > fold_step]
+            if early:
+                return min(early[0], regular)
+        return regular
+
+    def _report_due(self, fold_step: int, fold_steps: int) -> bool:
+        if fold_step == fold_steps or fold_step % self.plan.report_every == 0:
+            return True
+        return self.fold_index == 0 and fold_step in self.first_reports
 
     def _train_fold_in_windows(self, fold: Fold, rng: np.random.Generator, steps: int) -> None:
         """The minibatch backend: one compiled call runs every step up to the next report (or
@@ -377,7 +396,7 @@ class _TrialRun:
                 epoch, position = epoch + 1, 0
                 order = rng.permutation(fold.train_idx) if plan.shuffle else fold.train_idx
             count = min(
-                plan.report_every - fold_step % plan.report_every,
+                self._next_report(fold_step) - fold_step,
                 -(-(n_rows - position) // batch_size),  # steps left in this epoch
                 steps - fold_step,
             )
@@ -396,7 +415,7 @@ class _TrialRun:
             fold_step += count
             if self.fault is not None:
                 self.fault.at_step(self.step + len(window_losses))
-            if fold_step % plan.report_every == 0 or fold_step == steps:
+            if self._report_due(fold_step, steps):
                 self.epoch = epoch
                 self._report(
                     fold, fold_step, steps, (window_seconds, window_cpu_seconds), window_losses
@@ -420,6 +439,7 @@ class _TrialRun:
         if problem is not None:
             raise Diverged(f"{problem} at step {self.step}")
         fold_finished = fold_step == fold_steps
+        early = not fold_finished and fold_step % self.plan.report_every != 0
         rows = fold.val_idx if fold_finished else self.report_rows
         quality = self._evaluate(fold, self.estimator, rows)
         if not math.isfinite(quality["val_loss"]):
@@ -443,6 +463,10 @@ class _TrialRun:
             **self._sample(),
             "fold_finished": fold_finished,
         }
+        if early:
+            # A first report (plan.first_reports): its short window carries a whole
+            # evaluation, so a cost model reads its step time, not its total, as a step's cost.
+            result["early_report"] = True
         if self.plan.log_every_step:
             result["train_loss_steps"] = list(window_losses)
         if fold_finished:
@@ -467,13 +491,21 @@ class _TrialRun:
             1e3 * self.step_seconds / self.step,
             1e3 * self.step_cpu_seconds / self.step,
         )
-        on_cpu = self.plan.clock == "cpu"
+        slowdown = self._slowdown()
+        clock = self.plan.clock
+        window = {"cpu": window_cpu, "wall": window_wall, "normalized": window_cpu / slowdown}
+        step_ms = {"cpu": cpu_ms, "wall": wall_ms, "normalized": cpu_ms / slowdown}
         return {
-            "step_time_ms": cpu_ms if on_cpu else wall_ms,
+            "step_time_ms": step_ms[clock],
             "step_time_cpu_ms": cpu_ms,
             "step_time_wall_ms": wall_ms,
-            "window_step_time_ms": 1e3 * (window_cpu if on_cpu else window_wall) / steps,
+            "step_time_norm_ms": step_ms["normalized"],
+            "window_step_time_ms": 1e3 * window[clock] / steps,
         }
+
+    def _slowdown(self) -> float:
+        probe = self.sampler.probe
+        return probe.slowdown if probe is not None else 1.0
 
     def _deployment_metrics(self) -> dict[str, float]:
         """What shipping the model costs: predict time per sample and serialized size.
@@ -497,10 +529,13 @@ class _TrialRun:
         rows = len(self.latency_rows)
         wall_ms = 1e3 * statistics.median(walls) / rows
         cpu_ms = 1e3 * statistics.median(cpus) / rows
+        norm_ms = cpu_ms / self._slowdown()
+        on_clock = {"cpu": cpu_ms, "wall": wall_ms, "normalized": norm_ms}
         return {
-            "inference_latency_ms": cpu_ms if self.plan.clock == "cpu" else wall_ms,
+            "inference_latency_ms": on_clock[self.plan.clock],
             "inference_latency_cpu_ms": cpu_ms,
             "inference_latency_wall_ms": wall_ms,
+            "inference_latency_norm_ms": norm_ms,
             "model_size_kb": self.model_size_kb,
         }
 

@@ -370,6 +370,8 @@ class _ReportBatches:
             ends
             or reason is not None
             or result.get("trial_phase") == START_PHASE
+            # A first report is the cheap stop's evidence: the book judges it at once.
+            or result.get("early_report", False)
             or len(self.pending) >= FLUSH_REPORTS
             or time.perf_counter() - self.sent_at >= self.flush_seconds
         ):

@@ -23,6 +23,7 @@ from leantune.metrics._ml import (
     score_metric,
 )
 from leantune.metrics._objective import Objective, QualityBound, final_value
+from leantune.metrics._probe import LoadProbe, cpu_model
 from leantune.metrics._system import MemoryLimit, SystemSampler, memory_limit, private_memory_mb
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "SYSTEM_METRICS",
     "TIMED_METRICS",
     "Clock",
+    "LoadProbe",
     "MemoryLimit",
     "Metric",
     "Objective",
@@ -43,6 +45,7 @@ __all__ = [
     "SystemSampler",
     "Targets",
     "batch_loss",
+    "cpu_model",
     "decision",
     "evaluate",
     "final_value",

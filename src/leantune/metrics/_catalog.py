@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Clock = Literal["cpu", "wall"]
-CLOCKS: tuple[Clock, ...] = ("cpu", "wall")
+Clock = Literal["cpu", "wall", "normalized"]
+CLOCKS: tuple[Clock, ...] = ("cpu", "wall", "normalized")
+# How a clock is spelled in a report key: `train_time_norm_s`, the CPU time divided by the
+# trial's measured slowdown (leantune.metrics._probe).
+_CLOCK_KEYS = {"normalized": "norm"}
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,12 @@ class Metric:
         return "max" if self.lower_is_better else "min"
 
     def on_clock(self, clock: Clock) -> str:
-        """The report key holding this time on `clock`: `train_time_cpu_s`, `step_time_wall_ms`."""
+        """The report key holding this time on `clock`: `train_time_cpu_s`, `step_time_wall_ms`,
+        `train_time_norm_s`."""
         if not self.timed:
             return self.name
         stem, _, unit = self.name.rpartition("_")
-        return f"{stem}_{clock}_{unit}"
+        return f"{stem}_{_CLOCK_KEYS.get(clock, clock)}_{unit}"
 
 
 CATALOGUE: tuple[Metric, ...] = (

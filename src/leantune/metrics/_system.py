@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from leantune.metrics._catalog import Clock
+from leantune.metrics._probe import LoadProbe
 
 _MB = 2**20
 
@@ -207,14 +208,24 @@ class SystemSampler:
     one trial for what the previous one left behind.
 
     Times are read on two clocks: the wall clock, and the training thread's CPU clock (what a
-    dedicated core would take; another job on a shared machine does not add to it). `clock`
-    says which one the plain names (`train_time_s`) carry, the one limits are judged on. The
-    sampler must be created and read on the training thread.
+    dedicated core would take; another job on a shared machine does not add to it directly,
+    but slows it through shared caches and memory). A calibrated probe (LoadProbe) measures
+    that slowdown at the trial's start and now and then after; the CPU time over it is the
+    normalized clock, an estimate of an idle core's time. `clock` says which one the plain
+    names (`train_time_s`) carry, the one limits are judged on. The sampler must be created
+    and read on the training thread.
     """
 
-    def __init__(self, memory: MemoryLimit | None = None, clock: Clock = "cpu") -> None:
+    def __init__(
+        self, memory: MemoryLimit | None = None, clock: Clock = "cpu", probe: bool = True
+    ) -> None:
         self._process = psutil.Process()
         self.clock = clock
+        # Read first: before the trial's clocks start (its own time is not training), and
+        # before the memory baseline (its arrays, made once per process, are the worker's).
+        self.probe = LoadProbe() if probe else None
+        if self.probe is not None:
+            self.probe.read()
         release_freed_memory()
         self._wall_start = time.perf_counter()
         self._thread_start = time.thread_time()
@@ -247,18 +258,29 @@ class SystemSampler:
         self.peak_rise_mb = max(self.peak_rise_mb, rise)
         now = time.perf_counter()
         wall = now - self._wall_start
-        train_wall = wall - paused_seconds
-        train_cpu = time.thread_time() - self._thread_start - paused_cpu_seconds
+        probe = self.probe
+        probe_cpu, probe_wall = (probe.cpu_seconds, probe.wall_seconds) if probe else (0.0, 0.0)
+        train_wall = wall - paused_seconds - probe_wall
+        train_cpu = time.thread_time() - self._thread_start - paused_cpu_seconds - probe_cpu
         cpu = self._cpu_seconds()
         before_wall, before_cpu = self._last_cpu
         cpu_percent = 100.0 * (cpu - before_cpu) / max(now - before_wall, 1e-9)
         self._last_cpu = (now, cpu)
         if self._headroom is None or now - self._headroom[0] >= HEADROOM_EVERY_S:
             self._headroom = (now, self.memory.headroom_mb())
+        slowdown = probe.slowdown if probe else 1.0
+        train_norm = train_cpu / slowdown
+        on_clock = {"cpu": train_cpu, "wall": train_wall, "normalized": train_norm}
+        if probe is not None:
+            probe.read(train_cpu)  # after the clocks: its time is left out of the next sample
         return {
-            "train_time_s": train_cpu if self.clock == "cpu" else train_wall,
+            "train_time_s": on_clock[self.clock],
             "train_time_cpu_s": train_cpu,
             "train_time_wall_s": train_wall,
+            # What an idle core would have taken: the CPU time over the measured slowdown.
+            "train_time_norm_s": train_norm,
+            "slowdown": slowdown,
+            "probe_cpu_s": probe_cpu,
             "wall_time_s": wall,
             "cpu_time_s": cpu - self._cpu_start,
             "cpu_percent": cpu_percent,

@@ -344,6 +344,7 @@ class _Batches:
         if (
             ends
             or start
+            or result.get("early_report", False)  # the cheap stop's evidence: judged at once
             or reason is not None
             or len(self.pending) >= FLUSH_REPORTS
             or time.perf_counter() - self.sent_at >= self.flush_seconds

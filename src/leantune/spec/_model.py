@@ -320,6 +320,11 @@ class TrainingSpec(_Section):
     max_steps: Annotated[PositiveInt, Field(le=MAX_STEPS_PER_FOLD)] | None = None
     """Steps per fold. When set, it replaces `epochs`: training cycles over the fold until done."""
     report_every: PositiveInt = 100
+    first_reports: list[PositiveInt] = Field(default_factory=lambda: [5, 10, 20, 50])
+    """Extra reports in each trial's first fold at these steps (those below report_every), so
+    the first evidence of what a config costs arrives after a few steps: a clearly infeasible
+    config is stopped within a small fraction of its limit. [] for reports every report_every
+    steps only."""
     seed: Seed = 0
     shuffle: bool = True
     """Shuffle each fold's rows every epoch (seeded). Off: rows are visited in fold order."""
@@ -391,8 +396,10 @@ class ConstraintsSpec(_Section):
     clock: Clock = "cpu"
     """Which clock time limits (train_time_s, step_time_ms, inference_latency_ms) are judged on.
     cpu: the training thread's CPU time, what a dedicated core would take, so another job on a
-    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core.
-    Both are measured and reported either way."""
+    shared machine does not decide a stop; wall: elapsed time, for a trial that owns its core;
+    normalized: the CPU time divided by the trial's slowdown, measured by a calibrated probe
+    against an idle core (`slowdown`), an estimate of what an idle core would take. All three
+    are measured and reported either way (`train_time_cpu_s`, `_wall_s`, `_norm_s`)."""
 
     @field_validator(*_LIMITED, mode="before")
     @classmethod

@@ -19,8 +19,8 @@ from leantune.stoppers._base import (
     StopRule,
     TrialHistory,
 )
-from leantune.stoppers._bounds import median_lower_bound, theil_sen
-from leantune.stoppers._constraint import ConstraintPolicy
+from leantune.stoppers._bounds import median_lower_bound, median_upper_bound, theil_sen
+from leantune.stoppers._constraint import TWIN_POOLED, ConstraintPolicy
 from leantune.stoppers._cost_model import CostModel, CostPrediction, SkipPredicted, cost_key
 from leantune.stoppers._divergence import DivergencePolicy
 from leantune.stoppers._patience import PatiencePolicy
@@ -31,11 +31,24 @@ from leantune.stoppers._replay import ReplayedStop, replay
 
 
 def from_constraints(
-    constraints: Mapping[str, float], grace_steps: int = 0, sustained: int = 2
+    constraints: Mapping[str, float],
+    grace_steps: int = 0,
+    sustained: int = 2,
+    cost_model: CostModel | None = None,
+    margin: float = 0.1,
 ) -> StoppingPolicy:
-    """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops)."""
+    """One ConstraintPolicy per limit, combined with AnyOf (no limits: never stops).
+    `cost_model`: the study's, so a step's cost is judged on the cost twins' pooled readings,
+    stopped mid-trial only when their interval is over limit × (1 + `margin`)."""
     return AnyOf(
-        ConstraintPolicy(metric, limit, grace_steps=grace_steps, sustained=sustained)
+        ConstraintPolicy(
+            metric,
+            limit,
+            grace_steps=grace_steps,
+            sustained=sustained,
+            cost_model=cost_model,
+            margin=margin,
+        )
         for metric, limit in constraints.items()
     )
 
@@ -44,6 +57,7 @@ __all__ = [
     "CONSTRAINT_RULES",
     "PREDICTABLE",
     "QUALITY_RULES",
+    "TWIN_POOLED",
     "AnyOf",
     "AshaPolicy",
     "ConstraintPolicy",
@@ -65,6 +79,7 @@ __all__ = [
     "from_constraints",
     "generalization_loss",
     "median_lower_bound",
+    "median_upper_bound",
     "predict_final",
     "replay",
     "theil_sen",

@@ -42,6 +42,15 @@ def median_lower_bound(values: Sequence[float], confidence: float = 0.9) -> floa
     return ordered[_order_statistic_rank(len(ordered), confidence) - 1]
 
 
+def median_upper_bound(values: Sequence[float], confidence: float = 0.9) -> float:
+    """An upper confidence bound of the median, the mirror of `median_lower_bound`: the
+    largest value when there are too few for more."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median_upper_bound needs at least one value")
+    return ordered[len(ordered) - _order_statistic_rank(len(ordered), confidence)]
+
+
 def theil_sen(
     points: Sequence[tuple[float, float]], confidence: float = 0.9
 ) -> tuple[float, float]:

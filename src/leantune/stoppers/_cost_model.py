@@ -13,6 +13,7 @@ the trial's history given the model's state.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from itertools import pairwise
 from typing import Any
 
 from leantune.stoppers._base import Decision, StopReason, TrialHistory, finite
-from leantune.stoppers._bounds import median_lower_bound
+from leantune.stoppers._bounds import median_lower_bound, median_upper_bound
 from leantune.trials._space import config_key  # the leaf: trials imports stoppers
 
 # Readings a group needs before its bound is trusted for a config that has not run.
@@ -45,8 +46,14 @@ def cost_key(config: Mapping[str, Any]) -> tuple[str, int] | None:
 @dataclass
 class _Group:
     step_cost_s: deque[float] = field(default_factory=_recent)
-    """Training seconds per step, one value per report window of every twin."""
+    """Training seconds per step (evaluation and reporting included), one value per report
+    window of every twin; a trial's first reports' short windows are left out (one evaluation
+    over a few steps is not what a step costs)."""
     window_step_ms: deque[float] = field(default_factory=_recent)
+    """The steps' own time per step (evaluation left out), one value per window, first
+    reports' included: what a lower bound of a step's cost rests on."""
+    trials_step_s: dict[str, float] = field(default_factory=dict)
+    """Each twin's own cost of a step so far (its training time over its steps, latest)."""
     trials_rise: dict[str, float] = field(default_factory=dict)
     """Each ended or running twin's peak rise so far (latest reading per trial)."""
 
@@ -60,6 +67,17 @@ class CostPrediction:
     lower: float
     evidence: str
     """What the prediction rests on, for a reader: "12 windows of 3 twins (logistic, b=32)"."""
+    upper: float = math.inf
+    """The interval's other end: [lower, upper] holds the end value at the model's confidence
+    on each side. A limit inside it is borderline: noise, not the config, would decide it."""
+
+    def clears(self, limit: float, margin: float = 0.0) -> bool:
+        """The whole interval is over `limit × (1 + margin)`: the config breaks it, whatever
+        the noise."""
+        return self.lower > limit * (1 + margin)
+
+    def straddles(self, limit: float) -> bool:
+        return self.lower <= limit < self.upper
 
 
 class CostModel:
@@ -88,6 +106,8 @@ class CostModel:
         reports = history[max(seen - 1, 0) :]
         new = reports[1:] if seen else reports
         for before, after in pairwise(reports):
+            if after.get("early_report"):
+                continue
             steps = _number(after.get("step")) - _number(before.get("step"))
             spent = _number(after.get("train_time_s")) - _number(before.get("train_time_s"))
             if steps > 0 and spent >= 0 and finite(spent):
@@ -95,6 +115,9 @@ class CostModel:
         for report in new:
             if finite(report.get("window_step_time_ms")):
                 group.window_step_ms.append(float(report["window_step_time_ms"]))
+            step, spent = report.get("step"), report.get("train_time_s")
+            if finite(step) and step > 0 and finite(spent) and not report.get("early_report"):
+                group.trials_step_s[trial] = float(spent) / float(step)
             if finite(report.get("memory_rise_mb")):
                 group.trials_rise[trial] = float(report["memory_rise_mb"])
             for metric in ("inference_latency_ms", "model_size_kb"):
@@ -104,18 +127,47 @@ class CostModel:
         self._seen[trial] = len(history)
 
     def step_cost(self, config: Mapping[str, Any]) -> CostPrediction | None:
-        """Training seconds per step (evaluation and reporting included) of `config`'s twins."""
+        """Training seconds per step of `config`'s twins, with an interval: from the windows'
+        totals (evaluation and reporting included) once there are MIN_READINGS of them, before
+        that from the steps' own time (a floor: reporting left out). So a first twin's first
+        reports already give one, and skipping can start from the first twin on."""
         key = cost_key(config)
         group = self._groups.get(key) if key else None
-        if group is None or len(group.step_cost_s) < MIN_READINGS:
+        if group is None:
             return None
-        values = group.step_cost_s
+        steps = [ms / 1e3 for ms in group.window_step_ms]
+        totals = group.step_cost_s
+        if len(steps) < MIN_READINGS and len(totals) < MIN_READINGS:
+            return None
+        # Totals once there are enough (a proper interval of what a step costs, reporting
+        # included); before that, the steps' own time, a floor.
+        point = totals if len(totals) >= MIN_READINGS else steps
+        lower = median_lower_bound(point, self.confidence)
         return CostPrediction(
             "step_cost_s",
-            _median(values),
-            median_lower_bound(values, self.confidence),
-            self._evidence(key, len(values), "windows"),
+            _median(point),
+            lower,
+            self._evidence(key, max(len(steps), len(totals)), "windows"),
+            upper=median_upper_bound(point, self.confidence),
         )
+
+    def prediction_interval(
+        self, config: Mapping[str, Any], steps_planned: int, level: float = 0.9
+    ) -> tuple[float, float, float] | None:
+        """(low, high, stated coverage) of `config`'s training time, from its twins' own costs
+        of a step: the k-th lowest and highest of n twins hold a further twin's cost with
+        probability (n + 1 − 2k) / (n + 1), whatever their distribution (if the twins are
+        alike, i.e. the machine's load does not drift). k is the largest with that at least
+        `level`; with too few twins for `level`, the lowest and highest, at the coverage they
+        give ((n − 1) / (n + 1)). None with fewer than 2 twins."""
+        key = cost_key(config)
+        group = self._groups.get(key) if key else None
+        costs = sorted(group.trials_step_s.values()) if group else []
+        n = len(costs)
+        if n < 2:
+            return None
+        k = max(1, math.floor(((n + 1) * (1 - level)) / 2))
+        return costs[k - 1] * steps_planned, costs[n - k] * steps_planned, (n + 1 - 2 * k) / (n + 1)
 
     def predict(self, config: Mapping[str, Any], steps_planned: int) -> list[CostPrediction]:
         """Every end value the model can predict for `config` before it runs."""
@@ -131,6 +183,7 @@ class CostModel:
                     cost.value * steps_planned,
                     cost.lower * steps_planned,
                     cost.evidence,
+                    upper=cost.upper * steps_planned,
                 )
             )
         group = self._groups.get(key)
@@ -142,6 +195,7 @@ class CostModel:
                     _median(values),
                     median_lower_bound(values, self.confidence),
                     self._evidence(key, len(values), "windows"),
+                    upper=median_upper_bound(values, self.confidence),
                 )
             )
         if group is not None and len(group.trials_rise) >= 2:
@@ -153,6 +207,7 @@ class CostModel:
                     _median(rises),
                     min(rises),
                     self._evidence(key, len(rises), "trials"),
+                    upper=max(rises),
                 )
             )
         for metric, values in self._per_model.get(key[0], {}).items():
@@ -163,6 +218,7 @@ class CostModel:
                         _median(values),
                         median_lower_bound(values, self.confidence),
                         f"{len(values)} readings of model {key[0]}",
+                        upper=median_upper_bound(values, self.confidence),
                     )
                 )
         return out

@@ -63,12 +63,15 @@ class PredictivePolicy(StoppingPolicy):
     def decide(self, history: TrialHistory) -> Decision:
         if self.cost_model is not None:
             self.cost_model.observe(history)
-        if len(history) < self.min_reports:
-            return Decision.carry_on()
         recent = history[max(0, len(history) - self.window) :]
         last = history.last
+        # A trial's own trend needs `min_reports`; its cost twins' pooled cost (its own first
+        # windows among them) decides from the first report on.
+        own_trend = len(history) >= self.min_reports
         for metric, threshold in self.constraints.items():
-            forecast = self.forecast(metric, recent, last, history.config)
+            forecast = self.pooled_forecast(metric, last, history.config)
+            if forecast is None and own_trend:
+                forecast = predict_final(metric, recent, last, self.confidence)
             if forecast is None:
                 continue
             value, lower = forecast
@@ -94,15 +97,21 @@ class PredictivePolicy(StoppingPolicy):
         config: Mapping[str, Any],
     ) -> tuple[float, float] | None:
         """(forecast, its lower bound) of `metric` at the end of planned training."""
-        if metric == "train_time_s" and self.cost_model is not None:
-            pooled = self.cost_model.step_cost(config)
-            remaining = _remaining(last)
-            if pooled is not None and remaining is not None and finite(last.get(metric)):
-                return (
-                    last[metric] + remaining * pooled.value,
-                    last[metric] + remaining * pooled.lower,
-                )
-        return predict_final(metric, recent, last, self.confidence)
+        pooled = self.pooled_forecast(metric, last, config)
+        return pooled or predict_final(metric, recent, last, self.confidence)
+
+    def pooled_forecast(
+        self, metric: str, last: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> tuple[float, float] | None:
+        """train_time_s from the cost twins' pooled cost of a step: elapsed + remaining steps
+        × that cost (its point and its lower bound). None without a cost model or evidence."""
+        if metric != "train_time_s" or self.cost_model is None:
+            return None
+        pooled = self.cost_model.step_cost(config)
+        remaining = _remaining(last)
+        if pooled is None or remaining is None or not finite(last.get(metric)):
+            return None
+        return last[metric] + remaining * pooled.value, last[metric] + remaining * pooled.lower
 
     def __repr__(self) -> str:
         return f"PredictivePolicy({self.constraints!r}, margin={self.margin})"

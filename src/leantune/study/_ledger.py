@@ -2,8 +2,9 @@
 
 Spent figures are measured: the CPU-seconds of the trial's worker process (user + system) and
 the wall-seconds the driver saw the trial run. What a stopped trial would have cost to finish is
-an *estimate* — its remaining steps times its mean cost per step so far (step time plus its
-share of evaluation and reporting) — and is labelled as one everywhere.
+an *estimate* — its remaining steps times what a step cost it (its average step time on the CPU
+clock plus its share of evaluation at one report every 100 steps; not its CPU so far over its
+steps, which a stop at a first report fills with set-up) — and is labelled as one everywhere.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
     cut_short = record.status in (STOPPED, DIVERGED) and record.stop_reason is not None
     if cut_short and done > 0 and planned > done:
         remaining = planned - done
-        entry["remaining_cpu_s_estimate"] = remaining * cpu / done
+        entry["remaining_cpu_s_estimate"] = remaining * _cpu_per_step(record, cpu, done)
         entry["remaining_wall_s_estimate"] = remaining * wall / done
     if record.status == SKIPPED:
         # Never trained: the cost model's prediction of its training time is the estimate.
@@ -52,6 +53,26 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         entry["remaining_cpu_s_estimate"] = predicted
         entry["remaining_wall_s_estimate"] = predicted
     return entry
+
+
+def _cpu_per_step(record: TrialRecord, cpu: float, done: float) -> float:
+    """What a further step would cost: the trial's average step time on the CPU clock, plus
+    its share of evaluation at the steady cadence, not its CPU so far over its steps. A trial
+    stopped at a first report (training.first_reports) spent most of its CPU on set-up and
+    on reports a few steps apart, which the rest of its steps would not repeat; over steps
+    that cost put a full grid at several times its cost."""
+    last = record.last
+    step_ms = _number(last.get("step_time_cpu_ms"))
+    train = _number(last.get("train_time_cpu_s"))
+    if not (math.isfinite(step_ms) and step_ms > 0 and math.isfinite(train)):
+        return cpu / done
+    evaluation = max(0.0, train - done * step_ms / 1e3) / max(1, len(record.reports))
+    return step_ms / 1e3 + evaluation / STEADY_REPORT_EVERY
+
+
+# The report cadence a ledger estimate assumes for the steps a trial did not run (the default
+# training.report_every; the ledger sees records, not the spec).
+STEADY_REPORT_EVERY = 100
 
 
 def build_ledger(records: Sequence[TrialRecord]) -> dict[str, Any]:
@@ -71,7 +92,7 @@ def build_ledger(records: Sequence[TrialRecord]) -> dict[str, Any]:
     return {
         "note": (
             "spent_* are measured; *_estimate figures are estimates: a stopped trial's "
-            "remaining steps × its mean cost per step so far"
+            "remaining steps × its average step time plus its share of evaluation"
         ),
         "spent_cpu_s": spent_cpu,
         "spent_wall_s": spent_wall,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from leantune.metrics import MEMORY_METRICS, MemoryLimit
 from leantune.spec import StudySpec
 from leantune.stoppers import (
+    TWIN_POOLED,
     AnyOf,
     CostModel,
     DivergencePolicy,
@@ -60,7 +61,7 @@ def build_policy(
         # The same evidence rule as when stopping is on, so the two arms judge alike.
         sustained = stopping.constraint.sustained
         return AnyOf([from_constraints(limits, sustained=sustained), DivergencePolicy(), *quality])
-    policies = _latest_reading_rules(spec, limits)
+    policies = _latest_reading_rules(spec, limits, cost_model)
     if stopping.predictive is not None:
         options = stopping.predictive
         policies.append(
@@ -84,13 +85,25 @@ def build_policy(
     return AnyOf([*policies, *quality])
 
 
-def build_limits(spec: StudySpec, memory: MemoryLimit | None = None) -> StoppingPolicy:
+def build_limits(
+    spec: StudySpec, memory: MemoryLimit | None = None, cost_model: CostModel | None = None
+) -> StoppingPolicy:
     """The measured limits and quality floors, as a finished trial is judged on them: what a
-    complete record is held to when a stop arrived after the trial had finished."""
+    complete record is held to when a stop arrived after the trial had finished. With the
+    study's `cost_model`, a step's cost is judged as the reactive rules judge it, with the
+    cost twins' pooled readings (stopping on only)."""
     limits, _ = constraint_limits(spec, memory)
     sustained = spec.stopping.constraint.sustained
+    pooled = cost_model if spec.stopping.enabled else None
     quality: list[StoppingPolicy] = [QualityPolicy(b) for b in spec.constraints.quality()]
-    return AnyOf([from_constraints(limits, sustained=sustained), *quality])
+    rules = from_constraints(limits, sustained=sustained, cost_model=pooled, margin=_margin(spec))
+    return AnyOf([rules, *quality])
+
+
+def _margin(spec: StudySpec) -> float:
+    """How far past a limit a pooled interval must be to stop a trial before its end: the
+    predictive rule's margin, one margin for every rule."""
+    return spec.stopping.predictive.margin if spec.stopping.predictive else 0.1
 
 
 def build_worker_policy(
@@ -99,15 +112,25 @@ def build_worker_policy(
     """The rules a trial's worker runs itself, at the report that breaks them: those that read
     only the trial's latest readings (its limits, divergence). The rest stay on the driver:
     the predictive rule pools cost twins' readings, Prechelt and patience read a fold's whole
-    curve. None when nothing is to be stopped (`stopping.enabled: false`)."""
+    curve, and a step's cost (train_time_s, step_time_ms) is judged on the twins' pooled
+    readings too, which only the driver has. The worker keeps one of those: a training time
+    already over its limit by more than the predictive margin is over it whatever the noise
+    (a short trial would otherwise finish before the driver's stop reached it). None when
+    nothing is to be stopped (`stopping.enabled: false`)."""
     if not spec.stopping.enabled:
         return None
     limits, _ = constraint_limits(spec, memory)
-    return AnyOf(_latest_reading_rules(spec, limits))
+    own = {metric: limit for metric, limit in limits.items() if metric not in TWIN_POOLED}
+    if "train_time_s" in limits:
+        own["train_time_s"] = limits["train_time_s"] * (1 + _margin(spec))
+    return AnyOf(_latest_reading_rules(spec, own))
 
 
-def _latest_reading_rules(spec: StudySpec, limits: dict[str, float]) -> list[StoppingPolicy]:
-    """Divergence (if on) and the limits: the rules that judge a trial's latest readings."""
+def _latest_reading_rules(
+    spec: StudySpec, limits: dict[str, float], cost_model: CostModel | None = None
+) -> list[StoppingPolicy]:
+    """Divergence (if on) and the limits: the rules that judge a trial's latest readings (a
+    step's cost with its cost twins' pooled readings, given the study's `cost_model`)."""
     stopping = spec.stopping
     policies: list[StoppingPolicy] = []
     if stopping.divergence is not None:
@@ -121,6 +144,8 @@ def _latest_reading_rules(spec: StudySpec, limits: dict[str, float]) -> list[Sto
             limits,
             grace_steps=stopping.constraint.grace_steps,
             sustained=stopping.constraint.sustained,
+            cost_model=cost_model,
+            margin=_margin(spec),
         )
     )
     return policies
@@ -170,6 +195,6 @@ def build_decisions(
         policy=build_policy(spec, memory, cost_model),
         worker_policy=build_worker_policy(spec, memory),
         skip=build_skip(spec, cost_model, memory),
-        limits=build_limits(spec, memory),
+        limits=build_limits(spec, memory, cost_model),
         cost_model=cost_model,
     )

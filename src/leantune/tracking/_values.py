@@ -22,7 +22,8 @@ import numpy as np
 from leantune.metrics import CATALOGUE, CLOCKS
 
 # Report keys that are bookkeeping, not measurements: the trial's position (the step is the
-# metric's own step; progress_pct is Tune's clock), how many rows a report saw, and the
+# metric's own step; progress_pct is Tune's clock), how many rows a report saw, whether it
+# was one of a fold's first reports (training.first_reports), and the
 # searcher's copy of the objective metric (logged under its own name already). Kept out of the
 # run's metrics, so MLflow's charts show measurements only; reports.parquet keeps them all.
 BOOKKEEPING = frozenset(
@@ -36,6 +37,7 @@ BOOKKEEPING = frozenset(
         "val_rows",
         "fold_finished",
         "objective",
+        "early_report",
     }
 )
 
