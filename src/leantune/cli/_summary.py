@@ -135,6 +135,14 @@ def _labels_by_status(
     return {}
 
 
+# How each `constraints.clock` is said in words (the report says the same).
+CLOCK_WORDS = {
+    "cpu": "the training thread's CPU time",
+    "wall": "wall-clock time",
+    "normalized": "the training thread's CPU time, normalised by the load probe's slowdown",
+}
+
+
 def _pick_lines(summary: dict[str, Any], out: Any) -> None:
     """A tie broken by cost, configs refused for their shipped model, stops that came late."""
     tie = summary["best"].get("tie")
@@ -204,7 +212,7 @@ def print_summary(
     timed = [m for m in summary.get("constraints") or {} if m in TIMED_METRICS]
     if timed:
         clock = summary.get("clock", "wall")
-        what = "the training thread's CPU time" if clock == "cpu" else "wall-clock time"
+        what = CLOCK_WORDS.get(clock, "wall-clock time")
         out(f"Time limits ({', '.join(timed)}) judged on {what} (constraints.clock: {clock})")
     _ended_early_lines(summary, out)
     for diverged in summary.get("diverged_trials", [])[:_SHOWN_STOPS]:

@@ -176,7 +176,10 @@ def constraints_text(run: RunResults) -> str:
     """The limits, and the clock the time limits among them were judged on."""
     limits = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
     if set(run.constraints) & set(TIMED_METRICS):
-        clock = "the training thread's CPU time" if run.clock == "cpu" else "wall-clock time"
+        clock = {
+            "cpu": "the training thread's CPU time",
+            "normalized": "the training thread's CPU time, normalised by the load probe",
+        }.get(run.clock, "wall-clock time")
         limits += f" (time limits judged on {clock})"
     quality = quality_constraints_text(run)
     if quality:

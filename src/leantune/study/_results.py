@@ -210,7 +210,7 @@ def refit_and_test(
     # steps and their order are the tuned ones (a report window does not change the updates),
     # and the refit skips thousands of in-fold scorings (kddcup, batch 2: ~1,700).
     steps = plan.steps_per_fold(len(refit.train_idx), int(best.config["batch_size"]))
-    refit_plan = replace(plan, announce_start=False, report_every=max(1, steps))
+    refit_plan = replace(plan, announce_start=False, report_every=max(1, steps), first_reports=())
     outcome = train_trial(best.config, trial_data, refit_plan, lambda report: None)
     test_metrics = {
         key.replace("val_", "test_", 1): value
