@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from leantune.metrics import TIMED_METRICS
+from leantune.metrics import CLOCK_WORDS, TIMED_METRICS
 from leantune.results._layout import SPEC_FILE, TRIALS_CSV
 from leantune.trials._status import INFEASIBLE, SKIPPED, STOPPED
 
@@ -133,14 +133,6 @@ def _labels_by_status(
         by = summary.get("stopped_by") or {}
         return {status: Counter({k.removeprefix("skipped: "): v for k, v in by.items()})}
     return {}
-
-
-# How each `constraints.clock` is said in words (the report says the same).
-CLOCK_WORDS = {
-    "cpu": "the training thread's CPU time",
-    "wall": "wall-clock time",
-    "normalized": "the training thread's CPU time, normalised by the load probe's slowdown",
-}
 
 
 def _pick_lines(summary: dict[str, Any], out: Any) -> None:

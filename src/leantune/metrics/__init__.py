@@ -2,6 +2,7 @@
 
 from leantune.metrics._catalog import (
     CATALOGUE,
+    CLOCK_WORDS,
     CLOCKS,
     CONSTRAINABLE,
     MEMORY_METRICS,
@@ -28,6 +29,7 @@ from leantune.metrics._system import MemoryLimit, SystemSampler, memory_limit, p
 
 __all__ = [
     "CATALOGUE",
+    "CLOCK_WORDS",
     "CLOCKS",
     "CONSTRAINABLE",
     "MEMORY_METRICS",

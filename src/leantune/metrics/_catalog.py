@@ -12,6 +12,12 @@ from typing import Literal
 
 Clock = Literal["cpu", "wall", "normalized"]
 CLOCKS: tuple[Clock, ...] = ("cpu", "wall", "normalized")
+# Each clock in words, as the CLI and the report say what the time limits were judged on.
+CLOCK_WORDS: dict[str, str] = {
+    "cpu": "the training thread's CPU time",
+    "wall": "wall-clock time",
+    "normalized": "the training thread's CPU time, normalised by the load probe's slowdown",
+}
 # How a clock is spelled in a report key: `train_time_norm_s`, the CPU time divided by the
 # trial's measured slowdown (leantune.metrics._probe).
 _CLOCK_KEYS = {"normalized": "norm"}

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leantune.metrics import TIMED_METRICS
+from leantune.metrics import CLOCK_WORDS, TIMED_METRICS
 from leantune.report import _plots as plots
 from leantune.report._document import Block, Figure, Heading, Paragraph, Table, format_value
 from leantune.report._frontier import (
@@ -176,10 +176,7 @@ def constraints_text(run: RunResults) -> str:
     """The limits, and the clock the time limits among them were judged on."""
     limits = ", ".join(f"{k} ≤ {v:g}" for k, v in run.constraints.items()) or "none"
     if set(run.constraints) & set(TIMED_METRICS):
-        clock = {
-            "cpu": "the training thread's CPU time",
-            "normalized": "the training thread's CPU time, normalised by the load probe",
-        }.get(run.clock, "wall-clock time")
+        clock = CLOCK_WORDS.get(run.clock, CLOCK_WORDS["wall"])
         limits += f" (time limits judged on {clock})"
     quality = quality_constraints_text(run)
     if quality:
