@@ -29,8 +29,8 @@ from leantune.metrics._system import MemoryLimit, SystemSampler, memory_limit, p
 
 __all__ = [
     "CATALOGUE",
-    "CLOCK_WORDS",
     "CLOCKS",
+    "CLOCK_WORDS",
     "CONSTRAINABLE",
     "MEMORY_METRICS",
     "METRICS",
