@@ -15,6 +15,10 @@ from leantune.tracking import Tracker
 from leantune.trials import TrialRecord
 
 
+class StoreLost(FileNotFoundError):
+    """The study's sqlite store was deleted while it ran: nothing more may be written to it."""
+
+
 class StudyObserver:
     """Sends the engine's trial events to the run directory's state, the tracker and the
     progress display. The state is saved first: a trial's points reach MLflow only once the
@@ -61,7 +65,7 @@ class StudyObserver:
         # silently: open connections write on into the unlinked file, new ones make an empty
         # one in its place. Checked as each trial ends, by the file's identity.
         if self.store is not None and _identity(self.store[0]) != self.store[1]:
-            raise FileNotFoundError(
+            raise StoreLost(
                 errno.ENOENT,
                 "the MLflow store was deleted while the study ran; `leantune resume "
                 "--rebuild-store` writes it again from state/",

@@ -38,7 +38,7 @@ from leantune.results import (
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._ledger import build_ledger
 from leantune.study._lock import own_run_dir
-from leantune.study._observer import StudyObserver, dataset_tags, flatten
+from leantune.study._observer import StoreLost, StudyObserver, dataset_tags, flatten
 from leantune.study._policies import build_decisions, constraint_limits
 from leantune.study._prepare import PreparedStudy, prepare_study
 from leantune.study._progress import ProgressDisplay
@@ -468,7 +468,7 @@ def _search_and_record(
         raise
     if observer.failure is None:
         state.set_parent_run(getattr(tracker, "parent_run_id", None))
-    else:
+    elif not isinstance(observer.failure, StoreLost):  # a write would make an empty store
         with contextlib.suppress(Exception):  # the store may be as unwritable as the directory
             tracker.end_study({}, {"leantune.outcome": "unrecordable"}, [], interrupted=True)
     observer.raise_failure(run_dir)

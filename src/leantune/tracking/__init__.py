@@ -21,22 +21,47 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
     # A store that cannot be written (a full disk) makes MLflow log each failed commit with its
     # traceback before raising; the study turns the error into one line of its own.
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
-    _forget_deleted_store(store_uri(uri, run_dir))
+    opened = store_uri(uri, run_dir)
+    _forget_deleted_store(opened)
     if _given_uri(uri):
         # A user's store (a server, a shared database) decides where artifacts go.
-        return MlflowTracker(store_uri(uri, run_dir), experiment)
-    return MlflowTracker(store_uri(uri, run_dir), experiment, run_dir / "mlartifacts")
+        tracker = MlflowTracker(opened, experiment)
+    else:
+        tracker = MlflowTracker(opened, experiment, run_dir / "mlartifacts")
+    _opened_files[opened] = _file_identity(opened)  # the file the store made or found
+    return tracker
+
+
+# The sqlite files this process opened stores on, by URI: (device, inode) when opened.
+_opened_files: dict[str, tuple[int, int] | None] = {}
 
 
 def _forget_deleted_store(uri: str) -> None:
     """MLflow keeps one store a URI for the process's life: one whose sqlite file was deleted
-    (a study's, rebuilt by `resume --rebuild-store` in the same process) would write on into
-    the unlinked file. Its cache is dropped, so a new file is made."""
-    if not uri.startswith("sqlite:///") or Path(uri.removeprefix("sqlite:///")).exists():
+    or replaced since (a study's, rebuilt by `resume --rebuild-store` in the same process)
+    would read and write the unlinked file through its pooled connections. Its cache is then
+    dropped, so the store opens the file that is there now."""
+    if uri not in _opened_files or _opened_files[uri] == _file_identity(uri):
         return
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     from mlflow.tracking._tracking_service.utils import _tracking_store_registry
 
     _tracking_store_registry._get_store_with_resolved_uri.cache_clear()
+    # The stores share one SQLAlchemy engine a URI: its pooled connections hold the old file.
+    engines = getattr(SqlAlchemyStore, "_engine_map", {})
+    engine = engines.pop(uri, None)
+    if engine is not None:
+        engine.dispose()
+
+
+def _file_identity(uri: str) -> tuple[int, int] | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    try:
+        stat = Path(uri.removeprefix("sqlite:///")).stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def store_uri(uri: str | None, run_dir: Path) -> str:
