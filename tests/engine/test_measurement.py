@@ -3,6 +3,7 @@ memory that does not depend on how many trials ran before in the same process.""
 
 import math
 from collections import deque
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,6 +48,7 @@ def test_latency_is_the_median_of_the_last_timed_calls(monkeypatch):
     monkeypatch.setattr(_trial.time, "perf_counter", lambda: next(readings))
     run = _trial._TrialRun.__new__(_trial._TrialRun)
     run.plan = TrainingPlan(clock="wall")
+    run.sampler = SimpleNamespace(probe=None)  # no load probe: a slowdown of 1
     run.latency_walls, run.latency_cpus = deque(maxlen=5), deque(maxlen=5)
     run.latency_timed_at, run.step_cpu_seconds = -math.inf, 0.0
 

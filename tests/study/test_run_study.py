@@ -89,9 +89,12 @@ def test_mlflow_holds_the_parent_the_children_their_histories_and_the_stop_reaso
     prepared = leantune.study.prepare_study(leantune.load_spec(SPEC))
     plan = TrainingPlan(epochs=50, report_every=10)
     expected, offset = [], 0
+    # The first fold also reports at the spec's first reports below report_every (step 5).
+    first = {s for s in leantune.load_spec(SPEC).training.first_reports if s < 10}
     for fold in prepared.splits.folds:
         steps = plan.steps_per_fold(len(fold.train_idx), 128)
-        expected += [offset + s for s in sorted(set(range(10, steps + 1, 10)) | {steps})]
+        early = first if offset == 0 else set()
+        expected += [offset + s for s in sorted(set(range(10, steps + 1, 10)) | {steps} | early)]
         offset += steps
     for metric in ("val_loss", "val_accuracy", "system/memory_mb", "system/step_time_ms"):
         history = client.get_metric_history(feasible.info.run_id, metric)
