@@ -395,7 +395,8 @@ class MlflowTracker:
 
     def _keeps(self, trial_id: str, report: Mapping[str, Any], step: int) -> bool:
         """Whether the report's points go to the trial's run: at most about MAX_TRIAL_POINTS
-        a metric, evenly spaced in steps, and always each fold's last and the trial's last."""
+        a metric, evenly spaced in steps, and always each fold's last, the trial's last and
+        its few first reports (training.first_reports: the evidence of a cheap stop)."""
         planned = report.get("steps_planned")
         last_kept = self._kept_step.get(trial_id)
         stride = planned / MAX_TRIAL_POINTS if isinstance(planned, int | float) else 0.0
@@ -403,6 +404,7 @@ class MlflowTracker:
             last_kept is None
             or step - last_kept >= stride
             or report.get("fold_finished")
+            or report.get("early_report")
             or "trial_status" in report
         ):
             self._kept_step[trial_id] = step
