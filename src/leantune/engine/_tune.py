@@ -36,7 +36,8 @@ from leantune.engine._trial import START_PHASE, StopTraining, TrainingPlan, Tria
 from leantune.metrics import Objective
 from leantune.search import SearchRequest, TrialBook, sampler_value
 from leantune.search._sampling import frozen_trial, make_sampler
-from leantune.stoppers import StoppingPolicy, StopReason, TrialHistory
+from leantune.search._worker import WorkerRules
+from leantune.stoppers import StoppingPolicy, StopReason
 from leantune.trials import FAILED, LogUniform, TrialRecord
 
 _log = logging.getLogger("leantune")
@@ -50,8 +51,6 @@ FLUSH_REPORTS = 256
 _EARLIER_REPORTS = "leantune_earlier_reports"
 # A stop decided in the worker, as StopReason fields.
 _WORKER_STOP = "leantune_worker_stop"
-# Reports the worker's rules may look back over (ConstraintPolicy's `sustained` readings).
-_WORKER_HISTORY = 64
 
 
 # Keys Ray adds to every result; the trial's own metrics are everything else.
@@ -347,24 +346,16 @@ class _ReportBatches:
         flush_seconds: float,
     ):
         self.node_id = node_id
-        self.policy = policy
-        self.config = config
+        self.rules = WorkerRules(policy, config)
         self.flush_seconds = flush_seconds
         self.pending: list[dict[str, Any]] = []
-        self.recent: list[dict[str, Any]] = []
         self.sent_at = time.perf_counter()
 
     def report(self, result: dict[str, Any]) -> None:
         ends = "trial_status" in result
-        reason = None
-        if self.policy is not None and not ends and result.get("trial_phase") != START_PHASE:
-            self.recent.append(result)
-            if len(self.recent) > 2 * _WORKER_HISTORY:  # trimmed now and then, not every time
-                del self.recent[:-_WORKER_HISTORY]
-            decision = self.policy.decide(TrialHistory(self.recent, self.config))
-            if decision.stop and decision.reason is not None:
-                reason = decision.reason
-                result = {**result, _WORKER_STOP: asdict(reason)}
+        reason = self.rules.judge(result)
+        if reason is not None:
+            result = {**result, _WORKER_STOP: asdict(reason)}
         self.pending.append(result)
         if (
             ends

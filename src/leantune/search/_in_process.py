@@ -32,7 +32,7 @@ class InProcessBackend:
     ) -> None:
         # The book judges every report as it is made: the worker's rules would say the same.
         del worker_policy
-        configs = _Configs(request, book)
+        configs = _Configs(request)
         try:
             with _sigterm_as_ctrl_c():
                 for number, (config, token) in enumerate(configs.one_by_one()):
@@ -82,7 +82,7 @@ class _Configs:
     learns from each trial that ended before it draws the next). Each comes with a token that
     `ended` takes back with the trial's record."""
 
-    def __init__(self, request: SearchRequest, book: TrialBook):
+    def __init__(self, request: SearchRequest):
         self.request = request
         self.study: Any = None
         self.space: dict[str, Any] = {}

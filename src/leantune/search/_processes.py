@@ -31,7 +31,8 @@ from leantune.engine._trial import START_PHASE, StopTraining, TrialData, train_t
 from leantune.search._book import TrialBook
 from leantune.search._in_process import _Configs, _sigterm_as_ctrl_c
 from leantune.search._request import SearchRequest
-from leantune.stoppers import StoppingPolicy, TrialHistory
+from leantune.search._worker import WorkerRules
+from leantune.stoppers import StoppingPolicy
 from leantune.trials import FAILED, SKIPPED, SearchInterrupted
 
 # A batch waiting in a worker is memory its own trial's reading counts: at most this many.
@@ -92,7 +93,7 @@ class _Driver:
 
     def __init__(self, request: SearchRequest, book: TrialBook, pool: _Pool):
         self.request, self.book, self.pool = request, book, pool
-        self.configs = _Configs(request, book)
+        self.configs = _Configs(request)
         self.source = iter(self.configs.one_by_one())
         self.running: dict[str, _Running] = {}
         self.idle = list(range(pool.count))
@@ -321,11 +322,9 @@ class _Batches:
     ):
         self.results, self.key, self.number = results, key, number
         self.stop_flag, self.answered = stop_flag, answered
-        self.policy: StoppingPolicy | None = settings["worker_policy"]
+        self.rules = WorkerRules(settings["worker_policy"], config)
         self.flush_seconds: float = settings["flush_seconds"]
-        self.config = config
         self.pending: list[tuple[dict[str, Any], Any]] = []
-        self.recent: list[dict[str, Any]] = []
         self.sent_at = time.perf_counter()
 
     def report(self, result: dict[str, Any]) -> None:
@@ -333,13 +332,7 @@ class _Batches:
             raise StopTraining("stopped by the driver")
         start = result.get("trial_phase") == START_PHASE
         ends = "trial_status" in result
-        reason = None
-        if self.policy is not None and not ends and not start:
-            self.recent.append(result)
-            if len(self.recent) > 2 * _WORKER_HISTORY:  # trimmed now and then
-                del self.recent[:-_WORKER_HISTORY]
-            decision = self.policy.decide(TrialHistory(self.recent, self.config))
-            reason = decision.reason if decision.stop else None
+        reason = self.rules.judge(result)
         self.pending.append((result, reason))
         if (
             ends

@@ -12,13 +12,13 @@ cost model does; a trial's history is still all it reads of that trial.
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory, finite
 from leantune.stoppers._constraint import check_positive
+from leantune.trials import config_key
 
 # The time axis, in percent of the trial's planned steps; a trial's end is 100.
 MAX_PROGRESS = 100.0
@@ -92,4 +92,4 @@ def _trial_key(history: TrialHistory) -> str:
     config (two samples of one config then share a record at each rung)."""
     if history.trial_id is not None:
         return history.trial_id
-    return json.dumps(dict(history.config), sort_keys=True, default=str)
+    return config_key(history.config)

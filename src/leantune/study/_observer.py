@@ -11,7 +11,7 @@ import leantune
 from leantune.study._prepare import PreparedStudy
 from leantune.study._progress import ProgressDisplay
 from leantune.study._state import StudyState
-from leantune.tracking import Tracker
+from leantune.tracking import Tracker, store_file_identity
 from leantune.trials import TrialRecord
 
 
@@ -30,8 +30,8 @@ class StudyObserver:
         self.tracker = tracker
         self.progress = progress
         self.state = state
-        # The sqlite store's file and its identity (device, inode), once the tracker is open.
-        self.store: tuple[Path, tuple[int, int] | None] | None = None
+        # The sqlite store's URI and its file's identity, once the tracker is open.
+        self.store: tuple[str, tuple[int, int] | None] | None = None
         uri = str(getattr(tracker, "uri", "") or "")
         # A sqlite store deleted under a running study takes every later write with it,
         # silently (sqlite writes on into the unlinked file): checked as each trial ends.
@@ -46,8 +46,7 @@ class StudyObserver:
         if self.store is None:
             uri = str(getattr(self.tracker, "uri", "") or "")
             if uri.startswith("sqlite:///"):
-                path = Path(uri.removeprefix("sqlite:///"))
-                self.store = (path, _identity(path))
+                self.store = (uri, store_file_identity(uri))
         self.tracker.start_trial(record.trial_id, run_name(record.config), record.config)
         if self.progress is not None:
             self.progress.started()
@@ -64,12 +63,12 @@ class StudyObserver:
         # A sqlite store deleted under a running study takes every later write with it,
         # silently: open connections write on into the unlinked file, new ones make an empty
         # one in its place. Checked as each trial ends, by the file's identity.
-        if self.store is not None and _identity(self.store[0]) != self.store[1]:
+        if self.store is not None and store_file_identity(self.store[0]) != self.store[1]:
             raise StoreLost(
                 errno.ENOENT,
                 "the MLflow store was deleted while the study ran; `leantune resume "
                 "--rebuild-store` writes it again from state/",
-                str(self.store[0]),
+                self.store[0].removeprefix("sqlite:///"),
             )
         tags: dict[str, str] = {}
         if record.stop_reason is not None:
@@ -125,11 +124,3 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         elif value is not None:  # unset options are defaults, not parameters worth a column
             flat[name] = value
     return flat
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino

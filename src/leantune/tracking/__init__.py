@@ -28,7 +28,7 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
         tracker = MlflowTracker(opened, experiment)
     else:
         tracker = MlflowTracker(opened, experiment, run_dir / "mlartifacts")
-    _opened_files[opened] = _file_identity(opened)  # the file the store made or found
+    _opened_files[opened] = store_file_identity(opened)  # the file the store made or found
     return tracker
 
 
@@ -41,7 +41,7 @@ def _forget_deleted_store(uri: str) -> None:
     or replaced since (a study's, rebuilt by `resume --rebuild-store` in the same process)
     would read and write the unlinked file through its pooled connections. Its cache is then
     dropped, so the store opens the file that is there now."""
-    if uri not in _opened_files or _opened_files[uri] == _file_identity(uri):
+    if uri not in _opened_files or _opened_files[uri] == store_file_identity(uri):
         return
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
     from mlflow.tracking._tracking_service.utils import _tracking_store_registry
@@ -54,7 +54,9 @@ def _forget_deleted_store(uri: str) -> None:
         engine.dispose()
 
 
-def _file_identity(uri: str) -> tuple[int, int] | None:
+def store_file_identity(uri: str) -> tuple[int, int] | None:
+    """(device, inode) of a sqlite store's file: another file (or none) after a deletion.
+    None for a store that is not a sqlite file, or whose file is gone."""
     if not uri.startswith("sqlite:///"):
         return None
     try:
@@ -151,6 +153,7 @@ __all__ = [
     "run_store_uri",
     "save_model",
     "serve_ui",
+    "store_file_identity",
     "store_uri",
     "ui_page",
 ]

@@ -32,16 +32,6 @@ class TrialStatus(StrEnum):
     def ended(self) -> bool:
         return self is not TrialStatus.RUNNING
 
-    @property
-    def cut_short(self) -> bool:
-        """Ended before its planned steps by a decision (what the ledger counts as saved)."""
-        return self in (TrialStatus.STOPPED, TrialStatus.DIVERGED)
-
-    @property
-    def trained(self) -> bool:
-        """Ran at least its set-up (everything but a skipped trial)."""
-        return self is not TrialStatus.SKIPPED
-
 
 # Every status a trial ends with, in the order counts and tables list them.
 ENDED_STATUSES = tuple(status for status in TrialStatus if status.ended)
