@@ -166,27 +166,42 @@ def test_a_straddling_config_runs_to_its_end_and_is_judged_whole():
     assert slow.status in (STOPPED, INFEASIBLE) and slow.stop_reason.metric == "train_time_s"
 
 
-def test_the_twins_prediction_interval_covers_what_it_states_on_alike_twins():
-    """Hand-made twins whose costs of a step are alike (drawn from one distribution): the
-    interval from 19 of them states 90%, and holds about 90% of further twins' finals."""
+def test_a_forecast_states_its_level_once_the_study_measured_its_own_errors():
+    """Twins whose whole-trial cost of a step drifts as a shared machine's does (each trial at
+    its own level, its windows alike): once 19 have run in full after a forecast, the interval
+    states 90 % and holds about 90 % of further finals; before, it is ±UNCALIBRATED_SPREAD."""
     import random
+
+    from leantune.stoppers import UNCALIBRATED_SPREAD
 
     rng = random.Random(0)
     model = CostModel()
-    for i in range(19):
-        cost = rng.lognormvariate(-7, 0.2)
-        model.observe(TrialHistory(_full_trial([cost] * 10), _config(0.1 + i)))
-    low, high, stated = model.prediction_interval(_config(0.001), 1000)
-    assert stated == pytest.approx(0.9)
-    finals = [1000 * rng.lognormvariate(-7, 0.2) for _ in range(2000)]
-    covered = sum(low <= f <= high for f in finals) / len(finals)
-    assert 0.8 < covered < 0.97
-    # two twins state what two can: (2 - 1) / (2 + 1)
-    few = CostModel()
-    for lr in (0.1, 0.2):
-        few.observe(TrialHistory(_full_trial([0.001] * 10), _config(lr)))
-    assert few.prediction_interval(_config(0.3), 1000)[2] == pytest.approx(1 / 3)
-    assert CostModel().prediction_interval(_config(0.3), 1000) is None
+    first = 0.001
+    model.observe(TrialHistory(_full_trial([first] * 10), _config(0.1)))
+    untried = model.step_cost(_config(0.5))
+    assert untried.level is None
+    assert untried.upper == pytest.approx(untried.value * (1 + UNCALIBRATED_SPREAD))
+    for i in range(30):
+        cost = rng.lognormvariate(-7, 0.1)
+        model.observe(TrialHistory(_full_trial([cost] * 10), _config(0.2 + i)))
+    assert model.calibration("step_cost_s").calibrated
+    covered = 0
+    for i in range(300):
+        forecast = model.predict(_config(1 + i), 1000)
+        train_time = next(p for p in forecast if p.metric == "train_time_s")
+        assert train_time.level == pytest.approx(0.9)
+        covered += train_time.holds(1000 * rng.lognormvariate(-7, 0.1))
+    assert 0.8 < covered / 300 < 0.99
+
+
+def test_a_running_trial_s_forecast_narrows_as_its_steps_run_out():
+    model = CostModel()
+    model.observe(TrialHistory(_full_trial([0.001] * 10), _config(0.1)))
+    twin = _full_trial([0.001] * 10)
+    early = model.forecast_train_time(twin[0], _config(0.2))
+    late = model.forecast_train_time(twin[8], _config(0.2))
+    assert early.holds(1.0) and late.holds(1.0)
+    assert late.upper - late.lower < (early.upper - early.lower) / 5
 
 
 def test_a_config_just_over_the_limit_runs_to_its_end_and_is_judged_there():

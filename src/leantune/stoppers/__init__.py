@@ -21,7 +21,14 @@ from leantune.stoppers._base import (
 )
 from leantune.stoppers._bounds import median_lower_bound, median_upper_bound, theil_sen
 from leantune.stoppers._constraint import TWIN_POOLED, ConstraintPolicy
-from leantune.stoppers._cost_model import CostModel, CostPrediction, SkipPredicted, cost_key
+from leantune.stoppers._cost_model import (
+    UNCALIBRATED_SPREAD,
+    Calibration,
+    CostModel,
+    CostPrediction,
+    SkipPredicted,
+    cost_key,
+)
 from leantune.stoppers._divergence import DivergencePolicy
 from leantune.stoppers._patience import PatiencePolicy
 from leantune.stoppers._prechelt import PrecheltPolicy, generalization_loss, training_progress
@@ -58,8 +65,10 @@ __all__ = [
     "PREDICTABLE",
     "QUALITY_RULES",
     "TWIN_POOLED",
+    "UNCALIBRATED_SPREAD",
     "AnyOf",
     "AshaPolicy",
+    "Calibration",
     "ConstraintPolicy",
     "CostModel",
     "CostPrediction",

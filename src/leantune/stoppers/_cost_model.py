@@ -29,6 +29,12 @@ MIN_READINGS = 3
 # Readings a group keeps: the most recent, what a step costs on the machine now. Bounded, so
 # the driver's work per report does not grow with the study.
 RECENT_READINGS = 256
+# How far a trial's final cost of a step may fall from the forecast made before it ran, until
+# the study has measured that itself: final / forecast within [1 / (1 + s), 1 + s]. A median's
+# interval is no forecast of one trial on a shared machine: on a 2-vCPU VM with other work, the
+# finals fell at 0.92-1.11x the forecast within a run (5-95 %), and whole runs moved 20-30 %
+# with the load (BENCHMARKS.md, P9).
+UNCALIBRATED_SPREAD = 0.25
 
 
 def _recent() -> deque[float]:
@@ -58,6 +64,40 @@ class _Group:
     """Each ended or running twin's peak rise so far (latest reading per trial)."""
 
 
+class Calibration:
+    """How far finals fell from the forecasts made before they ran: a split-conformal band.
+
+    Each trial that ran every step adds log(its final cost of a step / the pooled forecast
+    made before its first report). The k-th lowest and highest of n such errors bound a further
+    one with probability (n + 1 − 2k) / (n + 1) when trials are exchangeable (Vovk et al.
+    2005), so a band states `level` once n ≥ 2 / (1 − level) − 1 (19 at 90 %); before that the
+    band is ±UNCALIBRATED_SPREAD and states no level.
+    """
+
+    def __init__(self, level: float = 0.9):
+        self.level = level
+        self.errors: deque[float] = _recent()
+
+    def add(self, forecast: float, final: float) -> None:
+        if forecast > 0 and final > 0 and finite(forecast) and finite(final):
+            self.errors.append(math.log(final / forecast))
+
+    @property
+    def calibrated(self) -> bool:
+        return self._rank() >= 1
+
+    def band(self) -> tuple[float, float]:
+        """(low, high) factors on a forecast: its interval at `level` once calibrated."""
+        k = self._rank()
+        if k < 1:
+            return 1 / (1 + UNCALIBRATED_SPREAD), 1 + UNCALIBRATED_SPREAD
+        ordered = sorted(self.errors)
+        return math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
+
+    def _rank(self) -> int:
+        return math.floor((len(self.errors) + 1) * (1 - self.level) / 2)
+
+
 @dataclass(frozen=True)
 class CostPrediction:
     """A config's predicted end value of a metric: the point estimate and its lower bound."""
@@ -68,8 +108,11 @@ class CostPrediction:
     evidence: str
     """What the prediction rests on, for a reader: "12 windows of 3 twins (logistic, b=32)"."""
     upper: float = math.inf
-    """The interval's other end: [lower, upper] holds the end value at the model's confidence
-    on each side. A limit inside it is borderline: noise, not the config, would decide it."""
+    """The interval's other end. A limit inside [lower, upper] is borderline: noise, not the
+    config, would decide it."""
+    level: float | None = None
+    """The share of finals [lower, upper] holds, once the study has measured its own forecasts'
+    errors (Calibration); None before that, or for a metric the calibration does not cover."""
 
     def clears(self, limit: float, margin: float = 0.0) -> bool:
         """The whole interval is over `limit × (1 + margin)`: the config breaks it, whatever
@@ -78,6 +121,9 @@ class CostPrediction:
 
     def straddles(self, limit: float) -> bool:
         return self.lower <= limit < self.upper
+
+    def holds(self, actual: float) -> bool:
+        return self.lower <= actual <= self.upper
 
 
 class CostModel:
@@ -90,6 +136,10 @@ class CostModel:
         self._seen: dict[str, int] = {}
         """Trial (config) key → reports taken in, so a history fed twice counts once."""
         self._twins: dict[tuple[str, int], set[str]] = {}
+        self.calibrations: dict[str, Calibration] = {}
+        """Per forecast metric (`step_cost_s` for the training time), its finals' errors."""
+        self._forecast_before: dict[str, dict[str, float]] = {}
+        """Trial key → what was forecast for it before its first report, per metric."""
 
     def observe(self, history: TrialHistory) -> None:
         """Take in the reports of `history` not seen yet (the driver calls it on each report)."""
@@ -100,6 +150,8 @@ class CostModel:
         seen = self._seen.get(trial, 0)
         if len(history) <= seen:
             return
+        if not seen:
+            self._forecast_before[trial] = self._forecasts_before(history)
         group = self._groups.setdefault(key, _Group())
         self._twins.setdefault(key, set()).add(trial)
         # Only the new reports, and the one before them for the first cost difference.
@@ -125,6 +177,31 @@ class CostModel:
                     per_model = self._per_model.setdefault(key[0], {})
                     per_model.setdefault(metric, _recent()).append(float(report[metric]))
         self._seen[trial] = len(history)
+        last = history.last
+        step, planned = last.get("step"), last.get("steps_planned")
+        if finite(step) and finite(planned) and step >= planned > 0:
+            # It ran every step: how far its finals fell from what was forecast before it ran.
+            for metric, forecast in self._forecast_before.pop(trial, {}).items():
+                final = _final(metric, last)
+                if final is not None:
+                    self.calibration(metric).add(forecast, final)
+
+    def calibration(self, metric: str) -> Calibration:
+        """How far `metric`'s finals fell from its forecasts (`step_cost_s`: a step's cost)."""
+        if metric not in self.calibrations:
+            self.calibrations[metric] = Calibration(level=self.confidence)
+        return self.calibrations[metric]
+
+    def _forecasts_before(self, history: TrialHistory) -> dict[str, float]:
+        planned = history[0].get("steps_planned")
+        forecasts = {}
+        if finite(planned):
+            forecasts = {p.metric: p.value for p in self.predict(history.config, int(planned))}
+            forecasts.pop("train_time_s", None)  # a step's cost times the steps: calibrated as such
+        cost = self.step_cost(history.config)
+        if cost is not None:
+            forecasts["step_cost_s"] = cost.value
+        return forecasts
 
     def step_cost(self, config: Mapping[str, Any]) -> CostPrediction | None:
         """Training seconds per step of `config`'s twins, with an interval: from the windows'
@@ -142,32 +219,46 @@ class CostModel:
         # Totals once there are enough (a proper interval of what a step costs, reporting
         # included); before that, the steps' own time, a floor.
         point = totals if len(totals) >= MIN_READINGS else steps
-        lower = median_lower_bound(point, self.confidence)
-        return CostPrediction(
+        return self._calibrated(
             "step_cost_s",
-            _median(point),
-            lower,
+            point,
             self._evidence(key, max(len(steps), len(totals)), "windows"),
-            upper=median_upper_bound(point, self.confidence),
         )
 
-    def prediction_interval(
-        self, config: Mapping[str, Any], steps_planned: int, level: float = 0.9
-    ) -> tuple[float, float, float] | None:
-        """(low, high, stated coverage) of `config`'s training time, from its twins' own costs
-        of a step: the k-th lowest and highest of n twins hold a further twin's cost with
-        probability (n + 1 − 2k) / (n + 1), whatever their distribution (if the twins are
-        alike, i.e. the machine's load does not drift). k is the largest with that at least
-        `level`; with too few twins for `level`, the lowest and highest, at the coverage they
-        give ((n − 1) / (n + 1)). None with fewer than 2 twins."""
-        key = cost_key(config)
-        group = self._groups.get(key) if key else None
-        costs = sorted(group.trials_step_s.values()) if group else []
-        n = len(costs)
-        if n < 2:
+    def _calibrated(self, metric: str, readings: Sequence[float], evidence: str) -> CostPrediction:
+        """The readings' median, in an interval of one trial's final: the median's own bounds,
+        widened to how far the study's finals fell from its forecasts (Calibration)."""
+        value = _median(readings)
+        calibration = self.calibration(metric)
+        low, high = calibration.band()
+        return CostPrediction(
+            metric,
+            value,
+            min(median_lower_bound(readings, self.confidence), value * low),
+            evidence,
+            upper=max(median_upper_bound(readings, self.confidence), value * high),
+            level=calibration.level if calibration.calibrated else None,
+        )
+
+    def forecast_train_time(
+        self, last: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> CostPrediction | None:
+        """A running trial's train_time_s at its end: elapsed + remaining steps × its twins'
+        pooled cost of a step, in that cost's interval. None without evidence."""
+        cost = self.step_cost(config)
+        step, planned = last.get("step"), last.get("steps_planned")
+        elapsed = last.get("train_time_s")
+        if cost is None or not (finite(step) and finite(planned) and finite(elapsed)):
             return None
-        k = max(1, math.floor(((n + 1) * (1 - level)) / 2))
-        return costs[k - 1] * steps_planned, costs[n - k] * steps_planned, (n + 1 - 2 * k) / (n + 1)
+        left = max(float(planned) - float(step), 0.0)
+        return CostPrediction(
+            "train_time_s",
+            elapsed + left * cost.value,
+            elapsed + left * cost.lower,
+            cost.evidence,
+            upper=elapsed + left * cost.upper,
+            level=cost.level,
+        )
 
     def predict(self, config: Mapping[str, Any], steps_planned: int) -> list[CostPrediction]:
         """Every end value the model can predict for `config` before it runs."""
@@ -184,49 +275,37 @@ class CostModel:
                     cost.lower * steps_planned,
                     cost.evidence,
                     upper=cost.upper * steps_planned,
+                    level=cost.level,
                 )
             )
         group = self._groups.get(key)
         if group is not None and len(group.window_step_ms) >= MIN_READINGS:
             values = group.window_step_ms
-            out.append(
-                CostPrediction(
-                    "step_time_ms",
-                    _median(values),
-                    median_lower_bound(values, self.confidence),
-                    self._evidence(key, len(values), "windows"),
-                    upper=median_upper_bound(values, self.confidence),
-                )
-            )
+            evidence = self._evidence(key, len(values), "windows")
+            out.append(self._calibrated("step_time_ms", values, evidence))
         if group is not None and len(group.trials_rise) >= 2:
             # A peak is monotone: the smallest peak any twin reached is already a lower bound.
             rises = list(group.trials_rise.values())
-            out.append(
-                CostPrediction(
-                    "memory_rise_mb",
-                    _median(rises),
-                    min(rises),
-                    self._evidence(key, len(rises), "trials"),
-                    upper=max(rises),
-                )
-            )
+            evidence = self._evidence(key, len(rises), "trials")
+            out.append(self._calibrated("memory_rise_mb", rises, evidence))
         for metric, values in self._per_model.get(key[0], {}).items():
             if len(values) >= MIN_READINGS:
-                out.append(
-                    CostPrediction(
-                        metric,
-                        _median(values),
-                        median_lower_bound(values, self.confidence),
-                        f"{len(values)} readings of model {key[0]}",
-                        upper=median_upper_bound(values, self.confidence),
-                    )
-                )
+                evidence = f"{len(values)} readings of model {key[0]}"
+                out.append(self._calibrated(metric, values, evidence))
         return out
 
     def _evidence(self, key: tuple[str, int] | None, count: int, what: str) -> str:
         twins = len(self._twins.get(key, ())) if key else 0
         model, batch = key if key else ("?", 0)
         return f"{count} {what} of {twins} cost twin(s) ({model}, batch {batch})"
+
+
+def _final(metric: str, last: Mapping[str, Any]) -> float | None:
+    """A finished trial's end value of a forecast metric (`step_cost_s`: training time a step)."""
+    if metric == "step_cost_s":
+        spent, step = last.get("train_time_s"), last.get("step")
+        return float(spent) / float(step) if finite(spent) and finite(step) and step else None
+    return float(last[metric]) if finite(last.get(metric)) else None
 
 
 def _number(value: Any) -> float:

@@ -107,11 +107,10 @@ class PredictivePolicy(StoppingPolicy):
         × that cost (its point and its lower bound). None without a cost model or evidence."""
         if metric != "train_time_s" or self.cost_model is None:
             return None
-        pooled = self.cost_model.step_cost(config)
-        remaining = _remaining(last)
-        if pooled is None or remaining is None or not finite(last.get(metric)):
+        if _remaining(last) is None:
             return None
-        return last[metric] + remaining * pooled.value, last[metric] + remaining * pooled.lower
+        pooled = self.cost_model.forecast_train_time(last, config)
+        return (pooled.value, pooled.lower) if pooled is not None else None
 
     def __repr__(self) -> str:
         return f"PredictivePolicy({self.constraints!r}, margin={self.margin})"
