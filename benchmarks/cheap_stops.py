@@ -179,72 +179,42 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         # the ledger's full-grid estimate against the full grid measured with stopping off
         "ledger_error_pct": 100 * (ledger["full_grid_cpu_s_estimate"] / truth_cpu - 1),
         "finals": finals,
+        "coverage_untried": _share(summary, "untried"),
+        "coverage_running": _share(summary, "running"),
     }
+
+
+def _share(summary: dict[str, Any], kind: str) -> float:
+    """The summary's held-out coverage of the train_time_s forecasts (a step's cost)."""
+    got = (summary.get("forecasts") or {}).get(kind, {}).get("train_time_s") or {}
+    return got.get("coverage") if got.get("coverage") is not None else math.nan
 
 
 def coverage(run_dir: Path, level: float = 0.9) -> dict[str, Any]:
-    """Held-out coverage of the cost model's train_time_s intervals on a run with stopping off:
-    its trials replayed in their order, each predicted before it ran (from the trials before
-    it) and forecast at its reports (their reports so far too), against its measured final.
-    The interval is two-sided at `level` (each bound one-sided at (1 + level) / 2)."""
+    """Held-out coverage of the cost model's intervals on a recorded run, as a study's summary
+    states it (`leantune.stoppers.forecast_coverage`): its trials replayed in the order they
+    started, each forecast from the trials before it, held against its final."""
     import pandas as pd
 
-    from leantune.stoppers import CostModel, TrialHistory
+    from leantune.stoppers import forecast_coverage
 
     reports = pd.read_parquet(run_dir / "reports.parquet")
-    trials = pd.read_csv(run_dir / "trials.csv").set_index("trial_id")
-    model = CostModel(confidence=(1 + level) / 2)
-    untried, running, twins = [], [], []
-    for trial_id, group in reports.groupby("trial_id", sort=False):
-        config = trials.loc[trial_id, ["model", "batch_size", "learning_rate", "alpha"]].to_dict()
-        rows = [
-            {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
-            for r in group.to_dict("records")
-        ]
-        final = float(rows[-1]["train_time_s"])
-        before = {p.metric: p for p in model.predict(config, int(rows[0]["steps_planned"]))}
-        if "train_time_s" in before:
-            p = before["train_time_s"]
-            untried.append((p.lower <= final <= p.upper, p.value / final - 1))
-        interval = model.prediction_interval(config, int(rows[0]["steps_planned"]), level)
-        if interval is not None:
-            low, high, stated = interval
-            twins.append((low <= final <= high, stated))
-        for i, row in enumerate(rows[:-1]):
-            history = TrialHistory(rows[: i + 1], config)
-            model.observe(history)
-            cost = model.step_cost(config)
-            left = row["steps_planned"] - row["step"]
-            if cost is None or left <= 0 or (row["step"] not in (20, 100) and i != len(rows) // 2):
-                continue
-            value = row["train_time_s"] + left * cost.value
-            low, high = (
-                row["train_time_s"] + left * cost.lower,
-                row["train_time_s"] + left * cost.upper,
-            )
-            running.append((low <= final <= high, value / final - 1))
-        model.observe(TrialHistory(rows, config))
-
-    def share(pairs: list) -> dict[str, Any]:
-        if not pairs:
-            return {"n": 0}
-        errors = sorted(abs(e) for _, e in pairs)
-        return {
-            "n": len(pairs),
-            "coverage": sum(c for c, _ in pairs) / len(pairs),
-            "median_abs_error": statistics.median(errors),
-        }
-
-    return {
-        "level": level,
-        "untried": share(untried),
-        "running": share(running),
-        "twins_interval": {
-            "n": len(twins),
-            "coverage": sum(c for c, _ in twins) / len(twins) if twins else math.nan,
-            "stated": statistics.fmean(s for _, s in twins) if twins else math.nan,
-        },
-    }
+    trials = pd.read_csv(run_dir / "trials.csv").set_index("trial_id").sort_values("started_at")
+    by_trial = dict(tuple(reports.groupby("trial_id", sort=False)))
+    replayed = []
+    for trial_id, row in trials.iterrows():
+        config = row[["model", "batch_size", "learning_rate", "alpha"]].to_dict()
+        group = by_trial.get(trial_id)
+        rows = (
+            []
+            if group is None
+            else [
+                {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))}
+                for r in group.to_dict("records")
+            ]
+        )
+        replayed.append((config, rows))
+    return forecast_coverage(replayed, level)
 
 
 def main() -> int:
@@ -342,6 +312,9 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
                     for c in ("cpu", "norm")
                 ),
                 "Jaccard vs quiet": f"{min(jaccards):.3f}" if jaccards else "-",
+                "coverage of 90 %, untried / running": (
+                    f"{spread('coverage_untried', 2)} / {spread('coverage_running', 2)}"
+                ),
             }
         )
     feasible = sum(t["feasible"] for t in truth.values())
@@ -355,25 +328,22 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
     )
     level = held_out["level"]
     lines = [
-        f"Held-out coverage of the cost model's stated {level:.0%} train_time_s interval on the "
-        "stopping-off run (each trial predicted from the trials before it, and forecast at "
-        "its reports at steps 20 and 100 and half-way):"
+        f"Held-out coverage of the cost model's stated {level:.0%} intervals on the stopping-off "
+        "run (`forecast_coverage`, as summary.json states it: each trial forecast from the "
+        "trials that started before it, held against its final; calibrated = forecasts made "
+        "after 19 finals had measured the model's errors):"
     ]
-    for what in ("untried", "running"):
-        got = held_out[what]
-        if got.get("n"):
-            lines.append(
-                f"- the median step cost's interval, {what}: {got['coverage']:.0%} of "
-                f"{got['n']} finals inside; median |error| of the point "
-                f"{got['median_abs_error']:.1%}"
-            )
-    got = held_out["twins_interval"]
-    if got["n"]:
+    for metric, got in held_out["untried"].items():
         lines.append(
-            f"- the twins' prediction interval (CostModel.prediction_interval: the k-th lowest "
-            f"and highest of n twins' own step costs), untried: {got['coverage']:.0%} of "
-            f"{got['n']} finals inside, against a stated coverage of {got['stated']:.0%} on "
-            "average (with 1-3 twins before it, a config's interval cannot state 90%)"
+            f"- {metric}, untried: {got['coverage']:.0%} of {got['forecasts']} finals inside "
+            f"({got['calibrated_forecasts']} calibrated)"
+        )
+    got = held_out["running"]["train_time_s"]
+    if got["forecasts"]:
+        lines.append(
+            f"- train_time_s, running (first report, half-way, three quarters): "
+            f"{got['coverage']:.0%} of {got['forecasts']} inside "
+            f"({got['calibrated_forecasts']} calibrated)"
         )
     return "\n".join([head, "", *markdown_table(pd.DataFrame(out)), "", *lines])
 

@@ -159,6 +159,23 @@ def _pick_lines(summary: dict[str, Any], out: Any) -> None:
         )
 
 
+def _forecast_line(forecasts: dict[str, Any]) -> str | None:
+    """How often the training-time forecasts held, when the cost model made any."""
+    before = (forecasts.get("untried") or {}).get("train_time_s") or {}
+    running = (forecasts.get("running") or {}).get("train_time_s") or {}
+    parts = [
+        f"{got['held']} of {got['forecasts']} {when}"
+        for got, when in ((before, "before the config ran"), (running, "while it ran"))
+        if got.get("forecasts")
+    ]
+    if not parts:
+        return None
+    return (
+        f"Forecasts: the training time's {forecasts['level']:.0%} intervals held "
+        f"{' and '.join(parts)} (summary.json forecasts)"
+    )
+
+
 def print_summary(
     summary: dict[str, Any],
     console: Console,
@@ -236,6 +253,9 @@ def print_summary(
             f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s{share} (ledger.json)",
             highlight=False,
         )
+    forecast = _forecast_line(summary.get("forecasts") or {})
+    if forecast:
+        out(forecast, highlight=False)
     sessions = summary.get("sessions", 1)
     resumed = f" (over {sessions} sessions: resumed {sessions - 1}×)" if sessions > 1 else ""
     whole = (

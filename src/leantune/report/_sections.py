@@ -561,8 +561,9 @@ def rq2_single(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
         blocks.append(
             Paragraph(
                 "From the budget ledger (ledger.json). Spent figures are measured; savings are "
-                "the ledger's *estimates*: a stopped trial's remaining steps × its mean cost per "
-                "step so far. `leantune run STUDY --compare-stopping` measures them instead."
+                "the ledger's *estimates*: a stopped trial's remaining steps × its step time "
+                "plus its share of evaluation. `leantune run STUDY --compare-stopping` measures "
+                "them instead."
             )
         )
     blocks.append(Table(_id(prefix, "rq2_ledger"), "Budget ledger", ledger_totals(run)))
@@ -571,7 +572,43 @@ def rq2_single(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
         blocks.append(
             Table(_id(prefix, "rq2_ledger_by_rule"), "Estimated savings per stopping rule", by_rule)
         )
+    forecasts = run.summary.get("forecasts") or {}
+    coverage = forecast_coverage_table(forecasts)
+    if len(coverage):
+        blocks.append(
+            Paragraph(
+                f"How often the cost model's forecasts held: each {forecasts['level']:.0%} "
+                "interval it gives (before a config runs, and for a running trial's training "
+                "time) against the final of each trial that ran every step, forecast from the "
+                f"trials that started before it. An interval states its level once "
+                f"{forecasts['calibrated_after']} finals have measured the model's own errors; "
+                f"before that it is ±{forecasts['uncalibrated_spread']:.0%}."
+            )
+        )
+        blocks.append(Table(_id(prefix, "rq2_forecasts"), "Forecast coverage", coverage))
     return blocks
+
+
+def forecast_coverage_table(forecasts: dict[str, Any]) -> pd.DataFrame:
+    """summary["forecasts"] as rows: metric, when forecast, finals inside, stated level."""
+    rows = []
+    for when, label in (("untried", "before it ran"), ("running", "while it ran")):
+        for metric, got in (forecasts.get(when) or {}).items():
+            if not got.get("forecasts"):
+                continue
+            stated = got.get("stated_level")
+            rows.append(
+                {
+                    "metric": metric,
+                    "forecast": label,
+                    "finals inside": f"{got['held']} of {got['forecasts']} "
+                    f"({got['held'] / got['forecasts']:.0%})",
+                    "stated level": f"{stated:.0%} ({got['calibrated_forecasts']} forecasts)"
+                    if stated
+                    else "none yet",
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def rq2_comparison(

@@ -101,6 +101,9 @@ class Summary(_Part):
     python: str
     outcome: Literal["completed", "interrupted"] = "completed"
     ledger: dict[str, Any] = Field(default_factory=dict)
+    forecasts: dict[str, Any] = Field(default_factory=dict)
+    """Coverage of the cost model's forecast intervals, held out: {"level", "untried": {metric:
+    {"forecasts", "held", "coverage", ...}}, "running": {"train_time_s": {...}}}."""
     sessions: int = 1
     unfinished_trials: int = 0
     trial_order: str = "grid"

@@ -29,6 +29,7 @@ from leantune.stoppers._cost_model import (
     SkipPredicted,
     cost_key,
 )
+from leantune.stoppers._coverage import forecast_coverage
 from leantune.stoppers._divergence import DivergencePolicy
 from leantune.stoppers._patience import PatiencePolicy
 from leantune.stoppers._prechelt import PrecheltPolicy, generalization_loss, training_progress
@@ -85,6 +86,7 @@ __all__ = [
     "StoppingPolicy",
     "TrialHistory",
     "cost_key",
+    "forecast_coverage",
     "from_constraints",
     "generalization_loss",
     "median_lower_bound",

@@ -94,6 +94,11 @@ class Calibration:
         ordered = sorted(self.errors)
         return math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
 
+    @property
+    def finals_needed(self) -> int:
+        """How many finals a band needs to state `level`."""
+        return math.ceil(2 / (1 - self.level) - 1 - 1e-9)
+
     def _rank(self) -> int:
         return math.floor((len(self.errors) + 1) * (1 - self.level) / 2)
 

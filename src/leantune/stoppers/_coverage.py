@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leantune.stoppers._base import TrialHistory, finite
-from leantune.stoppers._cost_model import CostModel
+from leantune.stoppers._cost_model import UNCALIBRATED_SPREAD, Calibration, CostModel
 
 # A running trial's forecast is checked where stops are decided: its first report, half-way and
 # three quarters of the way (every report would cost the summary a replay of every report).
@@ -84,6 +84,9 @@ def forecast_coverage(
                 running.add(prediction.holds(float(last["train_time_s"])), prediction.level)
     return {
         "level": confidence,
+        # Before this many finals an interval is ±uncalibrated_spread and states no level.
+        "calibrated_after": Calibration(confidence).finals_needed,
+        "uncalibrated_spread": UNCALIBRATED_SPREAD,
         "untried": {metric: tally.as_dict() for metric, tally in untried.items()},
         "running": {"train_time_s": running.as_dict()},
     }

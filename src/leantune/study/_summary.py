@@ -10,6 +10,7 @@ import leantune
 from leantune.metrics import score_metric
 from leantune.results import MODEL_DIR, SCHEMA_VERSION
 from leantune.search import Pick
+from leantune.stoppers import forecast_coverage
 from leantune.study._environment import environment
 from leantune.study._policies import constraint_limits
 from leantune.study._prepare import PreparedStudy
@@ -137,6 +138,11 @@ def build_summary(
             for r in records
             if r.late_stop is not None
         ],
+        # How often the cost model's intervals held the finals of the trials that ran every
+        # step: each forecast from the trials that started before it (held out).
+        "forecasts": forecast_coverage(
+            ((r.config, r.reports) for r in records), _forecast_level(spec)
+        ),
         "wall_time_s": wall_seconds,
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
@@ -147,6 +153,11 @@ def build_summary(
         "python": platform.python_version(),
         "environment": environment(),
     }
+
+
+def _forecast_level(spec: Any) -> float:
+    predictive = spec.stopping.predictive
+    return predictive.confidence if predictive else 0.9
 
 
 def _chosen_on(pick: Pick, final: FinalModel) -> str:
