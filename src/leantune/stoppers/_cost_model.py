@@ -100,7 +100,8 @@ class Calibration:
         return math.ceil(2 / (1 - self.level) - 1 - 1e-9)
 
     def _rank(self) -> int:
-        return math.floor((len(self.errors) + 1) * (1 - self.level) / 2)
+        # 1e-9: (1 - 0.9) is 0.0999…; 20 finals must give rank 1, not 0.
+        return math.floor((len(self.errors) + 1) * (1 - self.level) / 2 + 1e-9)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,64 @@
+"""Held-out coverage of the cost model's forecasts, on hand-made histories: what a study's
+summary states beside every forecast it acted on."""
+
+import random
+
+import pytest
+
+from leantune.stoppers import forecast_coverage
+
+
+def _config(lr, batch=32):
+    return {"model": "logistic", "batch_size": batch, "learning_rate": lr, "alpha": 1e-4}
+
+
+def _trial(step_s, reports=10, every=100, latency_ms=0.05, stop_at=None):
+    """A trial whose steps cost `step_s` each; reports every `every` steps; stopped after
+    `stop_at` reports if given (no final then)."""
+    planned = reports * every
+    out = []
+    for i in range(1, (stop_at or reports) + 1):
+        out.append(
+            {
+                "step": i * every,
+                "steps_planned": planned,
+                "train_time_s": i * every * step_s,
+                "window_step_time_ms": 1e3 * step_s,
+                "step_time_ms": 1e3 * step_s,
+                "inference_latency_ms": latency_ms,
+            }
+        )
+    return out
+
+
+def test_finals_drawn_as_the_study_s_own_hold_about_the_stated_share():
+    rng = random.Random(1)
+    trials = [(_config(0.001 * i), _trial(rng.lognormvariate(-7, 0.1))) for i in range(200)]
+    got = forecast_coverage(trials, 0.9)
+    before = got["untried"]["train_time_s"]
+    assert before["forecasts"] == 199  # the first trial had nothing to be forecast from
+    assert before["calibrated_forecasts"] == 199 - got["calibrated_after"]
+    assert 0.85 <= before["coverage"] <= 0.97
+    assert before["stated_level"] == pytest.approx(0.9)
+    running = got["running"]["train_time_s"]
+    assert running["forecasts"] > before["forecasts"]
+    assert running["coverage"] >= 0.85
+
+
+def test_a_stopped_trial_has_no_final_to_hold_a_forecast_against():
+    trials = [(_config(0.1), _trial(0.001)), (_config(0.2), _trial(0.001, stop_at=2))]
+    got = forecast_coverage(trials, 0.9)
+    # the first trial had no twin before it; the second's forecast has no final to meet
+    assert got["untried"] == {}
+    # only the first trial's own forecasts, half-way and three quarters of the way
+    assert got["running"]["train_time_s"]["forecasts"] == 2
+
+
+def test_a_machine_that_turns_twice_as_slow_is_outside_the_forecasts():
+    """Forecasts rest on the twins before: the first trial after a load doubles every step's
+    cost falls outside its interval, and the coverage says so; its error then widens the band
+    (split-conformal), so the next ones are held."""
+    trials = [(_config(0.001 * i), _trial(0.001)) for i in range(30)]
+    trials += [(_config(0.1 + 0.001 * i), _trial(0.002)) for i in range(5)]
+    got = forecast_coverage(trials, 0.9)["untried"]["train_time_s"]
+    assert got["forecasts"] == 34 and got["held"] == 33

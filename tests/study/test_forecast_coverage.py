@@ -1,0 +1,39 @@
+"""A study states how often its cost model's forecasts held (summary.json `forecasts`), trials
+in process: every config after its first cost twin was forecast before it ran."""
+
+import pytest
+
+import leantune
+from leantune.cli._summary import _forecast_line
+from leantune.report._sections import forecast_coverage_table
+from leantune.testing import tiny_spec
+from leantune.tracking import NullTracker
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_summary_states_each_forecast_s_coverage(tmp_path):
+    spec = tiny_spec(
+        search={
+            "method": "grid",
+            "space": {"batch_size": [8, 32], "learning_rate": [0.1, 0.01, 0.001], "alpha": [1e-4]},
+        },
+        constraints={"train_time_s": 100.0},  # every config runs every step: each has a final
+        resources={"backend": "in-process"},
+        output={"dir": str(tmp_path / "run"), "report": False},
+    )
+    summary = leantune.run(spec, show_progress=False, tracker=NullTracker()).summary
+    forecasts = summary["forecasts"]
+    assert forecasts["level"] == pytest.approx(0.9)
+    before = forecasts["untried"]["train_time_s"]
+    # two cost twins of each batch size came after their first: four forecasts before a run
+    assert before["forecasts"] == 4
+    assert 0 <= before["held"] <= 4
+    # too few finals to state a level: the band is the uncalibrated one
+    assert before["stated_level"] is None and forecasts["calibrated_after"] == 19
+    line = _forecast_line(forecasts)
+    assert line.startswith("Forecasts: the training time's 90% intervals held")
+    assert f"{before['held']} of 4 before the config ran" in line
+    table = forecast_coverage_table(forecasts)
+    assert {"train_time_s"} <= set(table["metric"])
+    assert set(table["stated level"]) == {"none yet"}
