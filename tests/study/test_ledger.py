@@ -73,3 +73,18 @@ def test_a_trial_stopped_at_a_first_report_is_estimated_from_its_step_time():
     entry = build_ledger([record])["trials"][0]
     per_step = 0.002 + (0.02 / 4) / 100
     assert entry["remaining_cpu_s_estimate"] == pytest.approx(6980 * per_step)
+
+
+def test_the_full_grid_estimate_carries_the_interval_the_study_s_forecasts_earned():
+    predicted = StopReason("predictive", "train_time_s", 90, 60, 100)
+    records = [
+        _record("a", "feasible", cpu=4.0, done=1000, planned=1000),
+        _record("c", "stopped", cpu=0.5, done=100, planned=1000, reason=predicted),
+    ]
+    ledger = build_ledger(records, (0.9, 1.2, 0.9))
+    # measured 4.5 CPU-s; the 4.5 CPU-s saved is a forecast, in [0.9, 1.2] of itself
+    assert ledger["full_grid_cpu_s_interval"] == pytest.approx([4.5 + 4.05, 4.5 + 5.4])
+    assert ledger["full_grid_interval_level"] == 0.9
+    unbanded = build_ledger(records)
+    assert unbanded["full_grid_cpu_s_interval"] == pytest.approx([9.0, 9.0])
+    assert unbanded["full_grid_interval_level"] is None

@@ -82,11 +82,15 @@ def forecast_coverage(
         for prediction, _ in checks:
             if prediction is not None and finite(last.get("train_time_s")):
                 running.add(prediction.holds(float(last["train_time_s"])), prediction.level)
+    step_cost = model.calibration("step_cost_s")
     return {
         "level": confidence,
         # Before this many finals an interval is ±uncalibrated_spread and states no level.
         "calibrated_after": Calibration(confidence).finals_needed,
         "uncalibrated_spread": UNCALIBRATED_SPREAD,
+        # What the study's finals taught: (low, high) factors on a forecast step cost, and
+        # the level they state (None: too few finals yet).
+        "step_cost_band": [*step_cost.band(), step_cost.level if step_cost.calibrated else None],
         "untried": {metric: tally.as_dict() for metric, tally in untried.items()},
         "running": {"train_time_s": running.as_dict()},
     }

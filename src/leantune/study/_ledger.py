@@ -75,7 +75,12 @@ def _cpu_per_step(record: TrialRecord, cpu: float, done: float) -> float:
 STEADY_REPORT_EVERY = 100
 
 
-def build_ledger(records: Sequence[TrialRecord]) -> dict[str, Any]:
+def build_ledger(
+    records: Sequence[TrialRecord], band: Sequence[float | None] | None = None
+) -> dict[str, Any]:
+    """`band`: (low, high, level) factors on a forecast cost of a step, as the study's finals
+    taught them (summary["forecasts"]["step_cost_band"]): the full grid's estimate gets the
+    interval the study's own forecasts earned, at the level they state (None: uncalibrated)."""
     trials = [trial_entry(record) for record in records]
     spent_cpu = sum(t["cpu_s"] for t in trials if math.isfinite(t["cpu_s"]))
     spent_wall = sum(t["wall_s"] for t in trials)
@@ -100,6 +105,12 @@ def build_ledger(records: Sequence[TrialRecord]) -> dict[str, Any]:
         "saved_wall_s_estimate": sum(saved_wall.values()),
         "full_grid_cpu_s_estimate": full_grid_cpu,
         "share_of_full_grid_spent_estimate": spent_cpu / full_grid_cpu if full_grid_cpu else 1.0,
+        # The estimate's interval: the saved part is a forecast, the spent part a measurement.
+        "full_grid_cpu_s_interval": [
+            spent_cpu + total_saved_cpu * float(band[0] if band else 1.0),
+            spent_cpu + total_saved_cpu * float(band[1] if band else 1.0),
+        ],
+        "full_grid_interval_level": band[2] if band else None,
         "by_rule": {
             label: {
                 "trials_stopped": stopped[label],

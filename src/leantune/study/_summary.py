@@ -10,6 +10,7 @@ import leantune
 from leantune.metrics import score_metric
 from leantune.results import MODEL_DIR, SCHEMA_VERSION
 from leantune.search import Pick
+from leantune.spec import StudySpec
 from leantune.stoppers import forecast_coverage
 from leantune.study._environment import environment
 from leantune.study._policies import constraint_limits
@@ -138,11 +139,6 @@ def build_summary(
             for r in records
             if r.late_stop is not None
         ],
-        # How often the cost model's intervals held the finals of the trials that ran every
-        # step: each forecast from the trials that started before it (held out).
-        "forecasts": forecast_coverage(
-            ((r.config, r.reports) for r in records), _forecast_level(spec)
-        ),
         "wall_time_s": wall_seconds,
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
@@ -155,9 +151,12 @@ def build_summary(
     }
 
 
-def _forecast_level(spec: Any) -> float:
+def forecasts_held(spec: StudySpec, records: list[TrialRecord]) -> dict[str, Any]:
+    """How often the cost model's intervals held the finals of the trials that ran every step,
+    each forecast from the trials that started before it (held out): summary["forecasts"]."""
     predictive = spec.stopping.predictive
-    return predictive.confidence if predictive else 0.9
+    level = predictive.confidence if predictive else 0.9
+    return forecast_coverage(((r.config, r.reports) for r in records), level)
 
 
 def _chosen_on(pick: Pick, final: FinalModel) -> str:
