@@ -34,6 +34,7 @@ from _harness import spread as harness_spread
 
 LIMIT_S = 3.0
 LOADS = ("quiet", "spinning core", "two studies")
+# Also: "memory stream" (--loads), a job copying 256 MiB over and over beside the study.
 ARMS = {
     "leantune": {"predictive": {"margin": 0.1}},
     "leantune + skip": {"predictive": {"margin": 0.1}, "skip_predicted": True},
@@ -83,13 +84,17 @@ def _key(row: Any) -> tuple:
 @contextmanager
 def _load(kind: str, rows: int, root: Path) -> Iterator[None]:
     """The machine's other work while an arm runs."""
-    from leantune.testing import cpu_hog
+    from leantune.testing import cpu_hog, memory_hog
 
     if kind == "quiet":
         yield
         return
     if kind == "spinning core":
         with cpu_hog(seconds=3600):
+            yield
+        return
+    if kind == "memory stream":  # competes for cache and memory bandwidth, not only a core
+        with memory_hog(seconds=3600):
             yield
         return
     # Two other leantune studies, stopping off, each restarted as soon as it ends.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
-from pathlib import Path
 from typing import Any
 
 import psutil
+
+from leantune.metrics import cpu_model
 
 _LIBRARIES = ("numpy", "scikit-learn", "scipy", "pandas", "ray", "mlflow", "optuna", "psutil")
 
@@ -23,20 +24,9 @@ def environment() -> dict[str, Any]:
             continue
     return {
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_gb": psutil.virtual_memory().total / 2**30,
         "versions": versions,
     }
-
-
-def _cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
