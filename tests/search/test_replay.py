@@ -4,6 +4,7 @@ same decisions (no training)."""
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from leantune.results import TRIALS_PARQUET
@@ -53,3 +54,24 @@ def test_replaying_a_study_reproduces_its_decisions(tmp_path):
     )
     assert replayed == original
     assert {"stopped", "feasible"} <= {status for *_, status, _ in original}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"not parquet", "not a readable parquet table"),
+        (None, "lacks the column(s) trial_id, started_at"),
+    ],
+)
+def test_a_tampered_run_directory_is_refused_in_one_line(tmp_path, content, expected):
+    from leantune.errors import LeantuneError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    if content is None:
+        pd.DataFrame({"a": [1]}).to_parquet(run / "trials.parquet")
+    else:
+        (run / "trials.parquet").write_bytes(content)
+    with pytest.raises(LeantuneError, match="trials.parquet") as error:
+        ReplayBackend.from_run_dir(run)
+    assert expected in str(error.value) and "\n" not in str(error.value)

@@ -39,13 +39,13 @@ class ReplayBackend:
     def from_run_dir(cls, run_dir: Path | str) -> ReplayBackend:
         """The trials of a run directory (its trials table and reports.parquet), in the order
         they started."""
-        import pandas as pd
 
         from leantune.results import REPORTS_FILE, TRIALS_PARQUET
 
         run_dir = Path(run_dir)
-        trials = pd.read_parquet(run_dir / TRIALS_PARQUET).sort_values("started_at", kind="stable")
-        reports = pd.read_parquet(run_dir / REPORTS_FILE)
+        trials = _read_table(run_dir / TRIALS_PARQUET, ("trial_id", "started_at"))
+        trials = trials.sort_values("started_at", kind="stable")
+        reports = _read_table(run_dir / REPORTS_FILE, ("trial_id", "step"))
         axes = [a for a in ("model", "batch_size", "learning_rate", "alpha") if a in trials]
         by_trial: dict[str, list[dict[str, Any]]] = {}
         for row in reports.to_dict("records"):
@@ -118,6 +118,26 @@ def _cut_short(last: Mapping[str, Any]) -> str:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _read_table(path: Path, columns: Sequence[str]) -> Any:
+    """A recorded table, or one line naming the file and what is wrong with it: a run directory
+    is the user's input here, and may be truncated, tampered with or from something else."""
+    import pandas as pd
+
+    from leantune.errors import LeantuneError
+
+    try:
+        table = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise LeantuneError(f"{path}: not a readable parquet table ({reason})") from None
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise LeantuneError(
+            f"{path}: lacks the column(s) {', '.join(missing)}; is it a leantune run's table?"
+        )
+    return table
 
 
 def _plain(value: Any) -> Any:
