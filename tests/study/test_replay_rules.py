@@ -7,11 +7,13 @@ import leantune
 from leantune.study import replay_rules
 from leantune.testing import tiny_spec
 
+_SPACE = {"batch_size": [1, 2, 64, 128], "learning_rate": [0.1, 0.01]}
 
-def _spec(tmp_path, out, **sections):
+
+def _spec(tmp_path, out, scheduler=None, **sections):
     return leantune.load_spec(
         tiny_spec(
-            search={"space": {"batch_size": [1, 2, 64, 128], "learning_rate": [0.1, 0.01]}},
+            search={"space": _SPACE, "scheduler": scheduler},
             resources={"backend": "in-process"},
             output={"dir": str(tmp_path / out), "report": False},
             **sections,
@@ -34,6 +36,22 @@ def test_rules_replayed_on_an_unstopped_run_are_measured_against_its_complete_re
     assert free.measures["limit_stops"] == 0
     assert free.measures["regret"] == 0 and math.isfinite(free.measures["pick_value"])
     assert set(free.table.replayed_status) == {"feasible"}
+    assert free.measures["pick_complete_value"] == free.measures["pick_value"]
+    # ASHA cuts trials short even with stopping off: the pick is scored on its complete record
+    # (the truth runs without the scheduler), not on the few folds it had reached.
+    asha = replay_rules(tmp_path / "unstopped", _spec(tmp_path, "asha", scheduler={"name": "asha"}))
+    truth = {
+        (r["batch_size"], r["learning_rate"]): r["cv_score_mean"]
+        for r in free.table.assign(
+            cv_score_mean=[x.last.get("cv_score_mean") for x in free.records]
+        ).to_dict("records")
+    }
+    picked = asha.measures["pick"]
+    assert (
+        asha.measures["pick_complete_value"]
+        == truth[(picked["batch_size"], picked["learning_rate"])]
+    )
+    assert asha.measures["regret"] == max(truth.values()) - asha.measures["pick_complete_value"]
 
 
 def test_the_replay_command_prints_the_measures_and_refuses_a_directory_without_a_run(tmp_path):

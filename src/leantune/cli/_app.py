@@ -290,9 +290,16 @@ def replay(
     if measures["pick"] is None:
         stdout.print("No config would be picked: none is within every limit.", highlight=False)
         return
+    complete = measures["pick_complete_value"]
+    worth = (
+        f"{complete:.4g} on its complete record"
+        if complete is not None
+        else "over a limit or under a floor on its complete record"
+    )
     stdout.print(
-        f"Pick: {measures['pick']} ({measures['pick_value']:.4g}); best within every limit "
-        f"{measures['best']} ({measures['best_value']:.4g}); regret {measures['regret']:.4g}",
+        f"Pick: {measures['pick']} (chosen on {measures['pick_value']:.4g}; {worth}); best "
+        f"within every limit {measures['best']} ({measures['best_value']:.4g}); regret "
+        f"{measures['regret']:.4g}",
         highlight=False,
     )
 

@@ -60,9 +60,13 @@ def replay_rules(run_dir: Path | str, spec: StudySpec) -> ReplayOutcome:
     nowhere = Path(tempfile.mkdtemp(prefix="leantune-replay-")) / "run"
     spec = spec.model_copy(update={"output": spec.output.model_copy(update={"dir": nowhere})})
     records = _replay(run_dir, spec)
-    # The truth: the same rules judging every recorded report, nothing cut short.
+    # The truth: the same rules judging every recorded report, nothing cut short (a scheduler
+    # such as ASHA cuts trials short even with stopping off, so the truth runs without it).
     truth_spec = spec.model_copy(
-        update={"stopping": spec.stopping.model_copy(update={"enabled": False})}
+        update={
+            "stopping": spec.stopping.model_copy(update={"enabled": False}),
+            "search": spec.search.model_copy(update={"scheduler": None}),
+        }
     )
     truth = {config_key(r.config): r for r in _replay(run_dir, truth_spec)}
     recorded = pd.read_parquet(run_dir / TRIALS_PARQUET)
@@ -92,7 +96,7 @@ def replay_rules(run_dir: Path | str, spec: StudySpec) -> ReplayOutcome:
             }
         )
     table = pd.DataFrame(rows)
-    return ReplayOutcome(records, table, _measures(table, records, list(truth.values()), spec))
+    return ReplayOutcome(records, table, _measures(table, records, truth, spec))
 
 
 def _replay(run_dir: Path, spec: StudySpec) -> list[TrialRecord]:
@@ -103,19 +107,29 @@ def _replay(run_dir: Path, spec: StudySpec) -> list[TrialRecord]:
 
 
 def _measures(
-    table: pd.DataFrame, records: list[TrialRecord], truth: list[TrialRecord], spec: StudySpec
+    table: pd.DataFrame,
+    records: list[TrialRecord],
+    truth: dict[str, TrialRecord],
+    spec: StudySpec,
 ) -> dict[str, Any]:
     limit_stops = table[table.limit_stop] if len(table) else table
     # A stop on a limit is false where the complete record met every limit.
     false = limit_stops[limit_stops.complete_record_status == FEASIBLE] if len(table) else table
     floors = spec.constraints.quality()
     pick = pick_best(records, spec.goal, floors=floors)
-    best = pick_best(truth, spec.goal, floors=floors)
+    best = pick_best(list(truth.values()), spec.goal, floors=floors)
     best_value = best.value if best is not None else math.nan
+    # The pick scored on its complete record: a trial a quality rule cut short was chosen on
+    # what it had reached (a few folds' mean), which is not what it is worth.
+    complete = truth.get(config_key(pick.record.config)) if pick is not None else None
+    as_complete = pick_best([complete], spec.goal, floors=floors) if complete else None
+    complete_value = as_complete.value if as_complete is not None else math.nan
     regret = math.nan
-    if pick is not None and math.isfinite(best_value):
+    if math.isfinite(best_value) and math.isfinite(complete_value):
         # How much worse the replayed pick is than the best the recording holds (0: as good).
-        regret = best_value - pick.value if spec.goal.mode == "max" else pick.value - best_value
+        regret = (
+            best_value - complete_value if spec.goal.mode == "max" else complete_value - best_value
+        )
     return {
         "trials": len(table),
         # Recordings cut short by the recorded run's own stopping, where these rules go on.
@@ -127,6 +141,9 @@ def _measures(
         "replayed_cpu_s": float(table.replayed_cpu_s.sum()) if len(table) else 0.0,
         "pick": dict(pick.record.config) if pick else None,
         "pick_value": pick.value if pick else None,
+        # None where the pick broke a limit or missed a floor on its complete record.
+        "pick_complete_value": complete_value if math.isfinite(complete_value) else None,
+        "pick_feasible": as_complete is not None,
         "best_value": best_value,
         "best": dict(best.record.config) if best else None,
         "regret": regret,
