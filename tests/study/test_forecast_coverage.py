@@ -12,13 +12,16 @@ from leantune.tracking import NullTracker
 pytestmark = pytest.mark.slow
 
 
-def test_the_summary_states_each_forecast_s_coverage(tmp_path):
+@pytest.mark.parametrize("stopping", [True, False], ids=["stopping", "observe-only"])
+def test_the_summary_states_each_forecast_s_coverage(tmp_path, stopping):
+    """Counted live on the driver, whatever rules decide: with stopping off too."""
     spec = tiny_spec(
         search={
             "method": "grid",
             "space": {"batch_size": [8, 32], "learning_rate": [0.1, 0.01, 0.001], "alpha": [1e-4]},
         },
         constraints={"train_time_s": 100.0},  # every config runs every step: each has a final
+        stopping={"enabled": stopping},
         resources={"backend": "in-process"},
         output={"dir": str(tmp_path / "run"), "report": False},
     )

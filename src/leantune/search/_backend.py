@@ -6,7 +6,7 @@ from typing import Protocol
 
 from leantune.search._book import TrialBook
 from leantune.search._request import SearchRequest
-from leantune.stoppers import AshaPolicy, SkipPredicted, StoppingPolicy
+from leantune.stoppers import AshaPolicy, CostModel, SkipPredicted, StoppingPolicy
 from leantune.trials import SearchInterrupted, TrialObserver, TrialRecord
 
 
@@ -34,6 +34,7 @@ def run_search(
     *,
     backend: SearchBackend | None = None,
     limits: StoppingPolicy | None = None,
+    cost_model: CostModel | None = None,
 ) -> list[TrialRecord]:
     """Run every config of the search; return one record per trial ended here.
 
@@ -42,7 +43,8 @@ def run_search(
     decides on each trial's start report (request.plan.announce_start) whether it trains.
     `limits`: the measured limits and quality floors a complete record is judged on when a
     stop arrived after the trial had finished (default: `policy`'s limit rules are not
-    re-run). `backend`: Ray Tune when None.
+    re-run). `backend`: Ray Tune when None. `cost_model`: the study's, fed every report (its
+    forecasts' coverage), else `skip`'s.
     """
     resume = request.resume
     book = TrialBook(
@@ -55,6 +57,7 @@ def run_search(
         taken=[r.trial_id for r in resume.ended] if resume else (),
         session=request.session,
         skip=skip,
+        cost_model=cost_model,
     )
     planned = request.configs_to_run()
     if planned == 0:  # an earlier session ended every trial; only the results remain

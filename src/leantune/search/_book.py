@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from leantune.engine._trial import START_PHASE
-from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason, TrialHistory
+from leantune.stoppers import CostModel, SkipPredicted, StoppingPolicy, StopReason, TrialHistory
 from leantune.trials import (
     DIVERGED,
     FAILED,
@@ -55,6 +55,7 @@ class TrialBook:
         taken: Sequence[str] = (),
         session: int = 0,
         skip: SkipPredicted | None = None,
+        cost_model: CostModel | None = None,
     ):
         """`unfinished`: (id, config) of trials an earlier session left running, adopted by the
         trial that runs the same config; `taken`: ids earlier sessions used."""
@@ -62,6 +63,9 @@ class TrialBook:
         self.scheduler = scheduler
         self.limits = limits
         self.skip = skip if enforce else None
+        # Fed every report, whatever rules decide: what its forecasts held is counted on every
+        # trial (summary.json `forecasts`), and skipping reads it.
+        self.cost_model = cost_model or (skip.cost_model if skip is not None else None)
         self.observer = observer
         self.enforce = enforce
         self.session = session
@@ -106,8 +110,8 @@ class TrialBook:
         if record.stop_reason is not None or report.get("trial_status") in (DIVERGED, FAILED):
             return self.must_stop(key)
         history = TrialHistory(record.reports, record.config, record.trial_id)
-        if self.skip is not None:
-            self.skip.cost_model.observe(history)
+        if self.cost_model is not None:
+            self.cost_model.observe(history)
         if worker_stop is not None:
             record.stop_reason = worker_stop
             return True

@@ -64,6 +64,34 @@ class _Group:
     """Each ended or running twin's peak rise so far (latest reading per trial)."""
 
 
+# Where a running trial's training time forecast is held against its final: where stops are
+# decided (its first report, half-way, three quarters of the way), a few forecasts a trial.
+RUNNING_CHECKPOINTS = (0.0, 0.5, 0.75)
+
+
+@dataclass
+class _Tally:
+    forecasts: int = 0
+    held: int = 0
+    stated: list[float] = field(default_factory=list)
+
+    def add(self, held: bool, level: float | None) -> None:
+        self.forecasts += 1
+        self.held += held
+        if level is not None:
+            self.stated.append(level)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "forecasts": self.forecasts,
+            "held": self.held,
+            "coverage": self.held / self.forecasts if self.forecasts else None,
+            # The level the forecasts made once the study had measured its errors state.
+            "stated_level": max(self.stated) if self.stated else None,
+            "calibrated_forecasts": len(self.stated),
+        }
+
+
 class Calibration:
     """How far finals fell from the forecasts made before they ran: a split-conformal band.
 
@@ -144,8 +172,13 @@ class CostModel:
         self._twins: dict[tuple[str, int], set[str]] = {}
         self.calibrations: dict[str, Calibration] = {}
         """Per forecast metric (`step_cost_s` for the training time), its finals' errors."""
-        self._forecast_before: dict[str, dict[str, float]] = {}
-        """Trial key → what was forecast for it before its first report, per metric."""
+        self._before: dict[str, list[CostPrediction]] = {}
+        """Trial key → what was forecast for it before its first report."""
+        self._while: dict[str, list[CostPrediction]] = {}
+        """Trial key → its training time forecast at its first report, half-way, 3/4 way."""
+        self._checkpoints: dict[str, int] = {}
+        self._held: dict[tuple[str, str], _Tally] = {}
+        """(when, metric) → how many forecasts a final was held against, and how many held."""
 
     def observe(self, history: TrialHistory) -> None:
         """Take in the reports of `history` not seen yet (the driver calls it on each report)."""
@@ -157,7 +190,7 @@ class CostModel:
         if len(history) <= seen:
             return
         if not seen:
-            self._forecast_before[trial] = self._forecasts_before(history)
+            self._before[trial] = self._forecasts_before(history)
         group = self._groups.setdefault(key, _Group())
         self._twins.setdefault(key, set()).add(trial)
         # Only the new reports, and the one before them for the first cost difference.
@@ -185,12 +218,64 @@ class CostModel:
         self._seen[trial] = len(history)
         last = history.last
         step, planned = last.get("step"), last.get("steps_planned")
-        if finite(step) and finite(planned) and step >= planned > 0:
-            # It ran every step: how far its finals fell from what was forecast before it ran.
-            for metric, forecast in self._forecast_before.pop(trial, {}).items():
-                final = _final(metric, last)
-                if final is not None:
-                    self.calibration(metric).add(forecast, final)
+        if not (finite(step) and finite(planned) and planned > 0):
+            return
+        if step < planned:
+            self._forecast_while_running(trial, last, history.config)
+            return
+        # It ran every step: how far its finals fell from what was forecast for it.
+        for prediction in self._before.pop(trial, []):
+            final = _final(prediction.metric, last)
+            if final is None:
+                continue
+            if prediction.metric != "train_time_s":  # a step's cost × steps: calibrated as such
+                self.calibration(prediction.metric).add(prediction.value, final)
+            self._tally("untried", prediction, final)
+        for prediction in self._while.pop(trial, []):
+            self._tally("running", prediction, _final("train_time_s", last))
+        self._checkpoints.pop(trial, None)
+
+    def _forecast_while_running(
+        self, trial: str, last: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> None:
+        """A running trial's training time forecast where stops are decided (its first report,
+        half-way, three quarters of the way), kept to be held against its final."""
+        progress = float(last["step"]) / float(last["steps_planned"])
+        passed = sum(progress >= fraction for fraction in RUNNING_CHECKPOINTS)
+        if passed <= self._checkpoints.get(trial, 0):
+            return
+        self._checkpoints[trial] = passed
+        forecast = self.forecast_train_time(last, config)
+        if forecast is not None:
+            self._while.setdefault(trial, []).append(forecast)
+
+    def _tally(self, when: str, prediction: CostPrediction, final: float | None) -> None:
+        if final is not None:
+            tally = self._held.setdefault((when, prediction.metric), _Tally())
+            tally.add(prediction.holds(final), prediction.level)
+
+    def coverage(self) -> dict[str, Any]:
+        """How often the intervals held the finals of the trials that ran every step, each
+        forecast before the final was known (held out): summary.json `forecasts`. `untried`
+        per metric (forecast before the trial's first step), `running` its training time
+        (at its first report, half-way and three quarters of the way)."""
+        step_cost = self.calibration("step_cost_s")
+        return {
+            "level": self.confidence,
+            # Before this many finals an interval is ±uncalibrated_spread and states no level.
+            "calibrated_after": step_cost.finals_needed,
+            "uncalibrated_spread": UNCALIBRATED_SPREAD,
+            # What the finals taught: (low, high) factors on a forecast cost of a step, and
+            # the level they state (None: too few finals yet).
+            "step_cost_band": [
+                *step_cost.band(),
+                step_cost.level if step_cost.calibrated else None,
+            ],
+            **{
+                when: {m: t.as_dict() for (w, m), t in self._held.items() if w == when}
+                for when in ("untried", "running")
+            },
+        }
 
     def calibration(self, metric: str) -> Calibration:
         """How far `metric`'s finals fell from its forecasts (`step_cost_s`: a step's cost)."""
@@ -198,16 +283,11 @@ class CostModel:
             self.calibrations[metric] = Calibration(level=self.confidence)
         return self.calibrations[metric]
 
-    def _forecasts_before(self, history: TrialHistory) -> dict[str, float]:
+    def _forecasts_before(self, history: TrialHistory) -> list[CostPrediction]:
         planned = history[0].get("steps_planned")
-        forecasts = {}
-        if finite(planned):
-            forecasts = {p.metric: p.value for p in self.predict(history.config, int(planned))}
-            forecasts.pop("train_time_s", None)  # a step's cost times the steps: calibrated as such
+        forecasts = self.predict(history.config, int(planned)) if finite(planned) else []
         cost = self.step_cost(history.config)
-        if cost is not None:
-            forecasts["step_cost_s"] = cost.value
-        return forecasts
+        return [*forecasts, cost] if cost is not None else forecasts
 
     def step_cost(self, config: Mapping[str, Any]) -> CostPrediction | None:
         """Training seconds per step of `config`'s twins, with an interval: from the windows'
@@ -307,7 +387,8 @@ class CostModel:
 
 
 def _final(metric: str, last: Mapping[str, Any]) -> float | None:
-    """A finished trial's end value of a forecast metric (`step_cost_s`: training time a step)."""
+    """A finished trial's end value of a forecast metric (`step_cost_s`: training time a step;
+    `memory_rise_mb`: the reports carry the peak so far)."""
     if metric == "step_cost_s":
         spent, step = last.get("train_time_s"), last.get("step")
         return float(spent) / float(step) if finite(spent) and finite(step) and step else None

@@ -163,7 +163,8 @@ def build_skip(
 
 
 def new_cost_model(spec: StudySpec, ended: Sequence[TrialRecord] = ()) -> CostModel:
-    """The study's cost model; a resumed study's learns again from the trials that ended."""
+    """The study's cost model; a resumed study's learns again from the trials that ended (in
+    the order they started, so its forecasts' coverage counts them as it did)."""
     predictive = spec.stopping.predictive
     model = CostModel(confidence=predictive.confidence if predictive else 0.9)
     for record in ended:

@@ -87,4 +87,5 @@ def search(
         decisions.worker_policy,
         backend=backend,
         limits=decisions.limits,
+        cost_model=decisions.cost_model,
     )

@@ -10,8 +10,6 @@ import leantune
 from leantune.metrics import score_metric
 from leantune.results import MODEL_DIR, SCHEMA_VERSION
 from leantune.search import Pick
-from leantune.spec import StudySpec
-from leantune.stoppers import forecast_coverage
 from leantune.study._environment import environment
 from leantune.study._policies import constraint_limits
 from leantune.study._prepare import PreparedStudy
@@ -149,14 +147,6 @@ def build_summary(
         "python": platform.python_version(),
         "environment": environment(),
     }
-
-
-def forecasts_held(spec: StudySpec, records: list[TrialRecord]) -> dict[str, Any]:
-    """How often the cost model's intervals held the finals of the trials that ran every step,
-    each forecast from the trials that started before it (held out): summary["forecasts"]."""
-    predictive = spec.stopping.predictive
-    level = predictive.confidence if predictive else 0.9
-    return forecast_coverage(((r.config, r.reports) for r in records), level)
 
 
 def _chosen_on(pick: Pick, final: FinalModel) -> str:
