@@ -1,5 +1,7 @@
 """The pick: float-noise ties go to the cheapest config; quality-rule stops stay candidates."""
 
+import pytest
+
 from leantune.metrics import Objective
 from leantune.search import pick_best
 from leantune.search._pick import SCORE_TOLERANCE
@@ -64,3 +66,31 @@ def test_excluded_configs_give_the_next_best():
     trials = [_trial("a", 8, 0.4, 0.1), _trial("b", 8, 0.5, 0.1)]
     assert pick_best(trials, "regression", exclude={"a"}).record.trial_id == "b"
     assert pick_best(trials, "regression", exclude={"a", "b"}) is None
+
+
+def _folds(trial_id, scores, status=FEASIBLE, reason=None):
+    """One report at the end of each fold (all folds: complete, with the CV mean)."""
+    reports = [
+        {"fold": fold, "val_accuracy": score, "fold_finished": True, "train_time_s": 1.0}
+        for fold, score in enumerate(scores)
+    ]
+    if status == FEASIBLE:
+        reports[-1].update(cv_score_mean=sum(scores) / len(scores), cv_metric="val_accuracy")
+    config = {"model": "svm", "batch_size": 8, "learning_rate": len(scores), "alpha": 1e-4}
+    return TrialRecord(trial_id, config, status=status, stop_reason=reason, reports=reports)
+
+
+def test_a_trial_cut_short_is_compared_on_the_folds_it_reached():
+    """kddcup-5k under ASHA: a trial stopped after two easy folds reached a mean above the best
+    complete trial's, yet was behind it on those very folds. It is scored as the complete
+    trial's mean plus its paired difference there, so it loses; one ahead on them still wins."""
+    asha = StopReason("asha", "val_accuracy", 0.99, 0.99, 4)
+    best = _folds("complete", [0.991, 0.988, 0.983, 0.986, 0.988])  # mean 0.9872
+    behind = _folds("behind", [0.990, 0.987], STOPPED, asha)  # reached 0.9885
+    objective = Objective("val_accuracy", "max")
+    pick = pick_best([best, behind], objective)
+    assert pick.record.trial_id == "complete"
+    ahead = _folds("ahead", [0.995, 0.990], STOPPED, asha)
+    pick = pick_best([best, behind, ahead], objective)
+    assert pick.record.trial_id == "ahead" and pick.reached
+    assert pick.value == pytest.approx(0.9872 + (0.995 - 0.991 + 0.990 - 0.988) / 2)

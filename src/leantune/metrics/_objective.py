@@ -57,12 +57,18 @@ class Objective:
         known = METRICS.get(self.metric)
         if math.isfinite(full) or known is None or known.kind != "quality":
             return full
-        by_fold: dict[Any, float] = {}
-        for report in reports:  # a fold's last report scores all its validation rows
+        by_fold = self.by_fold(reports)
+        return float(sum(by_fold.values()) / len(by_fold)) if by_fold else math.nan
+
+    def by_fold(self, reports: Sequence[Mapping[str, Any]]) -> dict[Any, float]:
+        """Each fold's last reading of the metric, by fold: a fold's last report scores all
+        its validation rows (a fold cut short, the rows its reports read)."""
+        folds: dict[Any, float] = {}
+        for report in reports:
             value = _number(report.get(self.metric))
             if math.isfinite(value):
-                by_fold[report.get("fold", 0)] = value
-        return float(sum(by_fold.values()) / len(by_fold)) if by_fold else math.nan
+                folds[report.get("fold", 0)] = value
+        return folds
 
     def sort_key(self, value: float) -> float:
         """Lower is better, whatever the mode; NaN last."""

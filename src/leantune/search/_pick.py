@@ -1,7 +1,11 @@
 """The pick: the best candidate by the study's objective, ties within float noise to the cheapest.
 
 Candidates are the trials that broke no limit: those that finished feasible, and those a
-quality rule (Prechelt, patience, ASHA) ended early, judged on what they reached then. Scores
+quality rule (Prechelt, patience, ASHA) ended early, judged on what they reached then, on the
+folds they reached: a mean over the first folds of a cross-validation is not a mean over all of
+them (folds differ in difficulty, and the highest of many partial means is high by luck), so a
+trial cut short is scored as the best complete trial scored, shifted by how far it was from
+that trial on the folds both have (a paired comparison). Scores
 equal within SCORE_TOLERANCE are ties: under the sklearn backend configs that differ only in
 batch size learn the same weights, and their CV scores then differ in the 15th digit. A tie goes
 to the config whose cost twins (same model and batch size) took the least measured training
@@ -99,6 +103,7 @@ def pick_best(
             scored.append((record, value, reached))
     if not scored:
         return None
+    scored = _on_common_folds(scored, objective)
     best_key = min(objective.sort_key(value) for _, value, _ in scored)
     tied = [entry for entry in scored if _tied(objective.sort_key(entry[1]), best_key)]
     twin_cost = _median_cost_by_twins([record for record, _, _ in scored])
@@ -115,6 +120,27 @@ def pick_best(
     record, value, reached = tied[0]
     others = tuple(r.trial_id for r, _, _ in tied[1:])
     return Pick(record, value, reached, others, costs if others else {})
+
+
+def _on_common_folds(
+    scored: list[tuple[TrialRecord, float, bool]], objective: Objective
+) -> list[tuple[TrialRecord, float, bool]]:
+    """Each trial cut short, scored as the best complete trial's value plus its paired
+    difference from that trial on the folds both have. Without a complete trial, as reached."""
+    complete = [entry for entry in scored if not entry[2]]
+    if not complete or len(complete) == len(scored):
+        return scored
+    reference, reference_value, _ = min(complete, key=lambda e: objective.sort_key(e[1]))
+    reference_folds = objective.by_fold(reference.reports)
+    out = []
+    for record, value, reached in scored:
+        folds = objective.by_fold(record.reports) if reached else {}
+        common = [fold for fold in folds if fold in reference_folds]
+        if common:
+            difference = sum(folds[f] - reference_folds[f] for f in common) / len(common)
+            value = reference_value + difference
+        out.append((record, value, reached))
+    return out
 
 
 def _tied(key: float, best: float) -> bool:

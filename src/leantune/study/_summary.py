@@ -156,7 +156,8 @@ def _chosen_on(pick: Pick, final: FinalModel) -> str:
     rule = reason.rule if reason else "a quality rule"
     steps = f"; refit to {final.trained_steps} steps per fold" if final.trained_steps else ""
     return (
-        f"what it had reached when {rule} ended it at step {reason.step if reason else '?'}{steps}"
+        f"what it had reached when {rule} ended it at step {reason.step if reason else '?'}, "
+        f"compared with the best complete trial on the folds both trained{steps}"
     )
 
 
