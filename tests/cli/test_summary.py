@@ -70,7 +70,10 @@ def test_the_report_line_comes_when_the_report_is_there(tmp_path):
 
 def test_a_spec_without_a_report_is_not_said_to_write_one(tmp_path):
     assert report_asked(tmp_path)  # no spec copy: the default
-    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: false\n")
+    study = "name: s\ndataset: {source: sklearn, name: iris}\nmodel: logistic\n"
+    (tmp_path / "spec.yaml").write_text(study + "output:\n  report: false\n")
     assert not report_asked(tmp_path)
-    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: true\n")
+    (tmp_path / "spec.yaml").write_text(study + "output:\n  report: true\n")
     assert report_asked(tmp_path)
+    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: false\n")
+    assert report_asked(tmp_path)  # not a study the model accepts: the default

@@ -298,15 +298,16 @@ def replay(
 
 
 def _attach_reports(written: list[Any]) -> None:
+    from leantune.results import RunDir
     from leantune.tracking import attach_artifacts, run_store_uri
 
     for item in written:
-        summary_path = item.html.parent / "summary.json"
-        if not summary_path.is_file():
+        files = RunDir(item.html.parent)
+        if not files.is_run:
             continue  # a comparison or a chapter: no parent run of its own
-        summary = json.loads(summary_path.read_text())
-        run_id = summary.get("mlflow_parent_run_id")
-        uri = run_store_uri(item.html.parent, summary.get("tracking_uri"))
+        summary = files.read_summary()
+        run_id = summary.mlflow_parent_run_id
+        uri = run_store_uri(files.path, summary.tracking_uri)
         if not run_id or not uri:
             continue
         try:
@@ -636,12 +637,12 @@ def register(
     name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
 ) -> None:
     """Register the study's chosen model by name in its MLflow store's model registry."""
-    from leantune.results._layout import MODEL_DIR
+    from leantune.results import RunDir
     from leantune.tracking import register_model, run_store_uri
 
     uri = _run_tracking_uri(run_dir, run_store_uri)
     run_id = _study_run_id(run_dir)
-    if not run_id or not (run_dir / MODEL_DIR).is_dir():
+    if not run_id or not RunDir(run_dir).model_dir.is_dir():
         raise LeantuneError(
             f"RUN_DIR: {str(run_dir)!r} holds no chosen model to register (a study that "
             "completed with a feasible config has model/)"
@@ -659,11 +660,12 @@ def register(
 
 def _study_run_id(run_dir: Path) -> str | None:
     """The study's MLflow run: in its summary once it ended, in its state while it runs."""
-    from leantune.results._layout import SUMMARY_FILE
+    from leantune.results import RunDir
 
+    files = RunDir(run_dir)
     for path, key in (
-        (run_dir / SUMMARY_FILE, "mlflow_parent_run_id"),
-        (run_dir / "state" / "study.json", "parent_run_id"),  # study/_state.py's file
+        (files.summary_file, "mlflow_parent_run_id"),
+        (files.study_state_file, "parent_run_id"),  # study/_state.py's file
     ):
         try:
             run_id = json.loads(path.read_text()).get(key)
@@ -693,8 +695,10 @@ def _check_port_free(host: str, port: int) -> None:
 def _run_tracking_uri(run_dir: Path, store_uri: Callable[[Path, str | None], str | None]) -> str:
     if not run_dir.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
-    summary = run_dir / "summary.json"
-    recorded = json.loads(summary.read_text()).get("tracking_uri") if summary.is_file() else None
+    from leantune.results import RunDir
+
+    files = RunDir(run_dir)
+    recorded = files.read_summary().tracking_uri if files.is_run else None
     uri = store_uri(run_dir, recorded)
     if uri:
         return uri

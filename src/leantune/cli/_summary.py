@@ -10,8 +10,10 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from leantune.errors import LeantuneError
 from leantune.metrics import CLOCK_WORDS, TIMED_METRICS
-from leantune.results._layout import SPEC_FILE, TRIALS_CSV
+from leantune.results import RunDir
+from leantune.trials import CV_SCORE_MEAN, CV_SCORE_STD
 from leantune.trials._status import INFEASIBLE, SKIPPED, STOPPED
 
 _SHOWN_STOPS = 10
@@ -119,7 +121,7 @@ def _labels_by_status(
 ) -> dict[str, Counter[str]]:
     """How many trials of each status each rule ended, from trials.csv (a label a trial);
     with one status only, the summary's own counts say it."""
-    path = Path(summary.get("run_dir") or "") / TRIALS_CSV
+    path = RunDir(summary.get("run_dir") or "").trials_csv
     if summary.get("run_dir") and path.is_file():
         with path.open(newline="") as rows:
             counts: dict[str, Counter[str]] = {}
@@ -178,9 +180,9 @@ def print_summary(
         test = best["test"].get(f"test_{metric}")
         # Within every limit, but not always `feasible`: a quality rule may have ended it.
         out(f"[bold green]Chosen config[/]: {_config_text(best['config'])}")
-        if isinstance(best.get("cv_score_mean"), int | float):
+        if isinstance(best.get(CV_SCORE_MEAN), int | float):
             scored = (
-                f"CV {metric} {best['cv_score_mean']:.4f} ± {best['cv_score_std']:.4f} "
+                f"CV {metric} {best[CV_SCORE_MEAN]:.4f} ± {best[CV_SCORE_STD]:.4f} "
                 f"({summary['folds']} folds)"
             )
         else:  # ended early by a quality rule: picked on what it had reached
@@ -262,19 +264,16 @@ def print_summary(
 
 def report_asked(run_dir: str | Path) -> bool:
     """Whether the study's spec (its copy in the run directory) asks for a report."""
-    import yaml
-
     try:
-        spec = yaml.safe_load((Path(run_dir) / SPEC_FILE).read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        spec = RunDir(run_dir).read_spec()
+    except LeantuneError:
         return True
-    output = spec.get("output") if isinstance(spec, dict) else None
-    return bool(output.get("report", True)) if isinstance(output, dict) else True
+    return spec is None or spec.output.report
 
 
 def print_report_line(run_dir: str | Path, console: Console) -> None:
     """Where the study's report is, or how to write it."""
-    report = Path(run_dir) / "report.html"
+    report = RunDir(run_dir).report_html
     if report.is_file():
         text = f"Report: {report} (rebuild: leantune report {run_dir})"
     else:
@@ -296,7 +295,7 @@ def print_comparison(comparison: Any, console: Console) -> None:
         best = summary["best"]
         metric = (best or {}).get("cv_metric", "val_score").removeprefix("val_")
         pick = (
-            f"{_config_text(best['config'])}: CV {metric} {best['cv_score_mean']:.4f}, test "
+            f"{_config_text(best['config'])}: CV {metric} {best[CV_SCORE_MEAN]:.4f}, test "
             f"{metric} {best['test'].get(f'test_{metric}', float('nan')):.4f}"
             if best
             else "no feasible config"
@@ -332,8 +331,8 @@ def print_comparison(comparison: Any, console: Console) -> None:
         highlight=False,
     )
     out(
-        f"Comparison: {comparison.run_dir / 'report.html'} · "
-        f"{comparison.run_dir / 'comparison.json'}"
+        f"Comparison: {RunDir(comparison.run_dir).report_html} · "
+        f"{RunDir(comparison.run_dir).comparison_file}"
         f" · arms in {comparison.run_dir / 'stopped'} and {comparison.run_dir / 'unstopped'}",
         highlight=False,
         markup=False,

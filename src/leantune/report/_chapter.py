@@ -9,14 +9,12 @@ Built from `thesis.json` and the run (or comparison) directories it lists, so
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from leantune.errors import LeantuneError
 from leantune.report import _plots as plots
 from leantune.report import _sections as sections
 from leantune.report._build import write_comparison, write_run_report
@@ -35,13 +33,8 @@ from leantune.report._document import (
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, METRIC_LABELS, spearman_table, system_frame
 from leantune.report._rq2 import comparison_summary
 from leantune.report._run import RunResults, load_run
-from leantune.results import (
-    STOPPED_ARM,
-    THESIS_FILE,
-    UNSTOPPED_ARM,
-    is_comparison_dir,
-    is_run_dir,
-)
+from leantune.report._thesis_chapter import RepeatedSet, axis_text, build_repeats_chapter
+from leantune.results import RunDir
 
 
 class _Set:
@@ -56,14 +49,15 @@ class _Set:
         self.run: RunResults | None = None
         if self.directory is None:
             return
-        if is_comparison_dir(self.directory):
-            self.stopped = load_run(self.directory / STOPPED_ARM)
-            self.unstopped = load_run(self.directory / UNSTOPPED_ARM)
+        files = RunDir(self.directory)
+        if files.is_comparison:
+            self.stopped = load_run(files.stopped_arm.path)
+            self.unstopped = load_run(files.unstopped_arm.path)
             self.run = self.stopped
-        elif is_run_dir(self.directory):
-            self.run = load_run(self.directory)
-        elif is_run_dir(self.directory / STOPPED_ARM):  # interrupted in the unstopped arm
-            self.run = load_run(self.directory / STOPPED_ARM)
+        elif files.is_run:
+            self.run = load_run(files.path)
+        elif files.stopped_arm.is_run:  # interrupted in the unstopped arm
+            self.run = load_run(files.stopped_arm.path)
 
     @property
     def rq1_run(self) -> RunResults | None:
@@ -91,10 +85,7 @@ def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[
     """Write results.html, results.md and results/; with `rebuild_runs`, first rebuild every
     per-set report from its stored results."""
     directory = Path(directory)
-    try:
-        thesis = json.loads((directory / THESIS_FILE).read_text())
-    except (OSError, ValueError) as error:
-        raise LeantuneError(f"RUN_DIR: {directory / THESIS_FILE} cannot be read: {error}") from None
+    thesis = RunDir(directory).read_thesis().as_dict()
     written: list[WrittenReport] = []
     if thesis.get("layout") == "repeats":
         return _write_repeats_chapter(thesis, directory, rebuild_runs)
@@ -103,8 +94,8 @@ def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[
         for item in sets:
             if item.unstopped is not None and item.directory is not None:
                 written += [
-                    write_run_report(item.directory / STOPPED_ARM),
-                    write_run_report(item.directory / UNSTOPPED_ARM),
+                    write_run_report(RunDir(item.directory).stopped_arm.path),
+                    write_run_report(RunDir(item.directory).unstopped_arm.path),
                     write_comparison(item.directory),
                 ]
             elif item.run is not None:
@@ -117,8 +108,6 @@ def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[
 def _write_repeats_chapter(
     thesis: dict[str, Any], directory: Path, rebuild_runs: bool
 ) -> list[WrittenReport]:
-    from leantune.report._thesis_chapter import RepeatedSet, build_repeats_chapter
-
     written: list[WrittenReport] = []
     several = len(thesis.get("backends") or []) > 1
     sets = [RepeatedSet(entry, directory, several=several) for entry in thesis.get("datasets", [])]
@@ -189,7 +178,7 @@ def _data_section(sets: list[_Set], thesis: dict[str, Any]) -> list[Block]:
             }
         )
     data = pd.DataFrame(rows)
-    space = "; ".join(f"{k} {_axis_text(v)}" for k, v in grid.items())
+    space = "; ".join(f"{k} {axis_text(v)}" for k, v in grid.items())
     return [
         Heading("Data and setup"),
         Paragraph(
@@ -205,14 +194,6 @@ def _data_section(sets: list[_Set], thesis: dict[str, Any]) -> list[Block]:
         ),
         Table("data", "The sets: real or synthetic, whole or subsampled", data),
     ]
-
-
-def _axis_text(axis: Any) -> str:
-    if isinstance(axis, dict) and len(axis) == 1:
-        kind, (low, high) = next(iter(axis.items()))
-        base = {"pow2": "2", "pow10": "10"}.get(kind, kind)
-        return f"{base}^{low}..{base}^{high}"
-    return str(axis)
 
 
 def _rq1_overall(ran: list[_Set]) -> list[Block]:

@@ -16,7 +16,17 @@ import numpy as np
 import pandas as pd
 
 from leantune.report._run import HYPERPARAMETERS, RunResults
-from leantune.trials import DIVERGED, FEASIBLE, INFEASIBLE, SKIPPED, STOPPED
+from leantune.trials import (
+    CV_SCORE_MEAN,
+    CV_SCORE_STD,
+    DIVERGED,
+    FEASIBLE,
+    INFEASIBLE,
+    SKIPPED,
+    STEPS_DONE,
+    STEPS_PLANNED,
+    STOPPED,
+)
 
 CONFIG_KEYS = ("model", *HYPERPARAMETERS)
 
@@ -80,7 +90,9 @@ def ledger_by_rule(run: RunResults) -> pd.DataFrame:
 # --- comparison of two arms --------------------------------------------------------------
 
 
-def config_key(row: Any) -> tuple[Any, ...]:
+def counterpart_key(row: Any) -> tuple[Any, ...]:
+    """(model, batch, rate, alpha): what matches a trial of one arm with its counterpart in the
+    other. Not `trials.config_key`, a config's identity across sessions (every axis, JSON)."""
     get = row.get if isinstance(row, dict) else row.__getitem__
     return (
         str(get("model")),
@@ -96,8 +108,8 @@ def _best_scores(run: RunResults) -> dict[str, Any]:
     test = (best.get("test") or {}).get(f"test_{metric}")
     return {
         "config": best.get("config"),
-        "cv": _number(best.get("cv_score_mean")),
-        "cv_std": _number(best.get("cv_score_std")),
+        "cv": _number(best.get(CV_SCORE_MEAN)),
+        "cv_std": _number(best.get(CV_SCORE_STD)),
         "test": _number(test),
     }
 
@@ -191,8 +203,8 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
     columns = [
         *CONFIG_KEYS,
         "stop_label",
-        "steps_done",
-        "steps_planned",
+        STEPS_DONE,
+        STEPS_PLANNED,
         "spent_cpu_s",
         "remaining_cpu_s_estimate",
         "remaining_cpu_s_actual",
@@ -204,9 +216,9 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
     cut = [t for t in ledger_trials if t.get("stop_label")]
     if not cut or stopped.trials.empty:
         return pd.DataFrame(columns=columns)
-    configs = {str(row["trial_id"]): config_key(row) for _, row in stopped.trials.iterrows()}
+    configs = {str(row["trial_id"]): counterpart_key(row) for _, row in stopped.trials.iterrows()}
     unstopped_ids = {
-        config_key(row): str(row["trial_id"]) for _, row in unstopped.trials.iterrows()
+        counterpart_key(row): str(row["trial_id"]) for _, row in unstopped.trials.iterrows()
     }
     unstopped_ledger = {str(t["trial_id"]): t for t in (unstopped.ledger or {}).get("trials") or []}
     reports = unstopped.reports(["step", "cpu_time_s", "wall_time_s"])
@@ -216,12 +228,12 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
         key = configs.get(str(entry["trial_id"]))
         if key is None:
             continue
-        done = _number(entry.get("steps_done"))
+        done = _number(entry.get(STEPS_DONE))
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row.update(
             stop_label=entry["stop_label"],
             steps_done=done,
-            steps_planned=_number(entry.get("steps_planned")),
+            steps_planned=_number(entry.get(STEPS_PLANNED)),
             spent_cpu_s=_number(entry.get("cpu_s")),
             remaining_cpu_s_estimate=_number(entry.get("remaining_cpu_s_estimate")),
             remaining_wall_s_estimate=_number(entry.get("remaining_wall_s_estimate")),
@@ -303,11 +315,11 @@ def decision_quality(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame
     columns = ["rule", "stops", "right_stops", "false_stops", "unjudged", "false_stop_rate"]
     if stopped.trials.empty or unstopped.trials.empty:
         return pd.DataFrame(columns=columns)
-    twin_status = {config_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
+    twin_status = {counterpart_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
     counts: dict[str, dict[str, int]] = {}
     missed = 0
     for _, row in stopped.trials.iterrows():
-        twin = twin_status.get(config_key(row))
+        twin = twin_status.get(counterpart_key(row))
         if row["status"] == FEASIBLE and twin == INFEASIBLE:
             missed += 1
         rule = row.get("stop_rule")
@@ -333,7 +345,7 @@ def decision_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, An
     quality = decision_quality(stopped, unstopped)
     total = quality.iloc[-1].to_dict() if len(quality) else {}
     pick = (stopped.best or {}).get("config")
-    twin_status = {config_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
+    twin_status = {counterpart_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
     return {
         "stops": int(total.get("stops", 0)),
         "right_stops": int(total.get("right_stops", 0)),
@@ -341,7 +353,7 @@ def decision_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, An
         "unjudged_stops": int(total.get("unjudged", 0)),
         "false_stop_rate": _number(total.get("false_stop_rate")),
         "missed_violations": int(quality.attrs.get("missed_violations", 0)),
-        "pick_status_in_unstopped_arm": twin_status.get(config_key(pick)) if pick else None,
+        "pick_status_in_unstopped_arm": twin_status.get(counterpart_key(pick)) if pick else None,
         "by_rule": quality.iloc[:-1].to_dict("records") if len(quality) else [],
     }
 

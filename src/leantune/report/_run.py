@@ -5,7 +5,6 @@ Nothing here reruns, trains or imports Ray: a report rebuilt a year later reads 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,19 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
-import yaml
 
 from leantune.errors import LeantuneError
-from leantune.results import (
-    LEDGER_FILE,
-    REPORTS_FILE,
-    SPEC_FILE,
-    SUMMARY_FILE,
-    TRIALS_CSV,
-    is_run_dir,
-    read_summary,
-)
+from leantune.results import REPORTS_FILE, SUMMARY_FILE, TRIALS_CSV, RunDir
 
 HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
 
@@ -37,6 +26,7 @@ class RunResults:
     trials: pd.DataFrame
     ledger: dict[str, Any]
     spec: dict[str, Any]
+    """The study as it ran, read through the spec model: every default filled in."""
     _reports: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # --- what the study was --------------------------------------------------------------
@@ -148,49 +138,25 @@ class RunResults:
         """The named columns of reports.parquet that exist (with trial_id), read once each."""
         key = tuple(columns)
         if key not in self._reports:
-            path = self.run_dir / REPORTS_FILE
-            present = set(pq.read_schema(path).names) if path.is_file() else set()
-            if "trial_id" not in present:  # no file, or an interrupted run with no report
-                frame = pd.DataFrame({"trial_id": pd.Series(dtype="string")})
-            else:
-                wanted = ["trial_id", *[c for c in columns if c in present and c != "trial_id"]]
-                frame = pd.read_parquet(path, columns=wanted)
-                frame["trial_id"] = frame["trial_id"].astype(str)
-            self._reports[key] = frame
+            self._reports[key] = RunDir(self.run_dir).read_reports(columns)
         return self._reports[key]
 
 
 def load_run(run_dir: Path | str) -> RunResults:
     """Read a run directory written by `leantune run`. Raises LeantuneError if it is not one."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    files = RunDir(run_dir)
+    if not files.path.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
-    if not is_run_dir(run_dir):
+    if not files.is_run:
         raise LeantuneError(
             f"RUN_DIR: {str(run_dir)!r} holds no {SUMMARY_FILE}; a leantune run directory has "
             f"{SUMMARY_FILE}, {TRIALS_CSV} and {REPORTS_FILE} (is the run still going?)"
         )
-    summary = read_summary(run_dir).as_dict()
-    trials = _read_trials(run_dir / TRIALS_CSV)
-    ledger_path = run_dir / LEDGER_FILE
-    ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else {}
-    spec_path = run_dir / SPEC_FILE
-    spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else {}
-    return RunResults(run_dir, summary, trials, ledger, spec or {})
-
-
-def _read_trials(path: Path) -> pd.DataFrame:
-    columns = ["trial_id", "model", *HYPERPARAMETERS, "status"]
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=columns)
-    try:
-        frame = pd.read_csv(path, dtype={"trial_id": str})
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=columns)
-    for column in columns:
-        if column not in frame:
-            frame[column] = pd.NA
-    for text in ("stop_label", "stop_reason", "stop_rule", "stop_metric", "error"):
-        if text in frame:
-            frame[text] = frame[text].fillna("").astype(str)
-    return frame
+    spec = files.read_spec()
+    return RunResults(
+        files.path,
+        files.read_summary().as_dict(),
+        files.read_trials(),
+        files.read_ledger().as_dict(),
+        spec.model_dump(mode="json") if spec is not None else {},
+    )

@@ -47,7 +47,17 @@ from leantune.report._rq2 import (
 )
 from leantune.report._run import HYPERPARAMETERS, RunResults
 from leantune.results import MODEL_DIR
-from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
+from leantune.trials import (
+    CV_SCORE_MEAN,
+    CV_SCORE_STD,
+    DIVERGED,
+    FAILED,
+    INFEASIBLE,
+    SKIPPED,
+    STEPS_DONE,
+    STEPS_PLANNED,
+    STOPPED,
+)
 
 BATCH_SIZE_FACT = (
     "**How to read batch size.** scikit-learn's `partial_fit` updates the weights once per "
@@ -239,7 +249,7 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
         ("alpha", config.get("alpha")),
         (
             f"CV {metric} (mean ± sd over {run.summary.get('folds', '?')} folds)",
-            f"{format_value(best.get('cv_score_mean'))} ± {format_value(best.get('cv_score_std'))}",
+            f"{format_value(best.get(CV_SCORE_MEAN))} ± {format_value(best.get(CV_SCORE_STD))}",
         ),
         *[
             (f"test {key.removeprefix('test_')} (held-out part)", value)
@@ -502,13 +512,13 @@ def _grid_shown(grid: pd.DataFrame) -> pd.DataFrame:
 def batch_invariance(run: RunResults) -> str | None:
     """Measured: how far CV scores differ across batch sizes when all else is equal."""
     trials = run.trials
-    if trials.empty or "cv_score_mean" not in trials:
+    if trials.empty or CV_SCORE_MEAN not in trials:
         return None
-    finished = trials[trials["status"].isin(RAN_TO_THE_END) & trials["cv_score_mean"].notna()]
+    finished = trials[trials["status"].isin(RAN_TO_THE_END) & trials[CV_SCORE_MEAN].notna()]
     # A blown-up trial (an RMSE of 1e12) would make the spread say nothing about the rest.
-    blown = off_scale(finished["status"], finished["cv_score_mean"], run.higher_is_better)
+    blown = off_scale(finished["status"], finished[CV_SCORE_MEAN], run.higher_is_better)
     finished = finished[~blown]
-    groups = finished.groupby(["model", "learning_rate", "alpha"])["cv_score_mean"]
+    groups = finished.groupby(["model", "learning_rate", "alpha"])[CV_SCORE_MEAN]
     spans = groups.agg(lambda s: s.max() - s.min() if s.size > 1 else np.nan).dropna()
     if spans.empty:
         return None
@@ -815,7 +825,7 @@ def not_feasible_trials(trials: pd.DataFrame) -> pd.DataFrame:
     why = reasons[0].fillna(reasons[1]).fillna("").astype(str)
     columns = [c for c in ["model", *HYPERPARAMETERS, "status"] if c in rows]
     data = rows[columns].assign(reason=why)
-    steps = [c for c in ("steps_done", "steps_planned") if c in rows]
+    steps = [c for c in (STEPS_DONE, STEPS_PLANNED) if c in rows]
     return pd.concat([data, rows[steps]], axis=1).reset_index(drop=True)
 
 

@@ -22,7 +22,6 @@ from leantune.report._batch import (
     batch_spread,
     spread_at,
 )
-from leantune.report._chapter import _axis_text
 from leantune.report._curve import MEASURED_COLUMNS, judge_arm, replay_curve, share_meeting
 from leantune.report._document import (
     Block,
@@ -47,9 +46,18 @@ from leantune.report._order import (
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, METRIC_LABELS
 from leantune.report._run import RunResults, load_run
 from leantune.report._spread import RERUN_MEANING, Spread
-from leantune.results import is_run_dir
+from leantune.results import RunDir
 
 RQ1_LABELS = {**HYPERPARAMETER_LABELS, RUN_POSITION: "run position (start order)"}
+
+
+def axis_text(axis: Any) -> str:
+    """A grid axis as the thesis file stores it, in words: `{"pow2": [0, 3]}` is 2^0..2^3."""
+    if isinstance(axis, dict) and len(axis) == 1:
+        kind, (low, high) = next(iter(axis.items()))
+        base = {"pow2": "2", "pow10": "10"}.get(kind, kind)
+        return f"{base}^{low}..{base}^{high}"
+    return str(axis)
 
 
 class RepeatedSet:
@@ -70,14 +78,14 @@ class RepeatedSet:
             # Each repeat's own levels; a thesis from before that used the first repeat's.
             self.repeat_levels[int(item["index"])] = item.get("levels") or self.levels
             directory = root / item["unstopped"]
-            if not is_run_dir(directory):
+            if not RunDir(directory).is_run:
                 continue  # interrupted before this repeat's unstopped arm ended
             run = load_run(directory)
             self.repeats.append(
                 Repeat(int(item["index"]), int(item["seed"]), bool(item["trial_order_seed"]), run)
             )
             for level, path in (item.get("stopped") or {}).items():
-                if is_run_dir(root / path):
+                if RunDir(root / path).is_run:
                     self.stopped[(int(item["index"]), level)] = load_run(root / path)
         self.run: RunResults | None = self.repeats[0].run if self.repeats else None
         # A thesis from before backends were recorded ran one, named in its runs' specs.
@@ -250,7 +258,7 @@ def _setup_section(sets: list[RepeatedSet], thesis: dict[str, Any], repeats: int
                     "stopped arm run": "yes" if level["name"] in measured else "replay only",
                 }
             )
-    space = "; ".join(f"{k} {_axis_text(v)}" for k, v in grid.items())
+    space = "; ".join(f"{k} {axis_text(v)}" for k, v in grid.items())
     derivations = [
         f"{item.name}: {item.limits.get('derived_from', '?')}." for item in sets if item.limits
     ]

@@ -73,6 +73,8 @@ class BestSummary(_Part):
 
 
 class Summary(_Part):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
     schema_version: int = SCHEMA_VERSION
     study: str
     run_dir: str
@@ -111,9 +113,10 @@ class Summary(_Part):
         return self.model_dump(mode="json", exclude_none=False)
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Summary:
-    """Check `summary` against the model, then write it (NaN and infinity as null)."""
-    typed = Summary.model_validate(_finite_or_null(summary))
+def write_summary(run_dir: Path, summary: Summary) -> Summary:
+    """Write `summary` (NaN and infinity as null), checked again against the model: a field
+    set after it was built is validated too."""
+    typed = Summary.model_validate(_finite_or_null(summary.as_dict()))
     write_json(run_dir / SUMMARY_FILE, typed.as_dict())
     return typed
 

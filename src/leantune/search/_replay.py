@@ -18,7 +18,7 @@ from leantune.engine._trial import START_PHASE
 from leantune.search._book import TrialBook
 from leantune.search._request import SearchRequest, grid_configs
 from leantune.stoppers import StoppingPolicy
-from leantune.trials import SKIPPED, config_key
+from leantune.trials import SKIPPED, STEPS_PLANNED, config_key
 
 # Keys of a recorded report that belong to its recording, not to what the trial measured.
 _RECORDING_KEYS = ("trial_id",)
@@ -39,13 +39,11 @@ class ReplayBackend:
     def from_run_dir(cls, run_dir: Path | str) -> ReplayBackend:
         """The trials of a run directory (its trials table and reports.parquet), in the order
         they started."""
-        import pandas as pd
+        from leantune.results import RunDir
 
-        from leantune.results import REPORTS_FILE, TRIALS_PARQUET
-
-        run_dir = Path(run_dir)
-        trials = pd.read_parquet(run_dir / TRIALS_PARQUET).sort_values("started_at", kind="stable")
-        reports = pd.read_parquet(run_dir / REPORTS_FILE)
+        files = RunDir(run_dir)
+        trials = files.read_trials().sort_values("started_at", kind="stable")
+        reports = files.read_reports()
         axes = [a for a in ("model", "batch_size", "learning_rate", "alpha") if a in trials]
         by_trial: dict[str, list[dict[str, Any]]] = {}
         for row in reports.to_dict("records"):
@@ -99,7 +97,7 @@ class ReplayBackend:
             start = {
                 "step": 0,
                 "trial_phase": START_PHASE,
-                "steps_planned": first.get("steps_planned"),
+                STEPS_PLANNED: first.get(STEPS_PLANNED),
                 **({"memory_mb": first["memory_mb"]} if "memory_mb" in first else {}),
             }
             if book.reported(key, start):
@@ -112,7 +110,7 @@ class ReplayBackend:
 def _cut_short(last: Mapping[str, Any]) -> str:
     return (
         f"ReplayIncomplete: the recording ends at step {last.get('step', 0)} of "
-        f"{last.get('steps_planned', '?')}; replay a run made with stopping off to judge it"
+        f"{last.get(STEPS_PLANNED, '?')}; replay a run made with stopping off to judge it"
     )
 
 
