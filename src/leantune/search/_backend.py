@@ -32,7 +32,7 @@ def run_search(
     skip: SkipPredicted | None = None,
     worker_policy: StoppingPolicy | None = None,
     *,
-    backend: SearchBackend | None = None,
+    backend: SearchBackend,
     limits: StoppingPolicy | None = None,
 ) -> list[TrialRecord]:
     """Run every config of the search; return one record per trial ended here.
@@ -42,7 +42,8 @@ def run_search(
     decides on each trial's start report (request.plan.announce_start) whether it trains.
     `limits`: the measured limits and quality floors a complete record is judged on when a
     stop arrived after the trial had finished (default: `policy`'s limit rules are not
-    re-run). `backend`: Ray Tune when None.
+    re-run). `backend` runs the trials (the search core knows none by name: Ray Tune's is
+    `leantune.engine.RayTuneBackend`, and `leantune.engine.run_search` defaults to it).
     """
     resume = request.resume
     book = TrialBook(
@@ -59,10 +60,6 @@ def run_search(
     planned = request.configs_to_run()
     if planned == 0:  # an earlier session ended every trial; only the results remain
         return []
-    if backend is None:
-        from leantune.engine import RayTuneBackend
-
-        backend = RayTuneBackend()
     backend.run(request, book, worker_policy if request.enforce else None)
     records = book.ended_records()
     # Ray Tune turns Ctrl-C into a graceful stop and returns normally; a short count tells.
