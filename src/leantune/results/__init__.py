@@ -39,7 +39,7 @@ from leantune.results._summary import (
     write_json,
     write_summary,
 )
-from leantune.results._trials import TRIAL_ID, typed_trials
+from leantune.results._trials import typed_trials
 
 __all__ = [
     "COMPARISON_FILE",
@@ -61,7 +61,6 @@ __all__ = [
     "THESIS_FILE",
     "TRIALS_CSV",
     "TRIALS_PARQUET",
-    "TRIAL_ID",
     "UNSTOPPED_ARM",
     "Baseline",
     "BestSummary",

@@ -15,7 +15,8 @@ from leantune.errors import LeantuneError
 from leantune.results import _layout as layout
 from leantune.results._files import Comparison, Ledger, ThesisIndex
 from leantune.results._summary import Summary, read_summary, write_json, write_summary
-from leantune.results._trials import TRIAL_ID, read_trials_table
+from leantune.results._trials import read_trials_table
+from leantune.trials import TRIAL_ID
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -30,7 +30,7 @@ class ReplayBackend:
 
     name = "replay"
 
-    def __init__(self, recordings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping]]]):
+    def __init__(self, recordings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]):
         self.recordings = [
             (dict(config), [dict(report) for report in reports]) for config, reports in recordings
         ]
@@ -47,7 +47,7 @@ class ReplayBackend:
         axes = [a for a in ("model", "batch_size", "learning_rate", "alpha") if a in trials]
         by_trial: dict[str, list[dict[str, Any]]] = {}
         for row in reports.to_dict("records"):
-            clean = {k: _plain(v) for k, v in row.items() if not _missing(v)}
+            clean = {str(k): _plain(v) for k, v in row.items() if not _missing(v)}
             by_trial.setdefault(str(row["trial_id"]), []).append(clean)
         recordings = []
         for row in trials.to_dict("records"):
@@ -70,10 +70,12 @@ class ReplayBackend:
             else:
                 book.ended(key)
 
-    def _in_order(self, request: SearchRequest) -> list[tuple[dict[str, Any], list[dict]]]:
+    def _in_order(
+        self, request: SearchRequest
+    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         if request.method != "grid":
             return self.recordings
-        by_config: dict[str, list[tuple[dict[str, Any], list[dict]]]] = {}
+        by_config: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
         for config, reports in self.recordings:
             by_config.setdefault(config_key(config), []).append((config, reports))
         points = request.grid_points() or grid_configs(request.param_space)
