@@ -8,27 +8,20 @@ import csv
 from rich.console import Console
 
 from leantune.cli._summary import print_report_line, print_summary, report_asked
+from leantune.testing import tiny_summary
 
 _CONFIG = {"model": "logistic", "batch_size": 1, "learning_rate": 0.1, "alpha": 0.0001}
 
 
 def _summary(run_dir, stops):
-    return {
-        "best": None,
-        "dataset": {"name": "d", "rows": 90},
-        "status_counts": {"feasible": 0},
-        "trials": len(stops),
-        "stopped_trials": [
+    return tiny_summary(
+        run_dir=str(run_dir),
+        status_counts={"feasible": 0},
+        trials=len(stops),
+        stopped_trials=[
             {"trial_id": t, "config": _CONFIG, "status": s, "reason": r} for t, s, _, r in stops
         ],
-        "stopped_by": {},
-        "failed_trials": [],
-        "wall_time_s": 1.0,
-        "trial_cpu_s": 0.0,
-        "driver_cpu_s": 0.0,
-        "run_dir": str(run_dir),
-        "tracking_uri": "sqlite:///run/mlflow.db",
-    }
+    )
 
 
 def _printed(summary, **options):

@@ -43,7 +43,7 @@ def test_a_run_directory_from_the_previous_version_reads_as_typed_files(old_run)
 
 def test_the_previous_versions_directory_loads_and_rebuilds_its_report(old_run):
     run = load_run(old_run.path)
-    assert run.best is not None and run.best["trial_id"] == "trial_0_00015"
+    assert run.best is not None and run.best.trial_id == "trial_0_00015"
     assert run.seed == 0 and run.backend == "sklearn"
     written = write_run_report(old_run.path)
     assert written.html == old_run.report_html and old_run.report_html.is_file()

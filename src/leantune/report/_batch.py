@@ -65,7 +65,7 @@ def batch_rows(
         else np.full(len(ids), np.nan)
         for column in (CV_SCORE_MEAN, STEPS_PLANNED)
     )
-    folds = max(1, int(run.summary.get("folds") or 1))
+    folds = max(1, run.summary.folds)
     frame = frame.assign(
         score=score,
         time_per_row_us=1e6 / frame["throughput_samples_s"],

@@ -311,7 +311,7 @@ def _rq2_overall(ran: list[_Set], compared: bool) -> list[Block]:
     for item in ran:
         run = item.run
         ledger = run.ledger or {}
-        counts = run.summary.get("status_counts") or {}
+        counts = run.summary.status_counts
         row: dict[str, Any] = {
             "dataset": item.name,
             "data": item.data_note,

@@ -248,12 +248,12 @@ def judge_arm(
     cost_u = float(pd.to_numeric(unstopped.trials.get(COST_KEY), errors="coerce").sum())
     cost_s = float(pd.to_numeric(stopped.trials.get(COST_KEY), errors="coerce").sum())
     # What a user waits for: the whole study, per-trial overhead (scheduling, tracking) included.
-    wall_u = float(unstopped.summary.get("wall_time_s") or math.nan)
-    wall_s = float(stopped.summary.get("wall_time_s") or math.nan)
+    wall_u = float(unstopped.summary.wall_time_s or math.nan)
+    wall_s = float(stopped.summary.wall_time_s or math.nan)
     higher = unstopped.higher_is_better
     feasible_scores = [s for k, s in twin_score.items() if not twin_violates[k]]
     best = (max if higher else min)(feasible_scores) if feasible_scores else math.nan
-    pick = (stopped.best or {}).get("config")
+    pick = stopped.best.config if stopped.best else None
     picked = twin_score.get(counterpart_key(pick), math.nan) if pick else math.nan
     return {
         "level": level,

@@ -94,8 +94,8 @@ def pareto_frame(run: RunResults) -> pd.DataFrame:
     frame["quality"] = cv.fillna(last)
     frame["quality_kind"] = np.where(cv.notna(), "CV mean", "at its last report")
     frame["off_scale"] = off_scale(frame["status"], frame["quality"], run.higher_is_better)
-    best = run.best or {}
-    frame["chosen"] = frame["trial_id"].astype(str) == str(best.get("trial_id", ""))
+    chosen = run.best.trial_id if run.best else ""
+    frame["chosen"] = frame["trial_id"].astype(str) == chosen
     peaks = run.reports(metrics).groupby("trial_id").max(numeric_only=True)
     objective = run.objective["metric"]
     for metric in metrics:

@@ -17,8 +17,6 @@ import pandas as pd
 
 from leantune.report._run import HYPERPARAMETERS, RunResults
 from leantune.trials import (
-    CV_SCORE_MEAN,
-    CV_SCORE_STD,
     DIVERGED,
     FEASIBLE,
     INFEASIBLE,
@@ -45,14 +43,14 @@ def _percent(share: float) -> str:
 
 def ledger_totals(run: RunResults) -> pd.DataFrame:
     ledger = run.ledger
-    counts = run.summary.get("status_counts") or {}
+    counts = run.summary.status_counts
     stopped = sum(int(counts.get(s, 0)) for s in (STOPPED, DIVERGED))
     rows = [
         ("trials", len(run.trials), "measured"),
         ("trials cut short (stopped or diverged)", stopped, "measured"),
         ("CPU-seconds spent in trials", _number(ledger.get("spent_cpu_s")), "measured"),
         ("wall-seconds of trials (summed)", _number(ledger.get("spent_wall_s")), "measured"),
-        ("study wall time (s)", _number(run.summary.get("wall_time_s")), "measured"),
+        ("study wall time (s)", _number(run.summary.wall_time_s), "measured"),
         (
             "CPU-seconds stopping saved",
             _number(ledger.get("saved_cpu_s_estimate")),
@@ -103,14 +101,15 @@ def counterpart_key(row: Any) -> tuple[Any, ...]:
 
 
 def _best_scores(run: RunResults) -> dict[str, Any]:
-    best = run.best or {}
+    best = run.best
+    if best is None:
+        return {"config": None, "cv": math.nan, "cv_std": math.nan, "test": math.nan}
     metric = run.score_metric.removeprefix("val_")
-    test = (best.get("test") or {}).get(f"test_{metric}")
     return {
-        "config": best.get("config"),
-        "cv": _number(best.get(CV_SCORE_MEAN)),
-        "cv_std": _number(best.get(CV_SCORE_STD)),
-        "test": _number(test),
+        "config": best.config,
+        "cv": _number(best.cv_score_mean),
+        "cv_std": _number(best.cv_score_std),
+        "test": _number(best.test.get(f"test_{metric}")),
     }
 
 
@@ -118,7 +117,7 @@ def arms_table(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
     rows = []
     for arm, run in (("with stopping", stopped), ("without stopping", unstopped)):
         scores = _best_scores(run)
-        counts = run.summary.get("status_counts") or {}
+        counts = run.summary.status_counts
         config = scores["config"]
         rows.append(
             {
@@ -127,7 +126,7 @@ def arms_table(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
                 **{status: int(counts.get(status, 0)) for status in counts},
                 "trial_cpu_s": _number(run.ledger.get("spent_cpu_s")),
                 "trial_wall_s": _number(run.ledger.get("spent_wall_s")),
-                "study_wall_s": _number(run.summary.get("wall_time_s")),
+                "study_wall_s": _number(run.summary.wall_time_s),
                 "best_config": _config_text(config) if config else "none feasible",
                 f"CV {run.score_label}": scores["cv"],
                 f"test {run.score_label}": scores["test"],
@@ -181,8 +180,8 @@ def savings(stopped: RunResults, unstopped: RunResults) -> dict[str, float]:
         _number(unstopped.ledger.get("spent_cpu_s")),
     )
     wall_s, wall_u = (
-        _number(stopped.summary.get("wall_time_s")),
-        _number(unstopped.summary.get("wall_time_s")),
+        _number(stopped.summary.wall_time_s),
+        _number(unstopped.summary.wall_time_s),
     )
     return {
         "cpu_s_stopped": cpu_s,
@@ -344,7 +343,7 @@ def decision_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, An
     (its unstopped twin finished within every limit)."""
     quality = decision_quality(stopped, unstopped)
     total = quality.iloc[-1].to_dict() if len(quality) else {}
-    pick = (stopped.best or {}).get("config")
+    pick = stopped.best.config if stopped.best else None
     twin_status = {counterpart_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
     return {
         "stops": int(total.get("stops", 0)),

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from leantune.errors import LeantuneError
-from leantune.results import REPORTS_FILE, SUMMARY_FILE, TRIALS_CSV, RunDir
+from leantune.results import REPORTS_FILE, SUMMARY_FILE, TRIALS_CSV, BestSummary, RunDir, Summary
 
 HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
 
@@ -22,7 +22,7 @@ HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
 @dataclass
 class RunResults:
     run_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
     trials: pd.DataFrame
     ledger: dict[str, Any]
     spec: dict[str, Any]
@@ -33,22 +33,21 @@ class RunResults:
 
     @property
     def name(self) -> str:
-        return str(self.summary.get("study") or self.run_dir.name)
+        return self.summary.study or self.run_dir.name
 
     @property
     def dataset(self) -> dict[str, Any]:
-        return self.summary.get("dataset") or {}
+        return self.summary.dataset.model_dump()
 
     @property
     def task(self) -> str:
-        return str(self.dataset.get("task") or "classification")
+        return self.summary.dataset.task
 
     @property
     def score_metric(self) -> str:
         """The validation metric configs are ranked by: val_accuracy or val_rmse."""
-        best = self.summary.get("best") or {}
-        if best.get("cv_metric"):
-            return str(best["cv_metric"])
+        if self.summary.best is not None:
+            return self.summary.best.cv_metric
         return "val_accuracy" if self.task == "classification" else "val_rmse"
 
     @property
@@ -61,15 +60,15 @@ class RunResults:
 
     @property
     def constraints(self) -> dict[str, float]:
-        return dict(self.summary.get("constraints") or {})
+        return dict(self.summary.constraints)
 
     @property
     def objective(self) -> dict[str, str]:
         """What the pick optimized: {"metric", "mode"}; runs older than objectives ranked by
         the validation score."""
-        given = self.summary.get("objective")
-        if given:
-            return {"metric": str(given["metric"]), "mode": str(given["mode"])}
+        given = self.summary.objective
+        if given is not None:
+            return {"metric": given.metric, "mode": given.mode}
         return {"metric": self.score_metric, "mode": "max" if self.higher_is_better else "min"}
 
     @property
@@ -79,24 +78,24 @@ class RunResults:
     @property
     def quality_constraints(self) -> dict[str, dict[str, float]]:
         """{"val_accuracy": {"min": 0.8}}: judged on each trial's final CV value."""
-        return dict(self.summary.get("quality_constraints") or {})
+        return dict(self.summary.quality_constraints)
 
     @property
     def clock(self) -> str:
         """The clock time limits were judged on; runs from before the choice used the wall."""
-        return str(self.summary.get("clock") or "wall")
+        return self.summary.clock
 
     @property
-    def best(self) -> dict[str, Any] | None:
-        return self.summary.get("best")
+    def best(self) -> BestSummary | None:
+        return self.summary.best
 
     @property
     def stopping_enabled(self) -> bool:
-        return bool((self.summary.get("search") or {}).get("stopping_enabled", True))
+        return self.summary.search.stopping_enabled
 
     @property
     def method(self) -> str:
-        return str((self.summary.get("search") or {}).get("method", "grid"))
+        return self.summary.search.method
 
     @property
     def synthetic(self) -> bool:
@@ -108,7 +107,7 @@ class RunResults:
 
     @property
     def interrupted(self) -> bool:
-        return self.summary.get("outcome") == "interrupted"
+        return self.summary.outcome == "interrupted"
 
     @property
     def backend(self) -> str:
@@ -122,10 +121,10 @@ class RunResults:
     @cached_property
     def fold_train_rows(self) -> float:
         """Training rows in one CV fold (≈, from the recorded rows and split sizes)."""
-        rows = float(self.dataset.get("rows") or math.nan)
+        rows = float(self.summary.dataset.rows or math.nan)
         validation = self.spec.get("validation") or {}
         test_size = float(validation.get("test_size", 0.3))
-        folds = int(self.summary.get("folds") or validation.get("cv_folds", 5) or 1)
+        folds = self.summary.folds or int(validation.get("cv_folds", 5) or 1)
         n_train = rows - math.ceil(rows * test_size) if math.isfinite(rows) else math.nan
         if folds <= 1:
             holdout = float(validation.get("holdout_size", 0.2))
@@ -155,7 +154,7 @@ def load_run(run_dir: Path | str) -> RunResults:
     spec = files.read_spec()
     return RunResults(
         files.path,
-        files.read_summary().as_dict(),
+        files.read_summary(),
         files.read_trials(),
         files.read_ledger().as_dict(),
         spec.model_dump(mode="json") if spec is not None else {},

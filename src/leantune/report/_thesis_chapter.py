@@ -1051,7 +1051,7 @@ def _discussion(
 def _limitations(ran: list[RepeatedSet], thesis: dict[str, Any]) -> list[Block]:
     synthetic = list(dict.fromkeys(s.set_name for s in ran if s.run.synthetic))
     sampled = list(dict.fromkeys(s.set_name for s in ran if s.run.subsample))
-    environment = (ran[0].run.summary.get("environment") or {}) if ran else {}
+    environment = ran[0].run.summary.environment if ran else {}
     backends = {s.backend for s in ran}
     overhead = next((_arm_text(s.arm) for s in ran if s.arm.get("kind") == "overhead"), "")
     repeats = int((thesis.get("protocol") or {}).get("repeats") or 1)
