@@ -6,8 +6,8 @@ from pathlib import Path
 
 from leantune.errors import LeantuneError
 from leantune.report._build import write_comparison, write_run_report
-from leantune.report._chapter import write_chapter
 from leantune.report._document import WrittenReport
+from leantune.report._thesis_chapter import write_chapter
 from leantune.results import STOPPED_ARM, UNSTOPPED_ARM, RunDir
 
 

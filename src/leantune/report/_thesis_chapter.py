@@ -2,7 +2,9 @@
 headline number with its spread over repeats, and RQ1 effects checked against a shuffled run
 order. Results first (one section per research question), then Discussion, then Limitations.
 
-Reads thesis.json (layout "repeats") and the run directories it lists; trains nothing.
+Reads thesis.json (layout "repeats") and the run directories it lists; trains nothing, so
+`leantune report THESIS_DIR` rebuilds it, and the per-set reports. A thesis of the first
+layout (one run or comparison a set) is refused in one line: its chapter was retired.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from leantune.errors import LeantuneError
 from leantune.report import _plots as plots
 from leantune.report import _sections as sections
 from leantune.report._batch import (
@@ -22,6 +25,7 @@ from leantune.report._batch import (
     batch_spread,
     spread_at,
 )
+from leantune.report._build import write_run_report
 from leantune.report._curve import MEASURED_COLUMNS, judge_arm, replay_curve, share_meeting
 from leantune.report._document import (
     Block,
@@ -31,7 +35,9 @@ from leantune.report._document import (
     Link,
     Paragraph,
     Table,
+    WrittenReport,
     format_value,
+    write_document,
 )
 from leantune.report._order import (
     ARTIFACT,
@@ -46,9 +52,32 @@ from leantune.report._order import (
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, METRIC_LABELS
 from leantune.report._run import RunResults, load_run
 from leantune.report._spread import RERUN_MEANING, Spread
-from leantune.results import RunDir
+from leantune.results import REPEATS_LAYOUT, RunDir
 
 RQ1_LABELS = {**HYPERPARAMETER_LABELS, RUN_POSITION: "run position (start order)"}
+
+
+def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[WrittenReport]:
+    """Write results.html, results.md and results/ from a thesis directory; with
+    `rebuild_runs`, first rebuild every per-set report from its stored results."""
+    files = RunDir(directory)
+    thesis = files.read_thesis()
+    if thesis.layout != REPEATS_LAYOUT:
+        raise LeantuneError(
+            f"RUN_DIR: {files.thesis_file} is a thesis of the first layout (one run or "
+            "comparison a set, before repeats), whose chapter this leantune no longer writes; "
+            "rebuild each set's own report with `leantune report` on its directory, or rerun "
+            "`leantune study thesis`"
+        )
+    entries = thesis.as_dict()
+    several = len(entries.get("backends") or []) > 1
+    sets = [RepeatedSet(entry, files.path, several=several) for entry in thesis.datasets]
+    written = [
+        write_run_report(item.run.run_dir) for item in sets if rebuild_runs and item.run is not None
+    ]
+    document = build_repeats_chapter(entries, sets, files.path)
+    written.append(write_document(document, files.path, stem="results"))
+    return written
 
 
 def axis_text(axis: Any) -> str:

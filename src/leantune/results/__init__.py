@@ -1,7 +1,14 @@
 """The run directory as one typed contract: `RunDir` (every path, a typed reader and writer for
 each file), its file names, and the files' models."""
 
-from leantune.results._files import Comparison, Ledger, LedgerTrial, RuleSavings, ThesisIndex
+from leantune.results._files import (
+    REPEATS_LAYOUT,
+    Comparison,
+    Ledger,
+    LedgerTrial,
+    RuleSavings,
+    ThesisIndex,
+)
 from leantune.results._layout import (
     COMPARISON_FILE,
     LEDGER_FILE,
@@ -47,6 +54,7 @@ __all__ = [
     "MLFLOW_ARTIFACTS_DIR",
     "MLFLOW_FILE",
     "MODEL_DIR",
+    "REPEATS_LAYOUT",
     "REPORTS_FILE",
     "REPORT_ASSETS_DIR",
     "REPORT_HTML",

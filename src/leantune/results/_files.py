@@ -67,6 +67,10 @@ class Comparison(_File):
     layout: dict[str, str] = Field(default_factory=dict)
 
 
+REPEATS_LAYOUT = "repeats"
+"""thesis.json's layout since seeds were repeated: the one whose chapter leantune writes."""
+
+
 class ThesisIndex(_File):
     """thesis.json: a thesis directory's index, one entry a dataset; `layout` names the
     directory layout ("repeats"; absent in the first, one-run-a-set layout)."""

@@ -51,7 +51,7 @@ from leantune.datasets import THESIS_DATASETS, pmlb_shape
 from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
 from leantune.metrics import METRICS
-from leantune.results import RunDir, ThesisIndex
+from leantune.results import REPEATS_LAYOUT, RunDir, ThesisIndex
 from leantune.spec import load_spec
 from leantune.spec._axis import parse_axis
 from leantune.spec._model import BackendName
@@ -417,7 +417,7 @@ def run_thesis(
     """Run the preset set by set, then write the results chapter. A set that cannot be loaded
     offline is skipped with a line that says why (or run as its synthetic stand-in)."""
     from leantune.engine import start_ray, stop_ray
-    from leantune.report._chapter import write_chapter
+    from leantune.report._thesis_chapter import write_chapter
 
     console = console or Console(stderr=True)
     output_dir = thesis_output_dir(options)
@@ -678,7 +678,7 @@ def _write_thesis_file(
     RunDir(output_dir).write_thesis(
         ThesisIndex.model_validate(
             {
-                "layout": "repeats",
+                "layout": REPEATS_LAYOUT,
                 "command": command,
                 "options": options_json,
                 "grid": options.grid,
