@@ -358,13 +358,28 @@ def ray_stop() -> None:
     stdout.print("stopped" if stop() else "no Ray started by `leantune ray start` runs")
 
 
-study_app = typer.Typer(help="Preset studies.", no_args_is_help=True, add_completion=False)
+study_app = typer.Typer(
+    help="Campaigns: several studies run and reported together, from a campaign file (YAML) "
+    "or flags.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(study_app, name="study")
 
 
 @study_app.command()
 @user_errors
 def thesis(
+    ctx: typer.Context,
+    campaign: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A campaign file (YAML): the flags below as keys, e.g. `datasets: mnist,kddcup` "
+            "or a list, `repeats: 3`, `cv_folds: 5` (paths as on the command line); a flag "
+            "given here wins over the file.",
+            show_default=False,
+        ),
+    ] = None,
     datasets: Annotated[
         str,
         typer.Option(help="Comma-separated sets of the original study to run."),
@@ -452,25 +467,35 @@ def thesis(
     folds: Annotated[int | None, typer.Option(hidden=True)] = None,
     max_memory_mb: Annotated[float | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """The original study's setup: five PMLB sets, the thesis grid, 70/30 split, 5-fold CV,
-    a report every 100 steps, one CPU per trial; writes results.md and results.html."""
+    """The thesis campaign, the original study's setup: five PMLB sets, the thesis grid,
+    70/30 split, 5-fold CV, a report every 100 steps, one CPU per trial, repeated; writes
+    results.md and results.html."""
     from leantune.study import StudyInterrupted
+    from leantune.study._campaign import load_campaign
     from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 
+    given = dict(ctx.params)  # every flag's value, by its parameter name
+    if campaign is not None:
+        given.update(
+            (key, value)
+            for key, value in load_campaign(campaign).flags().items()
+            # Typer carries its own click: the source is compared by name.
+            if getattr(ctx.get_parameter_source(key), "name", None) != "COMMANDLINE"
+        )
     options = ThesisOptions(
-        datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
-        max_train_seconds=train_time_s if max_train_seconds is None else max_train_seconds,
-        subsample=subsample,
-        folds=cv_folds if folds is None else folds,
-        compare_stopping=compare_stopping,
-        repeats=repeats,
-        synthetic_missing=synthetic_missing,
-        memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
-        seed=seed,
-        backends=backends_from_text(backend),
-        overhead_steps=overhead_steps,
-        cache_dir=cache_dir,
-        output_dir=output_dir,
+        datasets=tuple(name.strip() for name in given["datasets"].split(",") if name.strip()),
+        max_train_seconds=given["train_time_s"] if max_train_seconds is None else max_train_seconds,
+        subsample=given["subsample"],
+        folds=given["cv_folds"] if folds is None else folds,
+        compare_stopping=given["compare_stopping"],
+        repeats=given["repeats"],
+        synthetic_missing=given["synthetic_missing"],
+        memory_mb=given["memory_mb"] if max_memory_mb is None else max_memory_mb,
+        seed=given["seed"],
+        backends=backends_from_text(given["backend"]),
+        overhead_steps=given["overhead_steps"],
+        cache_dir=given["cache_dir"],
+        output_dir=given["output_dir"],
     )
     stop_on_sigterm()
     try:
