@@ -100,13 +100,15 @@ def run_comparison(
         )
     stopped, unstopped = results
     written = write_comparison(run_dir)
-    comparison = RunDir(run_dir).read_comparison().as_dict()
-    files = [RunDir(run_dir).comparison_file, *written.paths]
-    for result in results:
-        run_id = result.summary.get("mlflow_parent_run_id")
-        if run_id and result.summary.get("tracking_uri"):
+    arms = RunDir(run_dir)
+    comparison = arms.read_comparison().as_dict()
+    files = [arms.comparison_file, *written.paths]
+    for arm in (arms.stopped_arm, arms.unstopped_arm):
+        summary = arm.read_summary()
+        run_id = summary.mlflow_parent_run_id
+        if run_id and summary.tracking_uri:
             try:
-                attach_artifacts(result.summary["tracking_uri"], run_id, files, "comparison")
+                attach_artifacts(summary.tracking_uri, run_id, files, "comparison")
             except Exception as error:  # the files are on disk; MLflow is a copy
                 console.print(
                     f"[yellow]Could not attach the comparison to MLflow run {run_id}: {error}[/]",
