@@ -7,6 +7,7 @@ from typer.testing import CliRunner
 
 from leantune.cli import _app
 from leantune.cli._summary import print_summary
+from leantune.testing import tiny_summary
 
 runner = CliRunner()
 
@@ -59,19 +60,7 @@ def test_validate_names_a_synthetic_stand_in(shared_pmlb, tmp_path, monkeypatch)
 
 
 def _summary(**dataset):
-    return {
-        "best": None,
-        "dataset": {"name": "d", "rows": 90, **dataset},
-        "status_counts": {"feasible": 0},
-        "trials": 0,
-        "stopped_trials": [],
-        "failed_trials": [],
-        "wall_time_s": 1.0,
-        "trial_cpu_s": 0.0,
-        "driver_cpu_s": 0.0,
-        "run_dir": "run",
-        "tracking_uri": "sqlite:///run/mlflow.db",
-    }
+    return tiny_summary(dataset=dataset, status_counts={"feasible": 0})
 
 
 def _printed(summary):

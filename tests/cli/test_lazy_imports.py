@@ -1,6 +1,7 @@
 """Commands that run nothing load nothing heavy: no Ray, MLflow, scikit-learn or matplotlib in
 the process."""
 
+import inspect
 import json
 import subprocess
 import sys
@@ -57,8 +58,14 @@ def test_the_ray_free_names_keep_their_old_import_paths():
 
     # Names newer than the engine's re-exports have no old path there.
     newer = {"RUNNING", "CONSTRAINT_RULES", "ENDED_STATUSES", "QUALITY_RULES", "StopReason"}
+    # The report keys' names (trials/_keys.py) are newer too.
+    newer |= {name for name in trials.__all__ if getattr(trials, name) in trials.STRUCTURAL_KEYS}
+    newer.add("STRUCTURAL_KEYS")
     for name in set(trials.__all__) - newer - {"StopRule", "TrialStatus"}:
         assert getattr(engine, name) is getattr(trials, name)
     assert (_trial.FINISHED, _trial.DIVERGED, _trial.FAILED) == ("finished", "diverged", "failed")
-    assert engine.run_search is search.run_search
+    # The search core names no backend; the engine's run_search is it on Ray Tune by default.
+    assert engine.run_search.__module__ == "leantune.engine._tune"
+    backend = inspect.signature(search.run_search).parameters["backend"]
+    assert backend.default is inspect.Parameter.empty
     assert engine.SearchRequest is search.SearchRequest

@@ -8,27 +8,20 @@ import csv
 from rich.console import Console
 
 from leantune.cli._summary import print_report_line, print_summary, report_asked
+from leantune.testing import tiny_summary
 
 _CONFIG = {"model": "logistic", "batch_size": 1, "learning_rate": 0.1, "alpha": 0.0001}
 
 
 def _summary(run_dir, stops):
-    return {
-        "best": None,
-        "dataset": {"name": "d", "rows": 90},
-        "status_counts": {"feasible": 0},
-        "trials": len(stops),
-        "stopped_trials": [
+    return tiny_summary(
+        run_dir=str(run_dir),
+        status_counts={"feasible": 0},
+        trials=len(stops),
+        stopped_trials=[
             {"trial_id": t, "config": _CONFIG, "status": s, "reason": r} for t, s, _, r in stops
         ],
-        "stopped_by": {},
-        "failed_trials": [],
-        "wall_time_s": 1.0,
-        "trial_cpu_s": 0.0,
-        "driver_cpu_s": 0.0,
-        "run_dir": str(run_dir),
-        "tracking_uri": "sqlite:///run/mlflow.db",
-    }
+    )
 
 
 def _printed(summary, **options):
@@ -70,7 +63,10 @@ def test_the_report_line_comes_when_the_report_is_there(tmp_path):
 
 def test_a_spec_without_a_report_is_not_said_to_write_one(tmp_path):
     assert report_asked(tmp_path)  # no spec copy: the default
-    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: false\n")
+    study = "name: s\ndataset: {source: sklearn, name: iris}\nmodel: logistic\n"
+    (tmp_path / "spec.yaml").write_text(study + "output:\n  report: false\n")
     assert not report_asked(tmp_path)
-    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: true\n")
+    (tmp_path / "spec.yaml").write_text(study + "output:\n  report: true\n")
     assert report_asked(tmp_path)
+    (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: false\n")
+    assert report_asked(tmp_path)  # not a study the model accepts: the default

@@ -4,6 +4,7 @@ on real Ray Tune trials."""
 
 import pytest
 
+from leantune.engine import RayTuneBackend
 from leantune.spec import load_spec
 from leantune.stoppers import Decision, StoppingPolicy, StopReason, TrialHistory
 from leantune.study._policies import build_decisions
@@ -26,7 +27,7 @@ def _run(tmp_path, **sections):
     prepared = prepare_study(spec)
     decisions = build_decisions(spec, prepared.memory)
     request = search_request(prepared, training_plan(prepared, decisions))
-    return search(request, decisions, RecordingObserver())
+    return search(request, decisions, RecordingObserver(), RayTuneBackend())
 
 
 @pytest.mark.parametrize("method", ["random", "tpe"])
@@ -84,7 +85,7 @@ def test_a_fast_trial_stopped_late_by_the_driver_is_judged_on_its_complete_recor
     # A second between batches: a trial of a few ms sends every report, its last included,
     # in one batch, so the driver's stop reaches it only after it finished.
     request = search_request(prepared, training_plan(prepared, decisions))
-    records = run_search(request, _LateQualityStop(), RecordingObserver())
+    records = run_search(request, _LateQualityStop(), RecordingObserver(), backend=RayTuneBackend())
     assert records
     for record in records:
         assert record.last["trial_status"] == FINISHED

@@ -6,7 +6,6 @@ sampled learning rates, an interrupted run. The real-run tests check the real fi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from leantune.results import (
+    BestSummary,
+    DatasetSummary,
+    Ledger,
+    LedgerTrial,
+    RuleSavings,
+    RunDir,
+    SearchSummary,
+    Summary,
+)
 
 
 def make_run_dir(
@@ -162,53 +172,59 @@ def make_run_dir(
         dataset.update(synthetic_like="mnist", seed=0, generator="gaussian classes")
     if subsample:
         dataset["subsample"] = subsample
-    summary = {
-        "study": "fake",
-        "run_dir": str(root),
-        "dataset": dataset,
-        "models": sorted({c["model"] for c in configs}),
-        "search_space": {"batch_size": sorted({c["batch_size"] for c in configs})},
-        "folds": 2,
-        "constraints": constraints,
-        "trials": len(trials),
-        "status_counts": counts,
-        "search": {"method": method, "scheduler": None, "stopping_enabled": stopping_enabled},
-        "stopped_by": {},
-        "best": best,
-        "wall_time_s": 10.0,
-        "trial_cpu_s": spent,
-        "driver_cpu_s": 1.0,
-        "tracking_uri": "",
-        "leantune_version": "0.1.0",
-        "python": "3.11",
-        "outcome": outcome,
-        "ledger": {"spent_cpu_s": spent, "saved_cpu_s_estimate": saved},
-    }
-    (root / "summary.json").write_text(json.dumps(summary))
-    pd.DataFrame(trials).to_csv(root / "trials.csv", index=False)
-    pd.DataFrame(reports).to_parquet(root / "reports.parquet", index=False)
-    (root / "ledger.json").write_text(
-        json.dumps(
-            {
-                "spent_cpu_s": spent,
-                "spent_wall_s": sum(t["wall_s"] for t in ledger),
-                "saved_cpu_s_estimate": saved,
-                "share_of_full_grid_spent_estimate": spent / (spent + saved) if spent else 1.0,
-                "by_rule": {
-                    "train_time_s": {
-                        "trials_stopped": counts["stopped"],
-                        "saved_cpu_s_estimate": saved,
-                        "saved_wall_s_estimate": saved,
-                    }
-                }
-                if counts["stopped"]
-                else {},
-                "trials": ledger,
+    summary = Summary(
+        study="fake",
+        run_dir=str(root),
+        dataset=DatasetSummary.model_validate(dataset),
+        models=sorted({c["model"] for c in configs}),
+        search_space={"batch_size": sorted({c["batch_size"] for c in configs})},
+        folds=2,
+        constraints=constraints,
+        trials=len(trials),
+        status_counts=counts,
+        search=SearchSummary(method=method, stopping_enabled=stopping_enabled),
+        best=BestSummary.model_validate(best) if best else None,
+        wall_time_s=10.0,
+        trial_cpu_s=spent,
+        driver_cpu_s=1.0,
+        tracking_uri="",
+        leantune_version="0.1.0",
+        python="3.11",
+        outcome=outcome,
+        ledger={"spent_cpu_s": spent, "saved_cpu_s_estimate": saved},
+    )
+    files = RunDir(root)
+    files.write_summary(summary)
+    pd.DataFrame(trials).to_csv(files.trials_csv, index=False)
+    files.write_reports(pd.DataFrame(reports))
+    files.write_ledger(
+        Ledger(
+            spent_cpu_s=spent,
+            spent_wall_s=sum(t["wall_s"] for t in ledger),
+            saved_cpu_s_estimate=saved,
+            share_of_full_grid_spent_estimate=spent / (spent + saved) if spent else 1.0,
+            by_rule={
+                "train_time_s": RuleSavings(
+                    trials_stopped=counts["stopped"],
+                    saved_cpu_s_estimate=saved,
+                    saved_wall_s_estimate=saved,
+                )
             }
+            if counts["stopped"]
+            else {},
+            trials=[LedgerTrial.model_validate(t) for t in ledger],
         )
     )
-    (root / "spec.yaml").write_text(
-        yaml.safe_dump({"training": {"seed": seed, "epochs": 1}, "validation": {"test_size": 0.3}})
+    files.write_spec(
+        yaml.safe_dump(
+            {
+                "name": "fake",
+                "dataset": {"source": "sklearn", "name": "iris"},
+                "model": sorted({c["model"] for c in configs}),
+                "training": {"seed": seed, "epochs": 1},
+                "validation": {"test_size": 0.3},
+            }
+        )
     )
     return root
 

@@ -9,8 +9,8 @@ import pytest
 from tests.report.conftest import grid, make_run_dir
 
 from leantune.report._batch import batch_rows, batch_spread, spread_at
-from leantune.report._chapter import write_chapter
 from leantune.report._run import load_run
+from leantune.report._thesis_chapter import write_chapter
 
 OVERHEAD_ARM = {
     "backend": "sklearn",

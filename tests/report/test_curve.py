@@ -8,6 +8,8 @@ import pytest
 
 from leantune.report._curve import judge_arm, replay_curve, replay_level, share_meeting
 from leantune.report._run import RunResults
+from leantune.results import BestSummary
+from leantune.testing import tiny_summary
 
 # (batch size, CPU-seconds per report, CV accuracy): four reports each, so a trial's training
 # time ends at 4 × its step.
@@ -50,7 +52,7 @@ def _run(tmp_path, name="unstopped", statuses=None, stopped_at=None, best=None):
             }
         )
     pd.DataFrame(reports).to_parquet(directory / "reports.parquet")
-    summary = {"clock": "cpu", "dataset": {"task": "classification"}, "best": best}
+    summary = tiny_summary(run_dir=str(directory), trials=len(trials), best=best, clock="cpu")
     return RunResults(directory, summary, pd.DataFrame(trials), {}, {})
 
 
@@ -104,7 +106,13 @@ def test_the_curve_has_a_row_per_level_and_limited_metric(tmp_path):
 
 def test_a_stopped_arm_is_judged_by_its_twins_end_values(tmp_path):
     unstopped = _run(tmp_path)
-    best = {"config": {"model": "logistic", "batch_size": 8, "learning_rate": 0.01, "alpha": 1e-4}}
+    best = BestSummary(
+        trial_id="t2",
+        config={"model": "logistic", "batch_size": 8, "learning_rate": 0.01, "alpha": 1e-4},
+        cv_metric="val_accuracy",
+        cv_mode="max",
+        cv_score_mean=0.70,
+    )
     stopped = _run(
         tmp_path,
         "stopped",
@@ -122,6 +130,6 @@ def test_a_stopped_arm_is_judged_by_its_twins_end_values(tmp_path):
 
 def test_replay_refuses_a_run_judged_on_the_wall_clock(tmp_path):
     run = _run(tmp_path)
-    run.summary["clock"] = "wall"
+    run.summary.clock = "wall"
     with pytest.raises(ValueError, match="CPU clock"):
         replay_level(run, "train_time_s", 1.0, level="x", quantile=math.nan)

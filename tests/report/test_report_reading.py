@@ -4,8 +4,11 @@ axes that do not blow noise up."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
 from matplotlib.figure import Figure
 
 from leantune.report._document import _cell_html
@@ -85,23 +88,31 @@ def test_a_memory_axis_spans_at_least_its_minimum():
 
 
 def test_a_broken_tie_and_the_shipped_models_checks_are_shown_when_the_summary_has_them():
+    from pydantic import ValidationError
+
     from leantune.report._document import Paragraph, Table
     from leantune.report._sections import _pick_details
+    from leantune.results import RunDir
 
-    best = {
-        "tie": {
-            "tied_trials": ["b", "c"],
-            "tolerance": 1e-9,
-            "rule": "scores within 1e-09 (relative) are ties",
-            "chosen_cost_s": 0.017,
-            "tied_costs_s": {"b": 1.14, "c": 0.6},
-        },
-        "shipped": {"model_size_kb": {"value": 96.4, "limit": 100, "met": True}},
-        "inference_measured": "median of 5 predict calls of the shipped pipeline",
-        "chosen_on": "what it had reached when prechelt ended it at step 300",
-    }
-    rejected = {"shipped_rejected": [{"trial_id": "a", "reason": "shipped model_size_kb 105"}]}
-    blocks = _pick_details(best, "", rejected)
+    # A real study's summary (tests/results/data), given a tie, shipped checks, a rejection.
+    summary = RunDir(Path(__file__).parents[1] / "results" / "data" / "run_7841bb0").read_summary()
+    assert summary.best is not None
+    best = summary.best.model_copy(
+        update={
+            "tie": {
+                "tied_trials": ["b", "c"],
+                "tolerance": 1e-9,
+                "rule": "scores within 1e-09 (relative) are ties",
+                "chosen_cost_s": 0.017,
+                "tied_costs_s": {"b": 1.14, "c": 0.6},
+            },
+            "shipped": {"model_size_kb": {"value": 96.4, "limit": 100, "met": True}},
+            "inference_measured": "median of 5 predict calls of the shipped pipeline",
+            "chosen_on": "what it had reached when prechelt ended it at step 300",
+        }
+    )
+    summary.shipped_rejected = [{"trial_id": "a", "reason": "shipped model_size_kb 105"}]
+    blocks = _pick_details(best, "", summary)
     text = " ".join(b.text for b in blocks if isinstance(b, Paragraph))
     assert "2 other config(s) scored within 1e-09" in text and "up to 1.14 s" in text
     assert "quality rule ended it early" in text and "shipped pipeline" in text
@@ -109,5 +120,12 @@ def test_a_broken_tie_and_the_shipped_models_checks_are_shown_when_the_summary_h
     (table,) = [b for b in blocks if isinstance(b, Table)]
     assert list(table.data["limit on"]) == ["model_size_kb"]
     assert list(table.data["met"]) == ["yes"]
-    assert _pick_details({"tie": "odd", "shipped": [1]}, "", {}) == []  # other shapes: nothing
-    assert _pick_details({}, "", {}) == []
+    # Other shapes are refused when the summary is read; a pick without them says nothing.
+    with pytest.raises(ValidationError):
+        best.model_validate({**best.model_dump(), "tie": "odd", "shipped": [1]})
+    plain = best.model_copy(update={"tie": None, "shipped": None, "inference_measured": None})
+    summary.shipped_rejected = []
+    assert (
+        _pick_details(plain.model_copy(update={"chosen_on": "its complete record"}), "", summary)
+        == []
+    )

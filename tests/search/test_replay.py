@@ -60,7 +60,7 @@ def test_replaying_a_study_reproduces_its_decisions(tmp_path):
     ("content", "expected"),
     [
         (b"not parquet", "not a readable parquet table"),
-        (None, "lacks the column(s) trial_id, started_at"),
+        (None, "rows without a trial_id"),
     ],
 )
 def test_a_tampered_run_directory_is_refused_in_one_line(tmp_path, content, expected):

@@ -1,8 +1,10 @@
 import itertools
 import shutil
+from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 
+from leantune.results import RunDir
 from leantune.tracking import attach_artifacts, default_uri, open_tracker, run_store_uri
 
 
@@ -320,8 +322,6 @@ def test_an_mlflow_3_store_gets_the_model_as_a_logged_model_of_the_study_run(tmp
 
 
 def test_the_chosen_model_registers_by_name_and_loads_from_the_registry(tmp_path):
-    import json
-
     import mlflow.pyfunc
     import numpy as np
     from typer.testing import CliRunner
@@ -330,9 +330,10 @@ def test_the_chosen_model_registers_by_name_and_loads_from_the_registry(tmp_path
 
     client, _, runs = _study_with_every_outcome(tmp_path, with_model=True)
     parent = runs["my-study"]
-    (tmp_path / "summary.json").write_text(
-        json.dumps({"mlflow_parent_run_id": parent.info.run_id, "best": {}})
-    )
+    # A real study's summary (tests/results/data), pointed at this store's parent run.
+    summary = RunDir(Path(__file__).parents[1] / "results" / "data" / "run_7841bb0").read_summary()
+    summary.mlflow_parent_run_id = parent.info.run_id
+    RunDir(tmp_path).write_summary(summary)
     for version in (1, 2):  # a second registration is the name's next version
         result = CliRunner().invoke(app, ["register", str(tmp_path), "edge-classifier"])
         assert result.exit_code == 0, result.output

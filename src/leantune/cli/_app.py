@@ -305,15 +305,16 @@ def replay(
 
 
 def _attach_reports(written: list[Any]) -> None:
+    from leantune.results import RunDir
     from leantune.tracking import attach_artifacts, run_store_uri
 
     for item in written:
-        summary_path = item.html.parent / "summary.json"
-        if not summary_path.is_file():
+        files = RunDir(item.html.parent)
+        if not files.is_run:
             continue  # a comparison or a chapter: no parent run of its own
-        summary = json.loads(summary_path.read_text())
-        run_id = summary.get("mlflow_parent_run_id")
-        uri = run_store_uri(item.html.parent, summary.get("tracking_uri"))
+        summary = files.read_summary()
+        run_id = summary.mlflow_parent_run_id
+        uri = run_store_uri(files.path, summary.tracking_uri)
         if not run_id or not uri:
             continue
         try:
@@ -364,13 +365,28 @@ def ray_stop() -> None:
     stdout.print("stopped" if stop() else "no Ray started by `leantune ray start` runs")
 
 
-study_app = typer.Typer(help="Preset studies.", no_args_is_help=True, add_completion=False)
+study_app = typer.Typer(
+    help="Campaigns: several studies run and reported together, from a campaign file (YAML) "
+    "or flags.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(study_app, name="study")
 
 
 @study_app.command()
 @user_errors
 def thesis(
+    ctx: typer.Context,
+    campaign: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A campaign file (YAML): the flags below as keys, e.g. `datasets: mnist,kddcup` "
+            "or a list, `repeats: 3`, `cv_folds: 5` (paths as on the command line); a flag "
+            "given here wins over the file.",
+            show_default=False,
+        ),
+    ] = None,
     datasets: Annotated[
         str,
         typer.Option(help="Comma-separated sets of the original study to run."),
@@ -458,25 +474,35 @@ def thesis(
     folds: Annotated[int | None, typer.Option(hidden=True)] = None,
     max_memory_mb: Annotated[float | None, typer.Option(hidden=True)] = None,
 ) -> None:
-    """The original study's setup: five PMLB sets, the thesis grid, 70/30 split, 5-fold CV,
-    a report every 100 steps, one CPU per trial; writes results.md and results.html."""
+    """The thesis campaign, the original study's setup: five PMLB sets, the thesis grid,
+    70/30 split, 5-fold CV, a report every 100 steps, one CPU per trial, repeated; writes
+    results.md and results.html."""
     from leantune.study import StudyInterrupted
+    from leantune.study._campaign import load_campaign
     from leantune.study._thesis import ThesisOptions, backends_from_text, run_thesis
 
+    given = dict(ctx.params)  # every flag's value, by its parameter name
+    if campaign is not None:
+        given.update(
+            (key, value)
+            for key, value in load_campaign(campaign).flags().items()
+            # Typer carries its own click: the source is compared by name.
+            if getattr(ctx.get_parameter_source(key), "name", None) != "COMMANDLINE"
+        )
     options = ThesisOptions(
-        datasets=tuple(name.strip() for name in datasets.split(",") if name.strip()),
-        max_train_seconds=train_time_s if max_train_seconds is None else max_train_seconds,
-        subsample=subsample,
-        folds=cv_folds if folds is None else folds,
-        compare_stopping=compare_stopping,
-        repeats=repeats,
-        synthetic_missing=synthetic_missing,
-        memory_mb=memory_mb if max_memory_mb is None else max_memory_mb,
-        seed=seed,
-        backends=backends_from_text(backend),
-        overhead_steps=overhead_steps,
-        cache_dir=cache_dir,
-        output_dir=output_dir,
+        datasets=tuple(name.strip() for name in given["datasets"].split(",") if name.strip()),
+        max_train_seconds=given["train_time_s"] if max_train_seconds is None else max_train_seconds,
+        subsample=given["subsample"],
+        folds=given["cv_folds"] if folds is None else folds,
+        compare_stopping=given["compare_stopping"],
+        repeats=given["repeats"],
+        synthetic_missing=given["synthetic_missing"],
+        memory_mb=given["memory_mb"] if max_memory_mb is None else max_memory_mb,
+        seed=given["seed"],
+        backends=backends_from_text(given["backend"]),
+        overhead_steps=given["overhead_steps"],
+        cache_dir=given["cache_dir"],
+        output_dir=given["output_dir"],
     )
     stop_on_sigterm()
     try:
@@ -643,12 +669,12 @@ def register(
     name: Annotated[str, typer.Argument(help="The registered model's name.", show_default=False)],
 ) -> None:
     """Register the study's chosen model by name in its MLflow store's model registry."""
-    from leantune.results._layout import MODEL_DIR
+    from leantune.results import RunDir
     from leantune.tracking import register_model, run_store_uri
 
     uri = _run_tracking_uri(run_dir, run_store_uri)
     run_id = _study_run_id(run_dir)
-    if not run_id or not (run_dir / MODEL_DIR).is_dir():
+    if not run_id or not RunDir(run_dir).model_dir.is_dir():
         raise LeantuneError(
             f"RUN_DIR: {str(run_dir)!r} holds no chosen model to register (a study that "
             "completed with a feasible config has model/)"
@@ -666,11 +692,12 @@ def register(
 
 def _study_run_id(run_dir: Path) -> str | None:
     """The study's MLflow run: in its summary once it ended, in its state while it runs."""
-    from leantune.results._layout import SUMMARY_FILE
+    from leantune.results import RunDir
 
+    files = RunDir(run_dir)
     for path, key in (
-        (run_dir / SUMMARY_FILE, "mlflow_parent_run_id"),
-        (run_dir / "state" / "study.json", "parent_run_id"),  # study/_state.py's file
+        (files.summary_file, "mlflow_parent_run_id"),
+        (files.study_state_file, "parent_run_id"),  # study/_state.py's file
     ):
         try:
             run_id = json.loads(path.read_text()).get(key)
@@ -700,8 +727,10 @@ def _check_port_free(host: str, port: int) -> None:
 def _run_tracking_uri(run_dir: Path, store_uri: Callable[[Path, str | None], str | None]) -> str:
     if not run_dir.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
-    summary = run_dir / "summary.json"
-    recorded = json.loads(summary.read_text()).get("tracking_uri") if summary.is_file() else None
+    from leantune.results import RunDir
+
+    files = RunDir(run_dir)
+    recorded = files.read_summary().tracking_uri if files.is_run else None
     uri = store_uri(run_dir, recorded)
     if uri:
         return uri

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,17 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from leantune.errors import LeantuneError
 from leantune.metrics import CLOCK_WORDS, TIMED_METRICS
-from leantune.results._layout import SPEC_FILE, TRIALS_CSV
+from leantune.results import BestSummary, RunDir, Summary
 from leantune.trials._status import INFEASIBLE, SKIPPED, STOPPED
 
 _SHOWN_STOPS = 10
 _SHOWN_A_GROUP = 3
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _config_text(config: dict[str, Any]) -> str:
@@ -58,22 +64,21 @@ def _dataset_lines(dataset: dict[str, Any], out: Any) -> None:
         )
 
 
-def _objective_line(summary: dict[str, Any], out: Any) -> None:
+def _objective_line(summary: Summary, best: BestSummary, out: Any) -> None:
     """What the pick optimized, when it is not the validation score, and the quality limits."""
-    objective, best = summary.get("objective") or {}, summary["best"]
-    floors = summary.get("quality_constraints") or {}
+    objective, floors = summary.objective, summary.quality_constraints
     bounds = [
         f"{metric} {'≥' if kind == 'min' else '≤'} {value:g}"
         for metric, bound in floors.items()
         for kind, value in bound.items()
     ]
     subject = f", subject to {', '.join(bounds)} (final CV value)" if bounds else ""
-    if objective and objective.get("metric") != best.get("cv_metric"):
-        verb = "minimize" if objective["mode"] == "min" else "maximize"
-        value = best.get("objective_value")
-        shown = f"{value:.4g}" if isinstance(value, int | float) else "n/a"
+    if objective is not None and objective.metric != best.cv_metric:
+        verb = "minimize" if objective.mode == "min" else "maximize"
+        value = best.objective_value
+        shown = f"{value:.4g}" if value is not None else "n/a"
         out(
-            f"  [bold]objective[/]: {verb} {objective['metric']} → {shown} (trial's final "
+            f"  [bold]objective[/]: {verb} {objective.metric} → {shown} (trial's final "
             f"value){subject}",
             highlight=False,
         )
@@ -90,9 +95,9 @@ _GROUP_HEADINGS = {
 }
 
 
-def _ended_early_lines(summary: dict[str, Any], out: Any) -> None:
+def _ended_early_lines(summary: Summary, out: Any) -> None:
     """Stopped, skipped and infeasible trials, each group under its own heading and count."""
-    stops = summary["stopped_trials"]
+    stops = summary.stopped_trials
     groups: dict[str, list[dict[str, Any]]] = {}
     for stop in stops:
         groups.setdefault(stop["status"], []).append(stop)
@@ -115,12 +120,12 @@ def _ended_early_lines(summary: dict[str, Any], out: Any) -> None:
 
 
 def _labels_by_status(
-    summary: dict[str, Any], groups: dict[str, list[dict[str, Any]]]
+    summary: Summary, groups: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Counter[str]]:
     """How many trials of each status each rule ended, from trials.csv (a label a trial);
     with one status only, the summary's own counts say it."""
-    path = Path(summary.get("run_dir") or "") / TRIALS_CSV
-    if summary.get("run_dir") and path.is_file():
+    path = RunDir(summary.run_dir).trials_csv
+    if summary.run_dir and path.is_file():
         with path.open(newline="") as rows:
             counts: dict[str, Counter[str]] = {}
             for row in csv.DictReader(rows):
@@ -130,27 +135,27 @@ def _labels_by_status(
             return {status: Counter(dict(c.most_common())) for status, c in counts.items()}
     if len(groups) == 1:
         (status,) = groups
-        by = summary.get("stopped_by") or {}
+        by = summary.stopped_by
         return {status: Counter({k.removeprefix("skipped: "): v for k, v in by.items()})}
     return {}
 
 
-def _pick_lines(summary: dict[str, Any], out: Any) -> None:
+def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
     """A tie broken by cost, configs refused for their shipped model, stops that came late."""
-    tie = summary["best"].get("tie")
+    tie = best.tie
     if tie:
         out(
             f"  tied within float noise with {len(tie['tied_trials'])} other config(s): the "
             f"cheapest ({tie['chosen_cost_s']:.3g} s, median of its cost twins) was chosen",
             highlight=False,
         )
-    for rejected in summary.get("shipped_rejected") or []:
+    for rejected in summary.shipped_rejected:
         out(
             f"  [yellow]refused[/] {_config_text(rejected['config'])}: its {rejected['reason']}, "
             "a limit its trial met",
             highlight=False,
         )
-    late = summary.get("late_stops") or []
+    late = summary.late_stops
     if late:
         out(
             f"  {len(late)} trial(s) finished before a stop reached them: judged on their "
@@ -177,7 +182,7 @@ def _forecast_line(forecasts: dict[str, Any]) -> str | None:
 
 
 def print_summary(
-    summary: dict[str, Any],
+    summary: Summary | dict[str, Any],
     console: Console,
     command_wall_s: float | None = None,
     *,
@@ -187,50 +192,50 @@ def print_summary(
     `report_line`: end with where the report is; off while it is still being drawn
     (`print_report_line` says it once it is)."""
     out = console.print
-    best = summary["best"]
-    dataset = summary["dataset"]
-    _dataset_lines(dataset, out)
-    if best:
-        metric = best["cv_metric"].removeprefix("val_")
-        test = best["test"].get(f"test_{metric}")
+    summary = summary if isinstance(summary, Summary) else Summary.model_validate(summary)
+    best = summary.best
+    _dataset_lines(summary.dataset.model_dump(), out)
+    if best is not None:
+        metric = best.cv_metric.removeprefix("val_")
+        test = best.test.get(f"test_{metric}")
         # Within every limit, but not always `feasible`: a quality rule may have ended it.
-        out(f"[bold green]Chosen config[/]: {_config_text(best['config'])}")
-        if isinstance(best.get("cv_score_mean"), int | float):
+        out(f"[bold green]Chosen config[/]: {_config_text(best.config)}")
+        if best.cv_score_mean is not None:
             scored = (
-                f"CV {metric} {best['cv_score_mean']:.4f} ± {best['cv_score_std']:.4f} "
-                f"({summary['folds']} folds)"
+                f"CV {metric} {best.cv_score_mean:.4f} ± {best.cv_score_std or 0.0:.4f} "
+                f"({summary.folds} folds)"
             )
         else:  # ended early by a quality rule: picked on what it had reached
-            scored = f"{metric} {best['objective_value']:.4f} reached ({best.get('chosen_on')})"
-        tested = f"[bold]test {metric} {test:.4f}[/]" if isinstance(test, int | float) else ""
+            scored = f"{metric} {_or_nan(best.objective_value):.4f} reached ({best.chosen_on})"
+        tested = f"[bold]test {metric} {test:.4f}[/]" if test is not None else ""
         out(f"  {scored} · {tested}", highlight=False)
         out(
-            f"  model {best['model_size_bytes']:,} bytes · predict "
-            f"{best['inference_ms_per_sample'] * 1e3:.2f} µs/sample",
+            f"  model {best.model_size_bytes or 0:,} bytes · predict "
+            f"{_or_nan(best.inference_ms_per_sample) * 1e3:.2f} µs/sample",
             highlight=False,
         )
-        _objective_line(summary, out)
-        _pick_lines(summary, out)
+        _objective_line(summary, best, out)
+        _pick_lines(summary, best, out)
     else:
         out(
             "[bold red]No feasible config[/]: every trial broke a constraint, diverged or "
             "failed. Loosen `constraints` or widen the search space."
         )
-    counts = " · ".join(f"{k} {v}" for k, v in summary["status_counts"].items())
-    out(f"Trials: {summary['trials']} · {counts}", highlight=False)
-    timed = [m for m in summary.get("constraints") or {} if m in TIMED_METRICS]
+    counts = " · ".join(f"{k} {v}" for k, v in summary.status_counts.items())
+    out(f"Trials: {summary.trials} · {counts}", highlight=False)
+    timed = [m for m in summary.constraints if m in TIMED_METRICS]
     if timed:
-        clock = summary.get("clock", "wall")
+        clock = summary.clock
         what = CLOCK_WORDS.get(clock, "wall-clock time")
         out(f"Time limits ({', '.join(timed)}) judged on {what} (constraints.clock: {clock})")
     _ended_early_lines(summary, out)
-    for diverged in summary.get("diverged_trials", [])[:_SHOWN_STOPS]:
+    for diverged in summary.diverged_trials[:_SHOWN_STOPS]:
         out(
             f"  [yellow]diverged[/] {_config_text(diverged['config'])}: "
             f"{escape(diverged['reason'])}",
             highlight=False,
         )
-    for failure in summary["failed_trials"][:_SHOWN_STOPS]:
+    for failure in summary.failed_trials[:_SHOWN_STOPS]:
         if failure["error"]:
             attempts = failure.get("attempts", 1)
             tries = f" (after {attempts} attempts)" if attempts > 1 else ""
@@ -239,13 +244,13 @@ def print_summary(
                 f"{escape(failure['error'])}",
                 highlight=False,
             )
-    ledger = summary.get("ledger")
-    if ledger and ledger.get("saved_cpu_s_estimate"):
+    ledger = summary.ledger
+    if ledger.get("saved_cpu_s_estimate"):
         # Only a grid has a full grid to be a share of; sampled searches do not.
         share = (
             f", so {ledger['share_of_full_grid_spent_estimate']:.0%} of the full grid's "
             "estimated cost was spent"
-            if (summary.get("search") or {}).get("method", "grid") == "grid"
+            if summary.search.method == "grid"
             else ""
         )
         out(
@@ -253,48 +258,45 @@ def print_summary(
             f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s{share} (ledger.json)",
             highlight=False,
         )
-    forecast = _forecast_line(summary.get("forecasts") or {})
+    forecast = _forecast_line(summary.forecasts)
     if forecast:
         out(forecast, highlight=False)
-    sessions = summary.get("sessions", 1)
+    sessions = summary.sessions
     resumed = f" (over {sessions} sessions: resumed {sessions - 1}×)" if sessions > 1 else ""
     whole = (
         f" ({command_wall_s:.1f} s with start-up)"
-        if command_wall_s is not None and command_wall_s > summary["wall_time_s"]
+        if command_wall_s is not None and command_wall_s > summary.wall_time_s
         else ""
     )
     out(
-        f"Time: {summary['wall_time_s']:.1f} s wall{whole} · {summary['trial_cpu_s']:.1f} CPU-s in "
-        f"trials · {summary['driver_cpu_s']:.1f} CPU-s on the driver{resumed}",
+        f"Time: {summary.wall_time_s:.1f} s wall{whole} · {summary.trial_cpu_s:.1f} CPU-s in "
+        f"trials · {summary.driver_cpu_s:.1f} CPU-s on the driver{resumed}",
         highlight=False,
     )
-    run_dir = summary["run_dir"]
+    run_dir = summary.run_dir
     # Paths and URIs are the user's text: printed as they are, never read as markup.
     plain = {"highlight": False, "markup": False}
     out(
         f"Run directory: {run_dir} (summary.json, trials.csv, ledger.json, reports.parquet)",
         **plain,
     )
-    out(f"MLflow store: {summary['tracking_uri']} · browse: leantune ui {run_dir}", **plain)
+    out(f"MLflow store: {summary.tracking_uri} · browse: leantune ui {run_dir}", **plain)
     if report_line:
         print_report_line(run_dir, console)
 
 
 def report_asked(run_dir: str | Path) -> bool:
     """Whether the study's spec (its copy in the run directory) asks for a report."""
-    import yaml
-
     try:
-        spec = yaml.safe_load((Path(run_dir) / SPEC_FILE).read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        spec = RunDir(run_dir).read_spec()
+    except LeantuneError:
         return True
-    output = spec.get("output") if isinstance(spec, dict) else None
-    return bool(output.get("report", True)) if isinstance(output, dict) else True
+    return spec is None or spec.output.report
 
 
 def print_report_line(run_dir: str | Path, console: Console) -> None:
     """Where the study's report is, or how to write it."""
-    report = Path(run_dir) / "report.html"
+    report = RunDir(run_dir).report_html
     if report.is_file():
         text = f"Report: {report} (rebuild: leantune report {run_dir})"
     else:
@@ -305,26 +307,30 @@ def print_report_line(run_dir: str | Path, console: Console) -> None:
 def print_comparison(comparison: Any, console: Console) -> None:
     """Both arms in a few lines, then what stopping saved and what it cost."""
     out = console.print
-    _dataset_lines(comparison.stopped.summary["dataset"], out)
+    arms = [
+        (label, Summary.model_validate(result.summary))
+        for label, result in (
+            ("with stopping", comparison.stopped),
+            ("without stopping", comparison.unstopped),
+        )
+    ]
+    _dataset_lines(arms[0][1].dataset.model_dump(), out)
     headline = comparison.comparison
     saved, regret = headline["savings"], headline["regret"]
-    for label, result in (
-        ("with stopping", comparison.stopped),
-        ("without stopping", comparison.unstopped),
-    ):
-        summary = result.summary
-        best = summary["best"]
-        metric = (best or {}).get("cv_metric", "val_score").removeprefix("val_")
-        pick = (
-            f"{_config_text(best['config'])}: CV {metric} {best['cv_score_mean']:.4f}, test "
-            f"{metric} {best['test'].get(f'test_{metric}', float('nan')):.4f}"
-            if best
-            else "no feasible config"
-        )
-        counts = " · ".join(f"{k} {v}" for k, v in summary["status_counts"].items() if v)
+    for label, summary in arms:
+        best = summary.best
+        pick = "no feasible config"
+        if best is not None:
+            metric = best.cv_metric.removeprefix("val_")
+            pick = (
+                f"{_config_text(best.config)}: CV {metric} "
+                f"{_or_nan(best.cv_score_mean):.4f}, test "
+                f"{metric} {_or_nan(best.test.get(f'test_{metric}')):.4f}"
+            )
+        counts = " · ".join(f"{k} {v}" for k, v in summary.status_counts.items() if v)
         out(
-            f"[bold]{label}[/]: {summary['ledger']['spent_cpu_s']:.1f} CPU-s in trials, "
-            f"{summary['wall_time_s']:.1f} s wall · {counts}\n  best: {pick}",
+            f"[bold]{label}[/]: {summary.ledger['spent_cpu_s']:.1f} CPU-s in trials, "
+            f"{summary.wall_time_s:.1f} s wall · {counts}\n  best: {pick}",
             highlight=False,
         )
     share = saved.get("cpu_share_saved")
@@ -352,8 +358,8 @@ def print_comparison(comparison: Any, console: Console) -> None:
         highlight=False,
     )
     out(
-        f"Comparison: {comparison.run_dir / 'report.html'} · "
-        f"{comparison.run_dir / 'comparison.json'}"
+        f"Comparison: {RunDir(comparison.run_dir).report_html} · "
+        f"{RunDir(comparison.run_dir).comparison_file}"
         f" · arms in {comparison.run_dir / 'stopped'} and {comparison.run_dir / 'unstopped'}",
         highlight=False,
         markup=False,

@@ -42,15 +42,16 @@ _persistent.prepare_to_join()
 
 if TYPE_CHECKING:
     from leantune.engine._cluster import require_cpus
-    from leantune.engine._tune import RayTuneBackend, TrialFailed, start_ray, stop_ray
-    from leantune.search import SearchRequest, run_search
+    from leantune.engine._tune import RayTuneBackend, TrialFailed, run_search, start_ray, stop_ray
+    from leantune.search import SearchRequest
 
 # The names that need Ray (or the search core, which imports this package), by their module.
 _NEEDS_RAY = {
     **dict.fromkeys(
-        ("RayTuneBackend", "TrialFailed", "start_ray", "stop_ray"), "leantune.engine._tune"
+        ("RayTuneBackend", "TrialFailed", "run_search", "start_ray", "stop_ray"),
+        "leantune.engine._tune",
     ),
-    **dict.fromkeys(("SearchRequest", "run_search"), "leantune.search"),
+    "SearchRequest": "leantune.search",
     "require_cpus": "leantune.engine._cluster",
 }
 

@@ -8,14 +8,39 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from leantune.datasets import Fold
 
-if TYPE_CHECKING:
-    from leantune.engine._trial import _TrialRun
+
+class Diverged(Exception):
+    """Training produced non-finite values; the trial ends with status `diverged`."""
+
+
+class FoldRun(Protocol):
+    """What a training function's session needs of the trial running it (engine/_trial.py's
+    trial run): its data and plan, where it is, and the one way to send a window's report."""
+
+    data: Any
+    plan: Any
+    model: Any
+    config: Any
+    classes: np.ndarray | None
+    batch_size: int
+    fold_index: int
+    step: int
+    estimator: Any
+
+    def report_window(
+        self,
+        fold: Fold,
+        fold_step: int,
+        fold_steps: int,
+        window: tuple[float, float],
+        losses: list[float],
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +81,7 @@ class TrainingSession:
     returns True once the fold's planned steps are done. A stop decided by leantune (a limit,
     a forecast, divergence) ends the trial from outside, at a report."""
 
-    def __init__(self, run: _TrialRun, fold: Fold, steps: int):
+    def __init__(self, run: FoldRun, fold: Fold, steps: int):
         self._run, self._fold, self.steps = run, fold, steps
         self.fold_step = 0
         self._losses: list[float] = []
@@ -71,8 +96,6 @@ class TrainingSession:
 
     def step(self, loss: float, model: Any) -> bool:
         """Record one step: its training loss and the model after it. Returns `done`."""
-        from leantune.engine._trial import Diverged
-
         now, now_cpu = time.perf_counter(), time.thread_time()
         if self.done:
             return True  # steps past the plan are the function's own, not the study's
@@ -103,15 +126,13 @@ class TrainingSession:
             self._send(self.fold_step)
 
     def _send(self, fold_steps: int) -> None:
-        self._run._report(
+        self._run.report_window(
             self._fold, self.fold_step, fold_steps, (self._wall, self._cpu), self._losses
         )
         self._losses, self._wall, self._cpu, self._due = [], 0.0, 0.0, False
 
 
-def train_fold_by_function(
-    run: _TrialRun, fold: Fold, rng: np.random.Generator, steps: int
-) -> None:
+def train_fold_by_function(run: FoldRun, fold: Fold, rng: np.random.Generator, steps: int) -> None:
     """Hand the fold to the user's function, and close it when the function returns."""
     X, y, plan = run.data.X, run.data.y, run.plan
     inv_scale = 1.0 / fold.scale

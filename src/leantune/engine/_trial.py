@@ -24,12 +24,18 @@ from threadpoolctl import ThreadpoolController
 from leantune.datasets import Fold
 from leantune.engine._faults import ActiveFault, Fault, select_fault
 from leantune.engine._memory_cap import MemoryCap
+from leantune.engine._session import Diverged, train_fold_by_function
 from leantune.metrics import Clock, SystemSampler, Targets, score_metric
 from leantune.models import get_adapter
 from leantune.trials import (  # statuses, re-exported from here too
+    CV_SCORE_MEAN,
+    CV_SCORE_STD,
     DIVERGED,
     FAILED,
     FINISHED,
+    FOLD_FINISHED,
+    PROGRESS_PCT,
+    STEPS_PLANNED,
     STOPPED,
 )
 
@@ -122,10 +128,6 @@ def latency_rows(features: int) -> int:
     return max(16, min(LATENCY_ROWS, LATENCY_BYTES // (8 * features)))
 
 
-class Diverged(Exception):
-    """Training produced non-finite values; the trial ends with status `diverged`."""
-
-
 class StopTraining(Exception):
     """Raised by a `report` callable to end the trial at once: the report it was handed, which
     says why, is the trial's last (a stopping rule run in the worker)."""
@@ -201,7 +203,7 @@ def _train(
             {
                 "step": 0,
                 "trial_phase": START_PHASE,
-                "steps_planned": run.steps_planned,
+                STEPS_PLANNED: run.steps_planned,
                 **run.sampler.sample(),
             }
         )
@@ -316,8 +318,6 @@ class _TrialRun:
         n_rows = len(fold.train_idx)
         steps = plan.steps_per_fold(n_rows, batch_size)
         if self.model.driven:  # a training function of the user's drives the steps
-            from leantune.engine._session import train_fold_by_function
-
             train_fold_by_function(self, fold, rng, steps)
             return
         if plan.backend == "minibatch":
@@ -359,7 +359,9 @@ class _TrialRun:
             if self._report_due(fold_step, steps):
                 self.epoch = epoch
                 window_cpu = cpu_clock() - window_cpu_start - window_loss_cpu
-                self._report(fold, fold_step, steps, (window_seconds, window_cpu), window_losses)
+                self.report_window(
+                    fold, fold_step, steps, (window_seconds, window_cpu), window_losses
+                )
                 window_seconds, window_loss_cpu, window_losses = 0.0, 0.0, []
                 window_cpu_start = cpu_clock()
 
@@ -417,12 +419,12 @@ class _TrialRun:
                 self.fault.at_step(self.step + len(window_losses))
             if self._report_due(fold_step, steps):
                 self.epoch = epoch
-                self._report(
+                self.report_window(
                     fold, fold_step, steps, (window_seconds, window_cpu_seconds), window_losses
                 )
                 window_seconds, window_cpu_seconds, window_losses = 0.0, 0.0, []
 
-    def _report(
+    def report_window(
         self,
         fold: Fold,
         fold_step: int,
@@ -430,7 +432,8 @@ class _TrialRun:
         window: tuple[float, float],
         window_losses: list[float],
     ) -> None:
-        """`window`: the wall and thread-CPU seconds the window's steps took."""
+        """Measure, score and send one window's report (also a training function's session
+        sends its windows here). `window`: the wall and thread-CPU seconds its steps took."""
         window_wall, window_cpu = window
         self.step += len(window_losses)
         self.step_seconds += window_wall
@@ -449,19 +452,19 @@ class _TrialRun:
             "fold": self.fold_index,
             "fold_step": fold_step,
             "epoch": self.epoch,
-            "steps_planned": self.steps_planned,
+            STEPS_PLANNED: self.steps_planned,
             "train_loss": math.fsum(window_losses) / len(window_losses),
             "train_loss_last": window_losses[-1],
             **quality,
             "val_rows": len(rows),
             "val_loss_start": self.start_loss,
             "objective": quality[self.metric],
-            "progress_pct": 100.0 * self.step / self.steps_planned,
+            PROGRESS_PCT: 100.0 * self.step / self.steps_planned,
             "weight_norm": self.model.weight_norm(self.estimator),
             **self._deployment_metrics(),
             **self._step_times(window_wall, window_cpu, len(window_losses)),
             **self._sample(),
-            "fold_finished": fold_finished,
+            FOLD_FINISHED: fold_finished,
         }
         if early:
             # A first report (plan.first_reports): its short window carries a whole
@@ -563,9 +566,9 @@ class _TrialRun:
     def _outcome_fields(self, status: str, error: str | None = None) -> dict[str, Any]:
         fields: dict[str, Any] = {"trial_status": status, "cv_metric": self.metric}
         if self.fold_scores and len(self.fold_scores) == len(self.data.folds):
-            fields["cv_score_mean"] = float(np.mean(self.fold_scores))
-            fields["cv_score_std"] = float(np.std(self.fold_scores))
-            fields["objective"] = fields["cv_score_mean"]
+            fields[CV_SCORE_MEAN] = float(np.mean(self.fold_scores))
+            fields[CV_SCORE_STD] = float(np.std(self.fold_scores))
+            fields["objective"] = fields[CV_SCORE_MEAN]
         if error:
             fields["error"] = error
         return fields
@@ -587,7 +590,7 @@ class _TrialRun:
             closing = {
                 **self.last,
                 "step": self.step,
-                "steps_planned": self.steps_planned,
+                STEPS_PLANNED: self.steps_planned,
                 **self._sample(),
                 **self._outcome_fields(status, error),
             }

@@ -29,16 +29,17 @@ import sklearn.linear_model  # noqa: F401
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
 
+from leantune import search
 from leantune._signals import stop_on_sigterm
 from leantune.engine import _persistent
 from leantune.engine._faults import Fault
 from leantune.engine._trial import START_PHASE, StopTraining, TrainingPlan, TrialData, train_trial
 from leantune.metrics import Objective
-from leantune.search import SearchRequest, TrialBook, sampler_value
+from leantune.search import SearchBackend, SearchRequest, TrialBook, sampler_value
 from leantune.search._sampling import frozen_trial, make_sampler
 from leantune.search._worker import WorkerRules
-from leantune.stoppers import StoppingPolicy, StopReason
-from leantune.trials import FAILED, LogUniform, TrialRecord
+from leantune.stoppers import SkipPredicted, StoppingPolicy, StopReason
+from leantune.trials import FAILED, PROGRESS_PCT, LogUniform, TrialObserver, TrialRecord
 
 _log = logging.getLogger("leantune")
 
@@ -78,9 +79,31 @@ _RAY_KEYS = frozenset(
 )
 # What Tune reads of a result after the driver took it: the searcher's and the scheduler's
 # metric and time, when the trial ends. The rest leaves Tune's copy (_ObserverCallback).
-_KEPT_FOR_TUNE = frozenset({"objective", "progress_pct"})
+_KEPT_FOR_TUNE = frozenset({"objective", PROGRESS_PCT})
 # Marks a result the driver took and trimmed: Tune hands it back when the trial returns.
 _TAKEN = "leantune_taken"
+
+
+def run_search(
+    request: SearchRequest,
+    policy: StoppingPolicy,
+    observer: TrialObserver,
+    skip: SkipPredicted | None = None,
+    worker_policy: StoppingPolicy | None = None,
+    *,
+    backend: SearchBackend | None = None,
+    limits: StoppingPolicy | None = None,
+) -> list[TrialRecord]:
+    """`leantune.search.run_search` on Ray Tune unless another backend is given."""
+    return search.run_search(
+        request,
+        policy,
+        observer,
+        skip,
+        worker_policy,
+        backend=backend or RayTuneBackend(),
+        limits=limits,
+    )
 
 
 class TrialFailed(RuntimeError):

@@ -3,11 +3,13 @@ cost more than a training step at small batch sizes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from leantune.models import LossFunction
+LossFunction = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Per-row loss from decision values and targets: what a model kind minimizes."""
 
 # Validation rows are gathered in chunks of about this many bytes, so a trial never holds a
 # copy of the validation set, however wide the rows.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from leantune.metrics._catalog import METRICS
+from leantune.trials import CV_SCORE_MEAN, FOLD_FINISHED
 
 Mode = Literal["min", "max"]
 
@@ -24,11 +25,11 @@ def final_value(reports: Sequence[Mapping[str, Any]], metric: str) -> float:
     known = METRICS.get(metric)
     last = reports[-1]
     if known is not None and known.kind == "quality":
-        if "cv_score_mean" not in last:  # not every fold finished
+        if CV_SCORE_MEAN not in last:  # not every fold finished
             return math.nan
         if last.get("cv_metric", metric) == metric:  # the task's score: the trial's own mean
-            return _number(last["cv_score_mean"])
-        values = [_number(r.get(metric)) for r in reports if r.get("fold_finished")]
+            return _number(last[CV_SCORE_MEAN])
+        values = [_number(r.get(metric)) for r in reports if r.get(FOLD_FINISHED)]
         return float(sum(values) / len(values)) if values else math.nan
     return _number(last.get(metric))
 

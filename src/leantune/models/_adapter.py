@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from leantune.models import MODELS, ModelKind, weights
+from leantune.models._kinds import MODELS, ModelKind, weights
 
 # Validation rows are scored in chunks of about this many bytes (a scaled copy per chunk).
 _CHUNK_BYTES = 2**20
@@ -88,7 +88,7 @@ class ModelAdapter(ABC):
 
     def size_bytes(self, estimator: Any) -> int:
         """Size of the pickled model: what an application would ship."""
-        from leantune.models import model_size_bytes
+        from leantune.models._kinds import model_size_bytes
 
         return model_size_bytes(estimator)
 
@@ -285,7 +285,7 @@ class _ScoredByOutputs(ModelAdapter):
         untrained model's: uniform probabilities, zero decisions, zero predictions."""
         from sklearn.exceptions import NotFittedError
 
-        from leantune.models import hinge_loss
+        from leantune.models._kinds import hinge_loss
 
         n_classes = max(targets.n_outputs, 2)
         try:

@@ -13,7 +13,8 @@ from leantune.report._build import (
 )
 from leantune.report._document import Document, WrittenReport, to_html, to_markdown
 from leantune.report._rebuild import rebuild
-from leantune.report._run import RunResults, is_run_dir, load_run
+from leantune.report._run import RunResults, load_run
+from leantune.results import is_run_dir
 
 __all__ = [
     "COMPARISON_FILE",

@@ -16,6 +16,7 @@ import pandas as pd
 from leantune.report._rq1 import rows_per_step, system_frame
 from leantune.report._run import RunResults
 from leantune.report._spread import Spread
+from leantune.trials import CV_SCORE_MEAN, STEPS_PLANNED
 
 BATCH_COLUMNS = [
     "dataset",
@@ -62,9 +63,9 @@ def batch_rows(
         pd.to_numeric(trials.reindex(ids)[column], errors="coerce").to_numpy()
         if column in trials
         else np.full(len(ids), np.nan)
-        for column in ("cv_score_mean", "steps_planned")
+        for column in (CV_SCORE_MEAN, STEPS_PLANNED)
     )
-    folds = max(1, int(run.summary.get("folds") or 1))
+    folds = max(1, run.summary.folds)
     frame = frame.assign(
         score=score,
         time_per_row_us=1e6 / frame["throughput_samples_s"],

@@ -12,17 +12,22 @@ Layout of a comparison directory (written by `leantune run --compare-stopping`):
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
-from typing import Any
 
 from leantune.report import _sections as sections
 from leantune.report._document import Document, Heading, Link, WrittenReport
 from leantune.report._document import write_document as _write
 from leantune.report._rq2 import comparison_summary
 from leantune.report._run import RunResults, load_run
-from leantune.results import COMPARISON_FILE, STOPPED_ARM, UNSTOPPED_ARM, is_comparison_dir
+from leantune.results import (
+    COMPARISON_FILE,
+    REPORT_HTML,
+    STOPPED_ARM,
+    UNSTOPPED_ARM,
+    Comparison,
+    RunDir,
+    is_comparison_dir,
+)
 
 
 def build_run_report(run: RunResults) -> Document:
@@ -52,8 +57,8 @@ def build_comparison_report(stopped: RunResults, unstopped: RunResults) -> Docum
     document.add(sections.caveats(stopped, who="both arms"))
     document.add(sections.overview(stopped))
     document.add(
-        Link("The stopped arm's full report", f"{STOPPED_ARM}/report.html"),
-        Link("The unstopped arm's full report", f"{UNSTOPPED_ARM}/report.html"),
+        Link("The stopped arm's full report", f"{STOPPED_ARM}/{REPORT_HTML}"),
+        Link("The unstopped arm's full report", f"{UNSTOPPED_ARM}/{REPORT_HTML}"),
     )
     document.add(sections.rq2_comparison(stopped, unstopped, "cmp"))
     document.add(
@@ -79,27 +84,13 @@ def build_comparison_report(stopped: RunResults, unstopped: RunResults) -> Docum
 
 def write_comparison(directory: Path | str) -> WrittenReport:
     """comparison.json and the comparison report, from the two arms stored in `directory`."""
-    directory = Path(directory)
-    stopped = load_run(directory / STOPPED_ARM)
-    unstopped = load_run(directory / UNSTOPPED_ARM)
+    files = RunDir(directory)
+    stopped = load_run(files.stopped_arm.path)
+    unstopped = load_run(files.unstopped_arm.path)
     headline = comparison_summary(stopped, unstopped)
     headline["layout"] = {"stopped": STOPPED_ARM, "unstopped": UNSTOPPED_ARM}
-    (directory / COMPARISON_FILE).write_text(
-        json.dumps(_finite(headline), indent=2, default=str, allow_nan=False)
-    )
-    return _write(build_comparison_report(stopped, unstopped), directory)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if hasattr(value, "item"):
-        return _finite(value.item())
-    return value
+    files.write_comparison(Comparison.model_validate(headline))
+    return _write(build_comparison_report(stopped, unstopped), files.path)
 
 
 __all__ = [

@@ -23,10 +23,10 @@ import pandas as pd
 
 from leantune.metrics import METRICS
 from leantune.report._rq1 import RAN_TO_THE_END
-from leantune.report._rq2 import LIMIT_RULES, config_key
+from leantune.report._rq2 import LIMIT_RULES, counterpart_key
 from leantune.report._run import RunResults
 from leantune.stoppers import ConstraintPolicy, replay
-from leantune.trials import FEASIBLE, SKIPPED, STOPPED
+from leantune.trials import CV_SCORE_MEAN, FEASIBLE, SKIPPED, STOPPED
 
 # The limits a level sets, by catalogue name; the curve judges each on the CPU clock.
 LIMITED_METRICS = ("train_time_s", "step_time_ms")
@@ -104,7 +104,7 @@ def replay_level(
     final = final_values(run, metric).dropna()
     cost = final_values(run, "train_time_s")
     ids = run.trials["trial_id"].astype(str)
-    scores = pd.Series(pd.to_numeric(run.trials["cv_score_mean"], errors="coerce").to_numpy(), ids)
+    scores = pd.Series(pd.to_numeric(run.trials[CV_SCORE_MEAN], errors="coerce").to_numpy(), ids)
     ran = final.index
     violating = final > limit
     stopped = pd.Series(
@@ -208,7 +208,7 @@ def judge_arm(
     twin_near: dict[tuple[Any, ...], bool] = {}
     twin_score: dict[tuple[Any, ...], float] = {}
     for _, row in twin.iterrows():
-        key = config_key(row)
+        key = counterpart_key(row)
         values = [finals[m].get(row["trial_id"], math.nan) for m in limits]
         if row["status"] in RAN_TO_THE_END and all(math.isfinite(v) for v in values):
             twin_violates[key] = any(v > limits[m] for v, m in zip(values, limits, strict=True))
@@ -216,7 +216,7 @@ def judge_arm(
                 abs(v - limits[m]) <= NEAR_LIMIT * limits[m]
                 for v, m in zip(values, limits, strict=True)
             )
-            twin_score[key] = float(pd.to_numeric(row.get("cv_score_mean"), errors="coerce"))
+            twin_score[key] = float(pd.to_numeric(row.get(CV_SCORE_MEAN), errors="coerce"))
     counts = dict.fromkeys(
         (
             "stops",
@@ -229,7 +229,7 @@ def judge_arm(
         0,
     )
     for _, row in stopped.trials.iterrows():
-        key = config_key(row)
+        key = counterpart_key(row)
         violates = twin_violates.get(key)
         wrong = False
         if row["status"] in (STOPPED, SKIPPED) and row.get("stop_rule") in LIMIT_RULES:
@@ -248,13 +248,13 @@ def judge_arm(
     cost_u = float(pd.to_numeric(unstopped.trials.get(COST_KEY), errors="coerce").sum())
     cost_s = float(pd.to_numeric(stopped.trials.get(COST_KEY), errors="coerce").sum())
     # What a user waits for: the whole study, per-trial overhead (scheduling, tracking) included.
-    wall_u = float(unstopped.summary.get("wall_time_s") or math.nan)
-    wall_s = float(stopped.summary.get("wall_time_s") or math.nan)
+    wall_u = float(unstopped.summary.wall_time_s or math.nan)
+    wall_s = float(stopped.summary.wall_time_s or math.nan)
     higher = unstopped.higher_is_better
     feasible_scores = [s for k, s in twin_score.items() if not twin_violates[k]]
     best = (max if higher else min)(feasible_scores) if feasible_scores else math.nan
-    pick = (stopped.best or {}).get("config")
-    picked = twin_score.get(config_key(pick), math.nan) if pick else math.nan
+    pick = stopped.best.config if stopped.best else None
+    picked = twin_score.get(counterpart_key(pick), math.nan) if pick else math.nan
     return {
         "level": level,
         "quantile": quantile,
@@ -270,7 +270,7 @@ def judge_arm(
         "study_wall_s_stopped": wall_s,
         "study_wall_share_saved": (wall_u - wall_s) / wall_u if wall_u > 0 else math.nan,
         "regret_cv": _regret(best, picked, higher),
-        "pick_feasible": bool(pick) and twin_violates.get(config_key(pick)) is False,
+        "pick_feasible": bool(pick) and twin_violates.get(counterpart_key(pick)) is False,
     }
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from leantune.trials import STEPS_DONE, STEPS_PLANNED
+
 
 @dataclass(frozen=True)
 class Heading:
@@ -122,8 +124,8 @@ COLUMN_LABELS = {
     "false_stops": "false stops",
     "false_stop_rate": "false-stop rate",
     "stop_reason": "reason",
-    "steps_done": "steps done",
-    "steps_planned": "steps planned",
+    STEPS_DONE: "steps done",
+    STEPS_PLANNED: "steps planned",
     "spent_cpu_s": "CPU-s spent",
     "remaining_cpu_s_estimate": "CPU-s left (estimate)",
     "remaining_cpu_s_actual": "CPU-s left (actual)",

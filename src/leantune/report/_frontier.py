@@ -10,7 +10,15 @@ import pandas as pd
 
 from leantune.metrics import CATALOGUE
 from leantune.report._run import HYPERPARAMETERS, RunResults
-from leantune.trials import DIVERGED, FEASIBLE, INFEASIBLE, STOPPED
+from leantune.trials import (
+    CV_SCORE_MEAN,
+    DIVERGED,
+    FEASIBLE,
+    INFEASIBLE,
+    PROGRESS_PCT,
+    STEPS_PLANNED,
+    STOPPED,
+)
 
 CONSTRAINT_LABELS = {metric.name: metric.label for metric in CATALOGUE if metric.constrainable}
 # The costs a Pareto front sets against quality: every catalogued metric but quality itself.
@@ -77,7 +85,7 @@ def pareto_frame(run: RunResults) -> pd.DataFrame:
             strict=True,
         )
     ]
-    cv = pd.to_numeric(trials.get("cv_score_mean"), errors="coerce")
+    cv = pd.to_numeric(trials.get(CV_SCORE_MEAN), errors="coerce")
     last = pd.to_numeric(trials.get(run.score_metric), errors="coerce")
     if cv is None:
         cv = pd.Series(np.nan, index=trials.index)
@@ -86,8 +94,8 @@ def pareto_frame(run: RunResults) -> pd.DataFrame:
     frame["quality"] = cv.fillna(last)
     frame["quality_kind"] = np.where(cv.notna(), "CV mean", "at its last report")
     frame["off_scale"] = off_scale(frame["status"], frame["quality"], run.higher_is_better)
-    best = run.best or {}
-    frame["chosen"] = frame["trial_id"].astype(str) == str(best.get("trial_id", ""))
+    chosen = run.best.trial_id if run.best else ""
+    frame["chosen"] = frame["trial_id"].astype(str) == chosen
     peaks = run.reports(metrics).groupby("trial_id").max(numeric_only=True)
     objective = run.objective["metric"]
     for metric in metrics:
@@ -119,14 +127,14 @@ def _front(frame: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Serie
 
 def curves_frame(run: RunResults) -> pd.DataFrame:
     """Every trial's validation loss and score over its progress, thinned to CURVE_POINTS."""
-    columns = ["trial_id", "progress_pct", "step", "fold", "val_loss", run.score_metric]
+    columns = ["trial_id", PROGRESS_PCT, "step", "fold", "val_loss", run.score_metric]
     # Where each fold starts and the untrained model's loss there: a fold that reports only at
     # its end (a large batch) still draws as a line from its start.
-    columns += ["fold_step", "steps_planned", "val_loss_start"]
+    columns += ["fold_step", STEPS_PLANNED, "val_loss_start"]
     reports = run.reports(columns)
-    if reports.empty or "progress_pct" not in reports:
+    if reports.empty or PROGRESS_PCT not in reports:
         return pd.DataFrame(columns=[*columns, "category"])
-    reports = reports.dropna(subset=["progress_pct"])
+    reports = reports.dropna(subset=[PROGRESS_PCT])
     thinned = []
     for _, rows in reports.groupby("trial_id", sort=False):
         if len(rows) > CURVE_POINTS:
@@ -149,7 +157,7 @@ def curves_frame(run: RunResults) -> pd.DataFrame:
         frame["model"] = frame["trial_id"].map(models)
         missing = pd.Series(np.nan, index=trials.index)
         last = pd.to_numeric(trials.get(run.score_metric, missing), errors="coerce")
-        quality = pd.to_numeric(trials.get("cv_score_mean", missing), errors="coerce").fillna(last)
+        quality = pd.to_numeric(trials.get(CV_SCORE_MEAN, missing), errors="coerce").fillna(last)
         blown = off_scale(trials["status"], quality, run.higher_is_better)
         frame["off_scale"] = frame["trial_id"].isin(set(trials["trial_id"].astype(str)[blown]))
     else:

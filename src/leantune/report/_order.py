@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leantune.report._rq1 import (
-    SYSTEM_METRICS,
+    RQ1_METRICS,
     spearman_table,
     spearman_with_interval,
     system_frame,
@@ -61,7 +61,7 @@ def repeat_table(repeats: Sequence[Repeat]) -> pd.DataFrame:
         table = spearman_table(frame, seed=repeat.seed)
         started = _start_positions(repeat.run, frame)
         rows = []
-        for index, metric in enumerate(SYSTEM_METRICS):
+        for index, metric in enumerate(RQ1_METRICS):
             pair = pd.DataFrame({"x": started, "y": frame[metric.name]}).dropna()
             rho, low, high = spearman_with_interval(
                 pair["x"].to_numpy(float), pair["y"].to_numpy(float), seed=repeat.seed + 900 + index

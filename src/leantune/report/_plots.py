@@ -24,8 +24,8 @@ from matplotlib.ticker import NullFormatter
 
 from leantune.report._document import format_value
 from leantune.report._frontier import CONSTRAINT_LABELS
-from leantune.report._rq1 import HYPERPARAMETER_LABELS, SYSTEM_METRICS
-from leantune.trials import DIVERGED, FAILED, FEASIBLE, INFEASIBLE
+from leantune.report._rq1 import HYPERPARAMETER_LABELS, RQ1_METRICS
+from leantune.trials import DIVERGED, FAILED, FEASIBLE, INFEASIBLE, PROGRESS_PCT, STEPS_PLANNED
 
 DPI = 90
 MODEL_COLOURS = {"linear": "#1f77b4", "logistic": "#1f77b4", "svm": "#d62728"}
@@ -74,13 +74,13 @@ def category_colours(categories: Sequence[str]) -> dict[str, str]:
 def main_effects(levels: pd.DataFrame, frame: pd.DataFrame, hyperparameter: str) -> bytes:
     """Median and interquartile range of each system metric per level, one line per model."""
     figure = Figure(figsize=(16, 3.2))
-    axes = figure.subplots(1, len(SYSTEM_METRICS))
+    axes = figure.subplots(1, len(RQ1_METRICS))
     label = HYPERPARAMETER_LABELS[hyperparameter]
     models = sorted(frame["model"].dropna().unique()) if "model" in frame else []
     from leantune.report._rq1 import is_continuous, level_of
 
     continuous = is_continuous(frame[hyperparameter]) if hyperparameter in frame else False
-    for ax, metric in zip(axes, SYSTEM_METRICS, strict=True):
+    for ax, metric in zip(axes, RQ1_METRICS, strict=True):
         drawn = []
         for offset, model in enumerate(models or [None]):
             chosen = frame if model is None else frame[frame["model"] == model]
@@ -149,7 +149,7 @@ def heatmaps(grids: Mapping[str, pd.DataFrame]) -> bytes:
     figure = Figure(figsize=(6.2 * len(grids), 0.32 * _rows(grids) + 2.2))
     axes = np.atleast_1d(figure.subplots(1, len(grids)))
     for ax, (metric, grid) in zip(axes, grids.items(), strict=True):
-        label = dict((m.name, m.label) for m in SYSTEM_METRICS)[metric]
+        label = dict((m.name, m.label) for m in RQ1_METRICS)[metric]
         ax.set_title(f"median {label}", fontsize=10)
         if grid.empty:
             ax.text(0.5, 0.5, "no trial ran to its end", ha="center", va="center")
@@ -436,7 +436,7 @@ def _broken_at_folds(rows: pd.DataFrame, column: str) -> tuple[np.ndarray, np.nd
     end of one fold to the start of the next would draw a jump no model made. A loss curve
     starts each fold at the untrained model's loss, where the reports say it (so a fold that
     reported once, at its end, is a line, not a lone dot)."""
-    x = rows["progress_pct"].to_numpy(float)
+    x = rows[PROGRESS_PCT].to_numpy(float)
     y = rows[column].to_numpy(float)
     if "fold" not in rows or not len(rows):
         return x, y
@@ -457,13 +457,13 @@ def _fold_starts(
     rows: pd.DataFrame, column: str, firsts: np.ndarray
 ) -> list[tuple[float, float] | None]:
     """(progress, loss) where each fold began, for a loss curve whose reports name them."""
-    needed = {"fold_step", "step", "steps_planned", "val_loss_start"}
+    needed = {"fold_step", "step", STEPS_PLANNED, "val_loss_start"}
     if column != "val_loss" or not needed <= set(rows):
         return [None] * len(firsts)
     starts: list[tuple[float, float] | None] = []
     for first in firsts:
         row = rows.iloc[first]
-        at = 100.0 * (row["step"] - row["fold_step"]) / row["steps_planned"]
+        at = 100.0 * (row["step"] - row["fold_step"]) / row[STEPS_PLANNED]
         loss = row["val_loss_start"]
         fine = all(isinstance(v, int | float) and math.isfinite(v) for v in (at, loss))
         starts.append((float(at), float(loss)) if fine and row["fold_step"] > 0 else None)
@@ -549,7 +549,7 @@ def estimate_scatter(check: pd.DataFrame) -> bytes:
 
 def correlation_overview(table: pd.DataFrame) -> bytes:
     """Spearman's ρ with its interval, per dataset, for every hyperparameter × metric pair."""
-    pairs = [(h, m.name) for h in HYPERPARAMETER_LABELS for m in SYSTEM_METRICS]
+    pairs = [(h, m.name) for h in HYPERPARAMETER_LABELS for m in RQ1_METRICS]
     datasets = list(dict.fromkeys(table["dataset"])) if len(table) else []
     figure = Figure(figsize=(14, 0.3 * len(pairs) + 1.5))
     ax = figure.subplots()
@@ -575,7 +575,7 @@ def correlation_overview(table: pd.DataFrame) -> bytes:
                     capsize=2,
                     label=dataset if i == 0 or pair == pairs[0] else None,
                 )
-    labels = {m.name: m.label for m in SYSTEM_METRICS}
+    labels = {m.name: m.label for m in RQ1_METRICS}
     ax.set_yticks(
         range(len(pairs)),
         [f"{HYPERPARAMETER_LABELS[h]} ↔ {labels[m]}" for h, m in pairs],

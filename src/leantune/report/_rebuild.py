@@ -6,31 +6,26 @@ from pathlib import Path
 
 from leantune.errors import LeantuneError
 from leantune.report._build import write_comparison, write_run_report
-from leantune.report._chapter import write_chapter
 from leantune.report._document import WrittenReport
-from leantune.results import (
-    STOPPED_ARM,
-    UNSTOPPED_ARM,
-    is_comparison_dir,
-    is_run_dir,
-    is_thesis_dir,
-)
+from leantune.report._thesis_chapter import write_chapter
+from leantune.results import STOPPED_ARM, UNSTOPPED_ARM, RunDir
 
 
 def rebuild(path: Path | str) -> list[WrittenReport]:
     """Rebuild every report under a run, comparison or thesis directory; reruns nothing."""
-    path = Path(path)
+    files = RunDir(path)
+    path = files.path
     if not path.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(path)!r} is not a directory")
-    if is_thesis_dir(path):
+    if files.is_thesis:
         return write_chapter(path, rebuild_runs=True)
-    if is_comparison_dir(path):
+    if files.is_comparison:
         return [
-            write_run_report(path / STOPPED_ARM),
-            write_run_report(path / UNSTOPPED_ARM),
+            write_run_report(files.stopped_arm.path),
+            write_run_report(files.unstopped_arm.path),
             write_comparison(path),
         ]
-    if is_run_dir(path):
+    if files.is_run:
         return [write_run_report(path)]
     raise LeantuneError(
         f"RUN_DIR: {str(path)!r} is not a leantune run directory (no summary.json), a "

@@ -17,7 +17,7 @@ from scipy.stats import rankdata
 from leantune.metrics import label
 from leantune.report._document import format_value
 from leantune.report._run import HYPERPARAMETERS, RunResults
-from leantune.trials import FEASIBLE, INFEASIBLE
+from leantune.trials import FEASIBLE, INFEASIBLE, STEPS_DONE
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,17 @@ class SystemMetric:
     """Spans orders of magnitude across a grid, so plots use a log axis."""
 
 
-# Labels come from the metric catalogue; throughput and peak memory are derived here.
-SYSTEM_METRICS = (
+# What RQ1 relates to the hyperparameters: a trial's costs, labelled from the metric catalogue,
+# with throughput and peak memory derived here. Not the catalogue's `SYSTEM_METRICS` (every
+# metric of kind "system", as measured at a report).
+RQ1_METRICS = (
     SystemMetric("step_time_ms", label("step_time_ms"), True),
     SystemMetric("train_time_s", f"total {label('train_time_s')}", True),
     SystemMetric("throughput_samples_s", "throughput (samples/s)", True),
     SystemMetric("cpu_percent", label("cpu_percent"), False),
     SystemMetric("peak_memory_mb", "private memory, peak (MB)", False),
 )
-METRIC_LABELS = {m.name: m.label for m in SYSTEM_METRICS}
+METRIC_LABELS = {m.name: m.label for m in RQ1_METRICS}
 
 HYPERPARAMETER_LABELS = {
     "batch_size": "batch size",
@@ -61,9 +63,9 @@ def system_frame(run: RunResults) -> pd.DataFrame:
     trial's CPU-seconds over its training seconds.
     """
     trials = run.trials
-    if trials.empty or "steps_done" not in trials:
+    if trials.empty or STEPS_DONE not in trials:
         return pd.DataFrame(columns=["trial_id", "model", *HYPERPARAMETERS, "status"])
-    frame = trials[trials["steps_done"].fillna(0) > 0].copy()
+    frame = trials[trials[STEPS_DONE].fillna(0) > 0].copy()
     keep = ["trial_id", "model", *HYPERPARAMETERS, "status", "stop_label"]
     out = frame[[c for c in keep if c in frame]].copy()
     if "stop_label" not in out:
@@ -132,7 +134,7 @@ def level_table(frame: pd.DataFrame, hyperparameter: str) -> pd.DataFrame:
     rows = []
     for level in sorted(levels.dropna().unique()):
         chosen = frame[levels == level]
-        for metric in SYSTEM_METRICS:
+        for metric in RQ1_METRICS:
             values = chosen[metric.name].dropna()
             rows.append(
                 {
@@ -181,7 +183,7 @@ def spearman_table(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     percentile bootstrap interval (trials resampled with replacement, seeded)."""
     rows = []
     for position, hyperparameter in enumerate(HYPERPARAMETERS):
-        for index, metric in enumerate(SYSTEM_METRICS):
+        for index, metric in enumerate(RQ1_METRICS):
             pair = (
                 frame[[hyperparameter, metric.name]].apply(pd.to_numeric, errors="coerce").dropna()
                 if not frame.empty and hyperparameter in frame

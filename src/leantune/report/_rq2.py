@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from leantune.report._run import HYPERPARAMETERS, RunResults
-from leantune.trials import DIVERGED, FEASIBLE, INFEASIBLE, SKIPPED, STOPPED
+from leantune.trials import (
+    DIVERGED,
+    FEASIBLE,
+    INFEASIBLE,
+    SKIPPED,
+    STEPS_DONE,
+    STEPS_PLANNED,
+    STOPPED,
+)
 
 CONFIG_KEYS = ("model", *HYPERPARAMETERS)
 
@@ -35,14 +43,14 @@ def _percent(share: float) -> str:
 
 def ledger_totals(run: RunResults) -> pd.DataFrame:
     ledger = run.ledger
-    counts = run.summary.get("status_counts") or {}
+    counts = run.summary.status_counts
     stopped = sum(int(counts.get(s, 0)) for s in (STOPPED, DIVERGED))
     rows = [
         ("trials", len(run.trials), "measured"),
         ("trials cut short (stopped or diverged)", stopped, "measured"),
         ("CPU-seconds spent in trials", _number(ledger.get("spent_cpu_s")), "measured"),
         ("wall-seconds of trials (summed)", _number(ledger.get("spent_wall_s")), "measured"),
-        ("study wall time (s)", _number(run.summary.get("wall_time_s")), "measured"),
+        ("study wall time (s)", _number(run.summary.wall_time_s), "measured"),
         (
             "CPU-seconds stopping saved",
             _number(ledger.get("saved_cpu_s_estimate")),
@@ -80,7 +88,9 @@ def ledger_by_rule(run: RunResults) -> pd.DataFrame:
 # --- comparison of two arms --------------------------------------------------------------
 
 
-def config_key(row: Any) -> tuple[Any, ...]:
+def counterpart_key(row: Any) -> tuple[Any, ...]:
+    """(model, batch, rate, alpha): what matches a trial of one arm with its counterpart in the
+    other. Not `trials.config_key`, a config's identity across sessions (every axis, JSON)."""
     get = row.get if isinstance(row, dict) else row.__getitem__
     return (
         str(get("model")),
@@ -91,14 +101,15 @@ def config_key(row: Any) -> tuple[Any, ...]:
 
 
 def _best_scores(run: RunResults) -> dict[str, Any]:
-    best = run.best or {}
+    best = run.best
+    if best is None:
+        return {"config": None, "cv": math.nan, "cv_std": math.nan, "test": math.nan}
     metric = run.score_metric.removeprefix("val_")
-    test = (best.get("test") or {}).get(f"test_{metric}")
     return {
-        "config": best.get("config"),
-        "cv": _number(best.get("cv_score_mean")),
-        "cv_std": _number(best.get("cv_score_std")),
-        "test": _number(test),
+        "config": best.config,
+        "cv": _number(best.cv_score_mean),
+        "cv_std": _number(best.cv_score_std),
+        "test": _number(best.test.get(f"test_{metric}")),
     }
 
 
@@ -106,7 +117,7 @@ def arms_table(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
     rows = []
     for arm, run in (("with stopping", stopped), ("without stopping", unstopped)):
         scores = _best_scores(run)
-        counts = run.summary.get("status_counts") or {}
+        counts = run.summary.status_counts
         config = scores["config"]
         rows.append(
             {
@@ -115,7 +126,7 @@ def arms_table(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
                 **{status: int(counts.get(status, 0)) for status in counts},
                 "trial_cpu_s": _number(run.ledger.get("spent_cpu_s")),
                 "trial_wall_s": _number(run.ledger.get("spent_wall_s")),
-                "study_wall_s": _number(run.summary.get("wall_time_s")),
+                "study_wall_s": _number(run.summary.wall_time_s),
                 "best_config": _config_text(config) if config else "none feasible",
                 f"CV {run.score_label}": scores["cv"],
                 f"test {run.score_label}": scores["test"],
@@ -169,8 +180,8 @@ def savings(stopped: RunResults, unstopped: RunResults) -> dict[str, float]:
         _number(unstopped.ledger.get("spent_cpu_s")),
     )
     wall_s, wall_u = (
-        _number(stopped.summary.get("wall_time_s")),
-        _number(unstopped.summary.get("wall_time_s")),
+        _number(stopped.summary.wall_time_s),
+        _number(unstopped.summary.wall_time_s),
     )
     return {
         "cpu_s_stopped": cpu_s,
@@ -191,8 +202,8 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
     columns = [
         *CONFIG_KEYS,
         "stop_label",
-        "steps_done",
-        "steps_planned",
+        STEPS_DONE,
+        STEPS_PLANNED,
         "spent_cpu_s",
         "remaining_cpu_s_estimate",
         "remaining_cpu_s_actual",
@@ -204,9 +215,9 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
     cut = [t for t in ledger_trials if t.get("stop_label")]
     if not cut or stopped.trials.empty:
         return pd.DataFrame(columns=columns)
-    configs = {str(row["trial_id"]): config_key(row) for _, row in stopped.trials.iterrows()}
+    configs = {str(row["trial_id"]): counterpart_key(row) for _, row in stopped.trials.iterrows()}
     unstopped_ids = {
-        config_key(row): str(row["trial_id"]) for _, row in unstopped.trials.iterrows()
+        counterpart_key(row): str(row["trial_id"]) for _, row in unstopped.trials.iterrows()
     }
     unstopped_ledger = {str(t["trial_id"]): t for t in (unstopped.ledger or {}).get("trials") or []}
     reports = unstopped.reports(["step", "cpu_time_s", "wall_time_s"])
@@ -216,12 +227,12 @@ def estimate_check(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame:
         key = configs.get(str(entry["trial_id"]))
         if key is None:
             continue
-        done = _number(entry.get("steps_done"))
+        done = _number(entry.get(STEPS_DONE))
         row: dict[str, Any] = dict(zip(CONFIG_KEYS, key, strict=True))
         row.update(
             stop_label=entry["stop_label"],
             steps_done=done,
-            steps_planned=_number(entry.get("steps_planned")),
+            steps_planned=_number(entry.get(STEPS_PLANNED)),
             spent_cpu_s=_number(entry.get("cpu_s")),
             remaining_cpu_s_estimate=_number(entry.get("remaining_cpu_s_estimate")),
             remaining_wall_s_estimate=_number(entry.get("remaining_wall_s_estimate")),
@@ -303,11 +314,11 @@ def decision_quality(stopped: RunResults, unstopped: RunResults) -> pd.DataFrame
     columns = ["rule", "stops", "right_stops", "false_stops", "unjudged", "false_stop_rate"]
     if stopped.trials.empty or unstopped.trials.empty:
         return pd.DataFrame(columns=columns)
-    twin_status = {config_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
+    twin_status = {counterpart_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
     counts: dict[str, dict[str, int]] = {}
     missed = 0
     for _, row in stopped.trials.iterrows():
-        twin = twin_status.get(config_key(row))
+        twin = twin_status.get(counterpart_key(row))
         if row["status"] == FEASIBLE and twin == INFEASIBLE:
             missed += 1
         rule = row.get("stop_rule")
@@ -332,8 +343,8 @@ def decision_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, An
     (its unstopped twin finished within every limit)."""
     quality = decision_quality(stopped, unstopped)
     total = quality.iloc[-1].to_dict() if len(quality) else {}
-    pick = (stopped.best or {}).get("config")
-    twin_status = {config_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
+    pick = stopped.best.config if stopped.best else None
+    twin_status = {counterpart_key(row): row["status"] for _, row in unstopped.trials.iterrows()}
     return {
         "stops": int(total.get("stops", 0)),
         "right_stops": int(total.get("right_stops", 0)),
@@ -341,7 +352,7 @@ def decision_summary(stopped: RunResults, unstopped: RunResults) -> dict[str, An
         "unjudged_stops": int(total.get("unjudged", 0)),
         "false_stop_rate": _number(total.get("false_stop_rate")),
         "missed_violations": int(quality.attrs.get("missed_violations", 0)),
-        "pick_status_in_unstopped_arm": twin_status.get(config_key(pick)) if pick else None,
+        "pick_status_in_unstopped_arm": twin_status.get(counterpart_key(pick)) if pick else None,
         "by_rule": quality.iloc[:-1].to_dict("records") if len(quality) else [],
     }
 

@@ -5,7 +5,6 @@ Nothing here reruns, trains or imports Ray: a report rebuilt a year later reads 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,19 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
-import yaml
 
 from leantune.errors import LeantuneError
-from leantune.results import (
-    LEDGER_FILE,
-    REPORTS_FILE,
-    SPEC_FILE,
-    SUMMARY_FILE,
-    TRIALS_CSV,
-    is_run_dir,
-    read_summary,
-)
+from leantune.results import REPORTS_FILE, SUMMARY_FILE, TRIALS_CSV, BestSummary, RunDir, Summary
 
 HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
 
@@ -33,32 +22,32 @@ HYPERPARAMETERS = ("batch_size", "learning_rate", "alpha")
 @dataclass
 class RunResults:
     run_dir: Path
-    summary: dict[str, Any]
+    summary: Summary
     trials: pd.DataFrame
     ledger: dict[str, Any]
     spec: dict[str, Any]
+    """The study as it ran, read through the spec model: every default filled in."""
     _reports: dict[tuple[str, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # --- what the study was --------------------------------------------------------------
 
     @property
     def name(self) -> str:
-        return str(self.summary.get("study") or self.run_dir.name)
+        return self.summary.study or self.run_dir.name
 
     @property
     def dataset(self) -> dict[str, Any]:
-        return self.summary.get("dataset") or {}
+        return self.summary.dataset.model_dump()
 
     @property
     def task(self) -> str:
-        return str(self.dataset.get("task") or "classification")
+        return self.summary.dataset.task
 
     @property
     def score_metric(self) -> str:
         """The validation metric configs are ranked by: val_accuracy or val_rmse."""
-        best = self.summary.get("best") or {}
-        if best.get("cv_metric"):
-            return str(best["cv_metric"])
+        if self.summary.best is not None:
+            return self.summary.best.cv_metric
         return "val_accuracy" if self.task == "classification" else "val_rmse"
 
     @property
@@ -71,15 +60,15 @@ class RunResults:
 
     @property
     def constraints(self) -> dict[str, float]:
-        return dict(self.summary.get("constraints") or {})
+        return dict(self.summary.constraints)
 
     @property
     def objective(self) -> dict[str, str]:
         """What the pick optimized: {"metric", "mode"}; runs older than objectives ranked by
         the validation score."""
-        given = self.summary.get("objective")
-        if given:
-            return {"metric": str(given["metric"]), "mode": str(given["mode"])}
+        given = self.summary.objective
+        if given is not None:
+            return {"metric": given.metric, "mode": given.mode}
         return {"metric": self.score_metric, "mode": "max" if self.higher_is_better else "min"}
 
     @property
@@ -89,24 +78,24 @@ class RunResults:
     @property
     def quality_constraints(self) -> dict[str, dict[str, float]]:
         """{"val_accuracy": {"min": 0.8}}: judged on each trial's final CV value."""
-        return dict(self.summary.get("quality_constraints") or {})
+        return dict(self.summary.quality_constraints)
 
     @property
     def clock(self) -> str:
         """The clock time limits were judged on; runs from before the choice used the wall."""
-        return str(self.summary.get("clock") or "wall")
+        return self.summary.clock
 
     @property
-    def best(self) -> dict[str, Any] | None:
-        return self.summary.get("best")
+    def best(self) -> BestSummary | None:
+        return self.summary.best
 
     @property
     def stopping_enabled(self) -> bool:
-        return bool((self.summary.get("search") or {}).get("stopping_enabled", True))
+        return self.summary.search.stopping_enabled
 
     @property
     def method(self) -> str:
-        return str((self.summary.get("search") or {}).get("method", "grid"))
+        return self.summary.search.method
 
     @property
     def synthetic(self) -> bool:
@@ -118,7 +107,7 @@ class RunResults:
 
     @property
     def interrupted(self) -> bool:
-        return self.summary.get("outcome") == "interrupted"
+        return self.summary.outcome == "interrupted"
 
     @property
     def backend(self) -> str:
@@ -132,10 +121,10 @@ class RunResults:
     @cached_property
     def fold_train_rows(self) -> float:
         """Training rows in one CV fold (≈, from the recorded rows and split sizes)."""
-        rows = float(self.dataset.get("rows") or math.nan)
+        rows = float(self.summary.dataset.rows or math.nan)
         validation = self.spec.get("validation") or {}
         test_size = float(validation.get("test_size", 0.3))
-        folds = int(self.summary.get("folds") or validation.get("cv_folds", 5) or 1)
+        folds = self.summary.folds or int(validation.get("cv_folds", 5) or 1)
         n_train = rows - math.ceil(rows * test_size) if math.isfinite(rows) else math.nan
         if folds <= 1:
             holdout = float(validation.get("holdout_size", 0.2))
@@ -148,49 +137,25 @@ class RunResults:
         """The named columns of reports.parquet that exist (with trial_id), read once each."""
         key = tuple(columns)
         if key not in self._reports:
-            path = self.run_dir / REPORTS_FILE
-            present = set(pq.read_schema(path).names) if path.is_file() else set()
-            if "trial_id" not in present:  # no file, or an interrupted run with no report
-                frame = pd.DataFrame({"trial_id": pd.Series(dtype="string")})
-            else:
-                wanted = ["trial_id", *[c for c in columns if c in present and c != "trial_id"]]
-                frame = pd.read_parquet(path, columns=wanted)
-                frame["trial_id"] = frame["trial_id"].astype(str)
-            self._reports[key] = frame
+            self._reports[key] = RunDir(self.run_dir).read_reports(columns)
         return self._reports[key]
 
 
 def load_run(run_dir: Path | str) -> RunResults:
     """Read a run directory written by `leantune run`. Raises LeantuneError if it is not one."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
+    files = RunDir(run_dir)
+    if not files.path.is_dir():
         raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
-    if not is_run_dir(run_dir):
+    if not files.is_run:
         raise LeantuneError(
             f"RUN_DIR: {str(run_dir)!r} holds no {SUMMARY_FILE}; a leantune run directory has "
             f"{SUMMARY_FILE}, {TRIALS_CSV} and {REPORTS_FILE} (is the run still going?)"
         )
-    summary = read_summary(run_dir).as_dict()
-    trials = _read_trials(run_dir / TRIALS_CSV)
-    ledger_path = run_dir / LEDGER_FILE
-    ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else {}
-    spec_path = run_dir / SPEC_FILE
-    spec = yaml.safe_load(spec_path.read_text()) if spec_path.is_file() else {}
-    return RunResults(run_dir, summary, trials, ledger, spec or {})
-
-
-def _read_trials(path: Path) -> pd.DataFrame:
-    columns = ["trial_id", "model", *HYPERPARAMETERS, "status"]
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=columns)
-    try:
-        frame = pd.read_csv(path, dtype={"trial_id": str})
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(columns=columns)
-    for column in columns:
-        if column not in frame:
-            frame[column] = pd.NA
-    for text in ("stop_label", "stop_reason", "stop_rule", "stop_metric", "error"):
-        if text in frame:
-            frame[text] = frame[text].fillna("").astype(str)
-    return frame
+    spec = files.read_spec()
+    return RunResults(
+        files.path,
+        files.read_summary(),
+        files.read_trials(),
+        files.read_ledger().as_dict(),
+        spec.model_dump(mode="json") if spec is not None else {},
+    )

@@ -46,8 +46,17 @@ from leantune.report._rq2 import (
     savings,
 )
 from leantune.report._run import HYPERPARAMETERS, RunResults
-from leantune.results import MODEL_DIR
-from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED
+from leantune.results import MODEL_DIR, BestSummary, Summary
+from leantune.trials import (
+    CV_SCORE_MEAN,
+    DIVERGED,
+    FAILED,
+    INFEASIBLE,
+    SKIPPED,
+    STEPS_DONE,
+    STEPS_PLANNED,
+    STOPPED,
+)
 
 BATCH_SIZE_FACT = (
     "**How to read batch size.** scikit-learn's `partial_fit` updates the weights once per "
@@ -147,7 +156,7 @@ def caveats(run: RunResults, *, who: str = "this run") -> list[Block]:
 
 def _timing_caveat(run: RunResults) -> str:
     """What the times and memory of RQ1 rest on, and what run order can still do to them."""
-    order = str(run.summary.get("trial_order") or "grid")
+    order = run.summary.trial_order
     if run.clock == "cpu" and order != "grid":
         return (
             "Times are the training thread's CPU time, which another job on the machine does "
@@ -203,15 +212,15 @@ def objective_text(run: RunResults) -> str:
 
 def overview(run: RunResults) -> Paragraph:
     summary = run.summary
-    counts = summary.get("status_counts") or {}
+    counts = summary.status_counts
     statuses = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no trials"
     constraints = constraints_text(run)
     stopping = "on" if run.stopping_enabled else "off (observe only: nothing stopped early)"
     return Paragraph(
         f"{run.dataset.get('name', '?')} ({run.task}, {format_value(run.dataset.get('rows'))} "
         f"rows × {format_value(run.dataset.get('features'))} features); models "
-        f"{', '.join(summary.get('models') or []) or '?'}; {len(run.trials)} trials by "
-        f"{run.method} search, {summary.get('folds', '?')}-fold CV; objective: "
+        f"{', '.join(summary.models) or '?'}; {len(run.trials)} trials by "
+        f"{run.method} search, {summary.folds}-fold CV; objective: "
         f"{objective_text(run)}; constraints: {constraints}; "
         f"stopping {stopping}. Trials: {statuses}."
     )
@@ -222,24 +231,24 @@ def overview(run: RunResults) -> Paragraph:
 
 def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     best = run.best
-    if not best:
+    if best is None:
         why = (
             "the run was interrupted before every trial ended"
             if run.interrupted
             else "no trial finished within every limit"
         )
         return [Paragraph(f"No config was chosen: {why}.", kind="note")]
-    config = best["config"]
+    config = best.config
     metric = run.score_metric.removeprefix("val_")
-    test = best.get("test") or {}
+    test = best.test
     rows = [
         ("model", config.get("model")),
         ("batch size", config.get("batch_size")),
         ("learning rate", config.get("learning_rate")),
         ("alpha", config.get("alpha")),
         (
-            f"CV {metric} (mean ± sd over {run.summary.get('folds', '?')} folds)",
-            f"{format_value(best.get('cv_score_mean'))} ± {format_value(best.get('cv_score_std'))}",
+            f"CV {metric} (mean ± sd over {run.summary.folds} folds)",
+            f"{format_value(best.cv_score_mean)} ± {format_value(best.cv_score_std)}",
         ),
         *[
             (f"test {key.removeprefix('test_')} (held-out part)", value)
@@ -247,20 +256,20 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
             if not key.endswith("_start")  # the zero model's loss: a yardstick, not a score
         ],
         *(
-            [(f"objective: {objective_text(run)} (trial's final value)", best["objective_value"])]
-            if not run.objective_is_score and best.get("objective_value") is not None
+            [(f"objective: {objective_text(run)} (trial's final value)", best.objective_value)]
+            if not run.objective_is_score and best.objective_value is not None
             else []
         ),
         # One latency figure: the shipped model's (older runs: a separate per-1,000 timing).
-        ("inference latency per sample, shipped model (ms)", best.get("inference_ms_per_sample")),
+        ("inference latency per sample, shipped model (ms)", best.inference_ms_per_sample),
         *(
             []
-            if best.get("inference_measured")
-            else [("inference latency per batch of 1,000 (ms)", best.get("inference_ms_per_1000"))]
+            if best.inference_measured
+            else [("inference latency per batch of 1,000 (ms)", best.inference_ms_per_1000)]
         ),
-        ("model size (bytes, pickled)", best.get("model_size_bytes")),
+        ("model size (bytes, pickled)", best.model_size_bytes),
     ]
-    baseline = best.get("baseline") or {}
+    baseline = best.baseline.model_dump() if best.baseline else {}
     if baseline.get("value") is not None:
         rows.append((f"test {metric}, {baseline.get('how')} (baseline)", baseline["value"]))
     data = pd.DataFrame(rows, columns=["quantity", "value"])
@@ -291,12 +300,12 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
     return blocks
 
 
-def _pick_details(best: dict[str, Any], prefix: str, summary: dict[str, Any]) -> list[Block]:
+def _pick_details(best: BestSummary, prefix: str, summary: Summary) -> list[Block]:
     """How the pick was made, where the summary says: what it was judged on, how a tie in
-    score was broken (`best["tie"]`), the shipped model against every deployment limit
-    (`best["shipped"]`), and the configs whose shipped model broke one (`shipped_rejected`)."""
+    score was broken (`best.tie`), the shipped model against every deployment limit
+    (`best.shipped`), and the configs whose shipped model broke one (`shipped_rejected`)."""
     blocks: list[Block] = []
-    chosen_on = best.get("chosen_on")
+    chosen_on = best.chosen_on
     if isinstance(chosen_on, str) and chosen_on.startswith("what it had reached"):
         blocks.append(
             Paragraph(
@@ -305,14 +314,14 @@ def _pick_details(best: dict[str, Any], prefix: str, summary: dict[str, Any]) ->
                 kind="note",
             )
         )
-    tie = best.get("tie")
-    if isinstance(tie, dict) and tie:
+    tie = best.tie
+    if tie:
         blocks.append(Paragraph(_tie_text(tie), kind="note"))
-    measured = best.get("inference_measured")
-    if isinstance(measured, str) and measured:
+    measured = best.inference_measured
+    if measured:
         blocks.append(Paragraph(f"Inference latency of the shipped model: {measured}."))
-    shipped = best.get("shipped")
-    if isinstance(shipped, dict) and shipped:
+    shipped = best.shipped
+    if shipped:
         rows = [
             (
                 str(metric),
@@ -332,7 +341,7 @@ def _pick_details(best: dict[str, Any], prefix: str, summary: dict[str, Any]) ->
                 data,
             )
         )
-    rejected = summary.get("shipped_rejected") or []
+    rejected = summary.shipped_rejected
     if isinstance(rejected, list) and rejected:
         said = "; ".join(
             f"{r.get('trial_id')} ({r.get('reason')})" for r in rejected if isinstance(r, dict)
@@ -382,12 +391,12 @@ def _weak_model(test: dict[str, Any], baseline: dict[str, Any], higher: bool) ->
 
 def limits_headroom(run: RunResults) -> pd.DataFrame:
     """Each limit, the chosen trial's highest value over its reports, and what is left."""
-    best, limits = run.best or {}, run.constraints
+    best, limits = run.best, run.constraints
     columns = ["limit on", "limit", "chosen config reached", "headroom", "headroom (% of limit)"]
-    if not best or not limits:
+    if best is None or not limits:
         return pd.DataFrame(columns=columns)
     reports = run.reports(list(limits))
-    mine = reports[reports["trial_id"] == str(best.get("trial_id"))]
+    mine = reports[reports["trial_id"] == best.trial_id]
     rows = []
     for metric, limit in limits.items():
         reached = float(mine[metric].max()) if metric in mine and len(mine) else float("nan")
@@ -502,13 +511,13 @@ def _grid_shown(grid: pd.DataFrame) -> pd.DataFrame:
 def batch_invariance(run: RunResults) -> str | None:
     """Measured: how far CV scores differ across batch sizes when all else is equal."""
     trials = run.trials
-    if trials.empty or "cv_score_mean" not in trials:
+    if trials.empty or CV_SCORE_MEAN not in trials:
         return None
-    finished = trials[trials["status"].isin(RAN_TO_THE_END) & trials["cv_score_mean"].notna()]
+    finished = trials[trials["status"].isin(RAN_TO_THE_END) & trials[CV_SCORE_MEAN].notna()]
     # A blown-up trial (an RMSE of 1e12) would make the spread say nothing about the rest.
-    blown = off_scale(finished["status"], finished["cv_score_mean"], run.higher_is_better)
+    blown = off_scale(finished["status"], finished[CV_SCORE_MEAN], run.higher_is_better)
     finished = finished[~blown]
-    groups = finished.groupby(["model", "learning_rate", "alpha"])["cv_score_mean"]
+    groups = finished.groupby(["model", "learning_rate", "alpha"])[CV_SCORE_MEAN]
     spans = groups.agg(lambda s: s.max() - s.min() if s.size > 1 else np.nan).dropna()
     if spans.empty:
         return None
@@ -852,15 +861,15 @@ def not_feasible_trials(trials: pd.DataFrame) -> pd.DataFrame:
     why = reasons[0].fillna(reasons[1]).fillna("").astype(str)
     columns = [c for c in ["model", *HYPERPARAMETERS, "status"] if c in rows]
     data = rows[columns].assign(reason=why)
-    steps = [c for c in ("steps_done", "steps_planned") if c in rows]
+    steps = [c for c in (STEPS_DONE, STEPS_PLANNED) if c in rows]
     return pd.concat([data, rows[steps]], axis=1).reset_index(drop=True)
 
 
 def using_the_model(run: RunResults, prefix: str = "") -> list[Block]:
     """Where the chosen model is and how to load or serve it, with paths a reader can paste."""
     best = run.best
-    model_dir = run.run_dir / str((best or {}).get("model") or MODEL_DIR)
-    if not best or not (model_dir / "MLmodel").is_file():
+    model_dir = run.run_dir / ((best.model if best else None) or MODEL_DIR)
+    if best is None or not (model_dir / "MLmodel").is_file():
         return []
     path = str(model_dir.resolve())
     blocks: list[Block] = [
@@ -884,12 +893,12 @@ def using_the_model(run: RunResults, prefix: str = "") -> list[Block]:
             "`http://127.0.0.1:5001/invocations`."
         ),
     ]
-    run_id = run.summary.get("mlflow_parent_run_id")
+    run_id = run.summary.mlflow_parent_run_id
     if run_id:
         blocks.append(
             Paragraph(
                 f"The same model is on the study's MLflow run: `runs:/{run_id}/model` "
-                f"(tracking URI `{run.summary.get('tracking_uri')}`)."
+                f"(tracking URI `{run.summary.tracking_uri}`)."
             )
         )
     return blocks
@@ -900,7 +909,7 @@ def using_the_model(run: RunResults, prefix: str = "") -> list[Block]:
 
 def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Block]:
     summary, dataset, spec = run.summary, run.dataset, run.spec
-    environment = summary.get("environment") or {}
+    environment = summary.environment
     sample = run.subsample
     provenance = (
         "SYNTHETIC stand-in"
@@ -917,7 +926,7 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
     rows: list[tuple[str, Any]] = [
         ("study", run.name),
         ("run directory", str(run.run_dir)),
-        ("outcome", summary.get("outcome", "?")),
+        ("outcome", summary.outcome),
         ("dataset", f"{dataset.get('name', '?')}: {provenance}"),
         ("dataset location", dataset.get("location", "?")),
         (
@@ -936,32 +945,28 @@ def run_information(run: RunResults, prefix: str = "", *, level: int = 2) -> lis
             else _no_subsample(dataset.get("subsample_not_needed")),
         ),
         ("rows dropped for NaN on load", dataset.get("dropped_rows_with_nan", 0)),
-        ("models", ", ".join(summary.get("models") or [])),
+        ("models", ", ".join(summary.models)),
         (
             "search",
             f"{run.method}"
-            + (
-                f", scheduler {summary['search'].get('scheduler')}"
-                if (summary.get("search") or {}).get("scheduler")
-                else ""
-            ),
+            + (f", scheduler {summary.search.scheduler}" if summary.search.scheduler else ""),
         ),
-        ("search space", _space_text(summary.get("search_space") or {})),
+        ("search space", _space_text(summary.search_space)),
         ("training", _training_text(spec.get("training") or {})),
         (
             "validation",
             f"test part {(spec.get('validation') or {}).get('test_size', 0.3):g}, "
-            f"{summary.get('folds', '?')}-fold CV",
+            f"{summary.folds}-fold CV",
         ),
         ("constraints", constraints_text(run)),
         ("stopping", _stopping_text(spec.get("stopping") or {}, run.stopping_enabled)),
         ("seeds", "; ".join(seeds)),
-        ("study wall time (s)", summary.get("wall_time_s")),
-        ("CPU-seconds in trials", summary.get("trial_cpu_s")),
+        ("study wall time (s)", summary.wall_time_s),
+        ("CPU-seconds in trials", summary.trial_cpu_s),
         ("machine", _machine_text(environment)),
         ("versions", _versions_text(summary, environment)),
-        ("MLflow store", summary.get("tracking_uri", "")),
-        ("MLflow parent run", summary.get("mlflow_parent_run_id") or "–"),
+        ("MLflow store", summary.tracking_uri),
+        ("MLflow parent run", summary.mlflow_parent_run_id or "–"),
     ]
     data = pd.DataFrame(rows, columns=["item", "value"]).astype({"value": object})
     return [
@@ -1024,7 +1029,7 @@ def _machine_text(environment: dict[str, Any]) -> str:
     )
 
 
-def _versions_text(summary: dict[str, Any], environment: dict[str, Any]) -> str:
-    versions = {"leantune": summary.get("leantune_version"), "python": summary.get("python")}
+def _versions_text(summary: Summary, environment: dict[str, Any]) -> str:
+    versions = {"leantune": summary.leantune_version, "python": summary.python}
     versions.update(environment.get("versions") or {})
     return ", ".join(f"{k} {v}" for k, v in versions.items() if v)

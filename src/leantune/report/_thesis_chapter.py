@@ -2,7 +2,9 @@
 headline number with its spread over repeats, and RQ1 effects checked against a shuffled run
 order. Results first (one section per research question), then Discussion, then Limitations.
 
-Reads thesis.json (layout "repeats") and the run directories it lists; trains nothing.
+Reads thesis.json (layout "repeats") and the run directories it lists; trains nothing, so
+`leantune report THESIS_DIR` rebuilds it, and the per-set reports. A thesis of the first
+layout (one run or comparison a set) is refused in one line: its chapter was retired.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from leantune.errors import LeantuneError
 from leantune.report import _plots as plots
 from leantune.report import _sections as sections
 from leantune.report._batch import (
@@ -22,7 +25,7 @@ from leantune.report._batch import (
     batch_spread,
     spread_at,
 )
-from leantune.report._chapter import _axis_text
+from leantune.report._build import write_run_report
 from leantune.report._curve import MEASURED_COLUMNS, judge_arm, replay_curve, share_meeting
 from leantune.report._document import (
     Block,
@@ -32,7 +35,9 @@ from leantune.report._document import (
     Link,
     Paragraph,
     Table,
+    WrittenReport,
     format_value,
+    write_document,
 )
 from leantune.report._order import (
     ARTIFACT,
@@ -47,9 +52,41 @@ from leantune.report._order import (
 from leantune.report._rq1 import HYPERPARAMETER_LABELS, METRIC_LABELS
 from leantune.report._run import RunResults, load_run
 from leantune.report._spread import RERUN_MEANING, Spread
-from leantune.results import is_run_dir
+from leantune.results import REPEATS_LAYOUT, RunDir
 
 RQ1_LABELS = {**HYPERPARAMETER_LABELS, RUN_POSITION: "run position (start order)"}
+
+
+def write_chapter(directory: Path | str, *, rebuild_runs: bool = False) -> list[WrittenReport]:
+    """Write results.html, results.md and results/ from a thesis directory; with
+    `rebuild_runs`, first rebuild every per-set report from its stored results."""
+    files = RunDir(directory)
+    thesis = files.read_thesis()
+    if thesis.layout != REPEATS_LAYOUT:
+        raise LeantuneError(
+            f"RUN_DIR: {files.thesis_file} is a thesis of the first layout (one run or "
+            "comparison a set, before repeats), whose chapter this leantune no longer writes; "
+            "rebuild each set's own report with `leantune report` on its directory, or rerun "
+            "`leantune study thesis`"
+        )
+    entries = thesis.as_dict()
+    several = len(entries.get("backends") or []) > 1
+    sets = [RepeatedSet(entry, files.path, several=several) for entry in thesis.datasets]
+    written = [
+        write_run_report(item.run.run_dir) for item in sets if rebuild_runs and item.run is not None
+    ]
+    document = build_repeats_chapter(entries, sets, files.path)
+    written.append(write_document(document, files.path, stem="results"))
+    return written
+
+
+def axis_text(axis: Any) -> str:
+    """A grid axis as the thesis file stores it, in words: `{"pow2": [0, 3]}` is 2^0..2^3."""
+    if isinstance(axis, dict) and len(axis) == 1:
+        kind, (low, high) = next(iter(axis.items()))
+        base = {"pow2": "2", "pow10": "10"}.get(kind, kind)
+        return f"{base}^{low}..{base}^{high}"
+    return str(axis)
 
 
 class RepeatedSet:
@@ -70,14 +107,14 @@ class RepeatedSet:
             # Each repeat's own levels; a thesis from before that used the first repeat's.
             self.repeat_levels[int(item["index"])] = item.get("levels") or self.levels
             directory = root / item["unstopped"]
-            if not is_run_dir(directory):
+            if not RunDir(directory).is_run:
                 continue  # interrupted before this repeat's unstopped arm ended
             run = load_run(directory)
             self.repeats.append(
                 Repeat(int(item["index"]), int(item["seed"]), bool(item["trial_order_seed"]), run)
             )
             for level, path in (item.get("stopped") or {}).items():
-                if is_run_dir(root / path):
+                if RunDir(root / path).is_run:
                     self.stopped[(int(item["index"]), level)] = load_run(root / path)
         self.run: RunResults | None = self.repeats[0].run if self.repeats else None
         # A thesis from before backends were recorded ran one, named in its runs' specs.
@@ -250,7 +287,7 @@ def _setup_section(sets: list[RepeatedSet], thesis: dict[str, Any], repeats: int
                     "stopped arm run": "yes" if level["name"] in measured else "replay only",
                 }
             )
-    space = "; ".join(f"{k} {_axis_text(v)}" for k, v in grid.items())
+    space = "; ".join(f"{k} {axis_text(v)}" for k, v in grid.items())
     derivations = [
         f"{item.name}: {item.limits.get('derived_from', '?')}." for item in sets if item.limits
     ]
@@ -1043,7 +1080,7 @@ def _discussion(
 def _limitations(ran: list[RepeatedSet], thesis: dict[str, Any]) -> list[Block]:
     synthetic = list(dict.fromkeys(s.set_name for s in ran if s.run.synthetic))
     sampled = list(dict.fromkeys(s.set_name for s in ran if s.run.subsample))
-    environment = (ran[0].run.summary.get("environment") or {}) if ran else {}
+    environment = ran[0].run.summary.environment if ran else {}
     backends = {s.backend for s in ran}
     overhead = next((_arm_text(s.arm) for s in ran if s.arm.get("kind") == "overhead"), "")
     repeats = int((thesis.get("protocol") or {}).get("repeats") or 1)

@@ -1,11 +1,28 @@
-"""The run directory as one typed contract: its file names, its kinds, and summary.json."""
+"""The run directory as one typed contract: `RunDir` (every path, a typed reader and writer for
+each file), its file names, and the files' models."""
 
+from leantune.results._files import (
+    REPEATS_LAYOUT,
+    Comparison,
+    Ledger,
+    LedgerTrial,
+    RuleSavings,
+    ThesisIndex,
+)
 from leantune.results._layout import (
     COMPARISON_FILE,
     LEDGER_FILE,
+    MLFLOW_ARTIFACTS_DIR,
+    MLFLOW_FILE,
     MODEL_DIR,
+    REPORT_ASSETS_DIR,
+    REPORT_HTML,
+    REPORT_MD,
     REPORTS_FILE,
     SPEC_FILE,
+    STATE_DIR,
+    STATE_STUDY_FILE,
+    STATE_TRIALS_DIR,
     STOPPED_ARM,
     SUMMARY_FILE,
     THESIS_FILE,
@@ -16,25 +33,37 @@ from leantune.results._layout import (
     is_run_dir,
     is_thesis_dir,
 )
+from leantune.results._run_dir import RunDir
 from leantune.results._summary import (
     SCHEMA_VERSION,
     Baseline,
     BestSummary,
     DatasetSummary,
+    ObjectiveSummary,
     SearchSummary,
     Summary,
     read_summary,
     write_json,
     write_summary,
 )
+from leantune.results._trials import typed_trials
 
 __all__ = [
     "COMPARISON_FILE",
     "LEDGER_FILE",
+    "MLFLOW_ARTIFACTS_DIR",
+    "MLFLOW_FILE",
     "MODEL_DIR",
+    "REPEATS_LAYOUT",
     "REPORTS_FILE",
+    "REPORT_ASSETS_DIR",
+    "REPORT_HTML",
+    "REPORT_MD",
     "SCHEMA_VERSION",
     "SPEC_FILE",
+    "STATE_DIR",
+    "STATE_STUDY_FILE",
+    "STATE_TRIALS_DIR",
     "STOPPED_ARM",
     "SUMMARY_FILE",
     "THESIS_FILE",
@@ -43,13 +72,21 @@ __all__ = [
     "UNSTOPPED_ARM",
     "Baseline",
     "BestSummary",
+    "Comparison",
     "DatasetSummary",
+    "Ledger",
+    "LedgerTrial",
+    "ObjectiveSummary",
+    "RuleSavings",
+    "RunDir",
     "SearchSummary",
     "Summary",
+    "ThesisIndex",
     "is_comparison_dir",
     "is_run_dir",
     "is_thesis_dir",
     "read_summary",
+    "typed_trials",
     "write_json",
     "write_summary",
 ]

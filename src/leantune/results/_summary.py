@@ -70,9 +70,19 @@ class BestSummary(_Part):
     baseline: Baseline | None = None
     model: str | None = None
     """The MLflow model directory, relative to the run directory (`model`)."""
+    inference_measured: str | None = None
+    """How the shipped model's latency was measured, in words."""
+    chosen_on: str | None = None
+    """Its complete record, or what it had reached when a quality rule ended it."""
+    tie: dict[str, Any] | None = None
+    """The trials tied with it in score and how the tie was broken; None: no tie."""
+    shipped: dict[str, Any] | None = None
+    """The shipped (refit) model against every deployment limit: {metric: {value, limit, met}}."""
 
 
 class Summary(_Part):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
     schema_version: int = SCHEMA_VERSION
     study: str
     run_dir: str
@@ -108,15 +118,28 @@ class Summary(_Part):
     unfinished_trials: int = 0
     trial_order: str = "grid"
     """The order trials started in: "grid", or "shuffled (seed N)" (a run-order control)."""
+    clock: str = "wall"
+    """The clock time limits were judged on; runs from before the choice used the wall."""
+    environment: dict[str, Any] = Field(default_factory=dict)
+    """The machine and the library versions; empty in runs from before it was recorded."""
+    memory_limit: dict[str, Any] | None = None
+    estimators: dict[str, Any] = Field(default_factory=dict)
+    stopped_trials: list[dict[str, Any]] = Field(default_factory=list)
+    failed_trials: list[dict[str, Any]] = Field(default_factory=list)
+    diverged_trials: list[dict[str, Any]] = Field(default_factory=list)
+    late_stops: list[dict[str, Any]] = Field(default_factory=list)
+    shipped_rejected: list[dict[str, Any]] = Field(default_factory=list)
+    """Chosen configs whose shipped model broke a limit their trial met, each refit in vain."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form, every key (also keys this version does not know) included."""
         return self.model_dump(mode="json", exclude_none=False)
 
 
-def write_summary(run_dir: Path, summary: dict[str, Any]) -> Summary:
-    """Check `summary` against the model, then write it (NaN and infinity as null)."""
-    typed = Summary.model_validate(_finite_or_null(summary))
+def write_summary(run_dir: Path, summary: Summary) -> Summary:
+    """Write `summary` (NaN and infinity as null), checked again against the model: a field
+    set after it was built is validated too."""
+    typed = Summary.model_validate(_finite_or_null(summary.as_dict()))
     write_json(run_dir / SUMMARY_FILE, typed.as_dict())
     return typed
 

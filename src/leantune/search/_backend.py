@@ -32,7 +32,7 @@ def run_search(
     skip: SkipPredicted | None = None,
     worker_policy: StoppingPolicy | None = None,
     *,
-    backend: SearchBackend | None = None,
+    backend: SearchBackend,
     limits: StoppingPolicy | None = None,
     cost_model: CostModel | None = None,
 ) -> list[TrialRecord]:
@@ -43,8 +43,9 @@ def run_search(
     decides on each trial's start report (request.plan.announce_start) whether it trains.
     `limits`: the measured limits and quality floors a complete record is judged on when a
     stop arrived after the trial had finished (default: `policy`'s limit rules are not
-    re-run). `backend`: Ray Tune when None. `cost_model`: the study's, fed every report (its
-    forecasts' coverage), else `skip`'s.
+    re-run). `backend` runs the trials (the search core knows none by name: Ray Tune's is
+    `leantune.engine.RayTuneBackend`, and `leantune.engine.run_search` defaults to it).
+    `cost_model`: the study's, fed every report (its forecasts' coverage), else `skip`'s.
     """
     resume = request.resume
     book = TrialBook(
@@ -62,10 +63,6 @@ def run_search(
     planned = request.configs_to_run()
     if planned == 0:  # an earlier session ended every trial; only the results remain
         return []
-    if backend is None:
-        from leantune.engine import RayTuneBackend
-
-        backend = RayTuneBackend()
     backend.run(request, book, worker_policy if request.enforce else None)
     records = book.ended_records()
     # Ray Tune turns Ctrl-C into a graceful stop and returns normally; a short count tells.

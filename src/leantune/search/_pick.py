@@ -24,7 +24,7 @@ import numpy as np
 
 from leantune.metrics import Objective, QualityBound, score_metric
 from leantune.stoppers import QUALITY_RULES
-from leantune.trials import FEASIBLE, STOPPED, TrialRecord
+from leantune.trials import FEASIBLE, STEPS_PLANNED, STOPPED, TrialRecord
 
 # Relative to the scores' size (at least 1): 1e-9 is far above float noise (~1e-15) and far
 # below any difference a validation set of fewer than a billion rows can show.
@@ -112,7 +112,7 @@ def pick_best(
         key=lambda entry: (
             costs[entry[0].trial_id],
             # Between equal costs: less work planned, the better score, the grid's order.
-            entry[0].last.get("steps_planned", 0),
+            entry[0].last.get(STEPS_PLANNED, 0),
             objective.sort_key(entry[1]),
             _config_order(entry[0].config),
         )

@@ -10,7 +10,7 @@ simulator does. A trial ends where the policies stop it or where its recording e
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from leantune.engine._trial import START_PHASE
 from leantune.search._book import TrialBook
 from leantune.search._request import SearchRequest, grid_configs
 from leantune.stoppers import StoppingPolicy
-from leantune.trials import SKIPPED, config_key
+from leantune.trials import SKIPPED, STEPS_PLANNED, config_key
 
 # Keys of a recorded report that belong to its recording, not to what the trial measured.
 _RECORDING_KEYS = ("trial_id",)
@@ -30,7 +30,7 @@ class ReplayBackend:
 
     name = "replay"
 
-    def __init__(self, recordings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping]]]):
+    def __init__(self, recordings: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]):
         self.recordings = [
             (dict(config), [dict(report) for report in reports]) for config, reports in recordings
         ]
@@ -39,17 +39,16 @@ class ReplayBackend:
     def from_run_dir(cls, run_dir: Path | str) -> ReplayBackend:
         """The trials of a run directory (its trials table and reports.parquet), in the order
         they started."""
+        from leantune.results import RunDir
 
-        from leantune.results import REPORTS_FILE, TRIALS_PARQUET
-
-        run_dir = Path(run_dir)
-        trials = _read_table(run_dir / TRIALS_PARQUET, ("trial_id", "started_at"))
+        files = RunDir(run_dir)
+        trials = _readable(files.read_trials, files.trials_parquet)
         trials = trials.sort_values("started_at", kind="stable")
-        reports = _read_table(run_dir / REPORTS_FILE, ("trial_id", "step"))
+        reports = _readable(files.read_reports, files.reports_file)
         axes = [a for a in ("model", "batch_size", "learning_rate", "alpha") if a in trials]
         by_trial: dict[str, list[dict[str, Any]]] = {}
         for row in reports.to_dict("records"):
-            clean = {k: _plain(v) for k, v in row.items() if not _missing(v)}
+            clean = {str(k): _plain(v) for k, v in row.items() if not _missing(v)}
             by_trial.setdefault(str(row["trial_id"]), []).append(clean)
         recordings = []
         for row in trials.to_dict("records"):
@@ -72,10 +71,12 @@ class ReplayBackend:
             else:
                 book.ended(key)
 
-    def _in_order(self, request: SearchRequest) -> list[tuple[dict[str, Any], list[dict]]]:
+    def _in_order(
+        self, request: SearchRequest
+    ) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
         if request.method != "grid":
             return self.recordings
-        by_config: dict[str, list[tuple[dict[str, Any], list[dict]]]] = {}
+        by_config: dict[str, list[tuple[dict[str, Any], list[dict[str, Any]]]]] = {}
         for config, reports in self.recordings:
             by_config.setdefault(config_key(config), []).append((config, reports))
         points = request.grid_points() or grid_configs(request.param_space)
@@ -99,7 +100,7 @@ class ReplayBackend:
             start = {
                 "step": 0,
                 "trial_phase": START_PHASE,
-                "steps_planned": first.get("steps_planned"),
+                STEPS_PLANNED: first.get(STEPS_PLANNED),
                 **({"memory_mb": first["memory_mb"]} if "memory_mb" in first else {}),
             }
             if book.reported(key, start):
@@ -112,7 +113,7 @@ class ReplayBackend:
 def _cut_short(last: Mapping[str, Any]) -> str:
     return (
         f"ReplayIncomplete: the recording ends at step {last.get('step', 0)} of "
-        f"{last.get('steps_planned', '?')}; replay a run made with stopping off to judge it"
+        f"{last.get(STEPS_PLANNED, '?')}; replay a run made with stopping off to judge it"
     )
 
 
@@ -120,23 +121,19 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _read_table(path: Path, columns: Sequence[str]) -> Any:
-    """A recorded table, or one line naming the file and what is wrong with it: a run directory
+def _readable(read: Callable[[], Any], path: Path) -> Any:
+    """`read()`'s table, or one line naming the file and what is wrong with it: a run directory
     is the user's input here, and may be truncated, tampered with or from something else."""
-    import pandas as pd
-
     from leantune.errors import LeantuneError
+    from leantune.trials import TRIAL_ID
 
     try:
-        table = pd.read_parquet(path)
+        table = read()
     except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise LeantuneError(f"{path}: not a readable parquet table ({reason})") from None
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise LeantuneError(
-            f"{path}: lacks the column(s) {', '.join(missing)}; is it a leantune run's table?"
-        )
+    if TRIAL_ID not in table or table[TRIAL_ID].isna().any():
+        raise LeantuneError(f"{path}: rows without a {TRIAL_ID}; is it a leantune run's table?")
     return table
 
 

@@ -73,7 +73,7 @@ def frozen_trial(record: TrialRecord, space: Mapping[str, Any], objective: Any) 
     return optuna.trial.create_trial(
         params={name: record.config[name] for name in space},
         distributions=dict(space),
-        value=float(value) if complete else None,
+        value=float(value) if value is not None and complete else None,
         state=optuna.trial.TrialState.COMPLETE if complete else optuna.trial.TrialState.FAIL,
         user_attrs={"constraint_violation": violation(record)},
         system_attrs={"constraints": (violation(record),)},

@@ -342,4 +342,8 @@ def _is_model(candidate: Any) -> bool:
 
 def dump_spec(spec: StudySpec) -> str:
     """The spec as YAML, with every default filled in (what actually ran)."""
-    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False)
+    data = spec.model_dump(mode="json")
+    if data["training"].get("max_steps") is not None:
+        # The two lengths exclude each other: written with both, the file would not load back.
+        data["training"].pop("epochs", None)
+    return yaml.safe_dump(data, sort_keys=False)

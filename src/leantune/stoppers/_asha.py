@@ -18,7 +18,7 @@ import numpy as np
 
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory, finite
 from leantune.stoppers._constraint import check_positive
-from leantune.trials import config_key
+from leantune.trials import PROGRESS_PCT, config_key
 
 # The time axis, in percent of the trial's planned steps; a trial's end is 100.
 MAX_PROGRESS = 100.0
@@ -47,7 +47,7 @@ class AshaPolicy(StoppingPolicy):
 
     def decide(self, history: TrialHistory) -> Decision:
         report = history.last
-        progress, value = report.get("progress_pct"), report.get("objective")
+        progress, value = report.get(PROGRESS_PCT), report.get("objective")
         if not finite(progress) or "trial_status" in report:
             return Decision.carry_on()  # a start report, or the trial's closing one
         trial = _trial_key(history)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory
 from leantune.stoppers._constraint import check_int, check_positive
+from leantune.trials import CV_SCORE_MEAN
 
 # Metrics where higher is better; every other metric (losses, RMSE) is minimized.
-_MAXIMIZED = ("val_accuracy", "accuracy", "cv_score_mean")
+_MAXIMIZED = ("val_accuracy", "accuracy", CV_SCORE_MEAN)
 
 
 class PatiencePolicy(StoppingPolicy):

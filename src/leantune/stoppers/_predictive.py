@@ -25,6 +25,7 @@ from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialH
 from leantune.stoppers._bounds import median_lower_bound, theil_sen
 from leantune.stoppers._constraint import check_int, check_positive
 from leantune.stoppers._cost_model import CostModel
+from leantune.trials import STEPS_PLANNED
 
 
 class PredictivePolicy(StoppingPolicy):
@@ -117,7 +118,7 @@ class PredictivePolicy(StoppingPolicy):
 
 
 def _remaining(last: Mapping[str, Any]) -> float | None:
-    step, planned = last.get("step"), last.get("steps_planned")
+    step, planned = last.get("step"), last.get(STEPS_PLANNED)
     if not (finite(step) and finite(planned)) or step <= 0 or planned <= step:
         return None
     return planned - step
@@ -134,7 +135,7 @@ def predict_final(
     remaining = _remaining(last)
     if remaining is None or not finite(last.get(metric)):
         return None
-    step, planned = last["step"], last["steps_planned"]
+    step, planned = last["step"], last[STEPS_PLANNED]
     if metric == "step_time_ms":
         window = [r["window_step_time_ms"] for r in recent if finite(r.get("window_step_time_ms"))]
         if not window:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from leantune.metrics._objective import QualityBound, final_value
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory
+from leantune.trials import CV_SCORE_MEAN
 
 
 class QualityPolicy(StoppingPolicy):
@@ -20,7 +21,7 @@ class QualityPolicy(StoppingPolicy):
         self.bound = bound
 
     def decide(self, history: TrialHistory) -> Decision:
-        if not history or "cv_score_mean" not in history.last:
+        if not history or CV_SCORE_MEAN not in history.last:
             return Decision.carry_on()
         value = final_value(list(history), self.bound.metric)
         if self.bound.met(value):

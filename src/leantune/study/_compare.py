@@ -14,7 +14,6 @@ saved, and whether it cost the pick anything, is measured rather than estimated.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 from rich.console import Console
 
 from leantune.errors import SpecError
+from leantune.results import RunDir
 from leantune.spec import StudySpec, load_spec
 from leantune.study._prepare import prepare_study
 from leantune.study._runner import StudyResult, run_study
@@ -40,13 +40,12 @@ class ComparisonResult:
 
 def arm_specs(spec: StudySpec, run_dir: Path) -> tuple[StudySpec, StudySpec]:
     """The two arms: as specified, and with stopping off. Same seeds, data, grid and limits."""
-    from leantune.report import STOPPED_ARM, UNSTOPPED_ARM
-
-    stopped = load_spec(spec, [f"output.dir={run_dir / STOPPED_ARM}"])
+    arms = RunDir(run_dir)
+    stopped = load_spec(spec, [f"output.dir={arms.stopped_arm.path}"])
     unstopped = load_spec(
         spec,
         [
-            f"output.dir={run_dir / UNSTOPPED_ARM}",
+            f"output.dir={arms.unstopped_arm.path}",
             "stopping.enabled=false",
             # ASHA stops trials too: the arm without stopping must not have it either.
             "search.scheduler=null",
@@ -101,13 +100,15 @@ def run_comparison(
         )
     stopped, unstopped = results
     written = write_comparison(run_dir)
-    comparison = json.loads((run_dir / "comparison.json").read_text())
-    files = [run_dir / "comparison.json", *written.paths]
-    for result in results:
-        run_id = result.summary.get("mlflow_parent_run_id")
-        if run_id and result.summary.get("tracking_uri"):
+    arms = RunDir(run_dir)
+    comparison = arms.read_comparison().as_dict()
+    files = [arms.comparison_file, *written.paths]
+    for arm in (arms.stopped_arm, arms.unstopped_arm):
+        summary = arm.read_summary()
+        run_id = summary.mlflow_parent_run_id
+        if run_id and summary.tracking_uri:
             try:
-                attach_artifacts(result.summary["tracking_uri"], run_id, files, "comparison")
+                attach_artifacts(summary.tracking_uri, run_id, files, "comparison")
             except Exception as error:  # the files are on disk; MLflow is a copy
                 console.print(
                     f"[yellow]Could not attach the comparison to MLflow run {run_id}: {error}[/]",

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from leantune.errors import LeantuneError
-from leantune.results import MODEL_DIR, TRIALS_CSV, TRIALS_PARQUET, read_summary
+from leantune.results import RunDir, Summary
 from leantune.study._results import FinalModel
 from leantune.study._runner import StudyResult
 from leantune.trials import FEASIBLE
@@ -20,18 +18,18 @@ def load_study(run_dir: str | Path, *, trust: bool = False) -> StudyResult:
     The model is read only in the format leantune writes (skops, scikit-learn's and
     leantune's types); `trust=True` loads whatever the directory holds, pickle included,
     which runs its code: only for a directory you trust."""
-    run_dir = Path(run_dir)
-    summary = read_summary(run_dir).as_dict()
-    parquet = run_dir / TRIALS_PARQUET
-    trials = pd.read_parquet(parquet) if parquet.is_file() else pd.read_csv(run_dir / TRIALS_CSV)
-    return StudyResult(run_dir, summary, trials, [], _final(run_dir, summary, trust))
+    files = RunDir(run_dir)
+    summary = files.read_summary()
+    trials = files.read_trials()
+    return StudyResult(files.path, summary.as_dict(), trials, [], _final(files, summary, trust))
 
 
-def _final(run_dir: Path, summary: dict, trust: bool) -> FinalModel | None:
-    best = summary.get("best")
-    if not best:
+def _final(files: RunDir, summary: Summary, trust: bool) -> FinalModel | None:
+    best = summary.best
+    if best is None:
         return None
-    name = str(best.get("model") or MODEL_DIR)
+    run_dir = files.path
+    name = best.model or files.model_dir.name
     model_dir = run_dir / name
     if not trust and (Path(name).is_absolute() or ".." in Path(name).parts):
         # An edited summary must not point the loader at a directory elsewhere.
@@ -45,14 +43,14 @@ def _final(run_dir: Path, summary: dict, trust: bool) -> FinalModel | None:
 
         estimator = load_model(model_dir, trust=trust)
     return FinalModel(
-        config=dict(best["config"]),
-        test_metrics=dict(best.get("test") or {}),
-        model_size_bytes=best.get("model_size_bytes") or 0,
-        inference_ms_per_sample=_number(best.get("inference_ms_per_sample")),
-        inference_ms_per_1000=_number(best.get("inference_ms_per_1000")),
+        config=dict(best.config),
+        test_metrics=dict(best.test),
+        model_size_bytes=best.model_size_bytes or 0,
+        inference_ms_per_sample=_number(best.inference_ms_per_sample),
+        inference_ms_per_1000=_number(best.inference_ms_per_1000),
         status=FEASIBLE,
         error=None,
-        baseline=dict(best.get("baseline") or {}),
+        baseline=best.baseline.model_dump(mode="json") if best.baseline else {},
         estimator=estimator,
     )
 

@@ -7,7 +7,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
-import leantune
+from leantune._version import __version__
 from leantune.study._prepare import PreparedStudy
 from leantune.study._progress import ProgressDisplay
 from leantune.study._state import StudyState
@@ -111,7 +111,7 @@ def dataset_tags(prepared: PreparedStudy) -> dict[str, str]:
         "leantune.dataset_source": str(provenance.get("source", "")),
         "leantune.dataset_synthetic": str(bool(provenance.get("synthetic", False))).lower(),
         "leantune.task": prepared.dataset.task,
-        "leantune.version": leantune.__version__,
+        "leantune.version": __version__,
     }
 
 

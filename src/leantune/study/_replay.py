@@ -19,13 +19,13 @@ from typing import Any
 import pandas as pd
 
 from leantune.errors import LeantuneError
-from leantune.results import REPORTS_FILE, TRIALS_PARQUET
+from leantune.results import RunDir
 from leantune.search import ReplayBackend, pick_best
 from leantune.spec import StudySpec
 from leantune.study._policies import build_decisions
 from leantune.study._prepare import prepare_study
 from leantune.study._search import search, search_request, training_plan
-from leantune.trials import FEASIBLE, SKIPPED, STOPPED, TrialRecord, config_key
+from leantune.trials import FEASIBLE, SKIPPED, STEPS_DONE, STOPPED, TrialRecord, config_key
 
 _AXES = ("model", "batch_size", "learning_rate", "alpha")
 
@@ -52,10 +52,10 @@ class _Silent:
 def replay_rules(run_dir: Path | str, spec: StudySpec) -> ReplayOutcome:
     """Replay the run in `run_dir` through the rules of `spec` (its dataset, search space and
     training must be the run's: the recording holds no other configs)."""
-    run_dir = Path(run_dir)
-    for name in (TRIALS_PARQUET, REPORTS_FILE):
-        if not (run_dir / name).is_file():
-            raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} has no {name} to replay")
+    files = RunDir(run_dir)
+    for path in (files.trials_parquet, files.reports_file):
+        if not path.is_file():
+            raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} has no {path.name} to replay")
     # A replay writes nothing: its spec's output directory is never made, whatever it names.
     nowhere = Path(tempfile.mkdtemp(prefix="leantune-replay-")) / "run"
     spec = spec.model_copy(update={"output": spec.output.model_copy(update={"dir": nowhere})})
@@ -69,7 +69,7 @@ def replay_rules(run_dir: Path | str, spec: StudySpec) -> ReplayOutcome:
         }
     )
     truth = {config_key(r.config): r for r in _replay(run_dir, truth_spec)}
-    recorded = pd.read_parquet(run_dir / TRIALS_PARQUET)
+    recorded = files.read_trials()
     by_config: dict[str, list[dict[str, Any]]] = {}
     for row in recorded.to_dict("records"):
         by_config.setdefault(config_key({a: _plain(row[a]) for a in _AXES}), []).append(row)
@@ -87,7 +87,7 @@ def replay_rules(run_dir: Path | str, spec: StudySpec) -> ReplayOutcome:
                 "replayed_status": record.status,
                 "replayed_reason": reason.describe() if reason else "",
                 "limit_stop": bool(reason and reason.limit and record.status in (STOPPED, SKIPPED)),
-                "recorded_steps": before.get("steps_done"),
+                "recorded_steps": before.get(STEPS_DONE),
                 "replayed_steps": 0 if record.status == SKIPPED else record.last.get("step", 0),
                 "recorded_cpu_s": before.get("cpu_time_s", math.nan),
                 "replayed_cpu_s": 0.0

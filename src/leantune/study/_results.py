@@ -25,9 +25,21 @@ from leantune.metrics import (
     final_value,
 )
 from leantune.models import model_size_bytes
+from leantune.results import typed_trials
 from leantune.search import Pick, pick_best
 from leantune.study._prepare import PreparedStudy
-from leantune.trials import ENDED_STATUSES, INFEASIBLE, SKIPPED, STOPPED
+from leantune.trials import (
+    CV_SCORE_MEAN,
+    CV_SCORE_STD,
+    ENDED_STATUSES,
+    FOLD_FINISHED,
+    FOLDS_DONE,
+    INFEASIBLE,
+    SKIPPED,
+    STEPS_DONE,
+    STEPS_PLANNED,
+    STOPPED,
+)
 
 # Configs refit at most, when the chosen one's shipped model breaks a limit its trial met
 # (each refit trains the config on the whole training part once more).
@@ -38,8 +50,8 @@ MAX_REFITS = 3
 _FINAL_METRICS = tuple(
     dict.fromkeys(
         (
-            "cv_score_mean",
-            "cv_score_std",
+            CV_SCORE_MEAN,
+            CV_SCORE_STD,
             "val_loss",
             *(metric.name for metric in CATALOGUE),
             # Both clocks of every time, whichever the limits were judged on.
@@ -67,9 +79,9 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
             "stop_threshold": reason.threshold if reason else np.nan,
             "stop_step": reason.step if reason else np.nan,
             "late_stop": record.late_stop.describe() if record.late_stop else "",
-            "steps_done": last.get("step", 0),
-            "steps_planned": last.get("steps_planned", np.nan),
-            "folds_done": sum(1 for r in record.reports if r.get("fold_finished")),
+            STEPS_DONE: last.get("step", 0),
+            STEPS_PLANNED: last.get(STEPS_PLANNED, np.nan),
+            FOLDS_DONE: sum(1 for r in record.reports if r.get(FOLD_FINISHED)),
         }
         for key in _FINAL_METRICS:
             row[key] = last.get(key, np.nan)
@@ -87,38 +99,7 @@ def trials_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
         row["session"] = record.session
         row["node_id"] = record.node_id or ""
         rows.append(row)
-    return _typed_trials(pd.DataFrame(rows))
-
-
-# Columns that hold whole numbers or text even where a trial has none: without a dtype, a
-# missing value turns integers into floats and empty text into NaN in trials.parquet.
-_INTEGER_COLUMNS = ("stop_step", "steps_done", "steps_planned", "folds_done", "attempts")
-_TEXT_COLUMNS = (
-    "trial_id",
-    "model",
-    "status",
-    "stop_reason",
-    "stop_rule",
-    "stop_label",
-    "stop_metric",
-    "late_stop",
-    "error",
-    "node_id",
-)
-
-
-def _typed_trials(frame: pd.DataFrame) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    for column in _INTEGER_COLUMNS:
-        if column in frame:
-            frame[column] = pd.to_numeric(frame[column]).astype("Int64")
-    for column in _TEXT_COLUMNS:
-        if column in frame:
-            frame[column] = frame[column].astype("string")
-    for column in ("started_at", "ended_at"):
-        frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
-    return frame
+    return typed_trials(pd.DataFrame(rows))
 
 
 def status_counts(records: Sequence[TrialRecord]) -> dict[str, int]:

@@ -24,17 +24,7 @@ from leantune.engine import (
     TrialRecord,
 )
 from leantune.errors import LeantuneError
-from leantune.results import (
-    LEDGER_FILE,
-    MODEL_DIR,
-    REPORTS_FILE,
-    SPEC_FILE,
-    SUMMARY_FILE,
-    TRIALS_CSV,
-    TRIALS_PARQUET,
-    write_json,
-    write_summary,
-)
+from leantune.results import Ledger, RunDir
 from leantune.spec import StudySpec, dump_spec, load_spec
 from leantune.study._ledger import build_ledger
 from leantune.study._lock import own_run_dir
@@ -54,6 +44,7 @@ from leantune.study._search import backend_for, search, search_request, training
 from leantune.study._state import StudyState, dataset_fingerprint
 from leantune.study._summary import build_summary, summary_metrics
 from leantune.tracking import Tracker, open_tracker, save_model, store_uri
+from leantune.trials import CV_SCORE_MEAN
 
 _log = logging.getLogger("leantune")
 
@@ -84,7 +75,7 @@ class StudyInterrupted(Exception):
     def __init__(self, run_dir: Path, reason: str):
         self.run_dir = run_dir
         super().__init__(
-            f"{reason}; the trials that ended are in {run_dir / TRIALS_CSV}. "
+            f"{reason}; the trials that ended are in {RunDir(run_dir).trials_csv}. "
             f"`leantune resume {run_dir}` finishes the study"
         )
 
@@ -110,7 +101,7 @@ class StudyResult:
     def best_score(self) -> float | None:
         """The chosen config's mean cross-validation score (`summary["best"]["cv_metric"]`)."""
         best = self.summary.get("best") or {}
-        return best.get("cv_score_mean")
+        return best.get(CV_SCORE_MEAN)
 
     @property
     def best_estimator(self) -> Any:
@@ -192,7 +183,7 @@ def _start_study(
 ) -> StudyResult:
     spec, run_dir = prepared.spec, prepared.run_dir
     spec_yaml = dump_spec(spec)
-    (run_dir / SPEC_FILE).write_text(spec_yaml)
+    RunDir(run_dir).write_spec(spec_yaml)
     console.print(
         f"[bold]{spec.name}[/]: {escape(prepared.dataset.describe())}; {prepared.n_trials} "
         f"configs × {len(prepared.splits.folds)} folds → {escape(str(run_dir))}",
@@ -319,7 +310,7 @@ def _resume_study(
         highlight=False,
     )
     rebuilt = lost_store is not None
-    starter = _study_run_starter(prepared, (run_dir / SPEC_FILE).read_text()) if rebuilt else None
+    starter = _study_run_starter(prepared, RunDir(run_dir).read_spec_text()) if rebuilt else None
     tracker, started_ray = _open_tracker_and_ray(spec, run_dir, tracker, starter)
     parent_run_id = state.meta.get("parent_run_id")
     if parent_run_id:
@@ -478,17 +469,17 @@ def _search_and_record(
     pick, final, rejected = (
         (None, None, []) if interrupted else pick_and_refit(prepared, records, plan)
     )
+    files = RunDir(run_dir)
     if final is not None and final.savable:
         example = prepared.dataset.X[prepared.splits.refit.val_idx[:5]]
-        save_model(final.estimator, run_dir / MODEL_DIR, example)
+        save_model(final.estimator, files.model_dir, example)
     table = trials_table(records)
-    table.to_csv(run_dir / TRIALS_CSV, index=False)
-    table.to_parquet(run_dir / TRIALS_PARQUET, index=False)
-    reports_table(records).to_parquet(run_dir / REPORTS_FILE, index=False)
+    files.write_trials(table)
+    files.write_reports(reports_table(records))
     # Held out, live: each forecast against the final of a trial that ran every step.
     forecasts = decisions.cost_model.coverage()
-    ledger = build_ledger(records, forecasts["step_cost_band"])
-    write_json(run_dir / LEDGER_FILE, ledger)
+    ledger = Ledger.model_validate(build_ledger(records, forecasts["step_cost_band"]))
+    files.write_ledger(ledger)
     summary = build_summary(
         prepared,
         records,
@@ -498,17 +489,17 @@ def _search_and_record(
         wall_seconds=state.earlier_sessions("wall_time_s") + clock.wall(),
         driver_cpu_seconds=state.earlier_sessions("driver_cpu_s") + clock.cpu(),
     )
-    summary["ledger"] = {k: v for k, v in ledger.items() if k != "trials"}
-    summary["forecasts"] = forecasts
+    summary.ledger = ledger.totals()
+    summary.forecasts = forecasts
     # Chosen configs whose shipped model broke a limit their trial met, each refit in vain.
-    summary["shipped_rejected"] = rejected
-    summary["outcome"] = "interrupted" if interrupted else "completed"
-    summary["unfinished_trials"] = interrupted.unfinished if interrupted else 0
-    summary["sessions"] = session + 1
-    summary["trial_order"] = (
+    summary.shipped_rejected = rejected
+    summary.outcome = "interrupted" if interrupted else "completed"
+    summary.unfinished_trials = interrupted.unfinished if interrupted else 0
+    summary.sessions = session + 1
+    summary.trial_order = (
         "grid" if trial_order_seed is None else f"shuffled (seed {trial_order_seed})"
     )
-    summary = write_summary(run_dir, summary).as_dict()
+    summary = files.write_summary(summary).as_dict()
     if on_summary is not None and not interrupted:
         on_summary(summary)  # the results are read while the report is drawn
     outcome = summary["outcome"] if interrupted or final else "no feasible config"
@@ -518,12 +509,12 @@ def _search_and_record(
         metrics={} if interrupted else summary_metrics(summary),
         tags={"leantune.outcome": outcome, "leantune.sessions": str(session + 1)},
         artifacts=[
-            run_dir / TRIALS_CSV,
-            run_dir / TRIALS_PARQUET,
-            run_dir / REPORTS_FILE,  # every report; the trials' runs hold a thinned series
-            run_dir / SUMMARY_FILE,
-            run_dir / LEDGER_FILE,
-            *([run_dir / MODEL_DIR] if final is not None and final.savable else []),
+            files.trials_csv,
+            files.trials_parquet,
+            files.reports_file,  # every report; the trials' runs hold a thinned series
+            files.summary_file,
+            files.ledger_file,
+            *([files.model_dir] if final is not None and final.savable else []),
             *(_write_report(run_dir, console) if spec.output.report else []),
         ],
         interrupted=interrupted is not None,
@@ -569,7 +560,7 @@ class _Clock:
 def _resumable_spec(run_dir: Path, cwd: str | None) -> StudySpec:
     """The study as it ran (spec.yaml), pointed at `run_dir`, with relative dataset paths read
     from the directory the study was started in."""
-    path = run_dir / "spec.yaml"
+    path = RunDir(run_dir).spec_file
     try:
         raw = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:

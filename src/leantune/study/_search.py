@@ -62,21 +62,23 @@ def search_request(
     )
 
 
-def backend_for(prepared: PreparedStudy) -> SearchBackend | None:
-    """The backend the spec names (None: Ray Tune, the search core's default)."""
+def backend_for(prepared: PreparedStudy) -> SearchBackend:
+    """The backend the spec names: Ray Tune (the default), in-process or a process pool."""
     name = prepared.spec.resources.backend
     if name == "in-process":
         return InProcessBackend()
     if name == "processes":
         return ProcessPoolBackend()
-    return None
+    from leantune.engine import RayTuneBackend
+
+    return RayTuneBackend()
 
 
 def search(
     request: SearchRequest,
     decisions: Decisions,
     observer: TrialObserver,
-    backend: SearchBackend | None = None,
+    backend: SearchBackend,
 ) -> list[TrialRecord]:
     """Run the study's search with its rules; see leantune.search.run_search."""
     return run_search(

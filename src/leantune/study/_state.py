@@ -24,6 +24,7 @@ import numpy as np
 from leantune._redact import redact
 from leantune.engine import TrialRecord
 from leantune.errors import LeantuneError
+from leantune.results import RunDir
 from leantune.stoppers import StopReason
 from leantune.trials import RUNNING
 
@@ -73,8 +74,8 @@ class StudyState:
 
     def __init__(self, run_dir: Path, meta: dict[str, Any]):
         self.run_dir = run_dir
-        self.directory = run_dir / "state"
-        self.trials_dir = self.directory / "trials"
+        self.directory = RunDir(run_dir).state_dir
+        self.trials_dir = RunDir(run_dir).state_trials_dir
         self.meta = meta
 
     @classmethod
@@ -89,7 +90,7 @@ class StudyState:
     @classmethod
     def open(cls, run_dir: Path) -> StudyState:
         """The state of a study that can be resumed; LeantuneError naming RUN_DIR if none."""
-        path = run_dir / "state" / "study.json"
+        path = RunDir(run_dir).study_state_file
         if not run_dir.is_dir():
             raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} is not a directory")
         if not path.is_file():
@@ -120,7 +121,7 @@ class StudyState:
         return cls(run_dir, meta)
 
     def save_meta(self) -> None:
-        write_json_atomic(self.directory / "study.json", self.meta)
+        write_json_atomic(RunDir(self.run_dir).study_state_file, self.meta)
 
     def set_parent_run(self, run_id: str | None) -> None:
         """Note the study's MLflow run, once the tracker has made it (saved when it changes)."""

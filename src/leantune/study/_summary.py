@@ -6,9 +6,9 @@ import math
 import platform
 from typing import Any
 
-import leantune
+from leantune._version import __version__
 from leantune.metrics import score_metric
-from leantune.results import MODEL_DIR, SCHEMA_VERSION
+from leantune.results import MODEL_DIR, SCHEMA_VERSION, Summary
 from leantune.search import Pick
 from leantune.study._environment import environment
 from leantune.study._policies import constraint_limits
@@ -27,7 +27,7 @@ def build_summary(
     *,
     wall_seconds: float,
     driver_cpu_seconds: float,
-) -> dict[str, Any]:
+) -> Summary:
     spec = prepared.spec
     dataset = prepared.dataset
     metric, mode = score_metric(dataset.task)
@@ -59,7 +59,7 @@ def build_summary(
             # The MLflow model, in the run directory and on the parent run (`runs:/ID/model`).
             "model": MODEL_DIR if final.savable else None,
         }
-    return {
+    summary = {
         # Bumped when a key changes meaning or goes away; new keys keep the version.
         "schema_version": SCHEMA_VERSION,
         "study": spec.name,
@@ -143,10 +143,11 @@ def build_summary(
         "tracking_uri": tracker.uri,
         "mlflow_parent_run_id": getattr(tracker, "parent_run_id", None),
         "mlflow_experiment": spec.tracking.experiment or spec.name,
-        "leantune_version": leantune.__version__,
+        "leantune_version": __version__,
         "python": platform.python_version(),
         "environment": environment(),
     }
+    return Summary.model_validate(summary)
 
 
 def _chosen_on(pick: Pick, final: FinalModel) -> str:

@@ -51,7 +51,7 @@ from leantune.datasets import THESIS_DATASETS, pmlb_shape
 from leantune.datasets._pmlb import cached_file, resolve_cache_dir
 from leantune.errors import DatasetError, LeantuneError, SpecError
 from leantune.metrics import METRICS
-from leantune.results import THESIS_FILE, TRIALS_CSV
+from leantune.results import REPEATS_LAYOUT, RunDir, ThesisIndex
 from leantune.spec import load_spec
 from leantune.spec._axis import parse_axis
 from leantune.spec._model import BackendName
@@ -417,7 +417,7 @@ def run_thesis(
     """Run the preset set by set, then write the results chapter. A set that cannot be loaded
     offline is skipped with a line that says why (or run as its synthetic stand-in)."""
     from leantune.engine import start_ray, stop_ray
-    from leantune.report._chapter import write_chapter
+    from leantune.report._thesis_chapter import write_chapter
 
     console = console or Console(stderr=True)
     output_dir = thesis_output_dir(options)
@@ -639,7 +639,7 @@ def _print_plan(options: ThesisOptions, cache: Path, console: Console) -> dict[s
 
 
 def _limits(options: ThesisOptions, unstopped_dir: Path) -> dict[str, Any]:
-    trials = pd.read_csv(unstopped_dir / TRIALS_CSV)
+    trials = RunDir(unstopped_dir).read_trials()
     levels = derive_levels(trials, options.curve_quantiles, options.max_train_seconds)
     if options.relative:
         measured = [level_name(q) for q in sorted(options.measured_quantiles)]
@@ -675,10 +675,10 @@ def _write_thesis_file(
     plan: dict[str, Any],
 ) -> None:
     options_json = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()}
-    (output_dir / THESIS_FILE).write_text(
-        json.dumps(
+    RunDir(output_dir).write_thesis(
+        ThesisIndex.model_validate(
             {
-                "layout": "repeats",
+                "layout": REPEATS_LAYOUT,
                 "command": command,
                 "options": options_json,
                 "grid": options.grid,
@@ -696,7 +696,6 @@ def _write_thesis_file(
                 "wall_time_s": wall_seconds,
                 "plan_estimate": plan,
                 "datasets": [asdict(outcome) for outcome in outcomes],
-            },
-            indent=2,
+            }
         )
     )

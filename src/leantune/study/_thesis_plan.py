@@ -14,13 +14,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from leantune.datasets._catalog import DatasetShape
 from leantune.spec._axis import parse_axis
 
-if TYPE_CHECKING:
-    from leantune.study._thesis import ThesisOptions
+
+class ThesisOptions(Protocol):
+    """What a plan reads of the preset's options (study/_thesis.py's `ThesisOptions`)."""
+
+    @property
+    def rows(self) -> int | None: ...
+
+    @property
+    def folds(self) -> int: ...
+
+    @property
+    def relative(self) -> bool: ...
+
+    @property
+    def measured_quantiles(self) -> tuple[float, ...]: ...
+
+    @property
+    def compare_stopping(self) -> bool: ...
+
+    def arm(self, backend: str) -> dict[str, Any]: ...
+
 
 COST_NOTE = (
     "rough CPU time of each arm from per-step costs measured on one machine (BENCHMARKS.md P5), "

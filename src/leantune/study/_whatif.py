@@ -16,16 +16,17 @@ from typing import Any
 import pandas as pd
 
 from leantune.errors import LeantuneError
+from leantune.results import RunDir
 from leantune.stoppers import PredictivePolicy, StoppingPolicy, from_constraints, replay
-from leantune.trials import INFEASIBLE
+from leantune.trials import INFEASIBLE, STEPS_PLANNED
 
 
 def load_histories(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Every trial's reports, oldest first, from a run directory's reports.parquet."""
-    path = Path(run_dir) / "reports.parquet"
-    if not path.is_file():
-        raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} has no reports.parquet to replay")
-    frame = pd.read_parquet(path)
+    files = RunDir(run_dir)
+    if not files.reports_file.is_file():
+        raise LeantuneError(f"RUN_DIR: {str(run_dir)!r} has no {files.reports_file.name} to replay")
+    frame = files.read_reports()
     histories: dict[str, list[dict[str, Any]]] = {}
     for trial_id, rows in frame.groupby("trial_id", sort=False):
         records = rows.drop(columns="trial_id").to_dict("records")
@@ -41,7 +42,7 @@ def replay_table(
 ) -> pd.DataFrame:
     """One row per trial: its planned steps and, per policy, the step it would stop at."""
     rows: dict[str, dict[str, Any]] = {
-        trial_id: {"trial_id": trial_id, "steps_planned": reports[-1].get("steps_planned")}
+        trial_id: {"trial_id": trial_id, STEPS_PLANNED: reports[-1].get(STEPS_PLANNED)}
         for trial_id, reports in histories.items()
     }
     for name, policy in policies.items():
@@ -82,7 +83,7 @@ def predictive_vs_reactive(
         "false_stops": false_stops,
         "false_stop_rate": false_stops / feasible_count if feasible_count else 0.0,
         "median_steps_earlier": float(earlier.median()) if len(earlier) else math.nan,
-        "median_share_of_planned_saved": float((earlier / table["steps_planned"][both]).median())
+        "median_share_of_planned_saved": float((earlier / table[STEPS_PLANNED][both]).median())
         if len(earlier)
         else math.nan,
         "margin": margin,

@@ -18,6 +18,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from leantune.results import Summary
 from leantune.stoppers import Decision, StoppingPolicy, TrialHistory
 
 _TINY_SPEC: dict[str, Any] = {
@@ -41,6 +42,32 @@ def tiny_spec(**sections: Any) -> dict[str, Any]:
     spec = copy.deepcopy(_TINY_SPEC)
     spec.update(copy.deepcopy(sections))
     return spec
+
+
+def tiny_summary(**fields: Any) -> Summary:
+    """A summary.json model with every required key (a study with no pick that took a
+    second); keyword arguments replace whole keys, `dataset` a dict of the dataset's."""
+    dataset = {"name": "d", "task": "classification", "rows": 90, "features": 4}
+    dataset.update(fields.pop("dataset", {}))
+    values: dict[str, Any] = {
+        "study": "tiny",
+        "run_dir": "run",
+        "dataset": dataset,
+        "models": ["logistic"],
+        "search_space": {"batch_size": [8]},
+        "folds": 2,
+        "constraints": {},
+        "trials": 0,
+        "status_counts": {},
+        "best": None,
+        "wall_time_s": 1.0,
+        "trial_cpu_s": 0.0,
+        "driver_cpu_s": 0.0,
+        "tracking_uri": "sqlite:///run/mlflow.db",
+        "leantune_version": "test",
+        "python": "3.11",
+    }
+    return Summary.model_validate({**values, **fields})
 
 
 class RecordingObserver:
@@ -184,4 +211,5 @@ __all__ = [
     "memory_hog",
     "parse_report",
     "tiny_spec",
+    "tiny_summary",
 ]

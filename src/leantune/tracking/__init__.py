@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from leantune.results import RunDir
 from leantune.tracking._base import NullTracker, Tracker
 
 
@@ -27,7 +28,7 @@ def open_tracker(uri: str | None, experiment: str, run_dir: Path) -> Tracker:
         # A user's store (a server, a shared database) decides where artifacts go.
         tracker = MlflowTracker(opened, experiment)
     else:
-        tracker = MlflowTracker(opened, experiment, run_dir / "mlartifacts")
+        tracker = MlflowTracker(opened, experiment, RunDir(run_dir).mlflow_artifacts)
     _opened_files[opened] = store_file_identity(opened)  # the file the store made or found
     return tracker
 
@@ -77,7 +78,7 @@ def _given_uri(uri: str | None) -> str | None:
 
 def default_uri(run_dir: Path) -> str:
     """A study's own store: mlflow.db in its run directory."""
-    return f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
+    return f"sqlite:///{RunDir(run_dir).mlflow_db.resolve()}"
 
 
 def run_store_uri(run_dir: Path, recorded: str | None) -> str | None:
@@ -87,13 +88,15 @@ def run_store_uri(run_dir: Path, recorded: str | None) -> str | None:
     now, and its artifact paths follow it, so a moved or copied run opens in `leantune ui` and
     takes a rebuilt report. Any other store is where it was.
     """
-    if (run_dir / "mlflow.db").is_file() and (
-        not recorded or (recorded.startswith("sqlite:///") and recorded.endswith("/mlflow.db"))
+    files = RunDir(run_dir)
+    if files.mlflow_db.is_file() and (
+        not recorded
+        or (recorded.startswith("sqlite:///") and recorded.endswith(f"/{files.mlflow_db.name}"))
     ):
         from leantune.tracking._mlflow import relocate_artifacts
 
         uri = default_uri(run_dir)
-        relocate_artifacts(uri, run_dir / "mlartifacts")
+        relocate_artifacts(uri, files.mlflow_artifacts)
         return uri
     return recorded
 

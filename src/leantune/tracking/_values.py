@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from leantune.metrics import CATALOGUE, CLOCKS
+from leantune.trials import FOLD_FINISHED, PROGRESS_PCT, STEPS_PLANNED
 
 # Report keys that are bookkeeping, not measurements: the trial's position (the step is the
 # metric's own step; progress_pct is Tune's clock), how many rows a report saw, whether it
@@ -32,10 +33,10 @@ BOOKKEEPING = frozenset(
         "fold",
         "fold_step",
         "epoch",
-        "steps_planned",
-        "progress_pct",
+        STEPS_PLANNED,
+        PROGRESS_PCT,
         "val_rows",
-        "fold_finished",
+        FOLD_FINISHED,
         "objective",
         "early_report",
     }

@@ -4,6 +4,17 @@ The engine fills these in; the study, its state files, the ledger and `validate`
 them, so none of those need Ray.
 """
 
+from leantune.trials._keys import (
+    CV_SCORE_MEAN,
+    CV_SCORE_STD,
+    FOLD_FINISHED,
+    FOLDS_DONE,
+    PROGRESS_PCT,
+    STEPS_DONE,
+    STEPS_PLANNED,
+    STRUCTURAL_KEYS,
+    TRIAL_ID,
+)
 from leantune.trials._reason import CONSTRAINT_RULES, QUALITY_RULES, StopReason, StopRule
 from leantune.trials._record import ResumePoint, SearchInterrupted, TrialObserver, TrialRecord
 from leantune.trials._space import LogUniform, config_key
@@ -22,16 +33,25 @@ from leantune.trials._status import (
 
 __all__ = [
     "CONSTRAINT_RULES",
+    "CV_SCORE_MEAN",
+    "CV_SCORE_STD",
     "DIVERGED",
     "ENDED_STATUSES",
     "FAILED",
     "FEASIBLE",
     "FINISHED",
+    "FOLDS_DONE",
+    "FOLD_FINISHED",
     "INFEASIBLE",
+    "PROGRESS_PCT",
     "QUALITY_RULES",
     "RUNNING",
     "SKIPPED",
+    "STEPS_DONE",
+    "STEPS_PLANNED",
     "STOPPED",
+    "STRUCTURAL_KEYS",
+    "TRIAL_ID",
     "LogUniform",
     "ResumePoint",
     "SearchInterrupted",
