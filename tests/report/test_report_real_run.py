@@ -43,6 +43,7 @@ TABLES = {
     "rq1_heatmap_train_time_s",
     "rq2_ledger",
     "rq2_ledger_by_rule",
+    "rq2_forecasts",
     "pareto",
     "endings",
     "stopped_trials",

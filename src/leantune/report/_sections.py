@@ -581,7 +581,7 @@ def rq2_single(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
         blocks.append(
             Table(_id(prefix, "rq2_ledger_by_rule"), "Estimated savings per stopping rule", by_rule)
         )
-    forecasts = run.summary.get("forecasts") or {}
+    forecasts = run.summary.forecasts
     coverage = forecast_coverage_table(forecasts)
     if len(coverage):
         blocks.append(

@@ -42,7 +42,7 @@ class ReplayBackend:
         from leantune.results import RunDir
 
         files = RunDir(run_dir)
-        trials = _readable(files.read_trials, files.trials_parquet)
+        trials = _readable(files.read_trials, files.trials_parquet, ("started_at",))
         trials = trials.sort_values("started_at", kind="stable")
         reports = _readable(files.read_reports, files.reports_file)
         axes = [a for a in ("model", "batch_size", "learning_rate", "alpha") if a in trials]
@@ -121,7 +121,7 @@ def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _readable(read: Callable[[], Any], path: Path) -> Any:
+def _readable(read: Callable[[], Any], path: Path, columns: Sequence[str] = ()) -> Any:
     """`read()`'s table, or one line naming the file and what is wrong with it: a run directory
     is the user's input here, and may be truncated, tampered with or from something else."""
     from leantune.errors import LeantuneError
@@ -132,8 +132,12 @@ def _readable(read: Callable[[], Any], path: Path) -> Any:
     except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise LeantuneError(f"{path}: not a readable parquet table ({reason})") from None
-    if TRIAL_ID not in table or table[TRIAL_ID].isna().any():
+    ids = table[TRIAL_ID] if TRIAL_ID in table else None
+    if ids is None or ids.isna().any() or (ids.astype(str) == "").any():
         raise LeantuneError(f"{path}: rows without a {TRIAL_ID}; is it a leantune run's table?")
+    missing = [column for column in columns if column not in table]
+    if missing:
+        raise LeantuneError(f"{path}: no column {', '.join(missing)}; is it a leantune run's?")
     return table
 
 
