@@ -132,7 +132,7 @@ def _readable(read: Callable[[], Any], path: Path, columns: Sequence[str] = ()) 
     except Exception as error:  # pyarrow raises its own kinds for a file that is not parquet
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise LeantuneError(f"{path}: not a readable parquet table ({reason})") from None
-    ids = table[TRIAL_ID] if TRIAL_ID in table else None
+    ids = table.get(TRIAL_ID)
     if ids is None or ids.isna().any() or (ids.astype(str) == "").any():
         raise LeantuneError(f"{path}: rows without a {TRIAL_ID}; is it a leantune run's table?")
     missing = [column for column in columns if column not in table]

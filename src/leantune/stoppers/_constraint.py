@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from leantune.metrics._catalog import METRICS
 from leantune.stoppers._base import Decision, StoppingPolicy, StopReason, TrialHistory, finite
+from leantune.trials._keys import STEPS_PLANNED
 
 if TYPE_CHECKING:
     from leantune.stoppers._cost_model import CostModel
@@ -96,7 +97,7 @@ class ConstraintPolicy(StoppingPolicy):
         narrows with every window, and a slower machine moves every window alike."""
         cost_model.observe(history)
         last = history.last
-        planned = last.get("steps_planned")
+        planned = last.get(STEPS_PLANNED)
         if not finite(planned):
             return ""
         pooled = next(

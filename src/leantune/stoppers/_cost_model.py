@@ -22,6 +22,7 @@ from typing import Any
 
 from leantune.stoppers._base import Decision, StopReason, TrialHistory, finite
 from leantune.stoppers._bounds import median_lower_bound, median_upper_bound
+from leantune.trials._keys import STEPS_PLANNED
 from leantune.trials._space import config_key  # the leaf: trials imports stoppers
 
 # Readings a group needs before its bound is trusted for a config that has not run.
@@ -217,7 +218,7 @@ class CostModel:
                     per_model.setdefault(metric, _recent()).append(float(report[metric]))
         self._seen[trial] = len(history)
         last = history.last
-        step, planned = last.get("step"), last.get("steps_planned")
+        step, planned = last.get("step"), last.get(STEPS_PLANNED)
         if not (finite(step) and finite(planned) and planned > 0):
             return
         if step < planned:
@@ -240,7 +241,7 @@ class CostModel:
     ) -> None:
         """A running trial's training time forecast where stops are decided (its first report,
         half-way, three quarters of the way), kept to be held against its final."""
-        progress = float(last["step"]) / float(last["steps_planned"])
+        progress = float(last["step"]) / float(last[STEPS_PLANNED])
         passed = sum(progress >= fraction for fraction in RUNNING_CHECKPOINTS)
         if passed <= self._checkpoints.get(trial, 0):
             return
@@ -284,7 +285,7 @@ class CostModel:
         return self.calibrations[metric]
 
     def _forecasts_before(self, history: TrialHistory) -> list[CostPrediction]:
-        planned = history[0].get("steps_planned")
+        planned = history[0].get(STEPS_PLANNED)
         forecasts = self.predict(history.config, int(planned)) if finite(planned) else []
         cost = self.step_cost(history.config)
         return [*forecasts, cost] if cost is not None else forecasts
@@ -332,7 +333,7 @@ class CostModel:
         """A running trial's train_time_s at its end: elapsed + remaining steps × its twins'
         pooled cost of a step, in that cost's interval. None without evidence."""
         cost = self.step_cost(config)
-        step, planned = last.get("step"), last.get("steps_planned")
+        step, planned = last.get("step"), last.get(STEPS_PLANNED)
         elapsed = last.get("train_time_s")
         if cost is None or not (finite(step) and finite(planned) and finite(elapsed)):
             return None
@@ -421,7 +422,7 @@ class SkipPredicted:
     def decide(self, config: Mapping[str, Any], start: Mapping[str, Any]) -> Decision:
         """`start`: the trial's report before its first step (steps planned, its worker's
         memory baseline)."""
-        planned = start.get("steps_planned")
+        planned = start.get(STEPS_PLANNED)
         if not finite(planned):
             return Decision.carry_on()
         for prediction in self.cost_model.predict(config, int(planned)):

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from leantune.engine import TrialRecord
-from leantune.trials import DIVERGED, SKIPPED, STOPPED
+from leantune.trials import DIVERGED, SKIPPED, STEPS_DONE, STEPS_PLANNED, STOPPED
 
 
 def _number(value: Any) -> float:
@@ -26,7 +26,7 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
     last = record.last
     cpu = _number(last.get("cpu_time_s"))
     wall = (record.ended_at or record.started_at) - record.started_at
-    done, planned = _number(last.get("step")), _number(last.get("steps_planned"))
+    done, planned = _number(last.get("step")), _number(last.get(STEPS_PLANNED))
     entry: dict[str, Any] = {
         "trial_id": record.trial_id,
         "status": record.status,
@@ -35,8 +35,8 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         else "",
         "cpu_s": cpu,
         "wall_s": wall,
-        "steps_done": done,
-        "steps_planned": planned,
+        STEPS_DONE: done,
+        STEPS_PLANNED: planned,
         "remaining_cpu_s_estimate": 0.0,
         "remaining_wall_s_estimate": 0.0,
     }

@@ -15,7 +15,16 @@ from leantune.study._policies import constraint_limits
 from leantune.study._prepare import PreparedStudy
 from leantune.study._results import FinalModel, shipped_checks, status_counts, stops_by_label
 from leantune.tracking import Tracker
-from leantune.trials import DIVERGED, FAILED, INFEASIBLE, SKIPPED, STOPPED, TrialRecord
+from leantune.trials import (
+    CV_SCORE_MEAN,
+    CV_SCORE_STD,
+    DIVERGED,
+    FAILED,
+    INFEASIBLE,
+    SKIPPED,
+    STOPPED,
+    TrialRecord,
+)
 
 
 def build_summary(
@@ -39,8 +48,8 @@ def build_summary(
             "config": best.config,
             "cv_metric": metric,
             "cv_mode": mode,
-            "cv_score_mean": best.last.get("cv_score_mean"),
-            "cv_score_std": best.last.get("cv_score_std"),
+            CV_SCORE_MEAN: best.last.get(CV_SCORE_MEAN),
+            CV_SCORE_STD: best.last.get(CV_SCORE_STD),
             # The value the pick was made on (summary["objective"]): equal to cv_score_mean
             # when the objective is the validation score.
             "objective_value": pick.value,
@@ -189,7 +198,7 @@ def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
     )
     best = summary["best"]
     if best:
-        metrics["best_cv_score_mean"] = best["cv_score_mean"]
+        metrics["best_cv_score_mean"] = best[CV_SCORE_MEAN]
         metrics.update({f"best_{k}": v for k, v in best["test"].items()})
         metrics["best_model_size_bytes"] = best["model_size_bytes"]
         metrics["best_inference_ms_per_sample"] = best["inference_ms_per_sample"]
