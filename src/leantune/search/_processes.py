@@ -29,7 +29,7 @@ import numpy as np
 from leantune.datasets import Fold
 from leantune.engine._trial import START_PHASE, StopTraining, TrialData, train_trial
 from leantune.search._book import TrialBook
-from leantune.search._in_process import _Configs, _sigterm_as_ctrl_c
+from leantune.search._in_process import _Configs, _quiet_optuna, _sigterm_as_ctrl_c
 from leantune.search._request import SearchRequest
 from leantune.search._worker import WorkerRules
 from leantune.stoppers import StoppingPolicy
@@ -64,7 +64,7 @@ class ProcessPoolBackend:
             _Pool(count, request, shared, worker_policy) as pool,
         ):
             try:
-                with _sigterm_as_ctrl_c():
+                with _sigterm_as_ctrl_c(), _quiet_optuna():
                     _Driver(request, book, pool).run()
             except KeyboardInterrupt:
                 raise SearchInterrupted(
