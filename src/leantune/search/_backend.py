@@ -34,6 +34,7 @@ def run_search(
     *,
     backend: SearchBackend | None = None,
     limits: StoppingPolicy | None = None,
+    keep_reports: bool = True,
 ) -> list[TrialRecord]:
     """Run every config of the search; return one record per trial ended here.
 
@@ -42,7 +43,9 @@ def run_search(
     decides on each trial's start report (request.plan.announce_start) whether it trains.
     `limits`: the measured limits and quality floors a complete record is judged on when a
     stop arrived after the trial had finished (default: `policy`'s limit rules are not
-    re-run). `backend`: Ray Tune when None.
+    re-run). `backend`: Ray Tune when None. `keep_reports` False: an ended trial's record keeps
+    only what the pick and the results tables read (TrialBook); its observer must have saved
+    the rest.
     """
     resume = request.resume
     book = TrialBook(
@@ -55,6 +58,7 @@ def run_search(
         taken=[r.trial_id for r in resume.ended] if resume else (),
         session=request.session,
         skip=skip,
+        keep_reports=keep_reports,
     )
     planned = request.configs_to_run()
     if planned == 0:  # an earlier session ended every trial; only the results remain

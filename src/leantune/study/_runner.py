@@ -458,7 +458,10 @@ def _search_and_record(
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
-            records = search(request, decisions, observer, backend_for(prepared))
+            # The state files hold every report: the driver keeps what the pick reads.
+            records = search(
+                request, decisions, observer, backend_for(prepared), keep_reports=False
+            )
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -484,7 +487,7 @@ def _search_and_record(
     table = trials_table(records)
     table.to_csv(run_dir / TRIALS_CSV, index=False)
     table.to_parquet(run_dir / TRIALS_PARQUET, index=False)
-    reports_table(records).to_parquet(run_dir / REPORTS_FILE, index=False)
+    reports_table(records, state.reports_of).to_parquet(run_dir / REPORTS_FILE, index=False)
     ledger = build_ledger(records)
     write_json(run_dir / LEDGER_FILE, ledger)
     summary = build_summary(

@@ -77,6 +77,8 @@ def search(
     decisions: Decisions,
     observer: TrialObserver,
     backend: SearchBackend | None = None,
+    *,
+    keep_reports: bool = True,
 ) -> list[TrialRecord]:
     """Run the study's search with its rules; see leantune.search.run_search."""
     return run_search(
@@ -87,4 +89,5 @@ def search(
         decisions.worker_policy,
         backend=backend,
         limits=decisions.limits,
+        keep_reports=keep_reports,
     )
