@@ -163,15 +163,26 @@ def _optuna(n: int, size: str) -> dict[str, float]:
 def main() -> None:
     options = parser(__doc__.split("\n\n")[0])
     options.add_argument("--sizes", default="100,300", help="trial counts (default 100,300)")
+    options.add_argument(
+        "--backends",
+        default=",".join((*BACKENDS, "optuna")),
+        help="arms to run (default: every backend and optuna)",
+    )
+    options.add_argument("--trials", default=",".join(SIZES), help="trial sizes (tiny,small)")
     args = options.parse_args()
     counts = [20] if args.smoke else [int(v) for v in args.sizes.split(",")]
     repeats = 1 if args.smoke else args.repeats
-    trial_sizes = ["tiny"] if args.smoke else list(SIZES)
+    trial_sizes = ["tiny"] if args.smoke else args.trials.split(",")
+    chosen = args.backends.split(",")
     load = os.getloadavg()[0]
     rows, data = [], {}
     for size in trial_sizes:
         for n in counts:
-            arms = {backend: [] for backend in (*BACKENDS, "optuna (in process)")}
+            arms = {
+                backend: []
+                for backend in (*BACKENDS, "optuna (in process)")
+                if backend.split()[0] in chosen
+            }
             for repetition in range(repeats):
                 order = list(arms)[repetition % len(arms) :] + list(arms)[: repetition % len(arms)]
                 for arm in order:

@@ -468,6 +468,7 @@ class MlflowTracker:
         metrics = list(self._buffers.pop(trial_id).values())
         replaced = self._replaced.pop(trial_id)
         self._kept_step.pop(trial_id, None)
+        self._progress_at.pop(trial_id, None)
         reason = (
             tags.get("leantune.stop_reason")
             or tags.get("leantune.error")
