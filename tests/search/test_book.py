@@ -170,7 +170,8 @@ def test_an_ended_trial_keeps_only_what_the_pick_and_the_tables_read():
         kept = _run(full, two_folds(stopped), key=f"t{stopped}")
         dropped = _run(slim, two_folds(stopped), key=f"t{stopped}")
         assert len(dropped.reports) == len(kept.reports)  # the ledger counts them
-        assert DROPPED in dropped.reports and "train_loss_steps" not in dropped.last
+        assert DROPPED in dropped.reports and dropped.last == kept.last
+        assert "train_loss_steps" not in dropped.reports[0]
         objective = Objective("val_accuracy", "max")
         assert objective.value(dropped.reports) == objective.value(kept.reports) or stopped
         assert objective.reached(dropped.reports) == objective.reached(kept.reports)

@@ -278,8 +278,8 @@ _SLIM_KEYS = ("fold", "fold_finished", "step", "memory_mb", *QUALITY_METRICS)
 
 def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """An ended trial's reports as the driver keeps them once its state file holds them all:
-    the last whole (without its per-step losses), each fold's last and the peak-memory one
-    with only `_SLIM_KEYS`, the rest `DROPPED`."""
+    the last whole, each fold's last and the peak-memory one with only `_SLIM_KEYS`, the rest
+    `DROPPED`."""
     if not reports:
         return reports
     last_of_fold = {report.get("fold", 0): index for index, report in enumerate(reports)}
@@ -290,7 +290,9 @@ def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {key: report[key] for key in _SLIM_KEYS if key in report} if index in keep else DROPPED
         for index, report in enumerate(reports[:-1])
     ]
-    slim.append({key: value for key, value in reports[-1].items() if key != "train_loss_steps"})
+    # The last stays as it came: a backend recognises a repeat of the closing report by it
+    # (Ray Tune sends a returning trainable's last result twice).
+    slim.append(reports[-1])
     return slim
 
 
