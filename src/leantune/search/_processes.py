@@ -63,9 +63,12 @@ class ProcessPoolBackend:
             _SharedData(request.data) as shared,
             _Pool(count, request, shared, worker_policy) as pool,
         ):
+            # Made first: optuna sets its logger's level when it is first imported, and the
+            # level is quieted once for the whole search after that.
+            driver = _Driver(request, book, pool)
             try:
                 with _sigterm_as_ctrl_c(), _quiet_optuna():
-                    _Driver(request, book, pool).run()
+                    driver.run()
             except KeyboardInterrupt:
                 raise SearchInterrupted(
                     book.ended_records(), request.configs_to_run(), book.unfinished()
