@@ -16,17 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlflow.entities import Metric, RunTag
-from mlflow.store.tracking.dbmodels.models import (
-    SqlLatestMetric,
-    SqlMetric,
-    SqlParam,
-    SqlRun,
-    SqlTag,
-)
-from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 from mlflow.utils.uri import append_to_uri_path
-from sqlalchemy import bindparam, delete, insert, update
+
+# MLflow's SQL store and its table models are imported when a store is opened, not with
+# leantune: importing them sets SQLAlchemy's logger level (tests/test_package.py).
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,7 @@ class RunEnd:
 class TrialRunRows:
     """Writes RunStart and RunEnd batches into one SQL store, for one experiment."""
 
-    def __init__(self, store: SqlAlchemyStore, experiment_id: str, artifact_root: str):
+    def __init__(self, store: Any, experiment_id: str, artifact_root: str):
         self.store = store
         self.experiment_id = experiment_id
         self.artifact_root = artifact_root
@@ -64,6 +58,8 @@ class TrialRunRows:
     def for_client(cls, client: MlflowClient, experiment_id: str) -> TrialRunRows | None:
         """Rows for the client's store when it is a SQL database; None otherwise (a server, a
         file store), where the client's calls remain the way in."""
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
         store = getattr(getattr(client, "_tracking_client", None), "store", None)
         if not isinstance(store, SqlAlchemyStore):
             return None
@@ -72,6 +68,15 @@ class TrialRunRows:
 
     def write(self, writes: Sequence[RunStart | RunEnd]) -> None:
         """All of `writes`, in one transaction: a failure leaves none of them written."""
+        from mlflow.store.tracking.dbmodels.models import (
+            SqlLatestMetric,
+            SqlMetric,
+            SqlParam,
+            SqlRun,
+            SqlTag,
+        )
+        from sqlalchemy import bindparam, delete, insert, update
+
         runs, params, tags, ended = [], [], {}, {}
         metrics: list[dict[str, Any]] = []
         latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -143,7 +148,7 @@ class TrialRunRows:
             "source_version": "",
             "lifecycle_stage": "active",
             "artifact_uri": append_to_uri_path(
-                self.artifact_root, start.run_id, SqlAlchemyStore.ARTIFACTS_FOLDER_NAME
+                self.artifact_root, start.run_id, self.store.ARTIFACTS_FOLDER_NAME
             ),
             "experiment_id": int(self.experiment_id),
         }
