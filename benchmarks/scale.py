@@ -66,20 +66,38 @@ def _leantune(n: int, size: str, backend: str) -> dict[str, float]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    peak = _peak_rss_mb(process)
+    samples = _rss_samples(process)
     if process.returncode != 0:
         raise RuntimeError(f"leantune run failed ({process.returncode}) for {backend} N={n}")
     summary = json.loads((work / "run" / "summary.json").read_text())
     ledger = json.loads((work / "run" / "ledger.json").read_text())
     wall = _search_wall(work / "run")
+    ends = _trial_ends(work / "run")
     return {
         "trials_per_s": n / wall,
         "trial_cpu_s": summary["trial_cpu_s"] / n,
         "driver_cpu_per_trial_s": summary["driver_cpu_s"] / n,
         "driver_share": summary["driver_cpu_s"] / max(summary["trial_cpu_s"], 1e-9),
         "cores_busy": ledger["spent_cpu_s"] / (wall * (os.cpu_count() or 1)),
-        "driver_peak_mb": peak,
+        "driver_peak_mb": max(rss for _, rss in samples),
+        # While the search runs, from the end of its first tenth of trials to its last trial's
+        # end, per 10,000 trials: what a flat driver keeps near 0.
+        "driver_growth_mb_per_10k": (_rss_at(samples, ends[-1]) - _rss_at(samples, ends[n // 10]))
+        * 10_000
+        / max(1, n - n // 10),
     }
+
+
+def _trial_ends(run_dir: Path) -> list[float]:
+    import pandas as pd
+
+    trials = pd.read_parquet(run_dir / "trials.parquet")
+    return sorted(stamp.timestamp() for stamp in trials.ended_at)
+
+
+def _rss_at(samples: list[tuple[float, float]], when: float) -> float:
+    """The last reading taken at or before `when`."""
+    return max((rss for at, rss in samples if at <= when), default=samples[0][1])
 
 
 def _search_wall(run_dir: Path) -> float:
@@ -90,18 +108,18 @@ def _search_wall(run_dir: Path) -> float:
     return (trials.ended_at.max() - trials.started_at.min()).total_seconds()
 
 
-def _peak_rss_mb(process: subprocess.Popen) -> float:
-    """The driver's largest resident memory while it runs (sampled every 0.1 s)."""
-    peak = 0.0
+def _rss_samples(process: subprocess.Popen) -> list[tuple[float, float]]:
+    """(time, resident MB) of the driver while it runs, every 0.1 s."""
+    samples = [(time.time(), 0.0)]
     handle = psutil.Process(process.pid)
     while process.poll() is None:
         try:
-            peak = max(peak, handle.memory_info().rss / 2**20)
+            samples.append((time.time(), handle.memory_info().rss / 2**20))
         except psutil.Error:
             break
         time.sleep(0.1)
     process.wait()
-    return peak
+    return samples
 
 
 def _optuna(n: int, size: str) -> dict[str, float]:
@@ -157,21 +175,33 @@ def _optuna(n: int, size: str) -> dict[str, float]:
         "driver_share": 0.0,
         "cores_busy": cpu / (wall * (os.cpu_count() or 1)),
         "driver_peak_mb": peak[0],
+        "driver_growth_mb_per_10k": float("nan"),
     }
 
 
 def main() -> None:
     options = parser(__doc__.split("\n\n")[0])
     options.add_argument("--sizes", default="100,300", help="trial counts (default 100,300)")
+    options.add_argument(
+        "--backends",
+        default=",".join((*BACKENDS, "optuna")),
+        help="arms to run (default: every backend and optuna)",
+    )
+    options.add_argument("--trials", default=",".join(SIZES), help="trial sizes (tiny,small)")
     args = options.parse_args()
     counts = [20] if args.smoke else [int(v) for v in args.sizes.split(",")]
     repeats = 1 if args.smoke else args.repeats
-    trial_sizes = ["tiny"] if args.smoke else list(SIZES)
+    trial_sizes = ["tiny"] if args.smoke else args.trials.split(",")
+    chosen = args.backends.split(",")
     load = os.getloadavg()[0]
     rows, data = [], {}
     for size in trial_sizes:
         for n in counts:
-            arms = {backend: [] for backend in (*BACKENDS, "optuna (in process)")}
+            arms = {
+                backend: []
+                for backend in (*BACKENDS, "optuna (in process)")
+                if backend.split()[0] in chosen
+            }
             for repetition in range(repeats):
                 order = list(arms)[repetition % len(arms) :] + list(arms)[: repetition % len(arms)]
                 for arm in order:
@@ -194,6 +224,7 @@ def main() -> None:
                         column("driver_share", 2),
                         column("cores_busy", 2),
                         column("driver_peak_mb", 0),
+                        column("driver_growth_mb_per_10k", 0),
                     ]
                 )
     import pandas as pd
@@ -210,6 +241,7 @@ def main() -> None:
             "driver ÷ trial CPU",
             "cores busy in trials",
             "driver peak MB",
+            "driver MB growth per 10,000 trials",
         ],
     )
     section = "\n".join(

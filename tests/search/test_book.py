@@ -145,3 +145,37 @@ def test_the_skip_rule_judges_the_start_report_and_nothing_else():
     start = {"step": 0, "trial_phase": "start", "steps_planned": 400}
     assert book.reported("c", start)
     assert book.ended("c").status == SKIPPED
+
+
+def test_an_ended_trial_keeps_only_what_the_pick_and_the_tables_read():
+    from leantune.metrics import Objective
+    from leantune.search._book import DROPPED
+    from leantune.study._results import trials_table
+
+    def two_folds(stopped):
+        reports = _reports(n=6)
+        for i, report in enumerate(reports):
+            report.update(
+                fold=i // 3, memory_mb=10.0 + (9 if i == 1 else i), val_loss=1.0 / (i + 1)
+            )
+            report["train_loss_steps"] = [0.5] * 100
+        reports[2].update(fold_finished=True)
+        return reports[:4] if stopped else reports
+
+    full, slim = (
+        TrialBook(NeverStop(), RecordingObserver()),
+        TrialBook(NeverStop(), RecordingObserver(), keep_reports=False),
+    )
+    for stopped in (False, True):
+        kept = _run(full, two_folds(stopped), key=f"t{stopped}")
+        dropped = _run(slim, two_folds(stopped), key=f"t{stopped}")
+        assert len(dropped.reports) == len(kept.reports)  # the ledger counts them
+        assert DROPPED in dropped.reports and dropped.last == kept.last
+        assert "train_loss_steps" not in dropped.reports[0]
+        objective = Objective("val_accuracy", "max")
+        assert objective.value(dropped.reports) == objective.value(kept.reports) or stopped
+        assert objective.reached(dropped.reports) == objective.reached(kept.reports)
+    same = trials_table(slim.ended_records()).drop(columns=["started_at", "ended_at"])
+    whole = trials_table(full.ended_records()).drop(columns=["started_at", "ended_at"])
+    assert same.drop(columns="wall_time_s").equals(whole.drop(columns="wall_time_s"))
+    assert same.peak_memory_mb.tolist() == [19.0, 19.0]

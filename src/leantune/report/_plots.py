@@ -354,9 +354,15 @@ def _at_top_edge(ax: Any, x: pd.Series, categories: pd.Series, colours: dict[str
 _LOSS_NAMES = {"svm": "hinge", "logistic": "log loss", "linear": "squared error"}
 
 
-def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) -> bytes:
+def learning_curves(
+    frame: pd.DataFrame,
+    score_metric: str,
+    score_label: str,
+    counts: Mapping[str, int] | None = None,
+) -> bytes:
     """Validation loss and score over each trial's progress, coloured by how it ended. With
-    several models, each model's loss gets its own panel: their losses are not comparable."""
+    several models, each model's loss gets its own panel: their losses are not comparable.
+    `counts`: the trials of each ending for the legend, where `frame` holds a sample of them."""
     models = sorted(frame["model"].dropna().unique()) if "model" in frame and len(frame) else []
     loss_panels = (
         [
@@ -375,7 +381,8 @@ def learning_curves(frame: pd.DataFrame, score_metric: str, score_label: str) ->
     axes = np.atleast_1d(figure.subplots(1, len(panels)))
     categories = sorted(frame["category"].unique()) if len(frame) else []
     colours = category_colours(categories)
-    counts = frame.groupby("category")["trial_id"].nunique() if len(frame) else {}
+    if counts is None:
+        counts = frame.groupby("category")["trial_id"].nunique() if len(frame) else {}
     alpha = 0.8 if frame["trial_id"].nunique() < 30 else 0.35 if len(frame) else 0.8
     for ax, (rows, column, label) in zip(axes, panels, strict=True):
         _curve_panel(ax, rows, column, colours, alpha)

@@ -799,6 +799,29 @@ def trade_offs(run: RunResults, prefix: str = "", *, level: int = 2, arm: str = 
     return blocks
 
 
+# Curves the learning-curve figure draws at most: beyond a few hundred, lines only hide each
+# other, and each costs the report ~2 ms (10,000 trials: 90 s).
+MAX_CURVES = 400
+# Trials of each ending drawn at least (all of them where there are fewer).
+_FEWEST_DRAWN = 10
+
+
+def sample_curves(frame: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, dict[str, int] | None]:
+    """The curves of at most about `limit` trials, sampled within each ending in proportion
+    (seeded, so a rebuilt report draws the same), with the trial counts of every ending; the
+    frame itself and None when it holds no more than `limit` trials."""
+    per_trial = frame.drop_duplicates("trial_id")[["trial_id", "category"]]
+    if len(per_trial) <= limit:
+        return frame, None
+    counts = per_trial["category"].value_counts()
+    chosen = []
+    for ending, trials in per_trial.groupby("category", sort=True):
+        share = max(_FEWEST_DRAWN, round(limit * counts[ending] / len(per_trial)))
+        chosen.append(trials["trial_id"].sample(min(share, len(trials)), random_state=0))
+    drawn = frame[frame["trial_id"].isin(pd.concat(chosen))]
+    return drawn, {str(ending): int(count) for ending, count in counts.items()}
+
+
 def learning_curves(
     run: RunResults, prefix: str = "", *, level: int = 2, arm: str = ""
 ) -> list[Block]:
@@ -819,15 +842,23 @@ def learning_curves(
     if frame.empty:
         blocks.append(Paragraph("No trial reported a validation score.", kind="note"))
     else:
+        drawn, counts = sample_curves(frame, MAX_CURVES)
+        which = "Every trial's"
+        if counts is not None:
+            which = (
+                f"{drawn['trial_id'].nunique():,} of the {frame['trial_id'].nunique():,} trials' "
+                f"(more than {MAX_CURVES:,} lines hide each other: a random sample within each "
+                "ending, at least a few of each; the legend counts every trial)"
+            )
         blocks.append(
             Figure(
                 _id(prefix, "curves"),
-                "Every trial's validation loss and score over its progress, coloured by how it "
+                f"{which} validation loss and score over its progress, coloured by how it "
                 "ended (stopped trials by the rule that stopped them). Each fold trains a fresh "
                 "model from zero weights, so each curve has one segment a fold, and a loss "
                 "segment starts at the untrained model's loss; a dot is a report (large batches "
                 "report only at a fold's end: one dot a fold in the score panel).",
-                plots.learning_curves(frame, run.score_metric, run.score_label),
+                plots.learning_curves(drawn, run.score_metric, run.score_label, counts),
             )
         )
     not_feasible = not_feasible_trials(trials)

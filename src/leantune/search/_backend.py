@@ -35,6 +35,7 @@ def run_search(
     backend: SearchBackend,
     limits: StoppingPolicy | None = None,
     cost_model: CostModel | None = None,
+    keep_reports: bool = True,
 ) -> list[TrialRecord]:
     """Run every config of the search; return one record per trial ended here.
 
@@ -46,6 +47,8 @@ def run_search(
     re-run). `backend` runs the trials (the search core knows none by name: Ray Tune's is
     `leantune.engine.RayTuneBackend`, and `leantune.engine.run_search` defaults to it).
     `cost_model`: the study's, fed every report (its forecasts' coverage), else `skip`'s.
+    `keep_reports` False: an ended trial's record keeps only what the pick and the results
+    tables read (TrialBook); its observer must have saved the rest.
     """
     resume = request.resume
     book = TrialBook(
@@ -59,6 +62,7 @@ def run_search(
         session=request.session,
         skip=skip,
         cost_model=cost_model,
+        keep_reports=keep_reports,
     )
     planned = request.configs_to_run()
     if planned == 0:  # an earlier session ended every trial; only the results remain

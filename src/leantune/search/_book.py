@@ -11,9 +11,11 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from leantune.engine._trial import START_PHASE
+from leantune.metrics import QUALITY_METRICS
 from leantune.stoppers import CostModel, SkipPredicted, StoppingPolicy, StopReason, TrialHistory
 from leantune.trials import (
     DIVERGED,
@@ -56,9 +58,13 @@ class TrialBook:
         session: int = 0,
         skip: SkipPredicted | None = None,
         cost_model: CostModel | None = None,
+        keep_reports: bool = True,
     ):
         """`unfinished`: (id, config) of trials an earlier session left running, adopted by the
-        trial that runs the same config; `taken`: ids earlier sessions used."""
+        trial that runs the same config; `taken`: ids earlier sessions used. `keep_reports`
+        False: once the observer has saved an ended trial, the book keeps only what the pick,
+        the ledger and the trials table read of its reports (`slim_reports`), so the driver's
+        memory does not grow with every report of every trial."""
         self.policy = policy
         self.scheduler = scheduler
         self.limits = limits
@@ -69,6 +75,7 @@ class TrialBook:
         self.observer = observer
         self.enforce = enforce
         self.session = session
+        self.keep_reports = keep_reports
         self.records: dict[str, TrialRecord] = {}
         self.order: list[str] = []
         self.observer_failures = 0
@@ -152,6 +159,8 @@ class TrialBook:
         else:
             self._give_status(record)
         self._notify("trial_ended", record)
+        if not self.keep_reports and self.observer_failures == 0:
+            record.reports = slim_reports(record.reports)
         return record
 
     # -- the one status rule ----------------------------------------------------------------
@@ -261,6 +270,34 @@ class TrialBook:
             self.observer_failures += 1
             if self.observer_failures == 1:
                 _log.exception("leantune: %s failed; the study goes on", event)
+
+
+# What an ended trial keeps of a report it no longer needs: a place, so the count of reports
+# (the ledger shares evaluation time among them) stays what it was.
+DROPPED: Mapping[str, Any] = MappingProxyType({})
+# What it keeps of each fold's last report and of its peak-memory report: what the trials
+# table, the pick and the quality floors read (leantune.metrics.final_value, Objective.reached).
+_SLIM_KEYS = ("fold", "fold_finished", "step", "memory_mb", *QUALITY_METRICS)
+
+
+def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An ended trial's reports as the driver keeps them once its state file holds them all:
+    the last whole, each fold's last and the peak-memory one with only `_SLIM_KEYS`, the rest
+    `DROPPED`."""
+    if not reports:
+        return reports
+    last_of_fold = {report.get("fold", 0): index for index, report in enumerate(reports)}
+    memory = [r.get("memory_mb") for r in reports]
+    peaks = [i for i, value in enumerate(memory) if isinstance(value, int | float)]
+    keep = set(last_of_fold.values()) | ({max(peaks, key=memory.__getitem__)} if peaks else set())
+    slim: list[Any] = [
+        {key: report[key] for key in _SLIM_KEYS if key in report} if index in keep else DROPPED
+        for index, report in enumerate(reports[:-1])
+    ]
+    # The last stays as it came: a backend recognises a repeat of the closing report by it
+    # (Ray Tune sends a returning trainable's last result twice).
+    slim.append(reports[-1])
+    return slim
 
 
 def sampler_value(record: TrialRecord, objective: Any) -> float | None:

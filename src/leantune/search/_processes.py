@@ -29,7 +29,7 @@ import numpy as np
 from leantune.datasets import Fold
 from leantune.engine._trial import START_PHASE, StopTraining, TrialData, train_trial
 from leantune.search._book import TrialBook
-from leantune.search._in_process import _Configs, _sigterm_as_ctrl_c
+from leantune.search._in_process import _Configs, _quiet_optuna, _sigterm_as_ctrl_c
 from leantune.search._request import SearchRequest
 from leantune.search._worker import WorkerRules
 from leantune.stoppers import StoppingPolicy
@@ -63,9 +63,12 @@ class ProcessPoolBackend:
             _SharedData(request.data) as shared,
             _Pool(count, request, shared, worker_policy) as pool,
         ):
+            # Made first: optuna sets its logger's level when it is first imported, and the
+            # level is quieted once for the whole search after that.
+            driver = _Driver(request, book, pool)
             try:
-                with _sigterm_as_ctrl_c():
-                    _Driver(request, book, pool).run()
+                with _sigterm_as_ctrl_c(), _quiet_optuna():
+                    driver.run()
             except KeyboardInterrupt:
                 raise SearchInterrupted(
                     book.ended_records(), request.configs_to_run(), book.unfinished()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -117,21 +117,35 @@ def stops_by_label(records: Sequence[TrialRecord]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def reports_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
-    """Every report of every trial, one row each: what replay and the report read back."""
-    rows = [
-        {
-            "trial_id": record.trial_id,
-            **{k: v for k, v in report.items() if k != "train_loss_steps"},
-        }
-        for record in records
-        for report in record.reports
-    ]
-    frame = pd.DataFrame(rows)
+def reports_table(
+    records: Sequence[TrialRecord],
+    reports_of: Callable[[TrialRecord], list[dict[str, Any]]] | None = None,
+) -> pd.DataFrame:
+    """Every report of every trial, one row each: what replay and the report read back.
+
+    `reports_of`: where a trial's reports are read from when its record no longer holds them
+    all (the study's state files); a few hundred trials at a time, so only their rows are ever
+    held as Python objects at once."""
+    frames = []
+    for start in range(0, len(records), _TRIALS_A_FRAME):
+        rows = [
+            {
+                "trial_id": record.trial_id,
+                **{k: v for k, v in report.items() if k != "train_loss_steps"},
+            }
+            for record in records[start : start + _TRIALS_A_FRAME]
+            for report in (reports_of(record) if reports_of else record.reports)
+        ]
+        frames.append(pd.DataFrame(rows))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     for column in ("error", "trial_status", "cv_metric"):
         if column in frame:
             frame[column] = frame[column].astype("string")
     return frame
+
+
+# Trials whose reports become one frame before they are joined (reports_table).
+_TRIALS_A_FRAME = 500
 
 
 def best_feasible(records: Sequence[TrialRecord], objective: Objective | str) -> TrialRecord | None:

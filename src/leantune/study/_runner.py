@@ -449,7 +449,10 @@ def _search_and_record(
     interrupted: SearchInterrupted | None = None
     try:
         with progress:
-            records = search(request, decisions, observer, backend_for(prepared))
+            # The state files hold every report: the driver keeps what the pick reads.
+            records = search(
+                request, decisions, observer, backend_for(prepared), keep_reports=False
+            )
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
@@ -475,7 +478,7 @@ def _search_and_record(
         save_model(final.estimator, files.model_dir, example)
     table = trials_table(records)
     files.write_trials(table)
-    files.write_reports(reports_table(records))
+    files.write_reports(reports_table(records, state.reports_of))
     # Held out, live: each forecast against the final of a trial that ran every step.
     forecasts = decisions.cost_model.coverage()
     ledger = Ledger.model_validate(build_ledger(records, forecasts["step_cost_band"]))

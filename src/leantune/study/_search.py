@@ -79,6 +79,8 @@ def search(
     decisions: Decisions,
     observer: TrialObserver,
     backend: SearchBackend,
+    *,
+    keep_reports: bool = True,
 ) -> list[TrialRecord]:
     """Run the study's search with its rules; see leantune.search.run_search."""
     return run_search(
@@ -90,4 +92,5 @@ def search(
         backend=backend,
         limits=decisions.limits,
         cost_model=decisions.cost_model,
+        keep_reports=keep_reports,
     )

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +173,16 @@ class StudyState:
         path = self.trials_dir / f"{_safe(record.trial_id)}.json"
         write_json_atomic(path, data, durable=not started)
 
+    def reports_of(self, record: TrialRecord) -> list[dict[str, Any]]:
+        """Every report of an ended trial, from its file (the driver keeps only some; see
+        leantune.search.TrialBook); the record's own where the file cannot tell."""
+        path = self.trials_dir / f"{_safe(record.trial_id)}.json"
+        try:
+            reports = json.loads(path.read_text()).get("reports")
+        except (OSError, ValueError, AttributeError):
+            return record.reports
+        return reports if isinstance(reports, list) and reports else record.reports
+
     def load_trials(self) -> tuple[list[TrialRecord], list[TrialRecord]]:
         """(ended, unfinished) trials, each in the order they started.
 
@@ -296,7 +306,9 @@ def _number_or(value: Any, default: float) -> float:
 
 
 def record_to_dict(record: TrialRecord) -> dict[str, Any]:
-    data = asdict(record)
+    # Shallow: JSON copies what it writes, and a deep copy of every report cost the driver
+    # more than writing them.
+    data = {field.name: getattr(record, field.name) for field in fields(record)}
     data["stop_reason"] = asdict(record.stop_reason) if record.stop_reason else None
     data["late_stop"] = asdict(record.late_stop) if record.late_stop else None
     return data

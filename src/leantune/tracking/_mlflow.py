@@ -17,6 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from leantune.results._layout import MODEL_DIR, SUMMARY_FILE
+from leantune.tracking._run_rows import RunEnd, RunStart, TrialRunRows
 from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
     BOOKKEEPING,
@@ -59,6 +61,9 @@ _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS = 1000, 100, 100
 MAX_TRIAL_POINTS = 200
 # Refresh a running trial's progress tag at most this often, so `leantune ui` shows it live.
 _PROGRESS_SECONDS = 10.0
+# Queued writes the writer thread takes at once: the trial runs among them go into the store
+# in one transaction.
+_WRITE_BATCH = 500
 # A write that meets a locked database (a reader such as `mlflow ui` on the same sqlite file)
 # is tried again, this many times, waiting longer each time.
 _WRITE_TRIES = 6
@@ -152,7 +157,9 @@ class MlflowTracker:
         self._steps: dict[str, tuple[int, Any]] = {}
         # Writes to the store happen on one background thread, in order, so the Tune loop on
         # the driver never waits for the database. Still one writer process: the driver.
-        self._writes: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue()
+        self._writes: queue.Queue[_Queued | None] = queue.Queue()
+        # New trial runs go straight into a SQL store's tables, many a transaction.
+        self._rows = TrialRunRows.for_client(self.client, self.experiment_id)
         self._writer = threading.Thread(
             target=self._write_loop, name="leantune-mlflow", daemon=True
         )
@@ -162,14 +169,39 @@ class MlflowTracker:
     # -- the writer thread ------------------------------------------------------------------
 
     def _write_loop(self) -> None:
-        while (item := self._writes.get()) is not None:
-            write, args = item
-            try:
-                _with_retries(write, *args)
-            except Exception:
-                self.write_failures += 1
-                if self.write_failures == 1:
-                    _log.exception("leantune: an MLflow write failed; results files are unaffected")
+        closing = False
+        while not closing:
+            batch = [self._writes.get()]
+            while batch[-1] is not None and len(batch) < _WRITE_BATCH:
+                try:
+                    batch.append(self._writes.get_nowait())
+                except queue.Empty:
+                    break
+            closing = batch[-1] is None
+            rows: list[RunStart | RunEnd] = []
+            for item in batch:
+                if isinstance(item, RunStart | RunEnd):
+                    rows.append(item)
+                    continue
+                if rows:  # in order: a client call may read what the rows write
+                    self._write(self._write_rows, rows)
+                    rows = []
+                if item is not None:
+                    self._write(item[0], *item[1])
+            if rows:
+                self._write(self._write_rows, rows)
+
+    def _write(self, write: Callable[..., Any], *args: Any) -> None:
+        try:
+            _with_retries(write, *args)
+        except Exception:
+            self.write_failures += 1
+            if self.write_failures == 1:
+                _log.exception("leantune: an MLflow write failed; results files are unaffected")
+
+    def _write_rows(self, rows: list[RunStart | RunEnd]) -> None:
+        assert self._rows is not None  # rows are only queued for a SQL store
+        self._rows.write(rows)
 
     def _submit(self, write: Callable[..., Any], *args: Any) -> None:
         self._writes.put((write, args))
@@ -343,7 +375,19 @@ class MlflowTracker:
         tags = {"leantune.kind": "trial", "leantune.trial_id": trial_id}
         if self.parent_run_id:
             tags["mlflow.parentRunId"] = self.parent_run_id
-        self._submit(self._create_trial_run, trial_id, run_name, tags, dict(params))
+        if self._rows is None:
+            self._submit(self._create_trial_run, trial_id, run_name, tags, dict(params))
+            return
+        run_id = uuid.uuid4().hex  # as MLflow makes one
+        self._trial_runs[trial_id] = run_id
+        replaced = Replacements()
+        param_texts = list(texts(dict(params), MAX_PARAM_VALUE, replaced, "param"))
+        if replaced:
+            tags["leantune.replaced_params"] = replaced.describe()
+        tags["mlflow.runName"] = run_name
+        self._writes.put(
+            RunStart(run_id, run_name, int(time.time() * 1000), _tag_items(tags), param_texts)
+        )
 
     def _create_trial_run(
         self, trial_id: str, run_name: str, tags: dict[str, str], params: dict[str, Any]
@@ -424,6 +468,7 @@ class MlflowTracker:
         metrics = list(self._buffers.pop(trial_id).values())
         replaced = self._replaced.pop(trial_id)
         self._kept_step.pop(trial_id, None)
+        self._progress_at.pop(trial_id, None)
         reason = (
             tags.get("leantune.stop_reason")
             or tags.get("leantune.error")
@@ -444,7 +489,19 @@ class MlflowTracker:
             all_tags["leantune.steps_planned"] = str(planned)
         if replaced:
             all_tags["leantune.replaced"] = replaced.describe()
-        self._submit(self._close_trial_run, trial_id, status, all_tags, metrics)
+        run_id = self._trial_runs.get(trial_id)
+        if self._rows is None or run_id is None or trial_id in self._adopted:
+            self._submit(self._close_trial_run, trial_id, status, all_tags, metrics)
+            return
+        self._writes.put(
+            RunEnd(
+                run_id,
+                _RUN_STATUS.get(status, "FINISHED"),
+                int(time.time() * 1000),
+                _tag_items(all_tags),
+                metrics,
+            )
+        )
 
     def _close_trial_run(
         self, trial_id: str, status: str, tags: dict[str, str], metrics: list[Metric]
@@ -504,6 +561,10 @@ class MlflowTracker:
     def _log_tag_items(self, run_id: str, items: list[RunTag]) -> None:
         for start in range(0, len(items), _MAX_TAGS):
             self.client.log_batch(run_id, tags=items[start : start + _MAX_TAGS])
+
+
+# What the writer thread takes: a client call with its arguments, or a trial run's rows.
+_Queued = tuple[Callable[..., Any], tuple[Any, ...]] | RunStart | RunEnd
 
 
 def _tag_items(tags: Mapping[str, str]) -> list[RunTag]:
