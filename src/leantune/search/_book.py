@@ -18,12 +18,15 @@ from leantune.engine._trial import START_PHASE
 from leantune.metrics import QUALITY_METRICS
 from leantune.stoppers import CostModel, SkipPredicted, StoppingPolicy, StopReason, TrialHistory
 from leantune.trials import (
+    CV_SCORE_MEAN,
     DIVERGED,
     FAILED,
     FEASIBLE,
     FINISHED,
+    FOLD_FINISHED,
     INFEASIBLE,
     SKIPPED,
+    STEPS_PLANNED,
     STOPPED,
     TrialObserver,
     TrialRecord,
@@ -235,7 +238,7 @@ class TrialBook:
         record.stop_reason = decision.reason
         closing = {**start, "trial_status": SKIPPED}
         # What it would have cost: the ledger's estimate of what skipping saved.
-        for prediction in self.skip.cost_model.predict(record.config, start["steps_planned"]):
+        for prediction in self.skip.cost_model.predict(record.config, start[STEPS_PLANNED]):
             closing[f"predicted_{prediction.metric}"] = prediction.value
         closing.pop("trial_phase", None)
         record.reports.append(closing)
@@ -277,7 +280,7 @@ class TrialBook:
 DROPPED: Mapping[str, Any] = MappingProxyType({})
 # What it keeps of each fold's last report and of its peak-memory report: what the trials
 # table, the pick and the quality floors read (leantune.metrics.final_value, Objective.reached).
-_SLIM_KEYS = ("fold", "fold_finished", "step", "memory_mb", *QUALITY_METRICS)
+_SLIM_KEYS = ("fold", FOLD_FINISHED, "step", "memory_mb", *QUALITY_METRICS)
 
 
 def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -306,5 +309,5 @@ def sampler_value(record: TrialRecord, objective: Any) -> float | None:
     if objective is not None:
         value = objective.value(record.reports)
         return value if math.isfinite(value) else None
-    value = record.last.get("cv_score_mean", record.last.get("objective"))
+    value = record.last.get(CV_SCORE_MEAN, record.last.get("objective"))
     return float(value) if isinstance(value, int | float) and math.isfinite(value) else None

@@ -27,7 +27,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from leantune.results._layout import MODEL_DIR, SUMMARY_FILE
+from leantune.results._layout import MODEL_DIR, SPEC_FILE, SUMMARY_FILE
 from leantune.tracking._run_rows import RunEnd, RunStart, TrialRunRows
 from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
@@ -42,6 +42,7 @@ from leantune.tracking._values import (
     safe_metric_name,
     texts,
 )
+from leantune.trials._keys import CV_SCORE_MEAN, FOLD_FINISHED, STEPS_PLANNED
 from leantune.trials._status import (
     DIVERGED,
     FAILED,
@@ -230,7 +231,7 @@ class MlflowTracker:
         self._log_params(self.parent_run_id, params, replaced)
         if replaced:
             self._log_tags(self.parent_run_id, {"leantune.replaced": replaced.describe()})
-        self.client.log_text(self.parent_run_id, spec_yaml, "spec.yaml")
+        self.client.log_text(self.parent_run_id, spec_yaml, SPEC_FILE)
 
     def reopen_study(self, parent_run_id: str) -> dict[str, TrialRun]:
         """Carry on with an earlier session's study run; return its trials' runs by trial id.
@@ -416,7 +417,7 @@ class MlflowTracker:
         if time.monotonic() - self._progress_at[trial_id] > _PROGRESS_SECONDS:
             self._progress_at[trial_id] = time.monotonic()
             self._submit(self._set_progress, trial_id, _progress(report))
-        self._steps[trial_id] = (step, report.get("steps_planned"))
+        self._steps[trial_id] = (step, report.get(STEPS_PLANNED))
         if not self._keeps(trial_id, report, step):
             return
         replaced = self._replaced[trial_id]
@@ -441,13 +442,13 @@ class MlflowTracker:
         """Whether the report's points go to the trial's run: at most about MAX_TRIAL_POINTS
         a metric, evenly spaced in steps, and always each fold's last, the trial's last and
         its few first reports (training.first_reports: the evidence of a cheap stop)."""
-        planned = report.get("steps_planned")
+        planned = report.get(STEPS_PLANNED)
         last_kept = self._kept_step.get(trial_id)
         stride = planned / MAX_TRIAL_POINTS if isinstance(planned, int | float) else 0.0
         if (
             last_kept is None
             or step - last_kept >= stride
-            or report.get("fold_finished")
+            or report.get(FOLD_FINISHED)
             or report.get("early_report")
             or "trial_status" in report
         ):
@@ -595,7 +596,7 @@ def _study_note(best: Mapping[str, Any], run_id: str | None, experiment_id: str)
     """A description (Markdown on its page in the UI): the pick, its scores, a link to its run."""
     config = ", ".join(f"{k}={v}" for k, v in (best.get("config") or {}).items())
     lines = [f"**Chosen config**: {config}"]
-    metric, score = best.get("cv_metric"), best.get("cv_score_mean")
+    metric, score = best.get("cv_metric"), best.get(CV_SCORE_MEAN)
     if isinstance(score, int | float):
         lines.append(f"CV {metric}: {score:.4g}")
     for key, value in (best.get("test") or {}).items():
@@ -608,7 +609,7 @@ def _study_note(best: Mapping[str, Any], run_id: str | None, experiment_id: str)
 
 
 def _progress(report: Mapping[str, Any]) -> str:
-    step, planned = report.get("step"), report.get("steps_planned")
+    step, planned = report.get("step"), report.get(STEPS_PLANNED)
     text = f"step {step}"
     if isinstance(planned, int) and planned:
         text += f" of {planned} ({100 * int(step or 0) / planned:.0f}%)"
