@@ -290,9 +290,12 @@ def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not reports:
         return reports
     last_of_fold = {report.get("fold", 0): index for index, report in enumerate(reports)}
-    memory = [r.get("memory_mb") for r in reports]
-    peaks = [i for i, value in enumerate(memory) if isinstance(value, int | float)]
-    keep = set(last_of_fold.values()) | ({max(peaks, key=memory.__getitem__)} if peaks else set())
+    memory = {
+        index: float(value)
+        for index, value in enumerate(r.get("memory_mb") for r in reports)
+        if isinstance(value, int | float)
+    }
+    keep = set(last_of_fold.values()) | ({max(memory, key=memory.__getitem__)} if memory else set())
     slim: list[Any] = [
         {key: report[key] for key in _SLIM_KEYS if key in report} if index in keep else DROPPED
         for index, report in enumerate(reports[:-1])
