@@ -102,13 +102,13 @@ def _load(kind: str, rows: int, root: Path) -> Iterator[None]:
         return
     # Two other leantune studies, stopping off, each restarted as soon as it ends.
     code = (
-        "import sys, json, itertools\n"
+        "import itertools, os, sys\n"
         "sys.path.insert(0, 'benchmarks')\n"
         "from cheap_stops import _spec, _run\n"
         "from pathlib import Path\n"
         "for n in itertools.count():\n"
         f"    _run(_spec('other', {rows}, False, {{'enabled': False}}, "
-        "Path(sys.argv[1]) / str(n)))\n"
+        "Path(sys.argv[1]) / f'{os.getpid()}-{n}'))\n"
     )
     others = [
         subprocess.Popen(
@@ -121,6 +121,10 @@ def _load(kind: str, rows: int, root: Path) -> Iterator[None]:
     ]
     try:
         time.sleep(5)  # both past their imports, training
+        # A load that died at its start (e.g. a run directory in use) is no load: say so.
+        dead = [other.args[-1] for other in others if other.poll() is not None]
+        if dead:
+            raise RuntimeError(f"the other studies in {dead} ended at once: no load")
         yield
     finally:
         for other in others:
