@@ -62,3 +62,18 @@ def test_a_machine_that_turns_twice_as_slow_is_outside_the_forecasts():
     trials += [(_config(0.1 + 0.001 * i), _trial(0.002)) for i in range(5)]
     got = forecast_coverage(trials, 0.9)["untried"]["train_time_s"]
     assert got["forecasts"] == 34 and got["held"] == 33
+
+
+def test_forecasts_of_trials_that_never_finish_do_not_pile_up():
+    from leantune.stoppers import CostModel, TrialHistory
+    from leantune.stoppers._cost_model import OPEN_FORECASTS
+
+    model = CostModel()
+    model.observe(TrialHistory(_trial(0.001), _config(0.5)))
+    for i in range(OPEN_FORECASTS + 200):  # stopped after two reports: no final ever comes
+        model.observe(TrialHistory(_trial(0.001, stop_at=2), _config(1 + i)))
+    assert len(model._before) <= OPEN_FORECASTS and len(model._checkpoints) <= OPEN_FORECASTS
+    model.observe(TrialHistory(_trial(0.001), _config(0.25)))  # a twin that finishes
+    untried = model.coverage()["untried"]
+    assert untried["train_time_s"]["forecasts"] == 1
+    assert "step_cost_s" not in untried  # calibrated on, not told twice beside train_time_s

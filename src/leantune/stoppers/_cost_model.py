@@ -74,13 +74,16 @@ RUNNING_CHECKPOINTS = (0.0, 0.5, 0.75)
 class _Tally:
     forecasts: int = 0
     held: int = 0
-    stated: list[float] = field(default_factory=list)
+    calibrated: int = 0
+    level: float | None = None
 
     def add(self, held: bool, level: float | None) -> None:
+        # Counts only: a study's forecasts are not kept, so the tally does not grow with it.
         self.forecasts += 1
         self.held += held
         if level is not None:
-            self.stated.append(level)
+            self.calibrated += 1
+            self.level = max(level, self.level or 0.0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,8 +91,8 @@ class _Tally:
             "held": self.held,
             "coverage": self.held / self.forecasts if self.forecasts else None,
             # The level the forecasts made once the study had measured its errors state.
-            "stated_level": max(self.stated) if self.stated else None,
-            "calibrated_forecasts": len(self.stated),
+            "stated_level": self.level,
+            "calibrated_forecasts": self.calibrated,
         }
 
 
@@ -192,6 +195,7 @@ class CostModel:
             return
         if not seen:
             self._before[trial] = self._forecasts_before(history)
+            _forget_oldest(self._before)
         group = self._groups.setdefault(key, _Group())
         self._twins.setdefault(key, set()).add(trial)
         # Only the new reports, and the one before them for the first cost difference.
@@ -229,6 +233,9 @@ class CostModel:
             final = _final(prediction.metric, last)
             if final is None:
                 continue
+            if prediction.metric == "step_cost_s":  # train_time_s / steps: calibrated, not told
+                self.calibration(prediction.metric).add(prediction.value, final)
+                continue
             if prediction.metric != "train_time_s":  # a step's cost × steps: calibrated as such
                 self.calibration(prediction.metric).add(prediction.value, final)
             self._tally("untried", prediction, final)
@@ -246,9 +253,11 @@ class CostModel:
         if passed <= self._checkpoints.get(trial, 0):
             return
         self._checkpoints[trial] = passed
+        _forget_oldest(self._checkpoints)
         forecast = self.forecast_train_time(last, config)
         if forecast is not None:
             self._while.setdefault(trial, []).append(forecast)
+            _forget_oldest(self._while)
 
     def _tally(self, when: str, prediction: CostPrediction, final: float | None) -> None:
         if final is not None:
@@ -385,6 +394,16 @@ class CostModel:
         twins = len(self._twins.get(key, ())) if key else 0
         model, batch = key if key else ("?", 0)
         return f"{count} {what} of {twins} cost twin(s) ({model}, batch {batch})"
+
+
+# Trials whose forecasts wait for a final. A stopped or skipped trial never brings one, so the
+# oldest are forgotten: far more than ever run at once, so no running trial's is lost.
+OPEN_FORECASTS = 1024
+
+
+def _forget_oldest(waiting: dict[str, Any]) -> None:
+    while len(waiting) > OPEN_FORECASTS:
+        del waiting[next(iter(waiting))]
 
 
 def _final(metric: str, last: Mapping[str, Any]) -> float | None:
