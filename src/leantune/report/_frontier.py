@@ -113,15 +113,12 @@ def _front(frame: pd.DataFrame, metric: str, higher_is_better: bool) -> pd.Serie
     on_front = pd.Series(False, index=frame.index)
     candidates = frame[(frame["status"] == FEASIBLE) & frame[metric].notna()]
     candidates = candidates[candidates["quality"].notna()]
+    ordered = candidates.sort_values([metric, "quality"], ascending=[True, False])
     sign = 1.0 if higher_is_better else -1.0
-    best = -math.inf
-    for index, row in candidates.sort_values(
-        [metric, "quality"], ascending=[True, False]
-    ).iterrows():
-        score = sign * row["quality"]
-        if score > best:
-            on_front[index] = True
-            best = score
+    score = sign * ordered["quality"].to_numpy(float)
+    # Cheapest first: a trial is on the front when it beats every cheaper trial's quality.
+    best_before = np.maximum.accumulate(np.r_[-math.inf, score[:-1]])
+    on_front[ordered.index[score > best_before]] = True
     return on_front
 
 
@@ -135,13 +132,7 @@ def curves_frame(run: RunResults) -> pd.DataFrame:
     if reports.empty or PROGRESS_PCT not in reports:
         return pd.DataFrame(columns=[*columns, "category"])
     reports = reports.dropna(subset=[PROGRESS_PCT])
-    thinned = []
-    for _, rows in reports.groupby("trial_id", sort=False):
-        if len(rows) > CURVE_POINTS:
-            keep = np.unique(np.linspace(0, len(rows) - 1, CURVE_POINTS).round().astype(int))
-            rows = rows.iloc[keep]
-        thinned.append(rows)
-    frame = pd.concat(thinned, ignore_index=True) if thinned else reports
+    frame = _thinned(reports, CURVE_POINTS)
     trials = run.trials
     if not trials.empty:
         labels = trials.get("stop_label", pd.Series("", index=trials.index))
@@ -164,3 +155,25 @@ def curves_frame(run: RunResults) -> pd.DataFrame:
         frame["category"] = "unknown"
         frame["off_scale"] = False
     return frame
+
+
+def _thinned(reports: pd.DataFrame, points: int) -> pd.DataFrame:
+    """Each trial's reports, grouped in the order trials first appear, with a trial of more
+    than `points` reports cut to `points` evenly spaced ones (its first and last kept).
+
+    Vectorised: the positions kept depend only on a trial's report count, so they are worked
+    out once per distinct count, not once per trial (10,000 trials took seconds).
+    """
+    codes, _ = pd.factorize(reports["trial_id"])
+    grouped = reports.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
+    codes = np.sort(codes, kind="stable")
+    sizes = np.bincount(codes)
+    size = sizes[codes]
+    position = np.arange(len(codes)) - (np.cumsum(sizes) - sizes)[codes]
+    keep = size <= points
+    for count in np.unique(size[~keep]):
+        kept = np.zeros(count, dtype=bool)
+        kept[np.unique(np.linspace(0, count - 1, points).round().astype(int))] = True
+        these = size == count
+        keep[these] = kept[position[these]]
+    return grouped[keep].reset_index(drop=True)

@@ -217,14 +217,71 @@ def spearman_with_interval(
     rho = float(_rank_correlation(x[None, :], y[None, :])[0])
     if len(x) < MIN_TRIALS_FOR_INTERVAL:
         return rho, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(x), size=(samples, len(x)))
-    boot = _rank_correlation(x[picks], y[picks])
+    boot = _bootstrap_rank_correlation(x, y, seed=seed, samples=samples)
     boot = boot[np.isfinite(boot)]
     if len(boot) < samples // 2:
         return rho, math.nan, math.nan
     low, high = np.percentile(boot, [2.5, 97.5])
     return rho, float(low), float(high)
+
+
+def _bootstrap_rank_correlation(
+    x: np.ndarray, y: np.ndarray, *, seed: int, samples: int
+) -> np.ndarray:
+    """ρ of each of `samples` resamples of the pairs (drawn with replacement, seeded).
+
+    The same draws and the same ρ as ranking `x[picks]` and `y[picks]`, without sorting any
+    resample: a resample is a count of copies of each trial, a value's tie-averaged rank in it
+    is the copies below its value plus the midpoint of its own value's copies, and ρ is the
+    count-weighted Pearson r of those ranks. O(samples × n) instead of a sort per resample,
+    which at 10,000 trials took seconds a pair.
+    """
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    x_ties, y_ties = _tie_groups(x), _tie_groups(y)
+    block = max(1, _BOOTSTRAP_BLOCK_CELLS // n)
+    rhos = []
+    for start in range(0, samples, block):
+        rows = min(block, samples - start)
+        # Drawn block by block, the stream is the one a single (samples, n) draw gives.
+        picks = rng.integers(0, n, size=(rows, n))
+        flat = (picks + n * np.arange(rows)[:, None]).ravel()
+        counts = np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
+        rx = _resampled_ranks(counts, *x_ties)
+        ry = _resampled_ranks(counts, *y_ties)
+        rx -= (counts * rx).sum(axis=1, keepdims=True) / n
+        ry -= (counts * ry).sum(axis=1, keepdims=True) / n
+        covariance = (counts * rx * ry).sum(axis=1)
+        spread = np.sqrt((counts * rx**2).sum(axis=1) * (counts * ry**2).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rhos.append(covariance / spread)
+    return np.concatenate(rhos)
+
+
+# Resample cells handled at once: a block's arrays stay a few MB at any trial count.
+_BOOTSTRAP_BLOCK_CELLS = 1_000_000
+
+
+def _tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order that sorts `values`, where each run of equal values starts in that order, the
+    run each value belongs to)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    new_run = np.r_[True, ordered[1:] != ordered[:-1]]
+    run_of = np.empty(len(values), dtype=np.int64)
+    run_of[order] = np.cumsum(new_run) - 1
+    return order, np.flatnonzero(new_run), run_of
+
+
+def _resampled_ranks(
+    counts: np.ndarray, order: np.ndarray, starts: np.ndarray, run_of: np.ndarray
+) -> np.ndarray:
+    """Each value's tie-averaged rank within each resample (row of `counts`)."""
+    copies = counts[:, order]
+    if len(starts) < len(order):  # ties: one column per distinct value
+        copies = np.add.reduceat(copies, starts, axis=1)
+    below = np.cumsum(copies, axis=1) - copies
+    return (below + (copies + 1) / 2)[:, run_of]
 
 
 def _rank_correlation(x: np.ndarray, y: np.ndarray) -> np.ndarray:
