@@ -43,7 +43,13 @@ from leantune.study._results import (
 from leantune.study._search import backend_for, search, search_request, training_plan
 from leantune.study._state import StudyState, dataset_fingerprint
 from leantune.study._summary import build_summary, summary_metrics
-from leantune.tracking import Tracker, open_tracker, save_model, store_uri
+from leantune.tracking import (
+    Tracker,
+    open_tracker,
+    preload_model_saving,
+    save_model,
+    store_uri,
+)
 from leantune.trials import CV_SCORE_MEAN
 
 _log = logging.getLogger("leantune")
@@ -369,6 +375,11 @@ def _open_tracker_and_ray(
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="leantune-tracker")
     experiment = spec.tracking.experiment or spec.name
     opening = pool.submit(open_tracker, spec.tracking_uri, experiment, run_dir)
+    if spec.resources.backend != "in-process":
+        # Next on the same thread, while trials run elsewhere: the model saving's imports, off
+        # the study's end. Not beside trials on this process's main thread, which import
+        # scikit-learn's modules too.
+        pool.submit(preload_model_saving)
     pool.shutdown(wait=False)
     try:
         started_ray = False if in_process else start_ray(spec.resources.ray_address)
