@@ -3,7 +3,8 @@
 Parsing kddcup's gzipped TSV takes seconds (494,020 rows); its features as one float64 .npy
 file are read back memory-mapped in a fraction of one, by every study on the machine. An entry
 is keyed by the source file's name, size and modification time, so a replaced file is parsed
-again. The cache is a convenience: where it cannot be written, the file is parsed each time.
+again, and its new entry replaces the old one's 160 MB. The cache is a convenience: where it
+cannot be written, the file is parsed each time.
 """
 
 from __future__ import annotations
@@ -68,3 +69,20 @@ def write(source: Path, columns: tuple[Any, Any, list[str], int]) -> None:
             os.rename(part, entry)
         except OSError:
             shutil.rmtree(part, ignore_errors=True)
+            return
+        _forget_older(source, entry)
+
+
+def _forget_older(source: Path, kept: Path) -> None:
+    """Remove the entries of earlier versions of `source` (same path, another size or time):
+    nothing reads them again. A reader that has one open keeps its mapping; one about to open
+    it finds it gone and parses the file."""
+    for other in kept.parent.glob(f"{source.parent.name}-*"):
+        if other == kept:
+            continue
+        try:
+            meta = json.loads((other / "meta.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if meta.get("source") == str(source):
+            shutil.rmtree(other, ignore_errors=True)
