@@ -63,6 +63,21 @@ def command() -> str:
     return " ".join([".venv/bin/python", str(script), *arguments])
 
 
+def leantune_process(source: str | Path, *arguments: str) -> Any:
+    """`python -m leantune ARGUMENTS` in a fresh process (a Popen) that imports leantune, and
+    gives its workers, the source tree `source` (`src`, or an older commit's checkout), with
+    this virtual environment's packages; its output discarded."""
+    import subprocess
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "leantune", *arguments],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(Path(source).resolve())},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def markdown_table(frame: Any) -> list[str]:
     """A pandas frame as the lines of a markdown table (pandas' own needs `tabulate`)."""
     header = "| " + " | ".join(map(str, frame.columns)) + " |"

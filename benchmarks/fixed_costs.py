@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +28,7 @@ from typing import Any
 import pandas as pd
 import psutil
 
-from _harness import REPO, finish, markdown_table, parser, pmlb_cache, spread
+from _harness import finish, leantune_process, markdown_table, parser, pmlb_cache, spread
 
 
 def _spec(out: Path, rows: int, backend: str, report: bool) -> dict[str, Any]:
@@ -68,16 +66,9 @@ def _study(arm: str, rows: int, backend: str) -> dict[str, float]:
     source, _, flag = arm.partition(",")
     report = flag != "no-report"
     spec.write_text(yaml.safe_dump(_spec(work / "run", rows, backend, report)))
-    environment = {**os.environ, "PYTHONPATH": str(Path(source).resolve())}
     started_at = time.time()
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leantune", "run", str(spec)],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = leantune_process(source, "run", str(spec))
     workers = _children_cpu(process.pid)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started

@@ -13,26 +13,17 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from _harness import REPO, finish, markdown_table, parser, spread
+from _harness import finish, leantune_process, markdown_table, parser, spread
 
 
 def _build(source: str, run_dir: Path) -> dict[str, float]:
-    environment = {**os.environ, "PYTHONPATH": str(Path(source).resolve())}
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leantune", "report", str(run_dir)],
-        cwd=REPO,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = leantune_process(source, "report", str(run_dir))
     _, status, usage = os.wait4(process.pid, 0)
     if status != 0:
         raise RuntimeError(f"leantune report failed ({status}) with {source}")
