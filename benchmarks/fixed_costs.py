@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import threading
@@ -80,6 +81,7 @@ def _study(arm: str, rows: int, backend: str) -> dict[str, float]:
     first = pd.to_datetime(trials["started_at"]).min().timestamp() - started_at
     worker_cpu = workers()
     in_trials = float(summary["trial_cpu_s"])
+    shutil.rmtree(work, ignore_errors=True)
     return {
         "wall_s": wall,
         "total_cpu_s": total,
