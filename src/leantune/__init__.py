@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from leantune._version import __version__
 from leantune.errors import DatasetError, LeantuneError, SpecError
+from leantune.spec import StudySpec, load_spec
 
 if TYPE_CHECKING:
-    from leantune.spec import StudySpec, load_spec
     from leantune.study import StudyResult
 
 
@@ -39,8 +39,6 @@ def run(
         if trainable is not None and "model" not in spec:
             name = getattr(trainable, "__name__", "trainable").strip("<>") or "trainable"
             spec = {**spec, "model": [{"name": name, "trainable": True, "task": _task(X, y)}]}
-    from leantune.spec import load_spec
-
     loaded = load_spec(spec, overrides)
     data = None
     if X is not None:
@@ -96,16 +94,6 @@ __all__ = [
     "resume",
     "run",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # The spec (pydantic, ~0.25 s of imports) loads when first asked for: a process-pool
-    # worker imports this package to train and never reads a spec.
-    if name in ("StudySpec", "load_spec"):
-        from leantune import spec
-
-        return getattr(spec, name)
-    raise AttributeError(f"module 'leantune' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -69,21 +69,3 @@ def test_the_ray_free_names_keep_their_old_import_paths():
     backend = inspect.signature(search.run_search).parameters["backend"]
     assert backend.default is inspect.Parameter.empty
     assert engine.SearchRequest is search.SearchRequest
-
-
-def test_a_pool_worker_trains_without_loading_the_spec_or_pydantic():
-    # A spawned worker imports the package to train: the spec's models are a quarter second
-    # of imports each worker would pay for nothing.
-    probe = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys, leantune.search._processes, leantune.engine._trial, leantune.datasets;"
-            "print(sorted({'leantune.spec', 'pydantic'} & set(sys.modules)))",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == "[]"

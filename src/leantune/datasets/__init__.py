@@ -3,8 +3,6 @@ synthetic stand-ins), checks, the catalogue behind `leantune datasets`, and leak
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from leantune.datasets._catalog import DatasetInfo, DatasetShape, list_datasets, pmlb_shape
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._file import load_file
@@ -16,9 +14,7 @@ from leantune.datasets._split import Fold, Splits, fold_train_rows, make_splits
 from leantune.datasets._subsample import subsample
 from leantune.datasets._synthetic import load_synthetic_like, make_synthetic
 from leantune.errors import DatasetError
-
-if TYPE_CHECKING:
-    from leantune.spec import DatasetSpec
+from leantune.spec import DatasetSpec
 
 
 def load_dataset(
