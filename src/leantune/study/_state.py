@@ -366,7 +366,7 @@ class TrialFileWriter:
     """
 
     # Trials waiting to be written at most: a driver faster than the disk waits for it.
-    BACKLOG = 1024
+    BACKLOG = 256
 
     def __init__(self, state: StudyState):
         self.state = state
