@@ -163,6 +163,13 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
     reports = pd.read_parquet(run_dir / "reports.parquet").groupby("trial_id").last()
     if "slowdown" in reports:
         slowdowns = [float(v) for v in reports.slowdown.dropna()]
+    # The kernel's account of CPU sharing (metrics.CpuContention): of the time a trial wanted
+    # a CPU, the share it waited for one.
+    waiting = (
+        [float(v) for v in reports.cpu_waiting_share.dropna()]
+        if "cpu_waiting_share" in reports
+        else []
+    )
     finals = {}
     for trial_id, row in trials.set_index("trial_id").iterrows():
         last = reports.loc[trial_id] if trial_id in reports.index else None
@@ -193,6 +200,7 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         "regret": (max(feasible_truth) - picked["score"]) if picked else math.nan,
         "feasible": sorted(str(_key(r)) for _, r in trials.iterrows() if r.status == "feasible"),
         "median_slowdown": statistics.median(slowdowns) if slowdowns else math.nan,
+        "median_waiting_share": statistics.median(waiting) if waiting else math.nan,
         # the ledger's full-grid estimate against the full grid measured with stopping off
         "ledger_error_pct": 100 * (ledger["full_grid_cpu_s_estimate"] / truth_cpu - 1),
         "finals": finals,
@@ -239,6 +247,7 @@ def main() -> int:
     options.add_argument("--rows", type=int, default=5000, help="kddcup subsample (5000)")
     options.add_argument("--root", type=Path, help="run directories; a truth there is reused")
     options.add_argument("--loads", default=",".join(LOADS), help="comma-separated")
+    options.add_argument("--arms", default=",".join(ARMS), help="comma-separated")
     args = options.parse_args()
     import pandas as pd
 
@@ -266,7 +275,8 @@ def main() -> int:
     repeats = 1 if args.smoke else args.repeats
     for repeat in range(repeats):
         for load in args.loads.split(","):
-            for arm, stopping in ARMS.items():
+            for arm in args.arms.split(","):
+                stopping = ARMS[arm]
                 run_dir = root / f"{arm.replace(' ', '')}-{load.replace(' ', '')}-{repeat}"
                 if (run_dir / "summary.json").exists():  # ran already: judged again only
                     before = after = math.nan

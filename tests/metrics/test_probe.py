@@ -7,6 +7,7 @@ import statistics
 import sys
 import time
 
+import psutil
 import pytest
 
 from leantune.metrics import _probe
@@ -115,3 +116,49 @@ def test_a_trial_reports_its_slowdown_and_a_normalised_cost(fresh_cache):
     # the probe's own time is kept apart from training time, and measured (not asserted small)
     last = runs["cpu"][-1]
     print(f"probe {last['probe_cpu_s']:.5f} CPU-s of {last['cpu_time_s']:.4f}", file=sys.stderr)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/thread-self/schedstat"), reason="needs schedstat")
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity (Linux)")
+def test_the_kernel_counts_the_time_a_crowded_thread_waits_for_its_core():
+    """A spinning process (cpu_hog) pinned to this thread's core: the scheduler shares the core,
+    so the thread waits for it a large share of the time it wants it, and is switched back in
+    often; alone on the same core, it waits less. Counters, not clocks: nothing about time."""
+    from leantune.metrics._probe import ContentionMeter
+
+    core = {sorted(os.sched_getaffinity(0))[-1]}
+    before = os.sched_getaffinity(0)
+
+    def busy_share() -> float:
+        meter = ContentionMeter()
+        started = time.thread_time()
+        while time.thread_time() - started < 0.2:
+            sum(range(1000))
+        reading = meter.read()
+        assert reading is not None and reading.switches_per_cpu_s >= 0
+        return reading.waiting_share
+
+    os.sched_setaffinity(0, core)
+    try:
+        alone = busy_share()
+        with cpu_hog(seconds=20) as hog:
+            os.sched_setaffinity(hog.pid, core)
+            spinning = psutil.Process(hog.pid)
+            while sum(spinning.cpu_times()[:2]) < 0.1:  # past its start, spinning
+                time.sleep(0.02)
+            crowded = busy_share()
+    finally:
+        os.sched_setaffinity(0, before)
+    assert crowded > 0.25 and crowded > alone
+
+
+def test_a_trial_reports_how_much_it_shared_its_cpu(fresh_cache):
+    from leantune.metrics._system import SystemSampler
+
+    sampler = SystemSampler()
+    sum(range(200_000))
+    report = sampler.sample()
+    if os.path.exists("/proc/thread-self/schedstat"):
+        assert 0 <= report["cpu_waiting_share"] <= 1 and report["cpu_switches_per_s"] >= 0
+    else:
+        assert "cpu_waiting_share" not in report

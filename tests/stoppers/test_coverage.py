@@ -1,6 +1,7 @@
 """Held-out coverage of the cost model's forecasts, on hand-made histories: what a study's
 summary states beside every forecast it acted on."""
 
+import math
 import random
 
 import pytest
@@ -77,3 +78,50 @@ def test_forecasts_of_trials_that_never_finish_do_not_pile_up():
     untried = model.coverage()["untried"]
     assert untried["train_time_s"]["forecasts"] == 1
     assert "step_cost_s" not in untried  # calibrated on, not told twice beside train_time_s
+
+
+def test_short_trials_noisier_than_long_ones_get_their_own_width():
+    """Normalised conformal: when a short trial's cost of a step is noisier than a long one's,
+    a short trial's interval is wider, a long one's narrower, and each holds about the stated
+    share of its own kind, not only of the mix."""
+    from leantune.stoppers import Calibration
+
+    rng = random.Random(3)
+    calibration = Calibration(0.9)
+    for _ in range(200):
+        steps = rng.choice([10, 10_000])
+        noise = 0.2 / steps**0.5 + 0.005
+        calibration.add(1.0, math.exp(rng.gauss(0, noise)), steps=steps)
+    short_low, short_high = calibration.band(10)
+    long_low, long_high = calibration.band(10_000)
+    assert math.log(short_high / short_low) > 3 * math.log(long_high / long_low)
+    for steps in (10, 10_000):
+        low, high = calibration.band(steps)
+        noise = 0.2 / steps**0.5 + 0.005
+        draws = [math.exp(rng.gauss(0, noise)) for _ in range(2000)]
+        held = sum(low <= d <= high for d in draws) / len(draws)
+        assert 0.82 <= held <= 0.97, (steps, held)
+    # errors not told their length: one pooled band, as before
+    assert calibration.band() == calibration.band(None)
+
+
+def test_an_uncalibrated_latency_interval_spans_the_readings_own_spread():
+    """Before 19 finals, a forecast of one more reading like the pooled ones (latency) holds
+    at least their own spread, not only ±25 %: latency on a shared machine varies more."""
+    rng = random.Random(5)
+    trials = []
+    for i in range(8):
+        reports = _trial(0.001, latency_ms=0.05)
+        for report in reports:
+            report["inference_latency_ms"] = 0.05 * rng.choice([0.5, 1.0, 2.0])
+        trials.append((_config(0.001 * (i + 1)), reports))
+    from leantune.stoppers import CostModel, TrialHistory
+
+    model = CostModel()
+    for config, reports in trials:
+        model.observe(TrialHistory(reports, config))
+    latency = next(
+        p for p in model.predict(_config(0.5), 1000) if p.metric == "inference_latency_ms"
+    )
+    assert latency.level is None  # not calibrated yet
+    assert latency.lower <= 0.025 + 1e-12 and latency.upper >= 0.1 - 1e-12

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from leantune.metrics._catalog import Clock
-from leantune.metrics._probe import LoadProbe
+from leantune.metrics._probe import ContentionMeter, LoadProbe
 
 _MB = 2**20
 
@@ -229,6 +229,7 @@ class SystemSampler:
         release_freed_memory()
         self._wall_start = time.perf_counter()
         self._thread_start = time.thread_time()
+        self.contention = ContentionMeter()
         self._cpu_start = self._cpu_seconds()
         # CPU % over the time since the previous sample, as psutil's cpu_percent(None) gives
         # it, from the process CPU clock _cpu_seconds reads anyway.
@@ -273,7 +274,18 @@ class SystemSampler:
         on_clock = {"cpu": train_cpu, "wall": train_wall, "normalized": train_norm}
         if probe is not None:
             probe.read(train_cpu)  # after the clocks: its time is left out of the next sample
+        contention = self.contention.read()
         return {
+            **(
+                {
+                    # The kernel's account of how much the trial shared its CPU (a loaded
+                    # machine inflates CPU times the probe does not see: P9).
+                    "cpu_waiting_share": contention.waiting_share,
+                    "cpu_switches_per_s": contention.switches_per_cpu_s,
+                }
+                if contention
+                else {}
+            ),
             "train_time_s": on_clock[self.clock],
             "train_time_cpu_s": train_cpu,
             "train_time_wall_s": train_wall,

@@ -36,6 +36,17 @@ RECENT_READINGS = 256
 # finals fell at 0.92-1.11x the forecast within a run (5-95 %), and whole runs moved 20-30 %
 # with the load (BENCHMARKS.md, P9).
 UNCALIBRATED_SPREAD = 0.25
+# How much other work inflates a trial's CPU time per unit of `cpu_waiting_share` (the share of
+# the time it wanted a CPU that it waited): each switch back in meets caches the others emptied.
+# Measured on this project's 2-vCPU VM beside other SGD trainings, the CPU time of the same
+# config rose 1.06-1.10x at a waiting share of 0.38, 1.12-1.21x at 0.61-0.67 and 1.21x at 0.85
+# (BENCHMARKS.md, P9): at most ~0.3 per unit. A spinning process that holds no data raises the
+# share but hardly the CPU time, so this is an allowance, not a correction: the low end of a
+# time's interval is divided by 1 + it × the share, so no stop or skip rests on what contention
+# may have added; a config inside that allowance runs to its end and is judged whole.
+CONTENTION_ALLOWANCE = 0.3
+# Timed metrics whose readings contention inflates (a step's cost, a window's step time, latency).
+_CONTENDED = ("step_cost_s", "step_time_ms", "inference_latency_ms")
 
 
 def _recent() -> deque[float]:
@@ -104,27 +115,64 @@ class Calibration:
     one with probability (n + 1 − 2k) / (n + 1) when trials are exchangeable (Vovk et al.
     2005), so a band states `level` once n ≥ 2 / (1 − level) − 1 (19 at 90 %); before that the
     band is ±UNCALIBRATED_SPREAD and states no level.
+
+    Errors told the trial's steps are normalised (Papadopoulos et al. 2008's normalised
+    conformal): a short trial's cost of a step is noisier than a long one's (its fixed costs and
+    few windows weigh more), so one pooled band was too narrow for a 10-step trial and too wide
+    for a 5,000-step one (held 73-79 % of the finals of batch 1024-2048 against 90 % stated,
+    BENCHMARKS.md P9). Each error is divided by the noise expected at its length,
+    sqrt(a + b / steps), a and b fitted to the errors' squares, and the band of a forecast
+    multiplied back by the noise at its own length.
     """
 
     def __init__(self, level: float = 0.9):
         self.level = level
         self.errors: deque[float] = _recent()
+        self.steps: deque[float] = _recent()
+        """Each error's trial length in steps (nan: not told), for the normalised band."""
 
-    def add(self, forecast: float, final: float) -> None:
+    def add(self, forecast: float, final: float, steps: float | None = None) -> None:
         if forecast > 0 and final > 0 and finite(forecast) and finite(final):
             self.errors.append(math.log(final / forecast))
+            self.steps.append(float(steps) if finite(steps) and steps > 0 else math.nan)
 
     @property
     def calibrated(self) -> bool:
         return self._rank() >= 1
 
-    def band(self) -> tuple[float, float]:
-        """(low, high) factors on a forecast: its interval at `level` once calibrated."""
+    def band(self, steps: float | None = None) -> tuple[float, float]:
+        """(low, high) factors on a forecast: its interval at `level` once calibrated; for a
+        forecast of `steps` steps, normalised to the noise at that length."""
         k = self._rank()
         if k < 1:
             return 1 / (1 + UNCALIBRATED_SPREAD), 1 + UNCALIBRATED_SPREAD
-        ordered = sorted(self.errors)
-        return math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
+        noise = self._noise() if finite(steps) and steps > 0 else None
+        if noise is None:
+            ordered = sorted(self.errors)
+            return math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
+        scores = sorted(e / noise(n) for e, n in zip(self.errors, self.steps, strict=True))
+        scale = noise(float(steps))  # type: ignore[arg-type]
+        return math.exp(min(scores[k - 1] * scale, 0.0)), math.exp(max(scores[-k] * scale, 0.0))
+
+    def _noise(self) -> Any:
+        """n ↦ sqrt(a + b / n), least squares of the errors' squares on (1, 1 / steps), a and b
+        kept ≥ 0; None where the errors' lengths are not all told, or all alike."""
+        pairs = [(e * e, 1 / n) for e, n in zip(self.errors, self.steps, strict=True)]
+        if any(not finite(x) for _, x in pairs) or len({x for _, x in pairs}) < 2:
+            return None
+        count = len(pairs)
+        mean_y = sum(y for y, _ in pairs) / count
+        mean_x = sum(x for _, x in pairs) / count
+        spread_x = sum((x - mean_x) ** 2 for _, x in pairs)
+        b = sum((x - mean_x) * (y - mean_y) for y, x in pairs) / spread_x
+        a = mean_y - b * mean_x
+        if b < 0:  # longer trials no steadier: one pooled noise
+            a, b = mean_y, 0.0
+        elif a < 0:  # all of it shrinks with length
+            a, b = 0.0, sum(y * x for y, x in pairs) / sum(x * x for _, x in pairs)
+        if a <= 0 and b <= 0:
+            return None
+        return lambda n: math.sqrt(a + b / max(n, 1.0))
 
     @property
     def finals_needed(self) -> int:
@@ -182,6 +230,9 @@ class CostModel:
         """Trial key → its training time forecast at its first report, half-way, 3/4 way."""
         self._checkpoints: dict[str, int] = {}
         self._held: dict[tuple[str, str], _Tally] = {}
+        self._waiting: deque[float] = _recent()
+        """The recent reports' `cpu_waiting_share`: how much the study's trials shared a CPU."""
+        self._allowance: float | None = None  # of _waiting, kept until it changes
         """(when, metric) → how many forecasts a final was held against, and how many held."""
 
     def observe(self, history: TrialHistory) -> None:
@@ -209,6 +260,9 @@ class CostModel:
             if steps > 0 and spent >= 0 and finite(spent):
                 group.step_cost_s.append(spent / steps)
         for report in new:
+            if finite(report.get("cpu_waiting_share")):
+                self._waiting.append(float(report["cpu_waiting_share"]))
+                self._allowance = None
             if finite(report.get("window_step_time_ms")):
                 group.window_step_ms.append(float(report["window_step_time_ms"]))
             step, spent = report.get("step"), report.get("train_time_s")
@@ -234,7 +288,7 @@ class CostModel:
             if final is None:
                 continue
             if prediction.metric == "step_cost_s":  # train_time_s / steps: calibrated, not told
-                self.calibration(prediction.metric).add(prediction.value, final)
+                self.calibration(prediction.metric).add(prediction.value, final, steps=planned)
                 continue
             if prediction.metric != "train_time_s":  # a step's cost × steps: calibrated as such
                 self.calibration(prediction.metric).add(prediction.value, final)
@@ -287,6 +341,14 @@ class CostModel:
             },
         }
 
+    def contention_allowance(self) -> float:
+        """1 + CONTENTION_ALLOWANCE × the recent reports' median waiting share: how many times
+        its idle cost a contended reading may be (1 where the kernel does not say)."""
+        if self._allowance is None:
+            waiting = _median(self._waiting) if self._waiting else 0.0
+            self._allowance = 1 + CONTENTION_ALLOWANCE * min(max(waiting, 0.0), 1.0)
+        return self._allowance
+
     def calibration(self, metric: str) -> Calibration:
         """How far `metric`'s finals fell from its forecasts (`step_cost_s`: a step's cost)."""
         if metric not in self.calibrations:
@@ -296,37 +358,56 @@ class CostModel:
     def _forecasts_before(self, history: TrialHistory) -> list[CostPrediction]:
         planned = history[0].get(STEPS_PLANNED)
         forecasts = self.predict(history.config, int(planned)) if finite(planned) else []
-        cost = self.step_cost(history.config)
+        cost = self.step_cost(history.config, planned if finite(planned) else None)
         return [*forecasts, cost] if cost is not None else forecasts
 
-    def step_cost(self, config: Mapping[str, Any]) -> CostPrediction | None:
+    def step_cost(
+        self, config: Mapping[str, Any], steps: float | None = None
+    ) -> CostPrediction | None:
         """Training seconds per step of `config`'s twins, with an interval: from the windows'
         totals (evaluation and reporting included) once there are MIN_READINGS of them, before
         that from the steps' own time (a floor: reporting left out). So a first twin's first
-        reports already give one, and skipping can start from the first twin on."""
+        reports already give one, and skipping can start from the first twin on. `steps`: how
+        many steps the cost is averaged over (the interval of a short run is wider)."""
         key = cost_key(config)
         group = self._groups.get(key) if key else None
         if group is None:
             return None
-        steps = [ms / 1e3 for ms in group.window_step_ms]
+        own = [ms / 1e3 for ms in group.window_step_ms]
         totals = group.step_cost_s
-        if len(steps) < MIN_READINGS and len(totals) < MIN_READINGS:
+        if len(own) < MIN_READINGS and len(totals) < MIN_READINGS:
             return None
         # Totals once there are enough (a proper interval of what a step costs, reporting
         # included); before that, the steps' own time, a floor.
-        point = totals if len(totals) >= MIN_READINGS else steps
+        point = totals if len(totals) >= MIN_READINGS else own
         return self._calibrated(
             "step_cost_s",
             point,
-            self._evidence(key, max(len(steps), len(totals)), "windows"),
+            self._evidence(key, max(len(own), len(totals)), "windows"),
+            steps=steps,
         )
 
-    def _calibrated(self, metric: str, readings: Sequence[float], evidence: str) -> CostPrediction:
+    def _calibrated(
+        self,
+        metric: str,
+        readings: Sequence[float],
+        evidence: str,
+        steps: float | None = None,
+    ) -> CostPrediction:
         """The readings' median, in an interval of one trial's final: the median's own bounds,
-        widened to how far the study's finals fell from its forecasts (Calibration)."""
+        widened to how far the study's finals fell from its forecasts (Calibration). Until
+        the study has measured that, a metric whose final is one more reading like these
+        (latency, model size, a window's step time, a twin's peak) is given at least the
+        readings' own spread: ±UNCALIBRATED_SPREAD held 56 % of the latency finals."""
         value = _median(readings)
         calibration = self.calibration(metric)
-        low, high = calibration.band()
+        low, high = calibration.band(steps)
+        if metric in _CONTENDED:
+            low /= self.contention_allowance()
+        if not calibration.calibrated and metric != "step_cost_s" and value > 0:
+            spread = _spread_of(readings, self.confidence)
+            if spread is not None:
+                low, high = min(low, spread[0] / value), max(high, spread[1] / value)
         return CostPrediction(
             metric,
             value,
@@ -341,16 +422,18 @@ class CostModel:
     ) -> CostPrediction | None:
         """A running trial's train_time_s at its end: elapsed + remaining steps × its twins'
         pooled cost of a step, in that cost's interval. None without evidence."""
-        cost = self.step_cost(config)
         step, planned = last.get("step"), last.get(STEPS_PLANNED)
         elapsed = last.get("train_time_s")
-        if cost is None or not (finite(step) and finite(planned) and finite(elapsed)):
+        if not (finite(step) and finite(planned) and finite(elapsed)):
             return None
         left = max(float(planned) - float(step), 0.0)
+        cost = self.step_cost(config, steps=max(left, 1.0))
+        if cost is None:
+            return None
         return CostPrediction(
             "train_time_s",
             elapsed + left * cost.value,
-            elapsed + left * cost.lower,
+            elapsed / self.contention_allowance() + left * cost.lower,
             cost.evidence,
             upper=elapsed + left * cost.upper,
             level=cost.level,
@@ -362,7 +445,7 @@ class CostModel:
         if key is None:
             return []
         out: list[CostPrediction] = []
-        cost = self.step_cost(config)
+        cost = self.step_cost(config, steps=steps_planned)
         if cost is not None:
             out.append(
                 CostPrediction(
@@ -413,6 +496,16 @@ def _final(metric: str, last: Mapping[str, Any]) -> float | None:
         spent, step = last.get("train_time_s"), last.get("step")
         return float(spent) / float(step) if finite(spent) and finite(step) and step else None
     return float(last[metric]) if finite(last.get(metric)) else None
+
+
+def _spread_of(readings: Sequence[float], level: float) -> tuple[float, float] | None:
+    """The k-th lowest and highest readings: an interval holding one more reading like them
+    at `level` (the same rank rule as Calibration); None with too few readings."""
+    k = math.floor((len(readings) + 1) * (1 - level) / 2 + 1e-9)
+    if k < 1:
+        return None
+    ordered = sorted(readings)
+    return ordered[k - 1], ordered[-k]
 
 
 def _number(value: Any) -> float:
