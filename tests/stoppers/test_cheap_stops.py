@@ -214,7 +214,13 @@ def test_a_config_just_over_the_limit_runs_to_its_end_and_is_judged_there():
     stops = [rule.decide(TrialHistory(twin[: i + 1], _config(0.01))).stop for i in range(40)]
     assert stops == [False] * 39 + [True]
     reason = rule.decide(TrialHistory(twin, _config(0.01))).reason
-    assert "judged at its end" in reason.detail
+    assert "judged at its end" in reason.detail and "contention" not in reason.detail
+    # the same record taken while its thread waited for a CPU half the time: 5 % over is
+    # within what contention may add, and the verdict says so
+    waited = [dict(report, cpu_waiting_share=0.5) for report in twin]
+    model.observe(TrialHistory(waited, _config(0.02)))
+    reason = rule.decide(TrialHistory(waited, _config(0.02))).reason
+    assert "judged at its end" in reason.detail and "on a CPU of its own" in reason.detail
 
 
 def test_contention_is_allowed_for_before_a_config_is_stopped_or_skipped():
