@@ -101,7 +101,12 @@ def unrecordable_run(ray_session, tmp_path_factory) -> tuple[Path, Path, str]:
 def test_a_run_that_cannot_write_stops_at_once_with_one_line(unrecordable_run):
     run_dir, _, message = unrecordable_run
     assert "\n" not in message
-    assert "could not be written (NotADirectoryError" in message
+    # The trial files are written on a thread: it may meet state/trials gone (between the
+    # rename and the file that takes its place) or a file there. Either is a real OSError.
+    assert any(
+        f"could not be written ({error}" in message
+        for error in ("NotADirectoryError", "FileNotFoundError")
+    )
     assert f"`leantune resume {run_dir}` finishes the study" in message
     # It stopped at once: the trials that ended before the failure, not the whole grid.
     assert len(_ended_trials(run_dir)) < len(RATES)

@@ -12,7 +12,13 @@ from leantune.errors import LeantuneError
 from leantune.spec import dump_spec
 from leantune.stoppers import StopReason
 from leantune.study import resume_study
-from leantune.study._state import StudyState, record_from_dict, record_to_dict, write_json_atomic
+from leantune.study._state import (
+    StudyState,
+    TrialFileWriter,
+    record_from_dict,
+    record_to_dict,
+    write_json_atomic,
+)
 from leantune.testing import tiny_spec
 
 
@@ -57,6 +63,33 @@ def test_a_running_trial_is_saved_without_its_reports(tmp_path):
     state.save_trial(record)
     ended, unfinished = state.load_trials()
     assert [r.reports for r in ended] == [[{"step": 5}]] and unfinished == []
+
+
+def test_trial_files_written_off_the_loop_come_back_in_order_once_on_disk(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    files = TrialFileWriter(state)
+    records = [TrialRecord(f"t{i}", {"learning_rate": 0.1}) for i in range(5)]
+    for record in records:
+        files.save(record)  # started: nothing to hand back
+    for record in records:
+        record.reports.append({"step": 5})
+        record.status, record.ended_at = "feasible", 3.0
+        files.save(record, then=record.trial_id)
+        record.reports = []  # what the book does once the file is given (slimmed)
+    assert files.flush() == [r.trial_id for r in records]
+    ended, unfinished = state.load_trials()
+    assert [r.trial_id for r in ended] == [r.trial_id for r in records] and unfinished == []
+    assert all(r.reports == [{"step": 5}] for r in ended)  # as the trial was when saved
+
+
+def test_a_trial_file_that_cannot_be_written_is_raised_to_the_driver(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    files = TrialFileWriter(state)
+    record = TrialRecord("t1", {"learning_rate": object.__new__(type("Bad", (), {"item": 1}))})
+    record.ended_at = 1.0
+    files.save(record, then="t1")
+    with pytest.raises(TypeError):
+        files.flush()  # and nothing is handed back for MLflow
 
 
 def test_sessions_say_how_each_run_ended_even_a_killed_one(tmp_path):

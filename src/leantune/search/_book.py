@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -300,9 +301,11 @@ def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         {key: report[key] for key in _SLIM_KEYS if key in report} if index in keep else DROPPED
         for index, report in enumerate(reports[:-1])
     ]
-    # The last stays as it came: a backend recognises a repeat of the closing report by it
-    # (Ray Tune sends a returning trainable's last result twice).
-    slim.append(reports[-1])
+    # The last stays as it came (a backend recognises a repeat of the closing report by it:
+    # Ray Tune sends a returning trainable's last result twice), its names shared: one
+    # unpickled from a worker has its own copy of each, ~2.5 KB a trial.
+    last = reports[-1]
+    slim.append({sys.intern(k) if type(k) is str else k: v for k, v in last.items()})
     return slim
 
 

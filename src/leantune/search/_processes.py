@@ -13,6 +13,7 @@ worker holds a copy (as Ray's object store gives zero-copy reads).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import multiprocessing
 import os
@@ -37,6 +38,9 @@ from leantune.trials import FAILED, SKIPPED, SearchInterrupted
 
 # A batch waiting in a worker is memory its own trial's reading counts: at most this many.
 FLUSH_REPORTS = 256
+# Configs a worker holds at most: the one it trains and the next, so it never waits for the
+# driver between trials. More would only draw samples further ahead of what ended.
+PREFETCH = 2
 # Reports a worker's rules may look back over (ConstraintPolicy's `sustained` readings).
 _WORKER_HISTORY = 64
 # How often the driver looks for a dead worker while it waits for messages (s).
@@ -87,19 +91,25 @@ class _Running:
     config: dict[str, Any]
     worker: int
     number: int
-    """The trial's number in this search: what the worker's stop flag names."""
+    """The attempt's number in this search: what the worker's stop flag and messages name."""
     token: Any = None
 
 
 class _Driver:
-    """Hands configs to idle workers, feeds their reports to the book, raises stop flags."""
+    """Hands configs to workers, feeds their reports to the book, raises stop flags.
+
+    Each worker holds up to PREFETCH configs (the one it trains, the next ones queued), so
+    it starts its next trial at once instead of waiting for the driver to ask the sampler."""
 
     def __init__(self, request: SearchRequest, book: TrialBook, pool: _Pool):
         self.request, self.book, self.pool = request, book, pool
         self.configs = _Configs(request)
         self.source = iter(self.configs.one_by_one())
         self.running: dict[str, _Running] = {}
-        self.idle = list(range(pool.count))
+        # Per worker, the keys it was handed, in the order it trains them.
+        self.assigned: list[collections.deque[str]] = [
+            collections.deque() for _ in range(pool.count)
+        ]
         self.numbers = iter(range(1, 2**62))
         self.exhausted = False
 
@@ -116,7 +126,10 @@ class _Driver:
                 checked = time.monotonic()
 
     def _fill(self) -> None:
-        while self.idle and not self.exhausted:
+        while not self.exhausted:
+            worker = min(range(self.pool.count), key=lambda w: len(self.assigned[w]))
+            if len(self.assigned[worker]) >= PREFETCH:
+                return
             try:
                 config, token = next(self.source)
             except StopIteration:
@@ -124,60 +137,73 @@ class _Driver:
                 return
             key = f"trial_{self.request.session}_{len(self.book.order):05d}"
             self.book.started(key, config)
-            self._start(_Running(key, config, self.idle.pop(0), next(self.numbers), token))
+            self._start(_Running(key, config, worker, next(self.numbers), token))
 
     def _start(self, trial: _Running) -> None:
         self.running[trial.key] = trial
+        self.assigned[trial.worker].append(trial.key)
         self.pool.send(trial.worker, (trial.number, trial.key, trial.config))
 
     def _handle(self, message: tuple) -> None:
-        kind, key = message[0], message[1]
+        kind, key, number, began, reports = message[:5]
         trial = self.running.get(key)
-        if trial is None:
-            return  # from a trial already given up on (its worker died)
+        if trial is None or trial.number != number:
+            return  # from an attempt already given up on (its worker died)
+        record = self.book.records[key]
+        if began is not None and record.attempts == 1:
+            record.started_at = began  # when its worker began it, not when it was queued
+        stop = False
+        for report, worker_stop in reports:
+            stop = self.book.reported(key, report, worker_stop)
         if kind == "reports":
-            stop = False
-            for report, worker_stop in message[2]:
-                stop = self.book.reported(key, report, worker_stop)
-            if report.get("trial_phase") == START_PHASE:
+            if reports and reports[-1][0].get("trial_phase") == START_PHASE:
                 self.pool.answer(trial.worker, trial.number, stop)
             elif stop:
                 self.pool.stop(trial.worker, trial.number)
             return
-        _, _, status, retryable, error = message
-        record = self.book.records[key]
+        status, retryable, error = message[5:]
+        self._release(trial)
         if status == FAILED and retryable and record.attempts <= self.request.max_failures:
             self.book.recovering(key, error or "failed")
             self._start(replace(trial, number=next(self.numbers)))
             return
         self._finish(trial)
 
-    def _finish(self, trial: _Running, error: str | None = None) -> None:
+    def _release(self, trial: _Running) -> None:
+        """The trial's attempt is over: its worker no longer holds it."""
         del self.running[trial.key]
+        self.assigned[trial.worker].remove(trial.key)  # the first, or a queue of PREFETCH
+
+    def _finish(self, trial: _Running, error: str | None = None) -> None:
         record = self.book.ended(trial.key, error)
         if record is not None:
             self.configs.ended(record, trial.token)
-        self.idle.append(trial.worker)
 
     def _bury_dead_workers(self) -> None:
-        for worker in self.idle:  # replaced before a trial is sent to it
-            if self.pool.dead(worker) is not None:
-                self.pool.restart(worker)
-        for trial in list(self.running.values()):
-            pid = self.pool.dead(trial.worker)
+        for worker in range(self.pool.count):
+            pid = self.pool.dead(worker)
             if pid is None:
                 continue
+            self.pool.restart(worker)
+            held = [self.running[key] for key in self.assigned[worker]]
+            for trial in held:
+                self._release(trial)
+            if not held:
+                continue
+            # The first was training; those queued behind it never began: handed out again.
+            dying, *queued = held
+            for trial in queued:
+                self._start(trial)
             error = (
                 f"WorkerDied: the trial's worker process (pid {pid}) died while training: killed "
                 "by a signal such as SIGKILL or the out-of-memory killer, or crashed"
             )
-            self.pool.restart(trial.worker)
-            record = self.book.records[trial.key]
+            record = self.book.records[dying.key]
             if record.attempts <= self.request.max_failures:
-                self.book.recovering(trial.key, error)
-                self._start(replace(trial, number=next(self.numbers)))
+                self.book.recovering(dying.key, error)
+                self._start(replace(dying, number=next(self.numbers)))
             else:
-                self._finish(trial, error)
+                self._finish(dying, error)
 
 
 class _Pool:
@@ -221,6 +247,9 @@ class _Pool:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if exc[0] is not None:  # interrupted: the trials queued behind the running ones too
+            for process in self.processes:
+                process.terminate()
         for index in range(self.count):
             with contextlib.suppress(Exception):
                 self.tasks[index].put(None)
@@ -287,7 +316,7 @@ def _worker_main(pickled: bytes, tasks: Any, results: Any, stop_flag: Any, answe
             if task is None:
                 return
             number, key, config = task
-            batches = _Batches(results, key, number, stop_flag, answered, settings, config)
+            batches = _Batches(results, (key, number), stop_flag, answered, settings, config)
             try:
                 outcome = train_trial(
                     config,
@@ -301,8 +330,8 @@ def _worker_main(pickled: bytes, tasks: Any, results: Any, stop_flag: Any, answe
                 ended = (outcome.status, outcome.retryable, outcome.error)
             except StopTraining:  # skipped at its start report: it trained no step
                 ended = (SKIPPED, False, None)
-            batches.flush()
-            results.put(("ended", key, *ended))
+            # Its last reports and its end in one message: one a trial, for a short one.
+            results.put(("ended", *batches.take(), *ended))
     finally:
         del data
         with contextlib.suppress(BufferError):  # a view may outlive us here: the OS frees it
@@ -316,36 +345,36 @@ class _Batches:
     def __init__(
         self,
         results: Any,
-        key: str,
-        number: int,
+        trial: tuple[str, int],
         stop_flag: Any,
         answered: Any,
         settings: Mapping[str, Any],
         config: Mapping[str, Any],
     ):
-        self.results, self.key, self.number = results, key, number
+        self.results, self.trial = results, trial
+        self.number = trial[1]
         self.stop_flag, self.answered = stop_flag, answered
         self.rules = WorkerRules(settings["worker_policy"], config)
         self.flush_seconds: float = settings["flush_seconds"]
         self.pending: list[tuple[dict[str, Any], Any]] = []
+        self.began: float | None = time.time()  # sent with the trial's first message
         self.sent_at = time.perf_counter()
 
     def report(self, result: dict[str, Any]) -> None:
         if self.stop_flag.value == self.number:
             raise StopTraining("stopped by the driver")
         start = result.get("trial_phase") == START_PHASE
-        ends = "trial_status" in result
         reason = self.rules.judge(result)
         self.pending.append((result, reason))
-        if (
-            ends
-            or start
+        # The closing report waits for the trial's end message, which follows at once.
+        if "trial_status" not in result and (
+            start
             or result.get("early_report", False)  # the cheap stop's evidence: judged at once
             or reason is not None
             or len(self.pending) >= FLUSH_REPORTS
             or time.perf_counter() - self.sent_at >= self.flush_seconds
         ):
-            self.flush()
+            self.results.put(("reports", *self.take()))
         if start:
             # The driver judges it (skip) before a single step is trained.
             while self.answered.value != self.number:
@@ -353,11 +382,12 @@ class _Batches:
         if reason is not None or self.stop_flag.value == self.number:
             raise StopTraining(reason.describe() if reason else "stopped by the driver")
 
-    def flush(self) -> None:
-        if self.pending:
-            self.results.put(("reports", self.key, self.pending))
-            self.pending = []
+    def take(self) -> tuple[str, int, float | None, list[tuple[dict[str, Any], Any]]]:
+        """(key, number, began, reports) of a message: the reports not yet sent."""
+        taken = (*self.trial, self.began, self.pending)
+        self.pending, self.began = [], None
         self.sent_at = time.perf_counter()
+        return taken
 
 
 # -- one shared-memory block for the data every trial reads -----------------------------------

@@ -10,7 +10,7 @@ from typing import Any
 from leantune._version import __version__
 from leantune.study._prepare import PreparedStudy
 from leantune.study._progress import ProgressDisplay
-from leantune.study._state import StudyState
+from leantune.study._state import StudyState, TrialFileWriter
 from leantune.tracking import Tracker, store_file_identity
 from leantune.trials import TrialRecord
 
@@ -30,6 +30,9 @@ class StudyObserver:
         self.tracker = tracker
         self.progress = progress
         self.state = state
+        # Trial files are written off the driver's loop; a trial's end goes to the tracker
+        # once its file is durable (`_tell_tracker`).
+        self.files = TrialFileWriter(state) if state is not None else None
         # The sqlite store's URI and its file's identity, once the tracker is open.
         self.store: tuple[str, tuple[int, int] | None] | None = None
         uri = str(getattr(tracker, "uri", "") or "")
@@ -40,9 +43,9 @@ class StudyObserver:
         )
 
     def trial_started(self, record: TrialRecord) -> None:
-        if self.state is not None:
+        if self.state is not None and self.files is not None:
             self.state.set_parent_run(getattr(self.tracker, "parent_run_id", None))
-            self.state.save_trial(record)
+            self.files.save(record)
         if self.store is None:
             uri = str(getattr(self.tracker, "uri", "") or "")
             if uri.startswith("sqlite:///"):
@@ -50,6 +53,7 @@ class StudyObserver:
         self.tracker.start_trial(record.trial_id, run_name(record.config), record.config)
         if self.progress is not None:
             self.progress.started()
+        self._tell_tracker()
 
     def trial_reported(self, record: TrialRecord, report: dict[str, Any]) -> None:
         self.tracker.log_report(record.trial_id, report)
@@ -58,8 +62,11 @@ class StudyObserver:
         self.tracker.restart_trial(record.trial_id)
 
     def trial_ended(self, record: TrialRecord) -> None:
-        if self.state is not None:
-            self.state.save_trial(record)
+        tags = self._end_tags(record)
+        if self.files is not None:
+            self.files.save(record, (record.trial_id, record.status, tags))
+        else:
+            self.tracker.end_trial(record.trial_id, record.status, tags)
         # A sqlite store deleted under a running study takes every later write with it,
         # silently: open connections write on into the unlinked file, new ones make an empty
         # one in its place. Checked as each trial ends, by the file's identity.
@@ -70,6 +77,23 @@ class StudyObserver:
                 "--rebuild-store` writes it again from state/",
                 self.store[0].removeprefix("sqlite:///"),
             )
+        if self.progress is not None:
+            self.progress.ended(record.status)
+        self._tell_tracker()
+
+    def flush(self) -> None:
+        """Wait for every trial file, then tell the tracker of every trial's end."""
+        if self.files is not None:
+            for ended in self.files.flush():
+                self.tracker.end_trial(*ended)
+
+    def _tell_tracker(self) -> None:
+        if self.files is not None:
+            for ended in self.files.written():
+                self.tracker.end_trial(*ended)
+
+    @staticmethod
+    def _end_tags(record: TrialRecord) -> dict[str, str]:
         tags: dict[str, str] = {}
         if record.stop_reason is not None:
             reason = record.stop_reason
@@ -92,9 +116,7 @@ class StudyObserver:
             tags["leantune.attempt_errors"] = "\n".join(record.attempt_errors)
         if record.node_id:
             tags["leantune.node_id"] = record.node_id
-        self.tracker.end_trial(record.trial_id, record.status, tags)
-        if self.progress is not None:
-            self.progress.ended(record.status)
+        return tags
 
 
 def run_name(config: dict[str, Any]) -> str:

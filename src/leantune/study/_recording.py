@@ -96,6 +96,10 @@ class RecordingGuard:
     def trial_ended(self, *args: Any) -> None:
         self._forward("trial_ended", args)
 
+    def flush(self) -> None:
+        """Wait until every event given is recorded (the observer writes some on a thread)."""
+        self._forward("flush", ())
+
     def raise_failure(self, run_dir: Path) -> None:
         if self.failure is not None:
             raise RecordingFailed(run_dir, self.failure)

@@ -467,10 +467,12 @@ def _search_and_record(
     except SearchInterrupted as error:
         interrupted, records = error, error.records
     except BaseException:
+        observer.flush()
         tracker.end_study({}, {"leantune.outcome": "crashed"}, [], failed=True)
         state.set_parent_run(getattr(tracker, "parent_run_id", None))
         state.end_session("crashed", clock.wall(), clock.cpu())
         raise
+    observer.flush()
     if observer.failure is None:
         state.set_parent_run(getattr(tracker, "parent_run_id", None))
     elif not isinstance(observer.failure, StoreLost):  # a write would make an empty store

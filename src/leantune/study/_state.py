@@ -10,10 +10,13 @@ it (NaN and Infinity where a trial reported them).
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -37,6 +40,12 @@ def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     `durable`: also wait until it is on the disk (two fsyncs, ~5 ms each here), so not even a
     power cut loses it. A killed process never loses a replaced file either way: what is lost
     without it is only what the OS had not yet written when the machine itself went down."""
+    _replace_json(path, data, durable=durable)
+    if durable:
+        _sync_directory(path.parent)
+
+
+def _replace_json(path: Path, data: Any, *, durable: bool) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w") as stream:
@@ -48,14 +57,15 @@ def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    if not durable:
-        return
-    # The rename itself must reach the disk too, or a power cut could undo it.
-    directory = os.open(path.parent, os.O_RDONLY)
+
+
+def _sync_directory(directory: Path) -> None:
+    """The renames in `directory` reach the disk too, or a power cut could undo them."""
+    handle = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(handle)
     finally:
-        os.close(directory)
+        os.close(handle)
 
 
 def dataset_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
@@ -163,15 +173,24 @@ class StudyState:
 
     def save_trial(self, record: TrialRecord) -> None:
         """Save a trial as it is now: when it starts (status running) and when it ends."""
+        path, data, durable = self._trial_file(record)
+        write_json_atomic(path, data, durable=durable)
+
+    def _trial_file(self, record: TrialRecord) -> tuple[Path, dict[str, Any], bool]:
+        """Where the trial's file goes, what it holds now, and whether it must be durable."""
         data = record_to_dict(record)
+        # What a backend may still change (a retry's errors, a running trial's reports),
+        # copied: the file may be written after this returns.
+        data["config"], data["attempt_errors"] = dict(record.config), list(record.attempt_errors)
         started = record.ended_at is None
         if started:
             data["status"] = RUNNING
             data["reports"] = []  # reports of a running trial are redone if it runs again
+        else:
+            data["reports"] = list(record.reports)
         # A trial's start need not survive a power cut (a resume would run it as new, as it
-        # does anyway); its end must. Half the driver's fsyncs, ~5 ms a trial.
-        path = self.trials_dir / f"{_safe(record.trial_id)}.json"
-        write_json_atomic(path, data, durable=not started)
+        # does anyway); its end must.
+        return self.trials_dir / f"{_safe(record.trial_id)}.json", data, not started
 
     def reports_of(self, record: TrialRecord) -> list[dict[str, Any]]:
         """Every report of an ended trial, from its file (the driver keeps only some; see
@@ -334,3 +353,73 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+class TrialFileWriter:
+    """Writes a study's trial files on a thread, so the driver never waits on the disk.
+
+    `save(record, then)` takes the trial as it is now; once its file is written (and, for an
+    ended trial, durable: the files of a batch fsynced, then their directory once), `then`
+    comes back from `written()` or `flush()`, in order. What comes back is what the driver
+    may now tell MLflow: a trial's end reaches the store only once its file holds it.
+    A write that fails is raised by the next `save`, `written` or `flush`.
+    """
+
+    # Trials waiting to be written at most: a driver faster than the disk waits for it.
+    BACKLOG = 256
+
+    def __init__(self, state: StudyState):
+        self.state = state
+        self._waiting: queue.Queue[Any] = queue.Queue(self.BACKLOG)
+        self._done: collections.deque[Any] = collections.deque()
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="leantune-state", daemon=True)
+
+    def save(self, record: TrialRecord, then: Any = None) -> None:
+        self._raise_failure()
+        if not self._thread.is_alive():
+            self._thread.start()
+        self._waiting.put((*self.state._trial_file(record), then))
+
+    def written(self) -> list[Any]:
+        """The `then` of every trial whose file is written since the last call, in order."""
+        self._raise_failure()
+        done = []
+        while self._done:
+            done.append(self._done.popleft())
+        return done
+
+    def flush(self) -> list[Any]:
+        """Wait until every trial given is written; what `written` would return."""
+        if self._thread.is_alive():
+            self._waiting.put(None)
+            self._thread.join()
+        return self.written()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _write(self) -> None:
+        closing = False
+        while not closing:
+            batch = [self._waiting.get()]
+            while len(batch) < self.BACKLOG:
+                try:
+                    batch.append(self._waiting.get_nowait())
+                except queue.Empty:
+                    break
+            closing = batch[-1] is None
+            items = [item for item in batch if item is not None]
+            if self._failure is not None or not items:
+                continue  # nothing more is written once a write failed
+            try:
+                for path, data, durable in (item[:3] for item in items):
+                    _replace_json(path, data, durable=durable)
+                if any(durable for _, _, durable, _ in items):
+                    _sync_directory(self.state.trials_dir)
+            except BaseException as error:
+                self._failure = error
+                continue
+            self._done.extend(then for *_, then in items if then is not None)

@@ -65,6 +65,9 @@ _PROGRESS_SECONDS = 10.0
 # Queued writes the writer thread takes at once: the trial runs among them go into the store
 # in one transaction.
 _WRITE_BATCH = 500
+# Queued writes at most: a driver faster than the store waits for it rather than holding
+# every trial's points in memory until the writer catches up.
+_WRITE_BACKLOG = 2 * _WRITE_BATCH
 # A write that meets a locked database (a reader such as `mlflow ui` on the same sqlite file)
 # is tried again, this many times, waiting longer each time.
 _WRITE_TRIES = 6
@@ -158,7 +161,7 @@ class MlflowTracker:
         self._steps: dict[str, tuple[int, Any]] = {}
         # Writes to the store happen on one background thread, in order, so the Tune loop on
         # the driver never waits for the database. Still one writer process: the driver.
-        self._writes: queue.Queue[_Queued | None] = queue.Queue()
+        self._writes: queue.Queue[_Queued | None] = queue.Queue(_WRITE_BACKLOG)
         # New trial runs go straight into a SQL store's tables, many a transaction.
         self._rows = TrialRunRows.for_client(self.client, self.experiment_id)
         self._writer = threading.Thread(
@@ -205,7 +208,16 @@ class MlflowTracker:
         self._rows.write(rows)
 
     def _submit(self, write: Callable[..., Any], *args: Any) -> None:
-        self._writes.put((write, args))
+        self._enqueue((write, args))
+
+    def _enqueue(self, item: _Queued) -> None:
+        while True:  # a full backlog waits for the writer, unless it is gone
+            try:
+                self._writes.put(item, timeout=1.0)
+                return
+            except queue.Full:
+                if not self._writer.is_alive():
+                    return
 
     def close(self) -> None:
         """Wait until every queued write is in the store."""
@@ -386,7 +398,7 @@ class MlflowTracker:
         if replaced:
             tags["leantune.replaced_params"] = replaced.describe()
         tags["mlflow.runName"] = run_name
-        self._writes.put(
+        self._enqueue(
             RunStart(run_id, run_name, int(time.time() * 1000), _tag_items(tags), param_texts)
         )
 
@@ -494,7 +506,7 @@ class MlflowTracker:
         if self._rows is None or run_id is None or trial_id in self._adopted:
             self._submit(self._close_trial_run, trial_id, status, all_tags, metrics)
             return
-        self._writes.put(
+        self._enqueue(
             RunEnd(
                 run_id,
                 _RUN_STATUS.get(status, "FINISHED"),

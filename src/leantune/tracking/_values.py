@@ -9,6 +9,7 @@ module does not import MLflow; a test checks the limits below against MLflow's o
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
@@ -91,6 +92,7 @@ METRIC_NAME_RULE = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a study's trials report the same few names
 def is_metric_name(name: str) -> bool:
     return (
         isinstance(name, str)
@@ -117,6 +119,8 @@ def metric_value(value: Any) -> tuple[float | None, str | None]:
     NaN is stored as NaN (MLflow keeps it); ±inf as ±1.797e308 (what SQL stores would silently
     make of it); a boolean as 1.0 or 0.0.
     """
+    if type(value) is float and math.isfinite(value):  # the common case, no ABC check
+        return value, None
     if isinstance(value, bool | np.bool_):
         return float(value), "bool stored as 1/0"
     if not isinstance(value, numbers.Real):
