@@ -125,3 +125,21 @@ def test_an_uncalibrated_latency_interval_spans_the_readings_own_spread():
     )
     assert latency.level is None  # not calibrated yet
     assert latency.lower <= 0.025 + 1e-12 and latency.upper >= 0.1 - 1e-12
+
+
+def test_the_cost_model_does_not_grow_with_the_study():
+    """The driver's cost model keeps counts and recent readings, not an entry per trial: after
+    more trials than it keeps, its per-trial tables are at their bounds, and twins still pool."""
+    from leantune.stoppers import CostModel, TrialHistory
+    from leantune.stoppers._cost_model import RECENT_READINGS, SEEN_TRIALS
+
+    model = CostModel()
+    for i in range(SEEN_TRIALS + 300):
+        reports = _trial(0.001, reports=2, stop_at=1)
+        reports[0]["memory_rise_mb"] = 1.0
+        model.observe(TrialHistory(reports, _config(1e-6 * (i + 1))))
+    assert len(model._seen) == SEEN_TRIALS
+    (group,) = model._groups.values()
+    assert len(group.trials_rise) == RECENT_READINGS
+    assert model._twins == {("logistic", 32): SEEN_TRIALS + 300}
+    assert model.step_cost(_config(0.5)) is not None

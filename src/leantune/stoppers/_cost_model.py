@@ -70,10 +70,9 @@ class _Group:
     window_step_ms: deque[float] = field(default_factory=_recent)
     """The steps' own time per step (evaluation left out), one value per window, first
     reports' included: what a lower bound of a step's cost rests on."""
-    trials_step_s: dict[str, float] = field(default_factory=dict)
-    """Each twin's own cost of a step so far (its training time over its steps, latest)."""
     trials_rise: dict[str, float] = field(default_factory=dict)
-    """Each ended or running twin's peak rise so far (latest reading per trial)."""
+    """Each ended or running twin's peak rise so far (latest reading per trial; the
+    RECENT_READINGS most recent twins, so the driver does not grow with the study)."""
 
 
 # Where a running trial's training time forecast is held against its final: where stops are
@@ -220,8 +219,10 @@ class CostModel:
         self._groups: dict[tuple[str, int], _Group] = {}
         self._per_model: dict[str, dict[str, deque[float]]] = {}
         self._seen: dict[str, int] = {}
+        # (most recently observed last; the oldest forgotten past SEEN_TRIALS)
         """Trial (config) key → reports taken in, so a history fed twice counts once."""
-        self._twins: dict[tuple[str, int], set[str]] = {}
+        self._twins: dict[tuple[str, int], int] = {}
+        """(model, batch size) → how many twins reported, for a prediction's evidence."""
         self.calibrations: dict[str, Calibration] = {}
         """Per forecast metric (`step_cost_s` for the training time), its finals' errors."""
         self._before: dict[str, list[CostPrediction]] = {}
@@ -248,7 +249,8 @@ class CostModel:
             self._before[trial] = self._forecasts_before(history)
             _forget_oldest(self._before)
         group = self._groups.setdefault(key, _Group())
-        self._twins.setdefault(key, set()).add(trial)
+        if not seen:
+            self._twins[key] = self._twins.get(key, 0) + 1
         # Only the new reports, and the one before them for the first cost difference.
         reports = history[max(seen - 1, 0) :]
         new = reports[1:] if seen else reports
@@ -265,16 +267,13 @@ class CostModel:
                 self._allowance = None
             if finite(report.get("window_step_time_ms")):
                 group.window_step_ms.append(float(report["window_step_time_ms"]))
-            step, spent = report.get("step"), report.get("train_time_s")
-            if finite(step) and step > 0 and finite(spent) and not report.get("early_report"):
-                group.trials_step_s[trial] = float(spent) / float(step)
             if finite(report.get("memory_rise_mb")):
-                group.trials_rise[trial] = float(report["memory_rise_mb"])
+                _keep_recent(group.trials_rise, trial, float(report["memory_rise_mb"]))
             for metric in ("inference_latency_ms", "model_size_kb"):
                 if finite(report.get(metric)):
                     per_model = self._per_model.setdefault(key[0], {})
                     per_model.setdefault(metric, _recent()).append(float(report[metric]))
-        self._seen[trial] = len(history)
+        _keep_recent(self._seen, trial, len(history), SEEN_TRIALS)
         last = history.last
         step, planned = last.get("step"), last.get(STEPS_PLANNED)
         if not (finite(step) and finite(planned) and planned > 0):
@@ -474,7 +473,7 @@ class CostModel:
         return out
 
     def _evidence(self, key: tuple[str, int] | None, count: int, what: str) -> str:
-        twins = len(self._twins.get(key, ())) if key else 0
+        twins = self._twins.get(key, 0) if key else 0
         model, batch = key if key else ("?", 0)
         return f"{count} {what} of {twins} cost twin(s) ({model}, batch {batch})"
 
@@ -482,6 +481,19 @@ class CostModel:
 # Trials whose forecasts wait for a final. A stopped or skipped trial never brings one, so the
 # oldest are forgotten: far more than ever run at once, so no running trial's is lost.
 OPEN_FORECASTS = 1024
+
+
+# Trials whose reports-taken-in count is kept, most recently observed first kept: far more than
+# ever run at once, so a running trial's count is never lost, while the driver stays flat.
+SEEN_TRIALS = 4096
+
+
+def _keep_recent(kept: dict[str, Any], trial: str, value: Any, most: int = RECENT_READINGS) -> None:
+    """kept[trial] = value, moved to the newest end; the oldest forgotten past `most`."""
+    kept.pop(trial, None)
+    kept[trial] = value
+    while len(kept) > most:
+        del kept[next(iter(kept))]
 
 
 def _forget_oldest(waiting: dict[str, Any]) -> None:
