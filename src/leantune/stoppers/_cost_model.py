@@ -129,11 +129,16 @@ class Calibration:
         self.errors: deque[float] = _recent()
         self.steps: deque[float] = _recent()
         """Each error's trial length in steps (nan: not told), for the normalised band."""
+        # What band() reads, worked out once per new error, not once per forecast (the driver
+        # asks for a band at every report): (pooled low, high), (noise, low, high scores).
+        self._pooled: tuple[float, float] | None = None
+        self._normalised: tuple[Any, float, float] | None = None
 
     def add(self, forecast: float, final: float, steps: float | None = None) -> None:
         if forecast > 0 and final > 0 and finite(forecast) and finite(final):
             self.errors.append(math.log(final / forecast))
             self.steps.append(float(steps) if finite(steps) and steps > 0 else math.nan)
+            self._pooled = self._normalised = None
 
     @property
     def calibrated(self) -> bool:
@@ -145,13 +150,19 @@ class Calibration:
         k = self._rank()
         if k < 1:
             return 1 / (1 + UNCALIBRATED_SPREAD), 1 + UNCALIBRATED_SPREAD
-        noise = self._noise() if finite(steps) and steps > 0 else None
-        if noise is None:
+        if self._pooled is None:
             ordered = sorted(self.errors)
-            return math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
-        scores = sorted(e / noise(n) for e, n in zip(self.errors, self.steps, strict=True))
+            self._pooled = math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
+            noise = self._noise()
+            if noise is not None:
+                pairs = zip(self.errors, self.steps, strict=True)
+                scores = sorted(e / noise(n) for e, n in pairs)
+                self._normalised = noise, scores[k - 1], scores[-k]
+        if self._normalised is None or not (finite(steps) and steps > 0):
+            return self._pooled
+        noise, low, high = self._normalised
         scale = noise(float(steps))  # type: ignore[arg-type]
-        return math.exp(min(scores[k - 1] * scale, 0.0)), math.exp(max(scores[-k] * scale, 0.0))
+        return math.exp(min(low * scale, 0.0)), math.exp(max(high * scale, 0.0))
 
     def _noise(self) -> Any:
         """n ↦ sqrt(a + b / n), least squares of the errors' squares on (1, 1 / steps), a and b
