@@ -40,3 +40,19 @@ def test_the_summary_states_each_forecast_s_coverage(tmp_path, stopping):
     table = forecast_coverage_table(forecasts)
     assert {"train_time_s"} <= set(table["metric"])
     assert set(table["stated level"]) == {"none yet"}
+    # the kernel's account of CPU sharing, and the allowance it gave (Linux)
+    waiting = forecasts["cpu_waiting_share"]
+    assert waiting is None or 0 <= waiting <= 1
+    assert forecasts["contention_allowance"] >= 1
+
+
+def test_the_forecast_line_says_when_trials_shared_their_cpus():
+    forecasts = {
+        "level": 0.9,
+        "untried": {"train_time_s": {"forecasts": 10, "held": 9}},
+        "cpu_waiting_share": 0.67,
+        "contention_allowance": 1.2,
+    }
+    line = _forecast_line(forecasts)
+    assert "waited for a CPU 67% of the time" in line and "last 20%" in line
+    assert "waited" not in _forecast_line({**forecasts, "cpu_waiting_share": 0.02})

@@ -164,6 +164,11 @@ def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
         )
 
 
+# A waiting share from which the CLI says the trials shared their CPUs: a study's own driver
+# and a quiet machine's housekeeping stay under it.
+CONTENDED_SHARE = 0.1
+
+
 def _forecast_line(forecasts: dict[str, Any]) -> str | None:
     """How often the training-time forecasts held, when the cost model made any."""
     before = (forecasts.get("untried") or {}).get("train_time_s") or {}
@@ -175,10 +180,19 @@ def _forecast_line(forecasts: dict[str, Any]) -> str | None:
     ]
     if not parts:
         return None
-    return (
+    line = (
         f"Forecasts: the training time's {forecasts['level']:.0%} intervals held "
         f"{' and '.join(parts)} (summary.json forecasts)"
     )
+    waiting = forecasts.get("cpu_waiting_share")
+    if waiting is not None and waiting >= CONTENDED_SHARE:
+        # Other work inflates CPU times the clock cannot tell apart (BENCHMARKS.md, P9).
+        line += (
+            f". Trials waited for a CPU {waiting:.0%} of the time they wanted one: other work "
+            f"on the machine, so no stop rested on the last "
+            f"{forecasts.get('contention_allowance', 1.0) - 1:.0%} of a time over its limit"
+        )
+    return line
 
 
 def print_summary(

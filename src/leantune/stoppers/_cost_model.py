@@ -345,6 +345,10 @@ class CostModel:
                 *step_cost.band(),
                 step_cost.level if step_cost.calibrated else None,
             ],
+            # How much the trials shared a CPU (the recent reports' median cpu_waiting_share;
+            # None where the kernel does not say), and the allowance it gave a time's interval.
+            "cpu_waiting_share": _median(self._waiting) if self._waiting else None,
+            "contention_allowance": self.contention_allowance(),
             **{
                 when: {m: t.as_dict() for (w, m), t in self._held.items() if w == when}
                 for when in ("untried", "running")
