@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -132,7 +132,7 @@ class Calibration:
         # What band() reads, worked out once per new error, not once per forecast (the driver
         # asks for a band at every report): (pooled low, high), (noise, low, high scores).
         self._pooled: tuple[float, float] | None = None
-        self._normalised: tuple[Any, float, float] | None = None
+        self._normalised: tuple[Callable[[float], float], float, float] | None = None
 
     def add(self, forecast: float, final: float, steps: float | None = None) -> None:
         if forecast > 0 and final > 0 and finite(forecast) and finite(final):
@@ -161,10 +161,10 @@ class Calibration:
         if self._normalised is None or not (finite(steps) and steps > 0):
             return self._pooled
         noise, low, high = self._normalised
-        scale = noise(float(steps))  # type: ignore[arg-type]
+        scale = noise(float(steps))  # type: ignore[arg-type]  # finite(steps) checked above
         return math.exp(min(low * scale, 0.0)), math.exp(max(high * scale, 0.0))
 
-    def _noise(self) -> Any:
+    def _noise(self) -> Callable[[float], float] | None:
         """n ↦ sqrt(a + b / n), least squares of the errors' squares on (1, 1 / steps), a and b
         kept ≥ 0; None where the errors' lengths are not all told, or all alike."""
         pairs = [(e * e, 1 / n) for e, n in zip(self.errors, self.steps, strict=True)]
@@ -230,8 +230,8 @@ class CostModel:
         self._groups: dict[tuple[str, int], _Group] = {}
         self._per_model: dict[str, dict[str, deque[float]]] = {}
         self._seen: dict[str, int] = {}
-        # (most recently observed last; the oldest forgotten past SEEN_TRIALS)
-        """Trial (config) key → reports taken in, so a history fed twice counts once."""
+        """Trial (config) key → reports taken in, so a history fed twice counts once (most
+        recently observed last; the oldest forgotten past SEEN_TRIALS)."""
         self._twins: dict[tuple[str, int], int] = {}
         """(model, batch size) → how many twins reported, for a prediction's evidence."""
         self.calibrations: dict[str, Calibration] = {}
@@ -242,10 +242,10 @@ class CostModel:
         """Trial key → its training time forecast at its first report, half-way, 3/4 way."""
         self._checkpoints: dict[str, int] = {}
         self._held: dict[tuple[str, str], _Tally] = {}
+        """(when, metric) → how many forecasts a final was held against, and how many held."""
         self._waiting: deque[float] = _recent()
         """The recent reports' `cpu_waiting_share`: how much the study's trials shared a CPU."""
         self._allowance: float | None = None  # of _waiting, kept until it changes
-        """(when, metric) → how many forecasts a final was held against, and how many held."""
 
     def observe(self, history: TrialHistory) -> None:
         """Take in the reports of `history` not seen yet (the driver calls it on each report)."""
