@@ -179,3 +179,35 @@ def test_an_ended_trial_keeps_only_what_the_pick_and_the_tables_read():
     whole = trials_table(full.ended_records()).drop(columns=["started_at", "ended_at"])
     assert same.drop(columns="wall_time_s").equals(whole.drop(columns="wall_time_s"))
     assert same.peak_memory_mb.tolist() == [19.0, 19.0]
+
+
+def test_a_packed_report_reads_as_the_report_it_packs():
+    import copy
+    import json
+    import pickle
+
+    from leantune.search._book import PackedReport
+
+    report = {
+        "step": 12,
+        "val_accuracy": 0.9,
+        "val_loss": float("nan"),
+        "trial_status": "finished",
+        "fold_finished": True,
+        "memory_mb": 41.5,
+        "train_loss_steps": [0.5, 0.25],
+        "error": None,
+    }
+    packed = PackedReport(report)
+    assert list(packed) == list(report) and len(packed) == len(report)
+    assert packed["val_accuracy"] == 0.9 and packed.get("step") == 12
+    assert packed.get("absent", "x") == "x" and "absent" not in packed
+    assert packed["train_loss_steps"] == [0.5, 0.25] and packed["fold_finished"] is True
+    assert str(packed["val_loss"]) == "nan"
+    report["val_loss"] = 0.25  # NaN equals itself only by identity, in a dict too
+    packed = PackedReport(report)
+    assert packed == report and report == packed
+    assert pickle.loads(pickle.dumps(packed)) == packed == copy.deepcopy(packed)
+    assert json.loads(json.dumps(dict(packed)))["step"] == 12
+    # Reports of the same names share one layout: the names are not kept once a trial.
+    assert PackedReport({**report, "val_accuracy": 0.5})._layout is packed._layout

@@ -11,9 +11,10 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 
 from leantune.engine._trial import START_PHASE
 from leantune.metrics import QUALITY_METRICS
@@ -284,10 +285,10 @@ DROPPED: Mapping[str, Any] = MappingProxyType({})
 _SLIM_KEYS = ("fold", FOLD_FINISHED, "step", "memory_mb", *QUALITY_METRICS)
 
 
-def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def slim_reports(reports: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
     """An ended trial's reports as the driver keeps them once its state file holds them all:
     the last whole, each fold's last and the peak-memory one with only `_SLIM_KEYS`, the rest
-    `DROPPED`."""
+    `DROPPED`; the kept ones packed (`PackedReport`)."""
     if not reports:
         return reports
     last_of_fold = {report.get("fold", 0): index for index, report in enumerate(reports)}
@@ -297,16 +298,96 @@ def slim_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(value, int | float)
     }
     keep = set(last_of_fold.values()) | ({max(memory, key=memory.__getitem__)} if memory else set())
-    slim: list[Any] = [
-        {key: report[key] for key in _SLIM_KEYS if key in report} if index in keep else DROPPED
+    slim: list[Mapping[str, Any]] = [
+        PackedReport({key: report[key] for key in _SLIM_KEYS if key in report})
+        if index in keep
+        else DROPPED
         for index, report in enumerate(reports[:-1])
     ]
-    # The last stays as it came (a backend recognises a repeat of the closing report by it:
-    # Ray Tune sends a returning trainable's last result twice), its names shared: one
-    # unpickled from a worker has its own copy of each, ~2.5 KB a trial.
-    last = reports[-1]
-    slim.append({sys.intern(k) if type(k) is str else k: v for k, v in last.items()})
+    # The last stays whole (a backend recognises a repeat of the closing report by it: Ray
+    # Tune sends a returning trainable's last result twice).
+    slim.append(PackedReport(reports[-1]))
     return slim
+
+
+class PackedReport(Mapping[str, Any]):
+    """A report as an ended trial keeps it, read-only, in about a fifth of a dict's memory: its
+    names shared with every packed report of the same names and kinds (`_Layout`), its floats
+    in one array rather than a Python float each (~2.5 KB less for a 43-metric report).
+
+    Reads as the report it packs: the same names in the same order, the same values (a float
+    comes back as an equal float, every other value as it was), equal to it."""
+
+    __slots__ = ("_layout", "_numbers", "_others")
+
+    def __init__(self, report: Mapping[str, Any]):
+        floats = tuple(type(value) is float for value in report.values())
+        self._layout = _Layout.of(tuple(report), floats)
+        values = report.values()
+        # From a list: an array grown a value at a time keeps spare room.
+        self._numbers = array(
+            "d", [v for v, is_float in zip(values, floats, strict=True) if is_float]
+        )
+        # Texts (a status, a phase) shared with every report that holds the same one.
+        self._others = tuple(
+            sys.intern(v) if type(v) is str else v
+            for v, is_float in zip(values, floats, strict=True)
+            if not is_float
+        )
+
+    def __getitem__(self, name: str) -> Any:
+        place = self._layout.places[name]
+        return self._numbers[place] if place >= 0 else self._others[~place]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layout.names)
+
+    def __len__(self) -> int:
+        return len(self._layout.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._layout.places
+
+    def get(self, name: str, default: Any = None) -> Any:
+        place = self._layout.places.get(name)
+        if place is None:
+            return default
+        return self._numbers[place] if place >= 0 else self._others[~place]
+
+    def __repr__(self) -> str:
+        return f"PackedReport({dict(self)!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return PackedReport, (dict(self),)
+
+
+class _Layout:
+    """The names of a packed report, in order, and where each value sits: `places[name]` >= 0
+    in its floats, ~place in its other values. One a set of names and kinds, shared."""
+
+    __slots__ = ("names", "places")
+    # Reports of one study have a handful of layouts; a trainable that reports ever new names
+    # gets unshared ones past this many.
+    _SHARED = 256
+    _known: ClassVar[dict[tuple[tuple[str, ...], tuple[bool, ...]], _Layout]] = {}
+
+    def __init__(self, names: tuple[str, ...], floats: tuple[bool, ...]):
+        self.names = tuple(sys.intern(n) if type(n) is str else n for n in names)
+        self.places: dict[str, int] = {}
+        counts = [0, 0]
+        for name, is_float in zip(self.names, floats, strict=True):
+            self.places[name] = counts[1] if is_float else ~counts[0]
+            counts[is_float] += 1
+
+    @classmethod
+    def of(cls, names: tuple[str, ...], floats: tuple[bool, ...]) -> _Layout:
+        key = (names, floats)
+        layout = cls._known.get(key)
+        if layout is None:
+            layout = cls(names, floats)
+            if len(cls._known) < cls._SHARED:
+                cls._known[key] = layout
+        return layout
 
 
 def sampler_value(record: TrialRecord, objective: Any) -> float | None:

@@ -18,6 +18,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -348,6 +349,8 @@ def _safe(trial_id: str) -> str:
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):  # an ended trial's packed report (search.PackedReport)
+        return dict(value)
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     if hasattr(value, "tolist"):
