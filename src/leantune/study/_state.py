@@ -50,7 +50,9 @@ def _replace_json(path: Path, data: Any, *, durable: bool) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(temporary, "w") as stream:
-            json.dump(data, stream, default=_jsonable)
+            # dumps, not dump: only a whole-document encode takes json's C encoder (~5x faster
+            # on a trial's reports); the text is the same.
+            stream.write(json.dumps(data, default=_jsonable))
             stream.flush()
             if durable:
                 os.fsync(stream.fileno())
