@@ -159,6 +159,8 @@ class MlflowTracker:
         self._kept_step: dict[str, int] = {}
         # (steps done, steps planned) of each open trial, for its closing tags.
         self._steps: dict[str, tuple[int, Any]] = {}
+        # A reported name's point name (`_point_name`), worked out once a study.
+        self._names: dict[str, tuple[str | None, str | None]] = {}
         # Writes to the store happen on one background thread, in order, so the Tune loop on
         # the driver never waits for the database. Still one writer process: the driver.
         self._writes: queue.Queue[_Queued | None] = queue.Queue(_WRITE_BACKLOG)
@@ -433,9 +435,24 @@ class MlflowTracker:
         if not self._keeps(trial_id, report, step):
             return
         replaced = self._replaced[trial_id]
-        measured = ((mlflow_metric_key(k), v) for k, v in report.items() if k not in BOOKKEEPING)
-        for metric in self._metrics(measured, stamp, step, replaced):
-            buffer[(metric.key, metric.step)] = metric
+        for key, value in report.items():
+            named = self._names.get(key)
+            if named is None:
+                named = self._names[key] = _point_name(key)
+            name, renamed_from = named
+            if name is None:
+                continue  # bookkeeping, not a measurement
+            if type(value) is float and value - value == 0 and renamed_from is None:
+                buffer[(name, step)] = Metric(name, value, stamp, step)  # most values
+                continue
+            stored, how = metric_value(value)
+            if stored is None:
+                continue  # text (status, error) goes into tags, not metrics
+            if renamed_from is not None:
+                replaced.note(renamed_from, f"name renamed to {name!r}")
+            if how:
+                replaced.note(name, how)
+            buffer[(name, step)] = Metric(name, stored, stamp, step)
         per_step = report.get("train_loss_steps")
         if isinstance(per_step, list):
             first = step - len(per_step) + 1
@@ -578,6 +595,17 @@ class MlflowTracker:
 
 # What the writer thread takes: a client call with its arguments, or a trial run's rows.
 _Queued = tuple[Callable[..., Any], tuple[Any, ...]] | RunStart | RunEnd
+
+
+def _point_name(key: str) -> tuple[str | None, str | None]:
+    """(the name of a reported value's points in MLflow, the name it had if it was renamed to
+    follow the rule); (None, None) for bookkeeping, which has no points."""
+    if key in BOOKKEEPING:
+        return None, None
+    name = mlflow_metric_key(key)
+    if is_metric_name(name):
+        return name, None
+    return safe_metric_name(name), name
 
 
 def _tag_items(tags: Mapping[str, str]) -> list[RunTag]:
