@@ -11,10 +11,15 @@ in trials, and the driver's peak memory.
     .venv/bin/python benchmarks/scale.py                       # N = 100 and 300, 2 sizes
     .venv/bin/python benchmarks/scale.py --sizes 1000 --repeats 1
     .venv/bin/python benchmarks/scale.py --smoke
+    .venv/bin/python benchmarks/scale.py --sizes 1000 --trials 10ms --beside-study
+
+`--beside-study`: another leantune study (the quickstart example, `leantune run` after
+`leantune run`) runs the whole time, as on a machine a second user shares.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +186,44 @@ def _optuna(n: int, size: str) -> dict[str, float]:
     }
 
 
+@contextlib.contextmanager
+def _beside_study(wanted: bool) -> Iterator[None]:
+    """While the block runs, another study runs beside it, one `leantune run` after another."""
+    if not wanted:
+        yield
+        return
+    stop = threading.Event()
+    work = Path(tempfile.mkdtemp(prefix="p8-beside-"))
+    spec = REPO / "examples" / "quickstart.yaml"
+
+    def loop() -> None:
+        runs = 0
+        while not stop.is_set():
+            runs += 1
+            subprocess.run(
+                [
+                    str(BIN / "leantune"),
+                    "run",
+                    str(spec),
+                    "-q",
+                    "--set",
+                    f"output.dir={work / f'run{runs}'}",
+                ],
+                cwd=REPO,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    beside = threading.Thread(target=loop, daemon=True)
+    beside.start()
+    time.sleep(5)  # under way (its imports and store) before the first arm
+    try:
+        yield
+    finally:
+        stop.set()
+        beside.join()
+
+
 def main() -> None:
     options = parser(__doc__.split("\n\n")[0])
     options.add_argument("--sizes", default="100,300", help="trial counts (default 100,300)")
@@ -191,6 +235,11 @@ def main() -> None:
     options.add_argument(
         "--trials", default=",".join(SIZES), help=f"trial sizes ({','.join(SIZES)})"
     )
+    options.add_argument(
+        "--beside-study",
+        action="store_true",
+        help="run another leantune study (examples/quickstart.yaml, in a loop) the whole time",
+    )
     args = options.parse_args()
     counts = [20] if args.smoke else [int(v) for v in args.sizes.split(",")]
     repeats = 1 if args.smoke else args.repeats
@@ -198,6 +247,19 @@ def main() -> None:
     chosen = args.backends.split(",")
     load = os.getloadavg()[0]
     rows, data = [], {}
+    with _beside_study(args.beside_study):
+        _measure(trial_sizes, counts, repeats, chosen, rows, data)
+    _report(args, rows, data, repeats, load)
+
+
+def _measure(
+    trial_sizes: list[str],
+    counts: list[int],
+    repeats: int,
+    chosen: list[str],
+    rows: list[list[Any]],
+    data: dict[str, Any],
+) -> None:
     for size in trial_sizes:
         for n in counts:
             arms = {
@@ -208,7 +270,9 @@ def main() -> None:
             for repetition in range(repeats):
                 order = list(arms)[repetition % len(arms) :] + list(arms)[: repetition % len(arms)]
                 for arm in order:
+                    load_before = os.getloadavg()[0]
                     run = _optuna(n, size) if arm.startswith("optuna") else _leantune(n, size, arm)
+                    run["load"] = (load_before, os.getloadavg()[0])
                     arms[arm].append(run)
             for arm, runs in arms.items():
                 data[f"{size}-{n}-{arm}"] = runs
@@ -228,8 +292,14 @@ def main() -> None:
                         column("cores_busy", 2),
                         column("driver_peak_mb", 0),
                         column("driver_growth_mb_per_10k", 0),
+                        " / ".join(f"{a:.1f}→{b:.1f}" for a, b in (r["load"] for r in runs)),
                     ]
                 )
+
+
+def _report(
+    args: Any, rows: list[list[Any]], data: dict[str, Any], repeats: int, load: float
+) -> None:
     import pandas as pd
 
     table = pd.DataFrame(
@@ -245,6 +315,7 @@ def main() -> None:
             "cores busy in trials",
             "driver peak MB",
             "driver MB growth per 10,000 trials",
+            "load (start→end of each run)",
         ],
     )
     section = "\n".join(
@@ -257,7 +328,12 @@ def main() -> None:
             f"`leantune run` with MLflow on (Optuna: the same trainings in `study.optimize`, "
             f"in this process, nothing recorded). Median (min–max) of {repeats} "
             f"repetition(s), arms rotating; load average {load:.1f} when it started "
-            f"({os.cpu_count()} cores).",
+            f"({os.cpu_count()} cores)"
+            + (
+                "; another leantune study (examples/quickstart.yaml) ran beside it throughout."
+                if args.beside_study
+                else "."
+            ),
             "",
             *markdown_table(table),
         ]
