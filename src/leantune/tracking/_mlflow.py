@@ -65,6 +65,10 @@ _PROGRESS_SECONDS = 10.0
 # Queued writes the writer thread takes at once: the trial runs among them go into the store
 # in one transaction.
 _WRITE_BATCH = 500
+# The writer gathers writes this long after its last transaction before it starts the next: a
+# transaction costs the driver ~2 ms of CPU whatever it holds, and fast trials end a few at a
+# time (600 trials of 10 ms took 225 transactions without it).
+_WRITE_GATHER_S = 0.1
 # Queued writes at most: a driver faster than the store waits for it rather than holding
 # every trial's points in memory until the writer catches up.
 _WRITE_BACKLOG = 2 * _WRITE_BATCH
@@ -176,8 +180,11 @@ class MlflowTracker:
 
     def _write_loop(self) -> None:
         closing = False
+        written_at = time.monotonic()
         while not closing:
             batch = [self._writes.get()]
+            if batch[-1] is not None:
+                time.sleep(max(0.0, written_at + _WRITE_GATHER_S - time.monotonic()))
             while batch[-1] is not None and len(batch) < _WRITE_BATCH:
                 try:
                     batch.append(self._writes.get_nowait())
@@ -196,6 +203,7 @@ class MlflowTracker:
                     self._write(item[0], *item[1])
             if rows:
                 self._write(self._write_rows, rows)
+            written_at = time.monotonic()
 
     def _write(self, write: Callable[..., Any], *args: Any) -> None:
         try:
