@@ -49,6 +49,13 @@ CONTENTION_ALLOWANCE = 0.3
 _CONTENDED = ("step_cost_s", "step_time_ms", "inference_latency_ms")
 
 
+def contention_factor(waiting_share: float) -> float:
+    """1 + CONTENTION_ALLOWANCE × `waiting_share` (clipped to [0, 1]; 0 where not finite): at
+    most how many times its cost on a CPU of its own a reading this contended may be."""
+    share = min(max(waiting_share, 0.0), 1.0) if finite(waiting_share) else 0.0
+    return 1 + CONTENTION_ALLOWANCE * share
+
+
 def _recent() -> deque[float]:
     return deque(maxlen=RECENT_READINGS)
 
@@ -373,8 +380,7 @@ class CostModel:
         """1 + CONTENTION_ALLOWANCE × the recent reports' median waiting share: how many times
         its idle cost a contended reading may be (1 where the kernel does not say)."""
         if self._allowance is None:
-            waiting = _median(self._waiting) if self._waiting else 0.0
-            self._allowance = 1 + CONTENTION_ALLOWANCE * min(max(waiting, 0.0), 1.0)
+            self._allowance = contention_factor(_median(self._waiting) if self._waiting else 0.0)
         return self._allowance
 
     def calibration(self, metric: str, model: str | None = None) -> Calibration:
