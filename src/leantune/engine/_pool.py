@@ -139,9 +139,7 @@ class _Received:
 class _ActorPool:
     """The worker actors, their inbox and the data they share (a `WorkerPool`)."""
 
-    def __init__(
-        self, count: int, request: SearchRequest, worker_policy: StoppingPolicy | None
-    ):
+    def __init__(self, count: int, request: SearchRequest, worker_policy: StoppingPolicy | None):
         self.count = count
         here = ray.get_runtime_context().get_node_id()
         # On the driver's node: its messages never cross the network to come back here.
@@ -160,6 +158,7 @@ class _ActorPool:
         self.loops: list[Any] = [None] * count
         self.nodes: list[str | None] = [None] * count
         self.pids: list[int] = [0] * count
+        self.placing: dict[int, Any] = {}
 
     def __enter__(self) -> _ActorPool:
         for index in range(self.count):
@@ -195,6 +194,11 @@ class _ActorPool:
 
     def dead(self, worker: int) -> int | None:
         """The pid of `worker` if its actor died (or its loop ended), else None."""
+        if worker in self.placing:  # a restarted actor: where it runs, once it does
+            placed, _ = ray.wait([self.placing[worker]], timeout=0)
+            if placed:
+                with contextlib.suppress(ray.exceptions.RayError):
+                    self.nodes[worker], self.pids[worker] = ray.get(self.placing.pop(worker))
         ended, _ = ray.wait([self.loops[worker]], timeout=0)
         return self.pids[worker] if ended else None
 
@@ -202,4 +206,7 @@ class _ActorPool:
         with contextlib.suppress(Exception):
             ray.kill(self.actors[worker])
         self._spawn(worker)
-        self.nodes[worker], self.pids[worker] = ray.get(self.actors[worker].where.remote())
+        # Not waited for: with its node lost, the new actor waits for a free CPU elsewhere,
+        # and the driver goes on with the other workers meanwhile.
+        self.nodes[worker], self.pids[worker] = None, 0
+        self.placing[worker] = self.actors[worker].where.remote()

@@ -110,9 +110,7 @@ def worker_count(request: SearchRequest, slots: int) -> int:
     return max(1, min(count, request.configs_to_run()))
 
 
-def worker_settings(
-    request: SearchRequest, worker_policy: StoppingPolicy | None
-) -> dict[str, Any]:
+def worker_settings(request: SearchRequest, worker_policy: StoppingPolicy | None) -> dict[str, Any]:
     """What every worker's `serve` needs besides its data, the same for every pool."""
     return {
         "plan": request.plan,
