@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,9 +72,8 @@ def _node_command(temp_dir: Path, head_port: int, head: bool) -> list[str]:
 
 
 @contextlib.contextmanager
-def two_nodes(root: Path) -> Iterator[tuple[str, list[int]]]:
-    """A head and a worker node, one CPU each, on this machine; yields the head's address and
-    the pids of the two `ray start` processes.
+def two_nodes(root: Path) -> Iterator[str]:
+    """A head and a worker node, one CPU each, on this machine; yields the head's address.
     Stops both (every process each `ray start` started) on the way out.
 
     Multi-node Ray on Linux listens on the machine's address, not the loopback one: the nodes,
@@ -95,7 +95,7 @@ def two_nodes(root: Path) -> Iterator[tuple[str, list[int]]]:
             if head:
                 _wait_for_nodes(f"127.0.0.1:{port}", 1, starters)
         _wait_for_nodes(f"127.0.0.1:{port}", 2, starters)
-        yield f"127.0.0.1:{port}", [starter.pid for starter in starters]
+        yield f"127.0.0.1:{port}"
     finally:
         for starter in starters:
             _stop_tree(starter.pid)
@@ -138,26 +138,53 @@ def _stop_tree(pid: int) -> None:
             process.kill()
 
 
-def _cluster_cpu_s(starters: list[int]) -> float:
-    """CPU seconds every process of the nodes has used (GCS, raylets, agents, workers: the
-    trials' actors and the pool's inbox), the reaped ones' included."""
-    total = 0.0
-    for pid in starters:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            root = psutil.Process(pid)
-            for process in [root, *root.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
+class _NodesCpu:
+    """CPU seconds used by the nodes' processes (GCS, raylets, agents, workers: the trials'
+    actors and the pool's inbox) while a study runs, read every half second: a Ray worker
+    is not always a child of its raylet, so they are found by this run's token in their
+    environment. A process that ends loses its last half second; children's times are not
+    added (a reaped worker's would count twice)."""
+
+    def __init__(self, driver: int):
+        self.driver, self.token = driver, os.environ["RAY_AUTH_TOKEN"]
+        self.ours: dict[int, bool] = {}
+        self.used: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> _NodesCpu:
+        self._read()
+        self.before = sum(self.used.values())
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        self.thread.join()
+        self._read()
+
+    @property
+    def spent_s(self) -> float:
+        return sum(self.used.values()) - self.before
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.5):
+            self._read()
+
+    def _read(self) -> None:
+        for process in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                if process.pid not in self.ours:
+                    token = process.environ().get("RAY_AUTH_TOKEN")
+                    self.ours[process.pid] = token == self.token and process.pid != self.driver
+                if self.ours[process.pid]:
                     times = process.cpu_times()
-                    total += times.user + times.system + times.children_user
-                    total += times.children_system
-    return total
+                    self.used[process.pid] = times.user + times.system
 
 
-def _study(n: int, backend: str, address: str | None, starters: list[int]) -> dict[str, Any]:
+def _study(n: int, backend: str, address: str | None) -> dict[str, Any]:
     """One `leantune run` in a fresh process; its rates, the driver's memory, trials by node."""
     import pandas as pd
-
-    cluster_before = _cluster_cpu_s(starters)
 
     work = Path(tempfile.mkdtemp(prefix="p8-cluster-"))
     spec = _spec(n, "tiny", backend, work / "run")
@@ -174,8 +201,8 @@ def _study(n: int, backend: str, address: str | None, starters: list[int]) -> di
         stdout=subprocess.DEVNULL,
         stderr=(work / "stderr.log").open("w"),
     )
-    samples = _rss_samples(process)
-    cluster_cpu = _cluster_cpu_s(starters) - cluster_before
+    with _NodesCpu(process.pid) as nodes:
+        samples = _rss_samples(process)
     if process.returncode != 0:
         raise RuntimeError(f"leantune run failed for {backend} N={n}: see {work}/stderr.log")
     run = work / "run"
@@ -190,7 +217,7 @@ def _study(n: int, backend: str, address: str | None, starters: list[int]) -> di
         "driver_share": summary["driver_cpu_s"] / max(summary["trial_cpu_s"], 1e-9),
         # The nodes' CPU besides the trials' own: Ray's processes, the actors' idle time and
         # messages, the pool's inbox (the process pool's arm uses no node: NaN).
-        "ray_cpu_per_trial_s": (cluster_cpu - summary["trial_cpu_s"]) / n
+        "ray_cpu_per_trial_s": (nodes.spent_s - summary["trial_cpu_s"]) / n
         if address
         else float("nan"),
         "driver_peak_mb": max(rss for _, rss in samples),
@@ -215,7 +242,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     root = Path(tempfile.mkdtemp(prefix="p8-two-nodes-"))
     rows, data = [], {}
-    with two_nodes(root) as (address, starters):
+    with two_nodes(root) as address:
         for n in counts:
             runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
             for repetition in range(repeats):
@@ -223,7 +250,7 @@ def main() -> None:
                 for arm in arms[shift:] + arms[:shift]:
                     trials = min(n, TUNE_TRIALS) if arm == "ray" else n
                     where = None if arm == "processes" else address
-                    runs[arm].append(_study(trials, arm, where, starters))
+                    runs[arm].append(_study(trials, arm, where))
                     print(arm, trials, runs[arm][-1], flush=True)
             for arm, readings in runs.items():
                 data[f"{n}-{arm}"] = readings
