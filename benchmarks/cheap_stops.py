@@ -203,6 +203,9 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         "median_waiting_share": statistics.median(waiting) if waiting else math.nan,
         # the ledger's full-grid estimate against the full grid measured with stopping off
         "ledger_error_pct": 100 * (ledger["full_grid_cpu_s_estimate"] / truth_cpu - 1),
+        # its estimate on CPUs of their own (each trial's cost over its contention factor)
+        "ledger_uncontended_error_pct": 100
+        * ((ledger.get("full_grid_cpu_s_uncontended_estimate") or math.nan) / truth_cpu - 1),
         "finals": finals,
         "coverage_untried": _share(summary, "untried"),
         "coverage_running": _share(summary, "running"),
@@ -335,7 +338,9 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
                 "pick feasible": f"{int(group.pick_feasible.sum())} of {len(group)}",
                 "regret": spread("regret", 4),
                 "slowdown": spread("median_slowdown", 2),
-                "ledger error %": spread("ledger_error_pct", 1),
+                "ledger error %, raw / uncontended": (
+                    f"{spread('ledger_error_pct', 1)} / {spread('ledger_uncontended_error_pct', 1)}"
+                ),
                 "load effect, CPU / normalised": " / ".join(
                     f"{100 * statistics.median(effect[c]):+.1f}%" if effect[c] else "-"
                     for c in ("cpu", "norm")

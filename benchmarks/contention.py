@@ -10,8 +10,16 @@ Two measurements:
   pinning: the scheduler shares the cores as it shares them for studies), with the kernel's
   counters for each timing.
 
+- `--verdicts ROOT ...`: would correcting the end verdict for contention make it load-proof?
+  Each loaded run's trials that ran every step are judged again on `train_time_s` divided by
+  1 + k × their own waiting share, at several limits (`--limits`), against the truth judged
+  at the same limit: the Jaccard index of the feasible sets, the configs judged feasible that
+  the truth finds over (false feasible: a pick among them breaks the limit on a CPU of its
+  own), and those judged over that the truth finds feasible. Stopped trials stay over.
+
     .venv/bin/python benchmarks/contention.py --runs /tmp/p9d
     .venv/bin/python benchmarks/contention.py --micro --seconds 45
+    .venv/bin/python benchmarks/contention.py --verdicts /tmp/p9d --limits 3,2.8,2.7,2.6
 """
 
 from __future__ import annotations
@@ -89,6 +97,50 @@ def runs(roots: list[Path]) -> dict[str, Any]:
     return {"runs": per_run, "correlation_with_inflation": correlation}
 
 
+# Contention factors per unit of waiting share the verdicts are judged with (0: as measured;
+# 0.3: leantune's CONTENTION_ALLOWANCE, the most contention was seen to add).
+VERDICT_FACTORS = (0.0, 0.2, 0.3)
+
+
+def verdicts(roots: list[Path], limits: list[float]) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    out = []
+    for root in roots:
+        truth = pd.read_csv(root / "truth" / "trials.csv")
+        for run in sorted(p for p in root.iterdir() if (p / "reports.parquet").exists()):
+            if run.name == "truth" or not run.name.startswith("leantune"):
+                continue
+            table = pd.read_csv(run / "trials.csv")
+            reports = pd.read_parquet(run / "reports.parquet").sort_values("step")
+            if "cpu_waiting_share" not in reports:
+                continue
+            waiting = reports.groupby("trial_id")["cpu_waiting_share"].last()
+            whole = table[(table.status.isin(["feasible", "infeasible"]))]
+            whole = whole[whole.steps_done >= whole.steps_planned]
+            for limit in limits:
+                feasible_truth = {_key(r) for _, r in truth.iterrows() if r.train_time_s <= limit}
+                for factor in VERDICT_FACTORS:
+                    judged = set()
+                    for _, row in whole.iterrows():
+                        share = float(waiting.get(row.trial_id, 0.0))
+                        share = share if math.isfinite(share) else 0.0
+                        if row.train_time_s / (1 + factor * share) <= limit:
+                            judged.add(_key(row))
+                    union = judged | feasible_truth
+                    out.append(
+                        {
+                            "run": f"{root.name}/{run.name}",
+                            "limit": limit,
+                            "factor": factor,
+                            "jaccard": len(judged & feasible_truth) / len(union) if union else 1,
+                            "false_feasible": len(judged - feasible_truth),
+                            "false_over": len(feasible_truth - judged),
+                        }
+                    )
+    return out
+
+
 def micro(seconds: float) -> dict[str, Any]:
     from sklearn.linear_model import SGDClassifier
 
@@ -148,6 +200,8 @@ def main() -> int:
     options.add_argument("--runs", type=Path, nargs="*", default=[])
     options.add_argument("--micro", action="store_true")
     options.add_argument("--seconds", type=float, default=45.0)
+    options.add_argument("--verdicts", type=Path, nargs="*", default=[])
+    options.add_argument("--limits", default="3", help="train_time_s limits, comma-separated")
     args = options.parse_args()
     data: dict[str, Any] = {}
     lines = ["## Contention: what inflates a trial's CPU time", ""]
@@ -170,6 +224,30 @@ def main() -> int:
             + ", ".join(f"{k} {v:.2f}" for k, v in corr.items()),
             "",
         ]
+    if args.verdicts:
+        limits = [float(x) for x in args.limits.split(",")]
+        data["verdicts"] = verdicts(args.verdicts, limits)
+        lines += [
+            "Each cell: min Jaccard over the runs / false feasible (max) / false over (max)",
+            "",
+            "| limit | " + " | ".join(f"k = {k:g}" for k in VERDICT_FACTORS) + " |",
+            "|---|" + "---|" * len(VERDICT_FACTORS),
+        ]
+        for limit in limits:
+            cells = []
+            for factor in VERDICT_FACTORS:
+                rows = [
+                    r for r in data["verdicts"] if r["limit"] == limit and r["factor"] == factor
+                ]
+                cells.append(
+                    f"{min(r['jaccard'] for r in rows):.3f} / "
+                    f"{max(r['false_feasible'] for r in rows)} / "
+                    f"{max(r['false_over'] for r in rows)}"
+                    if rows
+                    else "-"
+                )
+            lines.append(f"| {limit:g} s | " + " | ".join(cells) + " |")
+        lines.append("")
     if args.micro:
         data["micro"] = micro(args.seconds)
         lines += ["| load | batch | CPU ÷ alone | waiting share |", "|---|---|---|---|"]

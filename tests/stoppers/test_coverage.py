@@ -143,3 +143,45 @@ def test_the_cost_model_does_not_grow_with_the_study():
     assert len(group.trials_rise) == RECENT_READINGS
     assert model._twins == {("logistic", 32): SEEN_TRIALS + 300}
     assert model.step_cost(_config(0.5)) is not None
+
+
+def _svm(lr, batch=32):
+    return {**_config(lr, batch), "model": "svm"}
+
+
+def test_a_model_whose_costs_wander_gets_its_own_band_not_the_steady_one_s():
+    """Mondrian calibration: the steady logistic finals measured a narrow band; svm trials,
+    whose cost of a step moves with what they learn (a hinge step skips the update once the
+    margin is met), are given no stated level until their own finals measured their band,
+    and then hold about the stated share."""
+    from leantune.stoppers import CostModel, TrialHistory
+
+    rng = random.Random(3)
+    model = CostModel()
+    for i in range(40):
+        model.observe(TrialHistory(_trial(0.001), _config(0.001 * (i + 1))))
+    first_svm = TrialHistory(_trial(0.001 * rng.lognormvariate(0, 0.08)), _svm(0.5))
+    model.observe(first_svm)
+    levels, held = [], []
+    for i in range(120):
+        history = TrialHistory(_trial(0.001 * rng.lognormvariate(0, 0.08)), _svm(0.001 * i))
+        (forecast,) = [p for p in model.predict(history.config, 1000) if p.metric == "train_time_s"]
+        levels.append(forecast.level)
+        held.append(forecast.holds(history.last["train_time_s"]))
+        model.observe(history)
+    assert model.calibration("step_cost_s", "logistic").calibrated
+    needed = model.calibration("step_cost_s").finals_needed
+    assert levels[: needed - 1] == [None] * (needed - 1)  # svm's own finals come first
+    stated = [h for h, level in zip(held, levels, strict=True) if level is not None]
+    assert len(stated) > 90 and sum(stated) / len(stated) >= 0.85
+
+
+def test_a_running_forecast_states_the_level_its_own_errors_measured():
+    """Running forecasts are calibrated on how far earlier running forecasts fell from their
+    finals (normalised by the share of steps left), not on the untried band alone."""
+    rng = random.Random(5)
+    trials = [(_config(0.001 * i), _trial(rng.lognormvariate(-7, 0.1))) for i in range(120)]
+    running = forecast_coverage(trials, 0.9)["running"]["train_time_s"]
+    assert running["stated_level"] == pytest.approx(0.9)
+    assert 0 < running["calibrated_forecasts"] < running["forecasts"]
+    assert running["coverage"] >= 0.85

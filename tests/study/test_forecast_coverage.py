@@ -56,3 +56,14 @@ def test_the_forecast_line_says_when_trials_shared_their_cpus():
     line = _forecast_line(forecasts)
     assert "waited for a CPU 67% of the time" in line and "last 20%" in line
     assert "waited" not in _forecast_line({**forecasts, "cpu_waiting_share": 0.02})
+
+
+def test_the_budget_line_gives_the_grid_on_cpus_of_its_own_when_trials_shared_them():
+    from leantune.cli._summary import _uncontended
+
+    ledger = {"cpu_waiting_share": 0.7, "full_grid_cpu_s_uncontended_estimate": 310.25}
+    assert "on CPUs of their own the full grid would take an estimated 310.2" in _uncontended(
+        ledger
+    )
+    assert _uncontended({**ledger, "cpu_waiting_share": 0.02}) == ""
+    assert _uncontended({"cpu_waiting_share": None}) == ""

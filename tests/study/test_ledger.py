@@ -88,3 +88,32 @@ def test_the_full_grid_estimate_carries_the_interval_the_study_s_forecasts_earne
     unbanded = build_ledger(records)
     assert unbanded["full_grid_cpu_s_interval"] == pytest.approx([9.0, 9.0])
     assert unbanded["full_grid_interval_level"] is None
+
+
+def test_a_contended_grid_is_also_estimated_on_cpus_of_its_own():
+    """Each trial's cost (spent and estimated) is divided by the contention factor of the share
+    of the time it waited for a CPU; a trial not told it (skipped) by the median one's."""
+    from leantune.stoppers import contention_factor
+
+    reason = StopReason("constraint", "memory_mb", 300, 200, 250)
+    records = [
+        _record("a", "feasible", cpu=4.0, done=1000, planned=1000),
+        _record("b", "stopped", cpu=1.0, done=250, planned=1000, reason=reason),
+        _record("c", "feasible", cpu=2.0, done=1000, planned=1000),
+    ]
+    for record, waiting in zip(records, (0.5, 0.7, None), strict=True):
+        if waiting is not None:
+            record.reports[-1]["cpu_waiting_share"] = waiting
+    ledger = build_ledger(records)
+    assert ledger["cpu_waiting_share"] == pytest.approx(0.6)
+    expected = (
+        4.0 / contention_factor(0.5) + 4.0 / contention_factor(0.7) + 2.0 / (contention_factor(0.6))
+    )
+    assert ledger["full_grid_cpu_s_uncontended_estimate"] == pytest.approx(expected)
+    assert ledger["full_grid_cpu_s_uncontended_estimate"] < ledger["full_grid_cpu_s_estimate"]
+
+
+def test_a_ledger_without_the_kernel_s_account_has_no_uncontended_estimate():
+    ledger = build_ledger([_record("a", "feasible", cpu=4.0, done=1000, planned=1000)])
+    assert ledger["cpu_waiting_share"] is None
+    assert ledger["full_grid_cpu_s_uncontended_estimate"] is None

@@ -169,6 +169,20 @@ def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
 CONTENDED_SHARE = 0.1
 
 
+def _uncontended(ledger: dict[str, Any]) -> str:
+    """Where the trials shared their CPUs, what the full grid would take on CPUs of its own."""
+    waiting, uncontended = (
+        ledger.get("cpu_waiting_share"),
+        ledger.get("full_grid_cpu_s_uncontended_estimate"),
+    )
+    if waiting is None or uncontended is None or waiting < CONTENDED_SHARE:
+        return ""
+    return (
+        f"; the trials waited for a CPU {waiting:.0%} of the time they wanted one, and on CPUs "
+        f"of their own the full grid would take an estimated {uncontended:.1f} CPU-s"
+    )
+
+
 def _forecast_line(forecasts: dict[str, Any]) -> str | None:
     """How often the training-time forecasts held, when the cost model made any."""
     before = (forecasts.get("untried") or {}).get("train_time_s") or {}
@@ -269,7 +283,8 @@ def print_summary(
         )
         out(
             f"Budget: {ledger['spent_cpu_s']:.1f} CPU-s spent in trials; stopping saved an "
-            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s{share} (ledger.json)",
+            f"estimated {ledger['saved_cpu_s_estimate']:.1f} CPU-s{share}{_uncontended(ledger)} "
+            "(ledger.json)",
             highlight=False,
         )
     forecast = _forecast_line(summary.forecasts)

@@ -66,6 +66,12 @@ def ledger_totals(run: RunResults) -> pd.DataFrame:
                 "estimate",
             )
         )
+    uncontended = _number(ledger.get("full_grid_cpu_s_uncontended_estimate"))
+    if run.method == "grid" and math.isfinite(uncontended):
+        # CPU time itself grows with what the trials shared their CPUs with (study/_ledger.py).
+        rows.append(
+            ("full grid's CPU-seconds on CPUs of its own", uncontended, "estimate"),
+        )
     return pd.DataFrame(rows, columns=["quantity", "value", "kind"]).astype({"value": object})
 
 

@@ -30,6 +30,7 @@ class LedgerTrial(_File):
     steps_planned: float | None = None
     remaining_cpu_s_estimate: float | None = 0.0
     remaining_wall_s_estimate: float | None = 0.0
+    cpu_waiting_share: float | None = None
 
 
 class RuleSavings(_File):
@@ -48,6 +49,8 @@ class Ledger(_File):
     saved_wall_s_estimate: float | None = None
     full_grid_cpu_s_estimate: float | None = None
     share_of_full_grid_spent_estimate: float | None = None
+    cpu_waiting_share: float | None = None
+    full_grid_cpu_s_uncontended_estimate: float | None = None
     by_rule: dict[str, RuleSavings] = Field(default_factory=dict)
     trials: list[LedgerTrial] = Field(default_factory=list)
 

@@ -27,6 +27,7 @@ from leantune.stoppers._cost_model import (
     CostModel,
     CostPrediction,
     SkipPredicted,
+    contention_factor,
     cost_key,
 )
 from leantune.stoppers._coverage import forecast_coverage
@@ -85,6 +86,7 @@ __all__ = [
     "StopRule",
     "StoppingPolicy",
     "TrialHistory",
+    "contention_factor",
     "cost_key",
     "forecast_coverage",
     "from_constraints",

@@ -49,6 +49,13 @@ CONTENTION_ALLOWANCE = 0.3
 _CONTENDED = ("step_cost_s", "step_time_ms", "inference_latency_ms")
 
 
+def contention_factor(waiting_share: float) -> float:
+    """1 + CONTENTION_ALLOWANCE × `waiting_share` (clipped to [0, 1]; 0 where not finite): at
+    most how many times its cost on a CPU of its own a reading this contended may be."""
+    share = min(max(waiting_share, 0.0), 1.0) if finite(waiting_share) else 0.0
+    return 1 + CONTENTION_ALLOWANCE * share
+
+
 def _recent() -> deque[float]:
     return deque(maxlen=RECENT_READINGS)
 
@@ -78,6 +85,8 @@ class _Group:
 # Where a running trial's training time forecast is held against its final: where stops are
 # decided (its first report, half-way, three quarters of the way), a few forecasts a trial.
 RUNNING_CHECKPOINTS = (0.0, 0.5, 0.75)
+# The calibration of a running trial's training time forecast (CostModel.calibration's key).
+RUNNING = "train_time_s while running"
 
 
 @dataclass
@@ -235,11 +244,15 @@ class CostModel:
         self._twins: dict[tuple[str, int], int] = {}
         """(model, batch size) → how many twins reported, for a prediction's evidence."""
         self.calibrations: dict[str, Calibration] = {}
-        """Per forecast metric (`step_cost_s` for the training time), its finals' errors."""
+        """Per forecast metric (`step_cost_s` for the training time), every model's finals'
+        errors: the study's band (summary.json, the ledger)."""
+        self._per_model_calibrations: dict[tuple[str, str], Calibration] = {}
+        """(metric, model) → that model's finals' errors: the band its forecasts are given."""
         self._before: dict[str, list[CostPrediction]] = {}
         """Trial key → what was forecast for it before its first report."""
-        self._while: dict[str, list[CostPrediction]] = {}
-        """Trial key → its training time forecast at its first report, half-way, 3/4 way."""
+        self._while: dict[str, list[tuple[CostPrediction, float]]] = {}
+        """Trial key → its training time forecast at its first report, half-way, 3/4 way, each
+        with the share of its steps then left."""
         self._checkpoints: dict[str, int] = {}
         self._held: dict[tuple[str, str], _Tally] = {}
         """(when, metric) → how many forecasts a final was held against, and how many held."""
@@ -298,13 +311,21 @@ class CostModel:
             if final is None:
                 continue
             if prediction.metric == "step_cost_s":  # train_time_s / steps: calibrated, not told
-                self.calibration(prediction.metric).add(prediction.value, final, steps=planned)
+                for calibration in self._calibrations_of(prediction.metric, key[0]):
+                    calibration.add(prediction.value, final, steps=planned)
                 continue
             if prediction.metric != "train_time_s":  # a step's cost × steps: calibrated as such
-                self.calibration(prediction.metric).add(prediction.value, final)
+                # A step's time averaged over a short run is noisier: normalised by length too.
+                length = planned if prediction.metric == "step_time_ms" else None
+                for calibration in self._calibrations_of(prediction.metric, key[0]):
+                    calibration.add(prediction.value, final, steps=length)
             self._tally("untried", prediction, final)
-        for prediction in self._while.pop(trial, []):
-            self._tally("running", prediction, _final("train_time_s", last))
+        for prediction, share_left in self._while.pop(trial, []):
+            final = _final("train_time_s", last)
+            if final is not None and share_left > 0:
+                for calibration in self._calibrations_of(RUNNING, key[0]):
+                    calibration.add(prediction.value, final, steps=1 / share_left)
+            self._tally("running", prediction, final)
         self._checkpoints.pop(trial, None)
 
     def _forecast_while_running(
@@ -320,7 +341,7 @@ class CostModel:
         _forget_oldest(self._checkpoints)
         forecast = self.forecast_train_time(last, config)
         if forecast is not None:
-            self._while.setdefault(trial, []).append(forecast)
+            self._while.setdefault(trial, []).append((forecast, 1 - progress))
             _forget_oldest(self._while)
 
     def _tally(self, when: str, prediction: CostPrediction, final: float | None) -> None:
@@ -359,15 +380,22 @@ class CostModel:
         """1 + CONTENTION_ALLOWANCE × the recent reports' median waiting share: how many times
         its idle cost a contended reading may be (1 where the kernel does not say)."""
         if self._allowance is None:
-            waiting = _median(self._waiting) if self._waiting else 0.0
-            self._allowance = 1 + CONTENTION_ALLOWANCE * min(max(waiting, 0.0), 1.0)
+            self._allowance = contention_factor(_median(self._waiting) if self._waiting else 0.0)
         return self._allowance
 
-    def calibration(self, metric: str) -> Calibration:
-        """How far `metric`'s finals fell from its forecasts (`step_cost_s`: a step's cost)."""
-        if metric not in self.calibrations:
-            self.calibrations[metric] = Calibration(level=self.confidence)
-        return self.calibrations[metric]
+    def calibration(self, metric: str, model: str | None = None) -> Calibration:
+        """How far `metric`'s finals fell from its forecasts (`step_cost_s`: a step's cost):
+        over every model, or over `model`'s trials only."""
+        if model is None:
+            if metric not in self.calibrations:
+                self.calibrations[metric] = Calibration(level=self.confidence)
+            return self.calibrations[metric]
+        if (metric, model) not in self._per_model_calibrations:
+            self._per_model_calibrations[metric, model] = Calibration(level=self.confidence)
+        return self._per_model_calibrations[metric, model]
+
+    def _calibrations_of(self, metric: str, model: str) -> tuple[Calibration, Calibration]:
+        return self.calibration(metric), self.calibration(metric, model)
 
     def _forecasts_before(self, history: TrialHistory) -> list[CostPrediction]:
         planned = history[0].get(STEPS_PLANNED)
@@ -398,6 +426,7 @@ class CostModel:
             "step_cost_s",
             point,
             self._evidence(key, max(len(own), len(totals)), "windows"),
+            key[0],
             steps=steps,
         )
 
@@ -406,6 +435,7 @@ class CostModel:
         metric: str,
         readings: Sequence[float],
         evidence: str,
+        model: str,
         steps: float | None = None,
     ) -> CostPrediction:
         """The readings' median, in an interval of one trial's final: the median's own bounds,
@@ -414,7 +444,7 @@ class CostModel:
         (latency, model size, a window's step time, a twin's peak) is given at least the
         readings' own spread: ±UNCALIBRATED_SPREAD held 56 % of the latency finals."""
         value = _median(readings)
-        calibration = self.calibration(metric)
+        calibration = self.calibration(metric, model)
         low, high = calibration.band(steps)
         if metric in _CONTENDED:
             low /= self.contention_allowance()
@@ -435,22 +465,34 @@ class CostModel:
         self, last: Mapping[str, Any], config: Mapping[str, Any]
     ) -> CostPrediction | None:
         """A running trial's train_time_s at its end: elapsed + remaining steps × its twins'
-        pooled cost of a step, in that cost's interval. None without evidence."""
+        pooled cost of a step, in that cost's interval, widened to how far the running
+        forecasts of its model's trials fell from their finals once those state a level (a
+        trial's own cost of a step may differ from its twins' pooled one by more than the
+        twins' spread: BENCHMARKS.md, P9). None without evidence."""
         step, planned = last.get("step"), last.get(STEPS_PLANNED)
         elapsed = last.get("train_time_s")
-        if not (finite(step) and finite(planned) and finite(elapsed)):
+        key = cost_key(config)
+        if not (finite(step) and finite(planned) and finite(elapsed)) or key is None:
             return None
         left = max(float(planned) - float(step), 0.0)
         cost = self.step_cost(config, steps=max(left, 1.0))
         if cost is None:
             return None
+        value = elapsed + left * cost.value
+        lower = elapsed / self.contention_allowance() + left * cost.lower
+        upper = elapsed + left * cost.upper
+        running = self.calibration(RUNNING, key[0])
+        if running.calibrated and left > 0:
+            # Normalised by the share of steps left: only the rest of the run is uncertain.
+            low, high = running.band(float(planned) / left)
+            lower, upper = min(lower, value * low), max(upper, value * high)
         return CostPrediction(
             "train_time_s",
-            elapsed + left * cost.value,
-            elapsed / self.contention_allowance() + left * cost.lower,
+            value,
+            lower,
             cost.evidence,
-            upper=elapsed + left * cost.upper,
-            level=cost.level,
+            upper=upper,
+            level=running.level if running.calibrated else None,
         )
 
     def predict(self, config: Mapping[str, Any], steps_planned: int) -> list[CostPrediction]:
@@ -475,16 +517,18 @@ class CostModel:
         if group is not None and len(group.window_step_ms) >= MIN_READINGS:
             values = group.window_step_ms
             evidence = self._evidence(key, len(values), "windows")
-            out.append(self._calibrated("step_time_ms", values, evidence))
+            out.append(
+                self._calibrated("step_time_ms", values, evidence, key[0], steps=steps_planned)
+            )
         if group is not None and len(group.trials_rise) >= 2:
             # A peak is monotone: the smallest peak any twin reached is already a lower bound.
             rises = list(group.trials_rise.values())
             evidence = self._evidence(key, len(rises), "trials")
-            out.append(self._calibrated("memory_rise_mb", rises, evidence))
+            out.append(self._calibrated("memory_rise_mb", rises, evidence, key[0]))
         for metric, values in self._per_model.get(key[0], {}).items():
             if len(values) >= MIN_READINGS:
                 evidence = f"{len(values)} readings of model {key[0]}"
-                out.append(self._calibrated(metric, values, evidence))
+                out.append(self._calibrated(metric, values, evidence, key[0]))
         return out
 
     def _evidence(self, key: tuple[str, int] | None, count: int, what: str) -> str:

@@ -5,16 +5,23 @@ the wall-seconds the driver saw the trial run. What a stopped trial would have c
 an *estimate* — its remaining steps times what a step cost it (its average step time on the CPU
 clock plus its share of evaluation at one report every 100 steps; not its CPU so far over its
 steps, which a stop at a first report fills with set-up) — and is labelled as one everywhere.
+
+On a shared machine a trial's CPU time itself grows with what it shared its CPU with (other
+work empties its caches). So the full grid also gets an *uncontended* estimate: each trial's
+cost divided by the contention factor of the share of the time it waited for a CPU
+(`leantune.stoppers.contention_factor`), what the grid would take on CPUs of its own.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from leantune.engine import TrialRecord
+from leantune.stoppers import contention_factor
 from leantune.trials import DIVERGED, SKIPPED, STEPS_DONE, STEPS_PLANNED, STOPPED
 
 
@@ -39,6 +46,8 @@ def trial_entry(record: TrialRecord) -> dict[str, Any]:
         STEPS_PLANNED: planned,
         "remaining_cpu_s_estimate": 0.0,
         "remaining_wall_s_estimate": 0.0,
+        # Of the time it wanted a CPU, the share it waited (its whole run; nan: not told).
+        "cpu_waiting_share": _number(last.get("cpu_waiting_share")),
     }
     # Only a trial that was actually cut short saved anything (in observe-only mode a trial
     # that broke a limit ran on to its end).
@@ -94,6 +103,7 @@ def build_ledger(
             stopped[t["stop_label"]] += 1
     total_saved_cpu = sum(saved_cpu.values())
     full_grid_cpu = spent_cpu + total_saved_cpu
+    waiting = [t["cpu_waiting_share"] for t in trials if math.isfinite(t["cpu_waiting_share"])]
     return {
         "note": (
             "spent_* are measured; *_estimate figures are estimates: a stopped trial's "
@@ -111,6 +121,10 @@ def build_ledger(
             spent_cpu + total_saved_cpu * float(band[1] if band else 1.0),
         ],
         "full_grid_interval_level": band[2] if band else None,
+        # The trials' median waiting share, and the full grid on CPUs of its own (None where
+        # the kernel did not say how much the trials shared their CPUs).
+        "cpu_waiting_share": statistics.median(waiting) if waiting else None,
+        "full_grid_cpu_s_uncontended_estimate": _uncontended(trials) if waiting else None,
         "by_rule": {
             label: {
                 "trials_stopped": stopped[label],
@@ -121,3 +135,19 @@ def build_ledger(
         },
         "trials": trials,
     }
+
+
+def _uncontended(trials: Sequence[dict[str, Any]]) -> float:
+    """The full grid's CPU-seconds with each trial's cost (spent and estimated) divided by its
+    contention factor; a trial not told its waiting share (one skipped: it never ran) by the
+    trials' median one's."""
+    told = [t["cpu_waiting_share"] for t in trials if math.isfinite(t["cpu_waiting_share"])]
+    typical = statistics.median(told) if told else 0.0
+    total = 0.0
+    for t in trials:
+        cost = (t["cpu_s"] if math.isfinite(t["cpu_s"]) else 0.0) + (
+            t["remaining_cpu_s_estimate"] if math.isfinite(t["remaining_cpu_s_estimate"]) else 0.0
+        )
+        share = t["cpu_waiting_share"]
+        total += cost / contention_factor(share if math.isfinite(share) else typical)
+    return total
