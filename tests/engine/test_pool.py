@@ -102,3 +102,8 @@ def test_a_killed_actor_is_replaced_and_its_trial_retried(ray_session, tmp_path)
     (retried,) = [r for r in records if r.attempts == 2]
     assert retried.config["batch_size"] == 16 and retried.config["learning_rate"] == 0.1
     assert "WorkerDied" in retried.attempt_errors[0]
+
+
+def test_a_packed_study_may_name_a_cluster():
+    spec = leantune.load_spec(tiny_spec(resources={"backend": "ray-pool", "ray_address": "auto"}))
+    assert spec.resources.uses_ray and spec.resources.ray_address == "auto"
