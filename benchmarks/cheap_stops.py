@@ -212,10 +212,19 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _calibrated(got: dict[str, Any]) -> str:
+    share = got.get("calibrated_coverage")
+    return f"{share:.0%}" if share is not None else "-"
+
+
 def _share(summary: dict[str, Any], kind: str) -> float:
-    """The summary's held-out coverage of the train_time_s forecasts (a step's cost)."""
+    """The summary's held-out coverage of the train_time_s forecasts that stated a level (of
+    every forecast, for a summary written before those were counted apart)."""
     got = (summary.get("forecasts") or {}).get(kind, {}).get("train_time_s") or {}
-    return got.get("coverage") if got.get("coverage") is not None else math.nan
+    for share in (got.get("calibrated_coverage"), got.get("coverage")):
+        if share is not None:
+            return share
+    return math.nan
 
 
 def coverage(run_dir: Path, level: float = 0.9) -> dict[str, Any]:
@@ -346,7 +355,7 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
                     for c in ("cpu", "norm")
                 ),
                 "Jaccard vs quiet": f"{min(jaccards):.3f}" if jaccards else "-",
-                "coverage of 90 %, untried / running": (
+                "coverage of stated 90 %, untried / running": (
                     f"{spread('coverage_untried', 2)} / {spread('coverage_running', 2)}"
                 ),
             }
@@ -370,14 +379,14 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
     for metric, got in held_out["untried"].items():
         lines.append(
             f"- {metric}, untried: {got['coverage']:.0%} of {got['forecasts']} finals inside "
-            f"({got['calibrated_forecasts']} calibrated)"
+            f"({got['calibrated_forecasts']} calibrated, {_calibrated(got)} of them inside)"
         )
     got = held_out["running"]["train_time_s"]
     if got["forecasts"]:
         lines.append(
             f"- train_time_s, running (first report, half-way, three quarters): "
             f"{got['coverage']:.0%} of {got['forecasts']} inside "
-            f"({got['calibrated_forecasts']} calibrated)"
+            f"({got['calibrated_forecasts']} calibrated, {_calibrated(got)} of them inside)"
         )
     return "\n".join([head, "", *markdown_table(pd.DataFrame(out)), "", *lines])
 

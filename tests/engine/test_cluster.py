@@ -1,4 +1,5 @@
-"""A study on a two-node Ray cluster spreads its trials over both nodes and stores every result.
+"""A study on a two-node Ray cluster spreads its trials over both nodes and stores every result,
+with one Tune trial a config (backend ray) and packed (ray-pool: one actor per node's CPU).
 
 The cluster (ray.cluster_utils.Cluster: two raylets on this machine) runs in a subprocess, so it
 does not clash with the test session's local Ray. docs/cluster.md covers a real cluster.
@@ -18,10 +19,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.system]
 SCRIPT = Path(__file__).with_name("two_node_study.py")
 
 
-def test_trials_run_on_both_nodes_and_every_result_is_stored(tmp_path):
+@pytest.mark.parametrize("backend", ["ray", "ray-pool"])
+def test_trials_run_on_both_nodes_and_every_result_is_stored(tmp_path, backend):
     run_dir = tmp_path / "run"
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(run_dir)],
+        [sys.executable, str(SCRIPT), str(run_dir), backend],
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,6 +1,7 @@
 """Run a tiny study on a two-node Ray cluster on this machine (ray.cluster_utils.Cluster).
 
-Run as a script (`python two_node_study.py RUN_DIR`) by tests/engine/test_cluster.py, in its own
+Run as a script (`python two_node_study.py RUN_DIR [BACKEND]`, BACKEND ray (default) or
+ray-pool) by tests/engine/test_cluster.py, in its own
 process: the test session's local Ray cannot share a process with another cluster. Prints the
 two nodes' ids as JSON; the results are in RUN_DIR.
 """
@@ -16,7 +17,7 @@ import leantune
 from leantune.testing import tiny_spec
 
 
-def main(run_dir: str) -> None:
+def main(run_dir: str, backend: str = "ray") -> None:
     # One CPU a node and one a trial: two trials at once can only run on different nodes.
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     worker = cluster.add_node(num_cpus=1)
@@ -33,7 +34,7 @@ def main(run_dir: str) -> None:
                 }
             },
             training={"epochs": 3, "report_every": 50, "seed": 0},
-            resources={"ray_address": cluster.address, "max_concurrent": 2},
+            resources={"backend": backend, "ray_address": cluster.address, "max_concurrent": 2},
             output={"dir": run_dir, "report": False},
         )
         leantune.run(spec, show_progress=False)
@@ -43,4 +44,4 @@ def main(run_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:])

@@ -41,6 +41,9 @@ def test_finals_drawn_as_the_study_s_own_hold_about_the_stated_share():
     assert before["calibrated_forecasts"] == 199 - got["calibrated_after"]
     assert 0.85 <= before["coverage"] <= 0.97
     assert before["stated_level"] == pytest.approx(0.9)
+    # the check of the stated level: only the forecasts that stated it
+    assert before["calibrated_held"] <= before["held"]
+    assert 0.85 <= before["calibrated_coverage"] <= 0.97
     running = got["running"]["train_time_s"]
     assert running["forecasts"] > before["forecasts"]
     assert running["coverage"] >= 0.85

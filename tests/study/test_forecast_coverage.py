@@ -67,3 +67,19 @@ def test_the_budget_line_gives_the_grid_on_cpus_of_its_own_when_trials_shared_th
     )
     assert _uncontended({**ledger, "cpu_waiting_share": 0.02}) == ""
     assert _uncontended({"cpu_waiting_share": None}) == ""
+
+
+def test_the_forecast_line_checks_the_stated_level_on_the_forecasts_that_stated_it():
+    forecasts = {
+        "level": 0.9,
+        "untried": {
+            "train_time_s": {
+                "forecasts": 40,
+                "held": 38,
+                "calibrated_forecasts": 21,
+                "calibrated_held": 19,
+            }
+        },
+    }
+    line = _forecast_line(forecasts)
+    assert "held 38 of 40 before the config ran (19 of the 21 that stated it)" in line

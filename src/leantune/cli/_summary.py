@@ -183,12 +183,20 @@ def _uncontended(ledger: dict[str, Any]) -> str:
     )
 
 
+def _once_calibrated(got: dict[str, Any]) -> str:
+    """The check of the stated level, where some forecasts were made before it was measured."""
+    made, held = got.get("calibrated_forecasts"), got.get("calibrated_held")
+    if not made or held is None or made == got.get("forecasts"):
+        return ""
+    return f" ({held} of the {made} that stated it)"
+
+
 def _forecast_line(forecasts: dict[str, Any]) -> str | None:
     """How often the training-time forecasts held, when the cost model made any."""
     before = (forecasts.get("untried") or {}).get("train_time_s") or {}
     running = (forecasts.get("running") or {}).get("train_time_s") or {}
     parts = [
-        f"{got['held']} of {got['forecasts']} {when}"
+        f"{got['held']} of {got['forecasts']} {when}{_once_calibrated(got)}"
         for got, when in ((before, "before the config ran"), (running, "while it ran"))
         if got.get("forecasts")
     ]

@@ -42,6 +42,7 @@ _persistent.prepare_to_join()
 
 if TYPE_CHECKING:
     from leantune.engine._cluster import require_cpus
+    from leantune.engine._pool import RayPoolBackend
     from leantune.engine._tune import RayTuneBackend, TrialFailed, run_search, start_ray, stop_ray
     from leantune.search import SearchRequest
 
@@ -51,6 +52,7 @@ _NEEDS_RAY = {
         ("RayTuneBackend", "TrialFailed", "run_search", "start_ray", "stop_ray"),
         "leantune.engine._tune",
     ),
+    "RayPoolBackend": "leantune.engine._pool",
     "SearchRequest": "leantune.search",
     "require_cpus": "leantune.engine._cluster",
 }
@@ -75,6 +77,7 @@ __all__ = [
     "InjectedFault",
     "LogUniform",
     "MemoryCap",
+    "RayPoolBackend",
     "RayTuneBackend",
     "ResumePoint",
     "SearchInterrupted",

@@ -598,6 +598,13 @@ def rq2_single(run: RunResults, prefix: str = "", *, level: int = 2) -> list[Blo
     return blocks
 
 
+def _calibrated_share(got: dict[str, Any]) -> str:
+    held, made = got.get("calibrated_held"), got.get("calibrated_forecasts")
+    if held is None or not made:  # a summary written before calibrated_held was counted
+        return "–"
+    return f"{held} of {made} ({held / made:.0%})"
+
+
 def forecast_coverage_table(forecasts: dict[str, Any]) -> pd.DataFrame:
     """summary["forecasts"] as rows: metric, when forecast, finals inside, stated level."""
     rows = []
@@ -615,6 +622,8 @@ def forecast_coverage_table(forecasts: dict[str, Any]) -> pd.DataFrame:
                     "stated level": f"{stated:.0%} ({got['calibrated_forecasts']} forecasts)"
                     if stated
                     else "none yet",
+                    # The check of the stated level: the forecasts that stated it, held.
+                    "of those, inside": _calibrated_share(got) if stated else "–",
                 }
             )
     return pd.DataFrame(rows)

@@ -45,7 +45,8 @@ def run_search(
     `limits`: the measured limits and quality floors a complete record is judged on when a
     stop arrived after the trial had finished (default: `policy`'s limit rules are not
     re-run). `backend` runs the trials (the search core knows none by name: Ray Tune's is
-    `leantune.engine.RayTuneBackend`, and `leantune.engine.run_search` defaults to it).
+    `leantune.engine.RayTuneBackend`, and `leantune.engine.run_search` defaults to it; trials
+    packed on Ray actors, `leantune.engine.RayPoolBackend`).
     `cost_model`: the study's, fed every report (its forecasts' coverage), else `skip`'s.
     `keep_reports` False: an ended trial's record keeps only what the pick and the results
     tables read (TrialBook); its observer must have saved the rest.

@@ -9,6 +9,11 @@ per trial (BENCHMARKS.md, P8).
 
 The dataset and the folds go into one shared-memory block once; every worker maps it, so no
 worker holds a copy (as Ray's object store gives zero-copy reads).
+
+The driver and the worker loop know their pool only as a `WorkerPool`: how workers start, how
+the data reaches them and how their messages come back is the pool's. Here: processes, shared
+memory and a multiprocessing queue; `leantune.engine.RayPoolBackend`: Ray actors across a
+cluster, the object store and an inbox actor.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from multiprocessing import shared_memory
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle
 import numpy as np
@@ -59,24 +64,77 @@ class ProcessPoolBackend:
     def run(
         self, request: SearchRequest, book: TrialBook, worker_policy: StoppingPolicy | None = None
     ) -> None:
-        count = self.workers or max(1, _usable_cpus() // request.cpus_per_trial)
-        if request.max_concurrent:
-            count = min(count, request.max_concurrent)
-        count = max(1, min(count, request.configs_to_run()))
+        count = worker_count(request, self.workers or _usable_cpus() // request.cpus_per_trial)
         with (
             _SharedData(request.data) as shared,
             _Pool(count, request, shared, worker_policy) as pool,
         ):
-            # Made first: optuna sets its logger's level when it is first imported, and the
-            # level is quieted once for the whole search after that.
-            driver = _Driver(request, book, pool)
-            try:
-                with _sigterm_as_ctrl_c(), _quiet_optuna():
-                    driver.run()
-            except KeyboardInterrupt:
-                raise SearchInterrupted(
-                    book.ended_records(), request.configs_to_run(), book.unfinished()
-                ) from None
+            drive(request, book, pool)
+
+
+class MessageQueue(Protocol):
+    def get(self, timeout: float) -> tuple:
+        """The next worker message; raises queue.Empty after `timeout` seconds without one."""
+        ...
+
+
+class WorkerPool(Protocol):
+    """What the driver needs of a pool of workers, each running `serve`: worker i takes
+    tasks in the order `send` gave them, and reads its stop flag and answered flag at each
+    report."""
+
+    count: int
+    results: MessageQueue
+    nodes: list[str | None]
+    """Per worker, the Ray node it runs on (None: this machine); a trial's record names it."""
+
+    def send(self, worker: int, task: tuple) -> None: ...
+
+    def stop(self, worker: int, number: int) -> None: ...
+
+    def answer(self, worker: int, number: int, stop: bool) -> None: ...
+
+    def dead(self, worker: int) -> int | None:
+        """The pid of `worker` if it died, else None."""
+        ...
+
+    def restart(self, worker: int) -> None: ...
+
+
+def worker_count(request: SearchRequest, slots: int) -> int:
+    """Workers for `slots` places (CPUs / cpus_per_trial): no more than max_concurrent and
+    the configs to run, at least one."""
+    count = slots
+    if request.max_concurrent:
+        count = min(count, request.max_concurrent)
+    return max(1, min(count, request.configs_to_run()))
+
+
+def worker_settings(request: SearchRequest, worker_policy: StoppingPolicy | None) -> dict[str, Any]:
+    """What every worker's `serve` needs besides its data, the same for every pool."""
+    return {
+        "plan": request.plan,
+        "cpus": request.cpus_per_trial,
+        "memory_limit_mb": request.memory_limit_mb,
+        "faults": request.faults,
+        "worker_policy": worker_policy,
+        # ASHA compares trials at rungs: the book must see each report in time.
+        "flush_seconds": 0.0 if request.scheduler else request.flush_seconds,
+    }
+
+
+def drive(request: SearchRequest, book: TrialBook, pool: WorkerPool) -> None:
+    """Run the request's configs on `pool`'s workers until every one has ended."""
+    # Made first: optuna sets its logger's level when it is first imported, and the level is
+    # quieted once for the whole search after that.
+    driver = _Driver(request, book, pool)
+    try:
+        with _sigterm_as_ctrl_c(), _quiet_optuna():
+            driver.run()
+    except KeyboardInterrupt:
+        raise SearchInterrupted(
+            book.ended_records(), request.configs_to_run(), book.unfinished()
+        ) from None
 
 
 def _usable_cpus() -> int:
@@ -101,7 +159,7 @@ class _Driver:
     Each worker holds up to PREFETCH configs (the one it trains, the next ones queued), so
     it starts its next trial at once instead of waiting for the driver to ask the sampler."""
 
-    def __init__(self, request: SearchRequest, book: TrialBook, pool: _Pool):
+    def __init__(self, request: SearchRequest, book: TrialBook, pool: WorkerPool):
         self.request, self.book, self.pool = request, book, pool
         self.configs = _Configs(request)
         self.source = iter(self.configs.one_by_one())
@@ -142,6 +200,8 @@ class _Driver:
     def _start(self, trial: _Running) -> None:
         self.running[trial.key] = trial
         self.assigned[trial.worker].append(trial.key)
+        if (node := self.pool.nodes[trial.worker]) is not None:
+            self.book.records[trial.key].node_id = node
         self.pool.send(trial.worker, (trial.number, trial.key, trial.config))
 
     def _handle(self, message: tuple) -> None:
@@ -226,19 +286,11 @@ class _Pool:
         self.answered = [self.context.Value("q", 0, lock=False) for _ in range(count)]
         self.tasks: list[Any] = [None] * count
         self.processes: list[Any] = [None] * count
+        self.nodes: list[str | None] = [None] * count
         # cloudpickle, as Ray does: a training function or estimator defined in a script
         # (`__main__`), which a spawned worker cannot import, still reaches it.
         self.settings = cloudpickle.dumps(
-            {
-                "shared": shared.descriptor,
-                "plan": request.plan,
-                "cpus": request.cpus_per_trial,
-                "memory_limit_mb": request.memory_limit_mb,
-                "faults": request.faults,
-                "worker_policy": worker_policy,
-                # ASHA compares trials at rungs: the book must see each report in time.
-                "flush_seconds": 0.0 if request.scheduler else request.flush_seconds,
-            }
+            {"shared": shared.descriptor, **worker_settings(request, worker_policy)}
         )
 
     def __enter__(self) -> _Pool:
@@ -311,31 +363,45 @@ def _worker_main(pickled: bytes, tasks: Any, results: Any, stop_flag: Any, answe
     data: TrialData | None = None
     try:
         data = _attach(memory, settings["shared"])
-        while True:
-            task = tasks.get()
-            if task is None:
-                return
-            number, key, config = task
-            batches = _Batches(results, (key, number), stop_flag, answered, settings, config)
-            try:
-                outcome = train_trial(
-                    config,
-                    data,
-                    settings["plan"],
-                    batches.report,
-                    cpus=settings["cpus"],
-                    memory_limit_mb=settings["memory_limit_mb"],
-                    faults=settings["faults"],
-                )
-                ended = (outcome.status, outcome.retryable, outcome.error)
-            except StopTraining:  # skipped at its start report: it trained no step
-                ended = (SKIPPED, False, None)
-            # Its last reports and its end in one message: one a trial, for a short one.
-            results.put(("ended", *batches.take(), *ended))
+        serve(settings, data, tasks, results, stop_flag, answered)
     finally:
         del data
         with contextlib.suppress(BufferError):  # a view may outlive us here: the OS frees it
             memory.close()
+
+
+def serve(
+    settings: Mapping[str, Any],
+    data: TrialData,
+    tasks: Any,
+    results: Any,
+    stop_flag: Any,
+    answered: Any,
+) -> None:
+    """The worker loop of every pool: train each (number, key, config) `tasks.get()` gives,
+    until None; `results.put` each message. `stop_flag.value` / `answered.value`: the trial
+    number the driver stopped / the last start report it answered."""
+    while True:
+        task = tasks.get()
+        if task is None:
+            return
+        number, key, config = task
+        batches = _Batches(results, (key, number), stop_flag, answered, settings, config)
+        try:
+            outcome = train_trial(
+                config,
+                data,
+                settings["plan"],
+                batches.report,
+                cpus=settings["cpus"],
+                memory_limit_mb=settings["memory_limit_mb"],
+                faults=settings["faults"],
+            )
+            ended = (outcome.status, outcome.retryable, outcome.error)
+        except StopTraining:  # skipped at its start report: it trained no step
+            ended = (SKIPPED, False, None)
+        # Its last reports and its end in one message: one a trial, for a short one.
+        results.put(("ended", *batches.take(), *ended))
 
 
 class _Batches:

@@ -535,12 +535,13 @@ class StoppingSpec(_Section):
 
 
 class ResourcesSpec(_Section):
-    backend: Literal["ray", "processes", "in-process"] = "ray"
+    backend: Literal["ray", "ray-pool", "processes", "in-process"] = "ray"
     """What runs the trials. ray: Ray Tune, trials side by side (and on a cluster with
-    ray_address). processes: one long-lived worker process per CPU pulls config after config,
-    no Ray: short trials keep the cores busy (one machine). in-process: one after another in
-    leantune's own process, no Ray: for debugging a study (a breakpoint in a trial stops right
-    there)."""
+    ray_address). ray-pool: trial packing on Ray: one long-lived Ray actor per CPU of the
+    cluster pulls config after config (short trials on a cluster, with ray_address).
+    processes: the same packing with worker processes, no Ray (one machine). in-process: one
+    after another in leantune's own process, no Ray: for debugging a study (a breakpoint in a
+    trial stops right there)."""
     cpus_per_trial: PositiveInt = 1
     max_concurrent: PositiveInt | None = None
     """Trials at once. Default: as many as the CPUs Ray sees allow."""
@@ -556,12 +557,17 @@ class ResourcesSpec(_Section):
     allocation past it fails, and the trial ends `failed` with a "memory limit" error while
     the study goes on. constraints.memory_mb, below it, stops a trial at a report first."""
 
+    @property
+    def uses_ray(self) -> bool:
+        """The backend runs its trials on Ray (a private one, the persistent one, or a cluster)."""
+        return self.backend in ("ray", "ray-pool")
+
     @model_validator(mode="after")
     def _in_process_joins_no_cluster(self) -> ResourcesSpec:
-        if self.backend != "ray" and self.ray_address is not None:
+        if not self.uses_ray and self.ray_address is not None:
             raise ValueError(
                 f"resources.ray_address: the {self.backend} backend runs trials on this machine "
-                "and joins no Ray; drop ray_address or use backend: ray "
+                "and joins no Ray; drop ray_address or use backend: ray or ray-pool "
                 f"(got ray_address {self.ray_address!r} with backend {self.backend!r})"
             )
         return self

@@ -94,6 +94,7 @@ class _Tally:
     forecasts: int = 0
     held: int = 0
     calibrated: int = 0
+    calibrated_held: int = 0
     level: float | None = None
 
     def add(self, held: bool, level: float | None) -> None:
@@ -102,6 +103,7 @@ class _Tally:
         self.held += held
         if level is not None:
             self.calibrated += 1
+            self.calibrated_held += held
             self.level = max(level, self.level or 0.0)
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,9 +111,14 @@ class _Tally:
             "forecasts": self.forecasts,
             "held": self.held,
             "coverage": self.held / self.forecasts if self.forecasts else None,
-            # The level the forecasts made once the study had measured its errors state.
+            # The level the forecasts made once the study had measured its errors state, and
+            # how often those held: the check of that level (the others' ±25 % states none).
             "stated_level": self.level,
             "calibrated_forecasts": self.calibrated,
+            "calibrated_held": self.calibrated_held,
+            "calibrated_coverage": (
+                self.calibrated_held / self.calibrated if self.calibrated else None
+            ),
         }
 
 

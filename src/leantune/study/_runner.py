@@ -364,7 +364,7 @@ def _open_tracker_and_ray(
     trial's worker, more seconds of waiting (a joined Ray starts in a fraction of one): its
     first use waits for it, then runs `start` on it. Without, it is open on return.
     """
-    in_process = spec.resources.backend != "ray"  # no Ray to start
+    in_process = not spec.resources.uses_ray  # no Ray to start
     if tracker is not None:
         started_ray = (
             False if in_process else _checked_cpus(spec, start_ray(spec.resources.ray_address))

@@ -63,12 +63,17 @@ def search_request(
 
 
 def backend_for(prepared: PreparedStudy) -> SearchBackend:
-    """The backend the spec names: Ray Tune (the default), in-process or a process pool."""
+    """The backend the spec names: Ray Tune (the default), a pool of Ray actors, in-process or
+    a process pool."""
     name = prepared.spec.resources.backend
     if name == "in-process":
         return InProcessBackend()
     if name == "processes":
         return ProcessPoolBackend()
+    if name == "ray-pool":
+        from leantune.engine import RayPoolBackend
+
+        return RayPoolBackend()
     from leantune.engine import RayTuneBackend
 
     return RayTuneBackend()
