@@ -7,6 +7,7 @@ noise is skewed (a reading taken while another job held the core is slow, never 
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from statistics import NormalDist
 EXACT_UP_TO = 64
 
 
+@functools.cache  # the driver asks at every report, for a few (n, confidence) pairs
 def _order_statistic_rank(n: int, confidence: float) -> int:
     """The largest k with P(Binomial(n, 1/2) <= k - 1) <= 1 − confidence, at least 1."""
     if n > EXACT_UP_TO:

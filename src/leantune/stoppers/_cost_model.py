@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
+
+import numpy as np
 
 from leantune.stoppers._base import Decision, StopReason, TrialHistory, finite
 from leantune.stoppers._bounds import median_lower_bound, median_upper_bound
@@ -148,7 +150,7 @@ class Calibration:
         # What band() reads, worked out once per new error, not once per forecast (the driver
         # asks for a band at every report): (pooled low, high), (noise, low, high scores).
         self._pooled: tuple[float, float] | None = None
-        self._normalised: tuple[Callable[[float], float], float, float] | None = None
+        self._normalised: tuple[tuple[float, float], float, float] | None = None
 
     def add(self, forecast: float, final: float, steps: float | None = None) -> None:
         if forecast > 0 and final > 0 and finite(forecast) and finite(final):
@@ -167,38 +169,41 @@ class Calibration:
         if k < 1:
             return 1 / (1 + UNCALIBRATED_SPREAD), 1 + UNCALIBRATED_SPREAD
         if self._pooled is None:
-            ordered = sorted(self.errors)
+            # numpy: a fast study's trials end every few milliseconds, each a new error, and the
+            # driver works this out again for each (BENCHMARKS.md, P8).
+            errors = np.fromiter(self.errors, float, len(self.errors))
+            ordered = np.sort(errors)
             self._pooled = math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
-            noise = self._noise()
+            noise = self._noise(errors)
             if noise is not None:
-                pairs = zip(self.errors, self.steps, strict=True)
-                scores = sorted(e / noise(n) for e, n in pairs)
-                self._normalised = noise, scores[k - 1], scores[-k]
+                a, b = noise
+                lengths = np.maximum(np.fromiter(self.steps, float, len(self.steps)), 1.0)
+                scores = np.sort(errors / np.sqrt(a + b / lengths))
+                self._normalised = noise, float(scores[k - 1]), float(scores[-k])
         if self._normalised is None or not (finite(steps) and steps > 0):
             return self._pooled
-        noise, low, high = self._normalised
-        scale = noise(float(steps))  # type: ignore[arg-type]  # finite(steps) checked above
+        (a, b), low, high = self._normalised
+        scale = math.sqrt(a + b / max(float(steps), 1.0))  # type: ignore[arg-type]  # finite
         return math.exp(min(low * scale, 0.0)), math.exp(max(high * scale, 0.0))
 
-    def _noise(self) -> Callable[[float], float] | None:
-        """n ↦ sqrt(a + b / n), least squares of the errors' squares on (1, 1 / steps), a and b
-        kept ≥ 0; None where the errors' lengths are not all told, or all alike."""
-        pairs = [(e * e, 1 / n) for e, n in zip(self.errors, self.steps, strict=True)]
-        if any(not finite(x) for _, x in pairs) or len({x for _, x in pairs}) < 2:
+    def _noise(self, errors: np.ndarray) -> tuple[float, float] | None:
+        """(a, b) of the noise n ↦ sqrt(a + b / n): least squares of the errors' squares on
+        (1, 1 / steps), a and b kept ≥ 0; None where the errors' lengths are not all told, or
+        all alike."""
+        x = 1 / np.fromiter(self.steps, float, len(self.steps))
+        if not np.isfinite(x).all() or np.ptp(x) == 0:
             return None
-        count = len(pairs)
-        mean_y = sum(y for y, _ in pairs) / count
-        mean_x = sum(x for _, x in pairs) / count
-        spread_x = sum((x - mean_x) ** 2 for _, x in pairs)
-        b = sum((x - mean_x) * (y - mean_y) for y, x in pairs) / spread_x
+        y = errors * errors
+        mean_y, mean_x = float(y.mean()), float(x.mean())
+        b = float(((x - mean_x) * (y - mean_y)).sum() / ((x - mean_x) ** 2).sum())
         a = mean_y - b * mean_x
         if b < 0:  # longer trials no steadier: one pooled noise
             a, b = mean_y, 0.0
         elif a < 0:  # all of it shrinks with length
-            a, b = 0.0, sum(y * x for y, x in pairs) / sum(x * x for _, x in pairs)
+            a, b = 0.0, float((y * x).sum() / (x * x).sum())
         if a <= 0 and b <= 0:
             return None
-        return lambda n: math.sqrt(a + b / max(n, 1.0))
+        return a, b
 
     @property
     def finals_needed(self) -> int:
@@ -422,13 +427,12 @@ class CostModel:
         group = self._groups.get(key) if key else None
         if group is None:
             return None
-        own = [ms / 1e3 for ms in group.window_step_ms]
-        totals = group.step_cost_s
+        own, totals = group.window_step_ms, group.step_cost_s
         if len(own) < MIN_READINGS and len(totals) < MIN_READINGS:
             return None
         # Totals once there are enough (a proper interval of what a step costs, reporting
         # included); before that, the steps' own time, a floor.
-        point = totals if len(totals) >= MIN_READINGS else own
+        point = totals if len(totals) >= MIN_READINGS else [ms / 1e3 for ms in own]
         return self._calibrated(
             "step_cost_s",
             point,
@@ -450,6 +454,7 @@ class CostModel:
         the study has measured that, a metric whose final is one more reading like these
         (latency, model size, a window's step time, a twin's peak) is given at least the
         readings' own spread: ±UNCALIBRATED_SPREAD held 56 % of the latency finals."""
+        readings = sorted(readings)  # once: the median and both bounds sort a sorted list fast
         value = _median(readings)
         calibration = self.calibration(metric, model)
         low, high = calibration.band(steps)
