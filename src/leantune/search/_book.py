@@ -165,7 +165,8 @@ class TrialBook:
             self._give_status(record)
         self._notify("trial_ended", record)
         if not self.keep_reports and self.observer_failures == 0:
-            record.reports = slim_reports(record.reports)
+            # Packed reports read as the dicts they pack (PackedReport is a Mapping).
+            record.reports = slim_reports(record.reports)  # type: ignore[assignment]
         return record
 
     # -- the one status rule ----------------------------------------------------------------
@@ -285,12 +286,12 @@ DROPPED: Mapping[str, Any] = MappingProxyType({})
 _SLIM_KEYS = ("fold", FOLD_FINISHED, "step", "memory_mb", *QUALITY_METRICS)
 
 
-def slim_reports(reports: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
+def slim_reports(reports: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """An ended trial's reports as the driver keeps them once its state file holds them all:
     the last whole, each fold's last and the peak-memory one with only `_SLIM_KEYS`, the rest
     `DROPPED`; the kept ones packed (`PackedReport`)."""
     if not reports:
-        return reports
+        return []
     last_of_fold = {report.get("fold", 0): index for index, report in enumerate(reports)}
     memory = {
         index: float(value)
