@@ -39,7 +39,7 @@ CLEAR = 0.75
 LOADS = ("quiet", "spinning core", "two studies")
 # Also: "memory stream" (--loads), a job copying 256 MiB over and over beside the study.
 ARMS = {
-    "leantune": {"predictive": {"margin": 0.1}},
+    "leantune": {"predictive": {"margin": 0.1}, "skip_predicted": False},
     "leantune + skip": {"predictive": {"margin": 0.1}, "skip_predicted": True},
 }
 

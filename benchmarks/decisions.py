@@ -45,6 +45,7 @@ RULES = {
     "before": {
         "predictive": {"margin": 0.1, "confidence": 0.5, "min_reports": 2},
         "constraint": {"sustained": 1},
+        "skip_predicted": False,  # on by default since; the old rules had no skipping
     },
 }
 CLOCK = {"now": "cpu", "before": "wall"}

@@ -70,7 +70,8 @@ def test_the_run_writes_one_self_contained_report_with_every_figure_and_table(ru
         assert (run_dir / "report" / f"{table}.csv").is_file(), table
     assert markdown.count("| --- |") >= len(TABLES)
     trials = pd.read_csv(run_dir / "trials.csv")
-    assert set(trials["status"]) == {"stopped", "feasible"}
+    # skip_predicted is on by default with a limit: a twin of a stopped config may be skipped
+    assert {"stopped", "feasible"} <= set(trials["status"]) <= {"stopped", "skipped", "feasible"}
 
 
 def report_text(run_dir):

@@ -48,3 +48,18 @@ def test_observe_only_keeps_the_plain_constraint_check():
         tiny_spec(constraints={"memory_mb": 5}, stopping={"enabled": False, "prechelt": True})
     )
     assert _kinds(build_policy(spec)) == [ConstraintPolicy, DivergencePolicy]
+
+
+def test_skipping_is_on_by_default_wherever_a_limit_is_set():
+    """skip_predicted's default (null): on with a limit (0 false skips in every P9 run), off
+    without one, off when turned off, and never with stopping off."""
+    from leantune.stoppers import CostModel, SkipPredicted
+    from leantune.study._policies import build_skip
+
+    def skip(**sections):
+        return build_skip(load_spec(tiny_spec(**sections)), CostModel())
+
+    assert isinstance(skip(constraints={"train_time_s": 9}), SkipPredicted)
+    assert skip() is None  # no limit: nothing to skip for, and no error
+    assert skip(constraints={"train_time_s": 9}, stopping={"skip_predicted": False}) is None
+    assert skip(constraints={"train_time_s": 9}, stopping={"enabled": False}) is None

@@ -523,10 +523,12 @@ class StoppingSpec(_Section):
     divergence: DivergenceSpec | None = Field(default_factory=DivergenceSpec)
     prechelt: PrecheltSpec | None = None
     patience: PatienceSpec | None = None
-    skip_predicted: bool = False
+    skip_predicted: bool | None = None
     """Do not run a config whose cost the study's cost model (built from every report, shared by
     configs of the same model and batch size) predicts over a limit with confidence: it ends
-    `skipped`, with the prediction and its evidence, and reaches TPE as infeasible."""
+    `skipped`, with the prediction and its evidence, and reaches TPE as infeasible. Default
+    (null): on wherever constraints set a limit; no P9 run, quiet or loaded, skipped a config
+    an unstopped run found feasible (BENCHMARKS.md)."""
 
     @field_validator("predictive", "divergence", "prechelt", "patience", mode="before")
     @classmethod

@@ -154,8 +154,12 @@ def _latest_reading_rules(
 def build_skip(
     spec: StudySpec, cost_model: CostModel, memory: MemoryLimit | None = None
 ) -> SkipPredicted | None:
-    """The rule that skips untried configs on the cost model's prediction, if the spec asks."""
-    if not (spec.stopping.enabled and spec.stopping.skip_predicted):
+    """The rule that skips untried configs on the cost model's prediction: where the spec asks,
+    or by default wherever it sets a limit."""
+    asked = spec.stopping.skip_predicted
+    if not spec.stopping.enabled or asked is False:
+        return None
+    if asked is None and not spec.constraints.active():
         return None
     limits, _ = constraint_limits(spec, memory)
     margin = spec.stopping.predictive.margin if spec.stopping.predictive else 0.0
