@@ -31,6 +31,7 @@ quickstart: $(VENV)/.installed
 # The suite, in about 6 minutes on 2 cores: real Ray trials, a real sqlite MLflow store.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -m "not system"
 
 # Whole-system scenarios, about 3 minutes more (CI runs them): signals and resume across real

@@ -224,4 +224,3 @@ def _schedstat() -> tuple[float, float, int] | None:
         return int(on_cpu_ns) / 1e9, int(waiting_ns) / 1e9, int(slices)
     except (OSError, ValueError):
         return None
-

@@ -46,8 +46,6 @@ FLUSH_REPORTS = 256
 # Configs a worker holds at most: the one it trains and the next, so it never waits for the
 # driver between trials. More would only draw samples further ahead of what ended.
 PREFETCH = 2
-# Reports a worker's rules may look back over (ConstraintPolicy's `sustained` readings).
-_WORKER_HISTORY = 64
 # How often the driver looks for a dead worker while it waits for messages (s).
 _POLL_S = 0.5
 
