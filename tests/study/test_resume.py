@@ -21,9 +21,13 @@ from leantune.testing import tiny_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
 
-RATES = [0.1, 0.05, 0.03, 0.01, 0.005, 0.003, 0.001, 0.0003]
-# Batch 1 makes ~400 partial_fit calls a fold: a trial takes a second or so, so there is
-# always one running when a signal comes.
+# Twelve trials of two epochs: four sessions are stopped, each once it has ended a trial, and
+# the fifth must still find work (with eight one-epoch trials a fast machine ended seven of
+# them in the first three sessions, and the killed session had nothing left to be killed in).
+RATES = [0.1, 0.07, 0.05, 0.03, 0.02, 0.01, 0.007, 0.005, 0.003, 0.001, 0.0007, 0.0003]
+# Batch 1 makes ~400 partial_fit calls a fold an epoch: a trial takes a second or more, so
+# there is always one running when a signal comes.
+FEW_RATES = RATES[::2]
 SPEC = tiny_spec(
     search={"space": {"batch_size": [1], "learning_rate": RATES, "alpha": [0.0001]}},
     training={"epochs": 1, "report_every": 100, "seed": 0},
@@ -99,14 +103,16 @@ def _check_mlflow_once(run_dir: Path) -> None:
             assert sorted(steps) == expected, (trial_id, metric)
 
 
-def _study(tmp_path, ray_address, epochs=1):
+def _study(tmp_path, ray_address, epochs=2, rates=RATES):
     study = tmp_path / "study.yaml"
     resources = {**SPEC["resources"], "ray_address": ray_address}
     training = {**SPEC["training"], "epochs": epochs}
+    search = {"space": {**SPEC["search"]["space"], "learning_rate": rates}}
     study.write_text(
         yaml.safe_dump(
             {
                 **SPEC,
+                "search": search,
                 "training": training,
                 "resources": resources,
                 "output": {"dir": "run", "report": False},
@@ -196,7 +202,7 @@ def test_a_resume_while_the_run_still_drives_is_refused_and_changes_nothing(tmp_
     refused with the first one's PID, and the study then finishes as if it never came."""
     # Trials long enough that the study is still running when the refused resume has started
     # (a few seconds of imports and checks) and come back: an idle machine trains fast.
-    study = _study(tmp_path, ray_address, epochs=6)
+    study = _study(tmp_path, ray_address, epochs=6, rates=FEW_RATES)
     run_dir = tmp_path / "run"
     process = _start(["run", str(study)], tmp_path)
     _wait_for_progress(run_dir, 0, process)
@@ -217,7 +223,7 @@ def test_a_resume_while_the_run_still_drives_is_refused_and_changes_nothing(tmp_
     _, stderr = finish.communicate(timeout=300)
     assert finish.returncode == 0, stderr
     table = pd.read_csv(run_dir / "trials.csv")
-    assert sorted(table["learning_rate"]) == sorted(RATES) and table["trial_id"].is_unique
+    assert sorted(table["learning_rate"]) == sorted(FEW_RATES) and table["trial_id"].is_unique
     meta = json.loads((run_dir / "state" / "study.json").read_text())
     assert [s["outcome"] for s in meta["sessions"]] == ["interrupted", "completed"]
     _check_mlflow_once(run_dir)
