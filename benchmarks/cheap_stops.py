@@ -16,6 +16,7 @@ judged infeasible. Regret is against the truth's best feasible score.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -28,6 +29,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from leantune.metrics import NEAR_LIMIT_SHARE
 
 from _harness import finish, markdown_table, parser, pmlb_cache
 from _harness import spread as harness_spread
@@ -199,6 +202,14 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         "pick_feasible": bool(picked and picked["feasible"]),
         "regret": (max(feasible_truth) - picked["score"]) if picked else math.nan,
         "feasible": sorted(str(_key(r)) for _, r in trials.iterrows() if r.status == "feasible"),
+        # Judged on a complete record within NEAR_LIMIT_SHARE of the limit (summary.json's
+        # near_limits, worked out here too for runs from before it was recorded).
+        "near": sorted(
+            str(_key(r))
+            for _, r in trials.iterrows()
+            if r.status in ("feasible", "infeasible")
+            and abs(float(r.train_time_s) / LIMIT_S - 1) <= NEAR_LIMIT_SHARE
+        ),
         "median_slowdown": statistics.median(slowdowns) if slowdowns else math.nan,
         "median_waiting_share": statistics.median(waiting) if waiting else math.nan,
         # the ledger's full-grid estimate against the full grid measured with stopping off
@@ -210,6 +221,10 @@ def _judge(run_dir: Path, truth: dict[tuple, dict[str, Any]]) -> dict[str, Any]:
         "coverage_untried": _share(summary, "untried"),
         "coverage_running": _share(summary, "running"),
     }
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def _calibrated(got: dict[str, Any]) -> str:
@@ -327,10 +342,23 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
             for key in set(a.finals) & set(b.finals):
                 for i, clock in enumerate(("cpu", "norm")):
                     effect[clock].append(b.finals[key][i] / a.finals[key][i] - 1)
-        jaccards = []
-        for (_, a), (_, b) in zip(quiet.iterrows(), group.iterrows(), strict=False):
-            fa, fb = set(a.feasible), set(b.feasible)
-            jaccards.append(len(fa & fb) / len(fa | fb) if fa | fb else 1.0)
+        # Against the same repetition's quiet run; the quiet runs against each other (what a
+        # rerun alone moves). "clear": configs neither run measured near the limit.
+        if load == "quiet":
+            pairs = list(itertools.combinations([row for _, row in quiet.iterrows()], 2))
+        else:
+            pairs = [
+                (a, b) for (_, a), (_, b) in zip(quiet.iterrows(), group.iterrows(), strict=False)
+            ]
+        jaccards = [_jaccard(set(a.feasible), set(b.feasible)) for a, b in pairs]
+        clear = [
+            _jaccard(
+                set(a.feasible) - set(a.near) - set(b.near),
+                set(b.feasible) - set(a.near) - set(b.near),
+            )
+            for a, b in pairs
+        ]
+        near_counts = [len(near) for near in group.near]
         out.append(
             {
                 "arm": arm,
@@ -355,6 +383,8 @@ def _section(rows: list[dict[str, Any]], truth: dict, n_rows: int, held_out: dic
                     for c in ("cpu", "norm")
                 ),
                 "Jaccard vs quiet": f"{min(jaccards):.3f}" if jaccards else "-",
+                f"near the limit (±{NEAR_LIMIT_SHARE:.0%})": harness_spread(near_counts, 0),
+                "Jaccard vs quiet, clear of it": f"{min(clear):.3f}" if clear else "-",
                 "coverage of stated 90 %, untried / running": (
                     f"{spread('coverage_untried', 2)} / {spread('coverage_running', 2)}"
                 ),

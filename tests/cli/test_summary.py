@@ -8,6 +8,7 @@ import csv
 from rich.console import Console
 
 from leantune.cli._summary import print_report_line, print_summary, report_asked
+from leantune.metrics import NEAR_LIMIT_SHARE
 from leantune.testing import tiny_summary
 
 _CONFIG = {"model": "logistic", "batch_size": 1, "learning_rate": 0.1, "alpha": 0.0001}
@@ -70,3 +71,42 @@ def test_a_spec_without_a_report_is_not_said_to_write_one(tmp_path):
     assert report_asked(tmp_path)
     (tmp_path / "spec.yaml").write_text("name: s\noutput:\n  report: false\n")
     assert report_asked(tmp_path)  # not a study the model accepts: the default
+
+
+def test_the_cli_counts_them_and_warns_when_the_pick_is_one(tmp_path):
+    near = [
+        {
+            "trial_id": "a",
+            "config": {"model": "svm"},
+            "status": "feasible",
+            "metric": "train_time_s",
+            "value": 2.91,
+            "limit": 3.0,
+            "margin_pct": -3.0,
+        },
+        {
+            "trial_id": "b",
+            "config": {"model": "svm"},
+            "status": "infeasible",
+            "metric": "train_time_s",
+            "value": 3.06,
+            "limit": 3.0,
+            "margin_pct": 2.0,
+        },
+    ]
+    best = {
+        "trial_id": "a",
+        "config": _CONFIG,
+        "cv_metric": "val_accuracy",
+        "cv_mode": "max",
+        "cv_score_mean": 0.9,
+        "cv_score_std": 0.01,
+        "test": {},
+    }
+    summary = tiny_summary(run_dir=str(tmp_path), near_limits=near, best=best)
+    text = _printed(summary, report_line=False)
+    assert (
+        f"Near a limit: 2 config(s) ended within {NEAR_LIMIT_SHARE:.0%} of one (1 feasible, "
+        "1 over)" in text
+    )
+    assert "near a limit: its train_time_s 2.91 is 3.0 % under the limit of 3" in text

@@ -3,7 +3,8 @@
 import pandas as pd
 
 from leantune.report._plots import learning_curves
-from leantune.report._sections import sample_curves
+from leantune.report._sections import _near_limit_blocks, sample_curves
+from leantune.testing import tiny_summary
 
 
 def _curves(trials_by_ending):
@@ -44,3 +45,24 @@ def test_thousands_of_curves_are_sampled_within_each_ending_and_counted_whole():
     again, _ = sample_curves(frame, 400)
     assert again.equals(drawn)  # a rebuilt report draws the same
     assert learning_curves(drawn, "val_accuracy", "accuracy", counts).startswith(b"\x89PNG")
+
+
+def test_verdicts_near_a_limit_are_tabled_and_a_near_pick_is_warned():
+    near = [
+        {
+            "trial_id": trial_id,
+            "config": {"model": "svm", "batch_size": 16},
+            "status": status,
+            "metric": "train_time_s",
+            "value": value,
+            "limit": 3.0,
+            "margin_pct": 100 * (value / 3.0 - 1),
+        }
+        for trial_id, status, value in (("a", "feasible", 2.9), ("b", "infeasible", 3.2))
+    ]
+    blocks = _near_limit_blocks(tiny_summary(near_limits=near), "a", "")
+    warning, table = blocks
+    assert warning.kind == "warning" and "may break it" in warning.text
+    assert list(table.data["trial"]) == ["a", "b"] and "Verdicts near a limit (2)" in table.caption
+    assert len(_near_limit_blocks(tiny_summary(near_limits=near), "z", "")) == 1
+    assert _near_limit_blocks(tiny_summary(), "a", "") == []

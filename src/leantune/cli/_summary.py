@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from leantune.errors import LeantuneError
-from leantune.metrics import CLOCK_WORDS, TIMED_METRICS
+from leantune.metrics import CLOCK_WORDS, NEAR_LIMIT_SHARE, TIMED_METRICS
 from leantune.results import BestSummary, RunDir, Summary
 from leantune.trials._status import INFEASIBLE, SKIPPED, STOPPED
 
@@ -155,6 +155,15 @@ def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
             "a limit its trial met",
             highlight=False,
         )
+    near = next((n for n in summary.near_limits if n["trial_id"] == best.trial_id), None)
+    if near is not None:
+        side = "under" if near["margin_pct"] <= 0 else "over"
+        out(
+            f"  [yellow]near a limit[/]: its {near['metric']} {near['value']:.4g} is "
+            f"{abs(near['margin_pct']):.1f} % {side} the limit of {near['limit']:g}; a busier "
+            "machine may put it over",
+            highlight=False,
+        )
     late = summary.late_stops
     if late:
         out(
@@ -162,6 +171,20 @@ def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
             "complete records (late_stop in trials.csv)",
             highlight=False,
         )
+
+
+def _near_limit_line(summary: Summary, out: Any) -> None:
+    """How many verdicts the machine's own noise could turn (summary.json near_limits)."""
+    near = {n["trial_id"]: n for n in reversed(summary.near_limits)}  # the nearest limit each
+    if not near:
+        return
+    feasible = sum(1 for n in near.values() if n["status"] != INFEASIBLE)
+    out(
+        f"Near a limit: {len(near)} config(s) ended within {NEAR_LIMIT_SHARE:.0%} of one "
+        f"({feasible} feasible, {len(near) - feasible} over), where a rerun or other work on "
+        "the machine may judge them the other way (near_limits in summary.json)",
+        highlight=False,
+    )
 
 
 # A waiting share from which the CLI says the trials shared their CPUs: a study's own driver
@@ -264,6 +287,7 @@ def print_summary(
         clock = summary.clock
         what = CLOCK_WORDS.get(clock, "wall-clock time")
         out(f"Time limits ({', '.join(timed)}) judged on {what} (constraints.clock: {clock})")
+    _near_limit_line(summary, out)
     _ended_early_lines(summary, out)
     for diverged in summary.diverged_trials[:_SHOWN_STOPS]:
         out(

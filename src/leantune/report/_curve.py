@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leantune.metrics import METRICS
+from leantune.metrics import METRICS, NEAR_LIMIT_SHARE
 from leantune.report._rq1 import RAN_TO_THE_END
 from leantune.report._rq2 import LIMIT_RULES, counterpart_key
 from leantune.report._run import RunResults
@@ -166,9 +166,6 @@ def replay_curve(run: RunResults, levels: list[dict[str, Any]], sustained: int =
     return pd.DataFrame(rows, columns=CURVE_COLUMNS)
 
 
-NEAR_LIMIT = 0.1
-"""A config whose unstopped cost is within 10 % of a limit: a wrong call on it may be noise."""
-
 MEASURED_COLUMNS = [
     "level",
     "quantile",
@@ -213,7 +210,7 @@ def judge_arm(
         if row["status"] in RAN_TO_THE_END and all(math.isfinite(v) for v in values):
             twin_violates[key] = any(v > limits[m] for v, m in zip(values, limits, strict=True))
             twin_near[key] = any(
-                abs(v - limits[m]) <= NEAR_LIMIT * limits[m]
+                abs(v - limits[m]) <= NEAR_LIMIT_SHARE * limits[m]
                 for v, m in zip(values, limits, strict=True)
             )
             twin_score[key] = float(pd.to_numeric(row.get(CV_SCORE_MEAN), errors="coerce"))
@@ -242,8 +239,8 @@ def judge_arm(
         elif row["status"] == FEASIBLE and violates:
             wrong = True
             counts["missed_violations"] += 1
-        # A wrong call on a config whose unstopped cost lies within NEAR_LIMIT of the limit may
-        # be the run-to-run noise of CPU time rather than the rule.
+        # A wrong call on a config whose unstopped cost lies within NEAR_LIMIT_SHARE of the
+        # limit may be the run-to-run noise of CPU time rather than the rule.
         counts["wrong_near_limit"] += wrong and twin_near.get(key, False)
     cost_u = float(pd.to_numeric(unstopped.trials.get(COST_KEY), errors="coerce").sum())
     cost_s = float(pd.to_numeric(stopped.trials.get(COST_KEY), errors="coerce").sum())

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leantune.metrics import CLOCK_WORDS, TIMED_METRICS
+from leantune.metrics import CLOCK_WORDS, NEAR_LIMIT_SHARE, TIMED_METRICS
 from leantune.report import _plots as plots
 from leantune.report._document import Block, Figure, Heading, Paragraph, Table, format_value
 from leantune.report._frontier import (
@@ -297,7 +297,56 @@ def chosen_config(run: RunResults, prefix: str = "") -> list[Block]:
                 headroom,
             )
         )
+    blocks += _near_limit_blocks(run.summary, best.trial_id, prefix)
     return blocks
+
+
+def _near_limit_blocks(summary: Summary, chosen: str, prefix: str) -> list[Block]:
+    """The verdicts within NEAR_LIMIT_SHARE of a limit (summary.json near_limits): feasible
+    or not by a margin a rerun, or other work on the machine, may cross."""
+    near = summary.near_limits
+    if not near:
+        return []
+    blocks: list[Block] = []
+    if any(n["trial_id"] == chosen for n in near):
+        blocks.append(
+            Paragraph(
+                f"The chosen config ended within {NEAR_LIMIT_SHARE:.0%} of a limit: on a busier "
+                "machine, or in a rerun, it may break it. Leave it more headroom, or measure it "
+                "again where it will run.",
+                kind="warning",
+            )
+        )
+    rows = [
+        (
+            n["trial_id"],
+            ", ".join(f"{k}={v}" for k, v in n["config"].items()),
+            n["status"],
+            n["metric"],
+            n["value"],
+            n["limit"],
+            n["margin_pct"],
+        )
+        for n in near[:_NEAR_SHOWN]
+    ]
+    shown = f", the {_NEAR_SHOWN} nearest" if len(near) > _NEAR_SHOWN else ""
+    blocks.append(
+        Table(
+            _id(prefix, "near_limits"),
+            f"Verdicts near a limit ({len(near)}{shown}): trials judged on their complete record "
+            f"within {NEAR_LIMIT_SHARE:.0%} of a limit, either side, where the machine's own "
+            "noise may judge them the other way (BENCHMARKS.md, P9)",
+            pd.DataFrame(
+                rows,
+                columns=["trial", "config", "status", "limit on", "value", "limit", "margin %"],
+            ).astype(object),
+        )
+    )
+    return blocks
+
+
+# At most this many near-limit verdicts in the report's table (summary.json holds them all).
+_NEAR_SHOWN = 20
 
 
 def _pick_details(best: BestSummary, prefix: str, summary: Summary) -> list[Block]:

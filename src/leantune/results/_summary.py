@@ -128,6 +128,10 @@ class Summary(_Part):
     failed_trials: list[dict[str, Any]] = Field(default_factory=list)
     diverged_trials: list[dict[str, Any]] = Field(default_factory=list)
     late_stops: list[dict[str, Any]] = Field(default_factory=list)
+    near_limits: list[dict[str, Any]] = Field(default_factory=list)
+    """Trials judged on their complete record within a few per cent of a limit, either side
+    (leantune.metrics.NEAR_LIMIT_SHARE), nearest first: {"trial_id", "config", "status",
+    "metric", "value", "limit", "margin_pct"}. Empty in runs from before it was recorded."""
     shipped_rejected: list[dict[str, Any]] = Field(default_factory=list)
     """Chosen configs whose shipped model broke a limit their trial met, each refit in vain."""
 

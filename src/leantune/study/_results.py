@@ -20,6 +20,7 @@ from leantune.engine._trial import LATENCY_REPEATS, latency_rows
 from leantune.metrics import (
     CATALOGUE,
     CLOCKS,
+    NEAR_LIMIT_SHARE,
     QUALITY_METRICS,
     Objective,
     final_value,
@@ -32,6 +33,7 @@ from leantune.trials import (
     CV_SCORE_MEAN,
     CV_SCORE_STD,
     ENDED_STATUSES,
+    FEASIBLE,
     FOLD_FINISHED,
     FOLDS_DONE,
     INFEASIBLE,
@@ -235,6 +237,34 @@ def refit_and_test(
         trained_steps=trained_steps,
         estimator=pipeline,
     )
+
+
+def near_limits(records: Sequence[TrialRecord], limits: dict[str, float]) -> list[dict[str, Any]]:
+    """The trials judged on their complete record whose end value of a limited metric lies
+    within NEAR_LIMIT_SHARE of the limit, either side: feasible or not by a margin the
+    machine's own noise can cross. Nearest first."""
+    near = []
+    for record in records:
+        if record.status not in (FEASIBLE, INFEASIBLE) or not record.reports:
+            continue
+        for metric, limit in limits.items():
+            value = record.last.get(metric)
+            if not isinstance(value, int | float) or not math.isfinite(value) or limit <= 0:
+                continue
+            margin = value / limit - 1
+            if abs(margin) <= NEAR_LIMIT_SHARE:
+                near.append(
+                    {
+                        "trial_id": record.trial_id,
+                        "config": record.config,
+                        "status": record.status,
+                        "metric": metric,
+                        "value": float(value),
+                        "limit": limit,
+                        "margin_pct": 100 * margin,
+                    }
+                )
+    return sorted(near, key=lambda n: abs(n["margin_pct"]))
 
 
 def shipped_checks(final: FinalModel, limits: dict[str, float]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,13 @@ from leantune.search import Pick
 from leantune.study._environment import environment
 from leantune.study._policies import constraint_limits
 from leantune.study._prepare import PreparedStudy
-from leantune.study._results import FinalModel, shipped_checks, status_counts, stops_by_label
+from leantune.study._results import (
+    FinalModel,
+    near_limits,
+    shipped_checks,
+    status_counts,
+    stops_by_label,
+)
 from leantune.tracking import Tracker
 from leantune.trials import (
     CV_SCORE_MEAN,
@@ -146,6 +152,8 @@ def build_summary(
             for r in records
             if r.late_stop is not None
         ],
+        # Verdicts a rerun, or other work on the machine, may turn (NEAR_LIMIT_SHARE).
+        "near_limits": near_limits(records, constraint_limits(spec, prepared.memory)[0]),
         "wall_time_s": wall_seconds,
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
