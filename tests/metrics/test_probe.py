@@ -18,6 +18,7 @@ from leantune.testing import cpu_hog
 @pytest.fixture
 def fresh_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(_probe, "_latest", None)  # no reading of an earlier test taken over
     idle_reference.cache_clear()
     yield tmp_path / "leantune"
     idle_reference.cache_clear()
@@ -50,6 +51,21 @@ def test_a_probe_reads_at_its_cadence_and_keeps_its_own_time_apart(fresh_cache):
     probe.read(0.6)
     assert len(probe.readings) == 2 and probe.cpu_seconds > 0
     assert probe.slowdown == pytest.approx(statistics.fmean(probe.readings))
+
+
+def test_a_trial_starting_within_the_cadence_takes_over_the_latest_reading(fresh_cache):
+    """Back-to-back short trials of one worker probe once per cadence, not once each."""
+    first = LoadProbe(every_s=0.5)
+    first.read()
+    second = LoadProbe(every_s=0.5)
+    second.read()
+    assert second.readings == first.readings[-1:] and second.cpu_seconds == 0.0
+    second.read(0.6)  # its own cadence still reads
+    assert len(second.readings) == 2 and second.cpu_seconds > 0
+    time.sleep(0.05)
+    third = LoadProbe(every_s=0.01)  # the latest reading is older than its cadence
+    third.read()
+    assert third.cpu_seconds > 0 and third.readings != second.readings[-1:]
 
 
 @pytest.mark.slow
