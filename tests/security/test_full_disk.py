@@ -71,11 +71,6 @@ def test_once_there_is_room_the_study_resumes_with_every_config_once(full_disk):
     assert len(trials) == len(configs) == 18
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracking/_mlflow.py's _write_loop logs the first failed MLflow write with its "
-    "traceback before the study's own line (issue 24, left to that module's owner)",
-)
 def test_a_full_disk_prints_no_traceback(full_disk):
     _, ran, _ = full_disk
     assert "Traceback" not in ran.stderr

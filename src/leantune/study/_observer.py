@@ -87,6 +87,11 @@ class StudyObserver:
             for ended in self.files.flush():
                 self.tracker.end_trial(*ended)
 
+    def flush_files(self) -> None:
+        """Wait for every trial file, telling the tracker nothing (it failed)."""
+        if self.files is not None:
+            self.files.flush()
+
     def _tell_tracker(self) -> None:
         if self.files is not None:
             for ended in self.files.written():

@@ -7,6 +7,7 @@ saved so far stay, and `leantune resume` finishes the rest once the directory is
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -97,7 +98,13 @@ class RecordingGuard:
         self._forward("trial_ended", args)
 
     def flush(self) -> None:
-        """Wait until every event given is recorded (the observer writes some on a thread)."""
+        """Wait until every event given is recorded (the observer writes some on a thread).
+        After a failure, the trial files already given are still written where they can be
+        (a lost MLflow store leaves the run directory writable): a resume then finds them."""
+        if self.failure is not None:
+            with contextlib.suppress(Exception):
+                self.observer.flush_files()
+            return
         self._forward("flush", ())
 
     def raise_failure(self, run_dir: Path) -> None:

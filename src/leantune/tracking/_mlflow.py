@@ -28,7 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from leantune.results._layout import MODEL_DIR, SPEC_FILE, SUMMARY_FILE
-from leantune.tracking._run_rows import RunEnd, RunStart, TrialRunRows
+from leantune.tracking._run_rows import Point, RunEnd, RunStart, TrialRunRows
 from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
     BOOKKEEPING,
@@ -156,7 +156,7 @@ class MlflowTracker:
         self._adopted: set[str] = set()
         # One point per (metric, step): a closing report that repeats the last step's values
         # replaces them instead of adding a second point at the same step.
-        self._buffers: dict[str, dict[tuple[str, int], Metric]] = {}
+        self._buffers: dict[str, dict[tuple[str, int], Point]] = {}
         self._replaced: dict[str, Replacements] = {}
         self._progress_at: dict[str, float] = {}
         # The step of the last report each trial's run was given points for (_keeps).
@@ -208,10 +208,18 @@ class MlflowTracker:
     def _write(self, write: Callable[..., Any], *args: Any) -> None:
         try:
             _with_retries(write, *args)
-        except Exception:
+        except Exception as error:
             self.write_failures += 1
             if self.write_failures == 1:
-                _log.exception("leantune: an MLflow write failed; results files are unaffected")
+                # One line a user can act on (a full disk, a lost server); the traceback only
+                # for those who asked for debug logging.
+                cause = str(error).strip().splitlines()
+                _log.warning(
+                    "leantune: an MLflow write failed (%s: %s); results files are unaffected",
+                    type(error).__name__,
+                    cause[0] if cause else "no message",
+                )
+                _log.debug("The failed MLflow write", exc_info=True)
 
     def _write_rows(self, rows: list[RunStart | RunEnd]) -> None:
         assert self._rows is not None  # rows are only queued for a SQL store
@@ -451,7 +459,7 @@ class MlflowTracker:
             if name is None:
                 continue  # bookkeeping, not a measurement
             if type(value) is float and value - value == 0 and renamed_from is None:
-                buffer[(name, step)] = Metric(name, value, stamp, step)  # most values
+                buffer[(name, step)] = Point(name, value, stamp, step)  # most values
                 continue
             stored, how = metric_value(value)
             if stored is None:
@@ -460,7 +468,7 @@ class MlflowTracker:
                 replaced.note(renamed_from, f"name renamed to {name!r}")
             if how:
                 replaced.note(name, how)
-            buffer[(name, step)] = Metric(name, stored, stamp, step)
+            buffer[(name, step)] = Point(name, stored, stamp, step)
         per_step = report.get("train_loss_steps")
         if isinstance(per_step, list):
             first = step - len(per_step) + 1
@@ -471,7 +479,7 @@ class MlflowTracker:
                     continue
                 if how:
                     replaced.note("train_loss_step", how)
-                buffer[("train_loss_step", first + i)] = Metric(
+                buffer[("train_loss_step", first + i)] = Point(
                     "train_loss_step", stored, stamp, first + i
                 )
 
@@ -542,11 +550,12 @@ class MlflowTracker:
         )
 
     def _close_trial_run(
-        self, trial_id: str, status: str, tags: dict[str, str], metrics: list[Metric]
+        self, trial_id: str, status: str, tags: dict[str, str], points: list[Point]
     ) -> None:
         run_id = self._trial_runs[trial_id]
         if trial_id in self._adopted:
-            metrics = self._missing(run_id, metrics)
+            points = self._missing(run_id, points)
+        metrics = [point.as_metric() for point in points]
         # The points and the closing tags go in one call: each call costs the driver ~3 ms of
         # CPU whatever it holds (its own session, run lookup and commits), a point ~0.1 ms.
         tag_items = _tag_items(tags)
@@ -558,7 +567,7 @@ class MlflowTracker:
         self._log_tag_items(run_id, tag_items)
         self.client.set_terminated(run_id, _RUN_STATUS.get(status, "FINISHED"))
 
-    def _missing(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
+    def _missing(self, run_id: str, metrics: list[Point]) -> list[Point]:
         """The points a run found again does not hold yet (by metric and step)."""
         stored: set[tuple[str, int]] = set()
         for key in {metric.key for metric in metrics}:
