@@ -360,6 +360,9 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+_NOTHING = object()  # no trial came before a held start fell due
+
+
 class TrialFileWriter:
     """Writes a study's trial files on a thread, so the driver never waits on the disk.
 
@@ -372,9 +375,8 @@ class TrialFileWriter:
 
     # Trials waiting to be written at most: a driver faster than the disk waits for it.
     BACKLOG = 256
-    # How long the thread gathers a batch before writing it (a trial's end reaches MLflow at
-    # most this much later).
-    GATHER_S = 0.05
+    # How long a trial's start waits to be written: ended by then, only its end is.
+    START_DELAY_S = 0.05
 
     def __init__(self, state: StudyState):
         self.state = state
@@ -410,20 +412,39 @@ class TrialFileWriter:
             raise failure
 
     def _write(self) -> None:
+        # A trial's start is held back START_DELAY_S: a short trial's end arrives first and is
+        # written alone (each new file costs ~0.7 ms of CPU here). An end is written at once.
+        held: dict[Path, tuple[float, Any]] = {}
         closing = False
         while not closing:
-            batch = [self._waiting.get()]
-            if batch[0] is not None:
-                # A moment's gathering first: a short trial's start and end then meet in one
-                # batch, and only its end is written.
-                time.sleep(self.GATHER_S)
-            while len(batch) < self.BACKLOG:
+            wait = min((due for due, _ in held.values()), default=None)
+            try:
+                first = self._waiting.get(
+                    timeout=None if wait is None else max(0.0, wait - time.monotonic())
+                )
+            except queue.Empty:
+                first = _NOTHING
+            batch = [first]
+            while first is not _NOTHING and len(batch) < self.BACKLOG:
                 try:
                     batch.append(self._waiting.get_nowait())
                 except queue.Empty:
                     break
             closing = batch[-1] is None
-            items = [item for item in batch if item is not None]
+            now = time.monotonic()
+            items = []
+            for item in batch:
+                if item is None or item is _NOTHING:
+                    continue
+                if not item[2]:  # a start
+                    held[item[0]] = (now + self.START_DELAY_S, item)
+                    continue
+                held.pop(item[0], None)
+                items.append(item)
+            for path, (due, item) in list(held.items()):
+                if due <= now or closing:
+                    del held[path]
+                    items.append(item)
             if self._failure is not None or not items:
                 continue  # nothing more is written once a write failed
             # Per file, what was given last (the later state of the trial), durable if any was.
