@@ -15,7 +15,7 @@ from tests.search.test_matrix import _study
 
 import leantune
 from leantune.engine import Fault
-from leantune.search import ProcessPoolBackend
+from leantune.search import ProcessPoolBackend, _processes
 from leantune.study._policies import build_decisions
 from leantune.study._prepare import prepare_study
 from leantune.study._search import search, search_request, training_plan
@@ -90,3 +90,36 @@ def test_every_search_method_runs_on_the_pool(tmp_path, method):
     records = search(request, decisions, RecordingObserver(), ProcessPoolBackend(workers=2))
     assert len(records) == (4 if method == "asha" else 6)
     assert all(r.status != "failed" for r in records), [r.error for r in records]
+
+
+def _workers_started(monkeypatch) -> list[int]:
+    """Counts the worker processes a study's pool starts (the real pool, the real spawns)."""
+    started: list[int] = []
+    grow = _processes._Pool.grow
+
+    def counted(pool):
+        grew = grow(pool)
+        if grew:
+            started.append(pool.started)
+        return grew
+
+    monkeypatch.setattr(_processes._Pool, "grow", counted)
+    return started
+
+
+def test_a_study_of_short_trials_starts_one_worker(tmp_path, monkeypatch):
+    """Four trials of hundredths of a second: a second worker would cost more to start than
+    the work it could take over."""
+    started = _workers_started(monkeypatch)
+    result = leantune.run(_spec(tmp_path, "run", "processes"), show_progress=False)
+    assert len(result.trials) == 4 and set(result.trials.status) == {"feasible"}
+    assert started == [1]
+
+
+def test_a_second_worker_starts_once_the_work_left_needs_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(_processes, "GROW_AFTER_S", 0.2)
+    started = _workers_started(monkeypatch)
+    slow = Fault(sleep_s_per_step=0.01)  # every trial: a few tenths of a second
+    result = leantune.run(_spec(tmp_path, "run", "processes"), show_progress=False, faults=(slow,))
+    assert len(result.trials) == 4 and set(result.trials.status) == {"feasible"}
+    assert started == [1, 2]

@@ -141,6 +141,8 @@ class _ActorPool:
 
     def __init__(self, count: int, request: SearchRequest, worker_policy: StoppingPolicy | None):
         self.count = count
+        # Every actor is placed at start (a cluster's actors are spread at once).
+        self.started = count
         here = ray.get_runtime_context().get_node_id()
         # On the driver's node: its messages never cross the network to come back here.
         self.inbox = (
@@ -159,6 +161,9 @@ class _ActorPool:
         self.nodes: list[str | None] = [None] * count
         self.pids: list[int] = [0] * count
         self.placing: dict[int, Any] = {}
+
+    def grow(self) -> bool:
+        return False  # every actor was placed at start
 
     def __enter__(self) -> _ActorPool:
         for index in range(self.count):

@@ -23,6 +23,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import statistics
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -46,6 +47,13 @@ FLUSH_REPORTS = 256
 # Configs a worker holds at most: the one it trains and the next, so it never waits for the
 # driver between trials. More would only draw samples further ahead of what ended.
 PREFETCH = 2
+# A worker costs ~1-2 CPU-s to start (Python, scikit-learn, the data's view): the pool starts
+# one, and another only once the work left for each would take longer than this (or a trial
+# has run this long). A study of a few hundredths of a second a trial then pays for one.
+GROW_AFTER_S = 2.0
+# What a trial costs at the least, before any has ended (P8's tiny trials: ~5 ms): a study of
+# a thousand configs starts its workers at once, one of sixteen waits for its first trial.
+SHORTEST_TRIAL_S = 0.005
 # How often the driver looks for a dead worker while it waits for messages (s).
 _POLL_S = 0.5
 
@@ -84,6 +92,13 @@ class WorkerPool(Protocol):
     count: int
     results: MessageQueue
     nodes: list[str | None]
+    started: int
+    """Workers started: the driver hands configs to workers 0 .. started - 1 only."""
+
+    def grow(self) -> bool:
+        """Start one more worker, if any is left to start; whether one was."""
+        ...
+
     """Per worker, the Ray node it runs on (None: this machine); a trial's record names it."""
 
     def send(self, worker: int, task: tuple) -> None: ...
@@ -168,6 +183,8 @@ class _Driver:
         ]
         self.numbers = iter(range(1, 2**62))
         self.exhausted = False
+        self.first_began: float | None = None  # when a worker began the search's first trial
+        self.trial_seconds: list[float] = []  # wall seconds of the trials ended so far
 
     def run(self) -> None:
         checked = time.monotonic()
@@ -182,8 +199,9 @@ class _Driver:
                 checked = time.monotonic()
 
     def _fill(self) -> None:
+        self._grow()
         while not self.exhausted:
-            worker = min(range(self.pool.count), key=lambda w: len(self.assigned[w]))
+            worker = min(range(self.pool.started), key=lambda w: len(self.assigned[w]))
             if len(self.assigned[worker]) >= PREFETCH:
                 return
             try:
@@ -194,6 +212,23 @@ class _Driver:
             key = f"trial_{self.request.session}_{len(self.book.order):05d}"
             self.book.started(key, config)
             self._start(_Running(key, config, worker, next(self.numbers), token))
+
+    def _grow(self) -> None:
+        """Start another worker when the work left needs one: the configs left to run, at the
+        trials' median time so far (SHORTEST_TRIAL_S before any ended), over GROW_AFTER_S a
+        worker; or a first trial still running after GROW_AFTER_S."""
+        if self.pool.started >= self.pool.count:
+            return
+        if self.trial_seconds:
+            seconds = statistics.median(self.trial_seconds[-100:])
+        elif self.first_began is not None and time.time() - self.first_began > GROW_AFTER_S:
+            self.pool.grow()
+            return
+        else:
+            seconds = SHORTEST_TRIAL_S
+        left = self.request.configs_to_run() - len(self.book.order) + len(self.running)
+        if left * seconds / self.pool.started > GROW_AFTER_S:
+            self.pool.grow()
 
     def _start(self, trial: _Running) -> None:
         self.running[trial.key] = trial
@@ -210,6 +245,8 @@ class _Driver:
         record = self.book.records[key]
         if began is not None and record.attempts == 1:
             record.started_at = began  # when its worker began it, not when it was queued
+        if began is not None and self.first_began is None:
+            self.first_began = began
         stop = False
         for report, worker_stop in reports:
             stop = self.book.reported(key, report, worker_stop)
@@ -235,10 +272,16 @@ class _Driver:
     def _finish(self, trial: _Running, error: str | None = None) -> None:
         record = self.book.ended(trial.key, error)
         if record is not None:
+            # The trial's own wall clock, as its worker measured it: the driver's (its end as
+            # the driver saw it) also holds the driver's own delays, a second at its start.
+            seconds = record.last.get("wall_time_s")
+            if isinstance(seconds, float) and seconds >= 0:
+                self.trial_seconds.append(seconds)
+        if record is not None:
             self.configs.ended(record, trial.token)
 
     def _bury_dead_workers(self) -> None:
-        for worker in range(self.pool.count):
+        for worker in range(self.pool.started):
             pid = self.pool.dead(worker)
             if pid is None:
                 continue
@@ -285,6 +328,7 @@ class _Pool:
         self.tasks: list[Any] = [None] * count
         self.processes: list[Any] = [None] * count
         self.nodes: list[str | None] = [None] * count
+        self.started = 0
         # cloudpickle, as Ray does: a training function or estimator defined in a script
         # (`__main__`), which a spawned worker cannot import, still reaches it.
         self.settings = cloudpickle.dumps(
@@ -292,19 +336,26 @@ class _Pool:
         )
 
     def __enter__(self) -> _Pool:
-        for index in range(self.count):
-            self._spawn(index)
+        self.grow()  # the rest as the driver finds work for them (GROW_AFTER_S)
         return self
 
+    def grow(self) -> bool:
+        if self.started >= self.count:
+            return False
+        self._spawn(self.started)
+        self.started += 1
+        return True
+
     def __exit__(self, *exc: Any) -> None:
+        processes = self.processes[: self.started]
         if exc[0] is not None:  # interrupted: the trials queued behind the running ones too
-            for process in self.processes:
+            for process in processes:
                 process.terminate()
-        for index in range(self.count):
+        for index in range(self.started):
             with contextlib.suppress(Exception):
                 self.tasks[index].put(None)
         deadline = time.monotonic() + 5
-        for process in self.processes:
+        for process in processes:
             process.join(timeout=max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.terminate()
