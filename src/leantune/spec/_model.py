@@ -541,9 +541,10 @@ class ResourcesSpec(_Section):
     """What runs the trials. ray: Ray Tune, trials side by side (and on a cluster with
     ray_address). ray-pool: trial packing on Ray: one long-lived Ray actor per CPU of the
     cluster pulls config after config (short trials on a cluster, with ray_address).
-    processes: the same packing with worker processes, no Ray (one machine). in-process: one
-    after another in leantune's own process, no Ray: for debugging a study (a breakpoint in a
-    trial stops right there)."""
+    processes: the same packing with worker processes, no Ray (one machine); it starts one
+    worker, and more (up to one per CPU) once the work left needs them. in-process: one after
+    another in leantune's own process, no Ray: for debugging a study (a breakpoint in a trial
+    stops right there)."""
     cpus_per_trial: PositiveInt = 1
     max_concurrent: PositiveInt | None = None
     """Trials at once. Default: as many as the CPUs Ray sees allow."""
