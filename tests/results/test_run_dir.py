@@ -3,6 +3,7 @@ directory written by the previous leantune (main at 7841bb0) read back whole."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -78,6 +79,16 @@ def test_a_summary_missing_a_key_is_refused_with_the_key_named(old_run):
     text = old_run.summary_file.read_text().replace('"trials":', '"trials_renamed":', 1)
     old_run.summary_file.write_text(text)
     with pytest.raises(LeantuneError, match=r"summary\.json: trials: Field required"):
+        old_run.read_summary()
+
+
+def test_a_tampered_near_limit_entry_is_refused_with_the_field_named(old_run):
+    """The CLI and the report read each entry's fields: a hand-edited summary gets one line
+    per problem, not a KeyError from deep inside the report."""
+    summary = json.loads(old_run.summary_file.read_text())
+    summary["near_limits"] = [{"config": {}, "status": "feasible", "metric": "train_time_s"}]
+    old_run.summary_file.write_text(json.dumps(summary))
+    with pytest.raises(LeantuneError, match=r"near_limits\.0\.trial_id: Field required"):
         old_run.read_summary()
 
 

@@ -155,12 +155,12 @@ def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
             "a limit its trial met",
             highlight=False,
         )
-    near = next((n for n in summary.near_limits if n["trial_id"] == best.trial_id), None)
+    near = next((n for n in summary.near_limits if n.trial_id == best.trial_id), None)
     if near is not None:
-        side = "under" if near["margin_pct"] <= 0 else "over"
+        side = "under" if near.margin_pct <= 0 else "over"
         out(
-            f"  [yellow]near a limit[/]: its {near['metric']} {near['value']:.4g} is "
-            f"{abs(near['margin_pct']):.1f} % {side} the limit of {near['limit']:g}; a busier "
+            f"  [yellow]near a limit[/]: its {near.metric} {near.value:.4g} is "
+            f"{abs(near.margin_pct):.1f} % {side} the limit of {near.limit:g}; a busier "
             "machine may put it over",
             highlight=False,
         )
@@ -175,10 +175,10 @@ def _pick_lines(summary: Summary, best: BestSummary, out: Any) -> None:
 
 def _near_limit_line(summary: Summary, out: Any) -> None:
     """How many verdicts the machine's own noise could turn (summary.json near_limits)."""
-    near = {n["trial_id"]: n for n in reversed(summary.near_limits)}  # the nearest limit each
+    near = {n.trial_id: n for n in reversed(summary.near_limits)}  # the nearest limit each
     if not near:
         return
-    feasible = sum(1 for n in near.values() if n["status"] != INFEASIBLE)
+    feasible = sum(1 for n in near.values() if n.status != INFEASIBLE)
     out(
         f"Near a limit: {len(near)} config(s) ended within {NEAR_LIMIT_SHARE:.0%} of one "
         f"({feasible} feasible, {len(near) - feasible} over), where a rerun or other work on "

@@ -308,7 +308,7 @@ def _near_limit_blocks(summary: Summary, chosen: str, prefix: str) -> list[Block
     if not near:
         return []
     blocks: list[Block] = []
-    if any(n["trial_id"] == chosen for n in near):
+    if any(n.trial_id == chosen for n in near):
         blocks.append(
             Paragraph(
                 f"The chosen config ended within {NEAR_LIMIT_SHARE:.0%} of a limit: on a busier "
@@ -319,13 +319,13 @@ def _near_limit_blocks(summary: Summary, chosen: str, prefix: str) -> list[Block
         )
     rows = [
         (
-            n["trial_id"],
-            ", ".join(f"{k}={v}" for k, v in n["config"].items()),
-            n["status"],
-            n["metric"],
-            n["value"],
-            n["limit"],
-            n["margin_pct"],
+            n.trial_id,
+            ", ".join(f"{k}={v}" for k, v in n.config.items()),
+            n.status,
+            CONSTRAINT_LABELS.get(n.metric, n.metric),
+            n.value,
+            n.limit,
+            n.margin_pct,
         )
         for n in near[:_NEAR_SHOWN]
     ]
@@ -336,7 +336,7 @@ def _near_limit_blocks(summary: Summary, chosen: str, prefix: str) -> list[Block
             f"Verdicts near a limit ({len(near)}{shown}): trials judged on their complete record "
             f"within {NEAR_LIMIT_SHARE:.0%} of a limit, either side, where the machine's own "
             "noise may judge them the other way (on a 2-core VM, quiet reruns alone moved such "
-            "costs by up to 11 %)",
+            "costs by up to 11%)",
             pd.DataFrame(
                 rows,
                 columns=["trial", "config", "status", "limit on", "value", "limit", "margin %"],

@@ -80,6 +80,20 @@ class BestSummary(_Part):
     """The shipped (refit) model against every deployment limit: {metric: {value, limit, met}}."""
 
 
+class NearLimit(_Part):
+    """A trial judged on its complete record within NEAR_LIMIT_SHARE of a limit, either side
+    (leantune.metrics): a verdict a rerun, or other work on the machine, may turn."""
+
+    trial_id: str
+    config: dict[str, Any]
+    status: str
+    metric: str
+    value: float
+    limit: float
+    margin_pct: float
+    """(value / limit - 1) x 100: negative under the limit, positive over it."""
+
+
 class Summary(_Part):
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
@@ -128,10 +142,8 @@ class Summary(_Part):
     failed_trials: list[dict[str, Any]] = Field(default_factory=list)
     diverged_trials: list[dict[str, Any]] = Field(default_factory=list)
     late_stops: list[dict[str, Any]] = Field(default_factory=list)
-    near_limits: list[dict[str, Any]] = Field(default_factory=list)
-    """Trials judged on their complete record within a few per cent of a limit, either side
-    (leantune.metrics.NEAR_LIMIT_SHARE), nearest first: {"trial_id", "config", "status",
-    "metric", "value", "limit", "margin_pct"}. Empty in runs from before it was recorded."""
+    near_limits: list[NearLimit] = Field(default_factory=list)
+    """Nearest first; empty in runs from before it was recorded."""
     shipped_rejected: list[dict[str, Any]] = Field(default_factory=list)
     """Chosen configs whose shipped model broke a limit their trial met, each refit in vain."""
 

@@ -92,14 +92,13 @@ class WorkerPool(Protocol):
     count: int
     results: MessageQueue
     nodes: list[str | None]
+    """Per worker, the Ray node it runs on (None: this machine); a trial's record names it."""
     started: int
     """Workers started: the driver hands configs to workers 0 .. started - 1 only."""
 
     def grow(self) -> bool:
         """Start one more worker, if any is left to start; whether one was."""
         ...
-
-    """Per worker, the Ray node it runs on (None: this machine); a trial's record names it."""
 
     def send(self, worker: int, task: tuple) -> None: ...
 
@@ -183,6 +182,8 @@ class _Driver:
         ]
         self.numbers = iter(range(1, 2**62))
         self.exhausted = False
+        # A resumed or shuffled grid is worked out anew each time it is asked: asked once.
+        self.to_run = request.configs_to_run()
         self.first_began: float | None = None  # when a worker began the search's first trial
         self.trial_seconds: list[float] = []  # wall seconds of the trials ended so far
 
@@ -226,7 +227,7 @@ class _Driver:
             return
         else:
             seconds = SHORTEST_TRIAL_S
-        left = self.request.configs_to_run() - len(self.book.order) + len(self.running)
+        left = self.to_run - len(self.book.order) + len(self.running)
         if left * seconds / self.pool.started > GROW_AFTER_S:
             self.pool.grow()
 
@@ -277,7 +278,6 @@ class _Driver:
             seconds = record.last.get("wall_time_s")
             if isinstance(seconds, float) and seconds >= 0:
                 self.trial_seconds.append(seconds)
-        if record is not None:
             self.configs.ended(record, trial.token)
 
     def _bury_dead_workers(self) -> None:

@@ -447,12 +447,9 @@ class TrialFileWriter:
                     items.append(item)
             if self._failure is not None or not items:
                 continue  # nothing more is written once a write failed
-            # Per file, what was given last (the later state of the trial), durable if any was.
-            latest: dict[Path, tuple[Any, bool]] = {}
-            for path, data, durable, _ in items:
-                latest[path] = (data, durable or latest.get(path, (None, False))[1])
             try:
-                for path, (data, durable) in latest.items():
+                # Each file at most once here: a trial's end takes its held start's place.
+                for path, data, durable in (item[:3] for item in items):
                     _replace_json(path, data, durable=durable)
                 if any(durable for _, _, durable, _ in items):
                     _sync_directory(self.state.trials_dir)

@@ -28,7 +28,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from leantune.results._layout import MODEL_DIR, SPEC_FILE, SUMMARY_FILE
-from leantune.tracking._run_rows import Point, RunEnd, RunStart, TrialRunRows
+from leantune.tracking._run_rows import RunEnd, RunStart, TrialRunRows
 from leantune.tracking._store_template import seed_sqlite_store
 from leantune.tracking._values import (
     BOOKKEEPING,
@@ -156,7 +156,7 @@ class MlflowTracker:
         self._adopted: set[str] = set()
         # One point per (metric, step): a closing report that repeats the last step's values
         # replaces them instead of adding a second point at the same step.
-        self._buffers: dict[str, dict[tuple[str, int], Point]] = {}
+        self._buffers: dict[str, dict[tuple[str, int], Metric]] = {}
         self._replaced: dict[str, Replacements] = {}
         self._progress_at: dict[str, float] = {}
         # The step of the last report each trial's run was given points for (_keeps).
@@ -459,7 +459,7 @@ class MlflowTracker:
             if name is None:
                 continue  # bookkeeping, not a measurement
             if type(value) is float and value - value == 0 and renamed_from is None:
-                buffer[(name, step)] = Point(name, value, stamp, step)  # most values
+                buffer[(name, step)] = Metric(name, value, stamp, step)  # most values
                 continue
             stored, how = metric_value(value)
             if stored is None:
@@ -468,7 +468,7 @@ class MlflowTracker:
                 replaced.note(renamed_from, f"name renamed to {name!r}")
             if how:
                 replaced.note(name, how)
-            buffer[(name, step)] = Point(name, stored, stamp, step)
+            buffer[(name, step)] = Metric(name, stored, stamp, step)
         per_step = report.get("train_loss_steps")
         if isinstance(per_step, list):
             first = step - len(per_step) + 1
@@ -479,7 +479,7 @@ class MlflowTracker:
                     continue
                 if how:
                     replaced.note("train_loss_step", how)
-                buffer[("train_loss_step", first + i)] = Point(
+                buffer[("train_loss_step", first + i)] = Metric(
                     "train_loss_step", stored, stamp, first + i
                 )
 
@@ -550,12 +550,11 @@ class MlflowTracker:
         )
 
     def _close_trial_run(
-        self, trial_id: str, status: str, tags: dict[str, str], points: list[Point]
+        self, trial_id: str, status: str, tags: dict[str, str], metrics: list[Metric]
     ) -> None:
         run_id = self._trial_runs[trial_id]
         if trial_id in self._adopted:
-            points = self._missing(run_id, points)
-        metrics = [point.as_metric() for point in points]
+            metrics = self._missing(run_id, metrics)
         # The points and the closing tags go in one call: each call costs the driver ~3 ms of
         # CPU whatever it holds (its own session, run lookup and commits), a point ~0.1 ms.
         tag_items = _tag_items(tags)
@@ -567,7 +566,7 @@ class MlflowTracker:
         self._log_tag_items(run_id, tag_items)
         self.client.set_terminated(run_id, _RUN_STATUS.get(status, "FINISHED"))
 
-    def _missing(self, run_id: str, metrics: list[Point]) -> list[Point]:
+    def _missing(self, run_id: str, metrics: list[Metric]) -> list[Metric]:
         """The points a run found again does not hold yet (by metric and step)."""
         stored: set[tuple[str, int]] = set()
         for key in {metric.key for metric in metrics}:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from mlflow.entities import Metric, RunTag
 from mlflow.tracking import MlflowClient
@@ -21,19 +21,6 @@ from mlflow.utils.uri import append_to_uri_path
 
 # MLflow's SQL store and its table models are imported when a store is opened, not with
 # leantune: importing them sets SQLAlchemy's logger level (tests/test_package.py).
-
-
-class Point(NamedTuple):
-    """One metric point, as MLflow's Metric holds it (key, value, timestamp, step): a tuple,
-    made ten times faster than a Metric, for the hundred or more points of every trial."""
-
-    key: str
-    value: float
-    timestamp: int
-    step: int
-
-    def as_metric(self) -> Metric:
-        return Metric(*self)
 
 
 @dataclass(frozen=True)
@@ -56,7 +43,7 @@ class RunEnd:
     run_status: str
     end_ms: int
     tags: Sequence[RunTag]
-    metrics: Sequence[Point] = field(default_factory=tuple)
+    metrics: Sequence[Metric] = field(default_factory=tuple)
 
 
 class TrialRunRows:
@@ -167,14 +154,14 @@ class TrialRunRows:
             "experiment_id": int(self.experiment_id),
         }
 
-    def _metric_row(self, run_id: str, point: Point) -> tuple[Any, ...]:
+    def _metric_row(self, run_id: str, metric: Metric) -> tuple[Any, ...]:
         """A point as `_POINT_COLUMNS`. NaN stored as 0 with is_nan, an infinity as the largest
         float: as MLflow stores them."""
-        key, value, stamp, step = point
+        value = metric.value
         if value - value == 0:  # finite: as it is (most points; MLflow's check costs more)
-            return (key, value, stamp, step, False, run_id)
+            return (metric.key, value, metric.timestamp, metric.step, False, run_id)
         is_nan, value = self.store.sanitize_metric_value(value)
-        return (key, value, stamp, step, is_nan, run_id)
+        return (metric.key, value, metric.timestamp, metric.step, is_nan, run_id)
 
     @staticmethod
     def _insert_points(session: Any, table: Any, rows: list[tuple[Any, ...]]) -> None:
