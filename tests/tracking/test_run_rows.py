@@ -3,9 +3,11 @@ them (a real sqlite store)."""
 
 import math
 
+from mlflow.entities import Metric, RunTag
 from mlflow.tracking import MlflowClient
 
 from leantune.tracking import default_uri, open_tracker
+from leantune.tracking._run_rows import RunEnd, RunStart
 
 
 def _study(tmp_path, name, batched):
@@ -69,3 +71,33 @@ def test_a_progress_tag_set_while_a_trial_ran_is_replaced_when_it_ends(tmp_path)
     assert run.data.tags["leantune.progress"] == "ended: feasible"
     assert run.data.tags["leantune.steps_done"] == "200"
     assert run.data.metrics == {"val_loss": 0.5}
+
+
+def test_a_run_closed_in_its_starting_batch_reads_as_one_closed_in_a_later_one(tmp_path):
+    """A short trial's start and end reach the writer together and its run is inserted
+    closed; a longer one's end updates the run its start inserted. Both read back alike."""
+    tracker = open_tracker(None, "exp", tmp_path)
+    tracker.start_study("s", {}, {}, "")
+    rows = tracker._rows
+    stamp = 1_700_000_000_000
+
+    def start(run_id):
+        tags = [RunTag("mlflow.runName", run_id), RunTag("leantune.progress", "running")]
+        return RunStart(run_id, run_id, stamp, tags, [("batch_size", "8")])
+
+    def end(run_id):
+        tags = [RunTag("leantune.progress", "ended: feasible"), RunTag("leantune.status", "ok")]
+        points = [Metric("val_loss", 0.5, stamp, 100), Metric("val_loss", 0.25, stamp, 200)]
+        return RunEnd(run_id, "FINISHED", stamp + 5, tags, points)
+
+    rows.write([start("together"), end("together")])
+    rows.write([start("apart")])
+    rows.write([end("apart")])
+    client = MlflowClient(default_uri(tmp_path))
+    together, apart = (client.get_run(run_id) for run_id in ("together", "apart"))
+    for run in (together, apart):
+        assert (run.info.status, run.info.end_time) == ("FINISHED", stamp + 5)
+        assert run.data.params == {"batch_size": "8"}
+        assert run.data.metrics == {"val_loss": 0.25}
+        assert run.data.tags["leantune.progress"] == "ended: feasible"
+    assert together.data.tags == {**apart.data.tags, "mlflow.runName": "together"}

@@ -77,12 +77,15 @@ class TrialRunRows:
         )
         from sqlalchemy import bindparam, delete, insert, update
 
-        runs, params, tags, ended = [], [], {}, {}
+        starts: dict[str, dict[str, Any]] = {}
+        params: list[dict[str, Any]] = []
+        tags: dict[tuple[str, str], dict[str, Any]] = {}
+        ended: dict[str, RunEnd] = {}
         metrics: list[tuple[Any, ...]] = []
         latest: dict[tuple[str, str], tuple[Any, ...]] = {}
         for write in writes:
             if isinstance(write, RunStart):
-                runs.append(self._run_row(write))
+                starts[write.run_id] = self._run_row(write)
                 params += [
                     {"run_uuid": write.run_id, "key": k, "value": v} for k, v in write.params
                 ]
@@ -101,18 +104,30 @@ class TrialRunRows:
                     "key": tag.key,
                     "value": tag.value,
                 }
+        # A run that starts and ends in this batch (most short trials) is inserted closed:
+        # no update of its row, and no stored tag of its own for the closing ones to replace.
+        closed_here = [run_id for run_id in ended if run_id in starts]
+        for run_id in closed_here:
+            end = ended.pop(run_id)
+            starts[run_id].update(status=end.run_status, end_time=end.end_ms)
         with self.store.ManagedSessionMaker() as session:
-            if runs:
-                session.execute(insert(SqlRun.__table__), runs)
+            if starts:
+                session.execute(insert(SqlRun.__table__), list(starts.values()))
             if params:
                 session.execute(insert(SqlParam.__table__), params)
-            for run_id, end in ended.items():
-                # A tag set while the trial ran (its progress) is replaced by the closing one.
-                keys = [tag.key for tag in end.tags]
+            if ended:
+                # A tag set while the trial ran (its progress) is replaced by the closing one:
+                # one statement for every (run, key), not one a run.
+                table = SqlTag.__table__
                 session.execute(
-                    delete(SqlTag.__table__).where(
-                        SqlTag.__table__.c.run_uuid == run_id, SqlTag.__table__.c.key.in_(keys)
-                    )
+                    delete(table).where(
+                        table.c.run_uuid == bindparam("run"), table.c.key == bindparam("tag")
+                    ),
+                    [
+                        {"run": run_id, "tag": tag.key}
+                        for run_id, end in ended.items()
+                        for tag in end.tags
+                    ],
                 )
             if tags:
                 session.execute(insert(SqlTag.__table__), list(tags.values()))
