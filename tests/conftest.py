@@ -49,7 +49,7 @@ def ray_session():
 
     import ray
 
-    from leantune.engine._tune import RAY_ENVIRONMENT
+    from leantune.engine._ray import RAY_ENVIRONMENT
 
     # As start_ray does: Ray's workers inherit Tune's output settings from this process.
     for key, value in RAY_ENVIRONMENT.items():

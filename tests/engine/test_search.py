@@ -47,8 +47,12 @@ def test_tpe_told_about_violations_proposes_fewer_infeasible_configs_than_random
         )
         records = run_search(request, limit, RecordingObserver(), worker_policy=limit)
         assert len(records) == 30
-        infeasible[method] = sum(1 for r in records if r.status == "stopped")
-        assert all(r.status in ("feasible", "stopped") for r in records)
+        # Over the limit: stopped, or infeasible where the trial ran its last step before the
+        # stop reached it (a slower machine's near-limit configs).
+        infeasible[method] = sum(1 for r in records if r.status in ("stopped", "infeasible"))
+        assert all(r.status in ("feasible", "stopped", "infeasible") for r in records), [
+            r.status for r in records
+        ]
     assert infeasible["tpe"] < infeasible["random"], infeasible
 
 

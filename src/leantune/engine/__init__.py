@@ -35,7 +35,7 @@ from leantune.trials import (
     config_key,
 )
 
-# Ray's settings are made only while leantune's Ray or Tune runs (engine._tune.RAY_ENVIRONMENT),
+# Ray's settings are made only while leantune's Ray or Tune runs (engine._ray.RAY_ENVIRONMENT),
 # so importing leantune sets none. A study joins the local Ray that `leantune ray start` keeps
 # running, with its token (set here only while that Ray runs: Ray reads it on import).
 _persistent.prepare_to_join()
@@ -43,15 +43,14 @@ _persistent.prepare_to_join()
 if TYPE_CHECKING:
     from leantune.engine._cluster import require_cpus
     from leantune.engine._pool import RayPoolBackend
-    from leantune.engine._tune import RayTuneBackend, TrialFailed, run_search, start_ray, stop_ray
+    from leantune.engine._ray import start_ray, stop_ray
+    from leantune.engine._tune import RayTuneBackend, TrialFailed, run_search
     from leantune.search import SearchRequest
 
 # The names that need Ray (or the search core, which imports this package), by their module.
 _NEEDS_RAY = {
-    **dict.fromkeys(
-        ("RayTuneBackend", "TrialFailed", "run_search", "start_ray", "stop_ray"),
-        "leantune.engine._tune",
-    ),
+    **dict.fromkeys(("RayTuneBackend", "TrialFailed", "run_search"), "leantune.engine._tune"),
+    **dict.fromkeys(("start_ray", "stop_ray"), "leantune.engine._ray"),
     "RayPoolBackend": "leantune.engine._pool",
     "SearchRequest": "leantune.search",
     "require_cpus": "leantune.engine._cluster",

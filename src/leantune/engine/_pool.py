@@ -21,7 +21,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from leantune.engine._tune import start_ray
+from leantune.engine._ray import start_ray
 from leantune.search._book import TrialBook
 from leantune.search._processes import drive, serve, worker_count, worker_settings
 from leantune.search._request import SearchRequest

@@ -4,7 +4,6 @@ display; and what the study's MLflow run is tagged with."""
 from __future__ import annotations
 
 import errno
-from pathlib import Path
 from typing import Any
 
 from leantune._version import __version__
@@ -33,14 +32,10 @@ class StudyObserver:
         # Trial files are written off the driver's loop; a trial's end goes to the tracker
         # once its file is durable (`_tell_tracker`).
         self.files = TrialFileWriter(state) if state is not None else None
-        # The sqlite store's URI and its file's identity, once the tracker is open.
+        # The sqlite store's URI and its file's identity, once the tracker is open. Not asked
+        # here: a tracker still opening (the study's first seconds) would be waited for, and
+        # the pool's workers start meanwhile.
         self.store: tuple[str, tuple[int, int] | None] | None = None
-        uri = str(getattr(tracker, "uri", "") or "")
-        # A sqlite store deleted under a running study takes every later write with it,
-        # silently (sqlite writes on into the unlinked file): checked as each trial ends.
-        self.store_file = (
-            Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-        )
 
     def trial_started(self, record: TrialRecord) -> None:
         if self.state is not None and self.files is not None:

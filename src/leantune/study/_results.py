@@ -7,12 +7,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 
 from leantune.datasets import Fold
 from leantune.engine import TrainingPlan, TrialData, TrialRecord, train_trial
@@ -42,6 +40,9 @@ from leantune.trials import (
     STEPS_PLANNED,
     STOPPED,
 )
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 # Configs refit at most, when the chosen one's shipped model breaks a limit its trial met
 # (each refit trains the config on the whole training part once more).
@@ -184,6 +185,8 @@ class FinalModel:
     @property
     def savable(self) -> bool:
         """Whether the model can be saved as an MLflow scikit-learn model."""
+        from sklearn.pipeline import Pipeline
+
         return isinstance(self.estimator, Pipeline)
 
 
@@ -311,6 +314,10 @@ def deployable(estimator: Any, refit: Fold) -> Pipeline:
     The scaler is the refit's own (fitted on the training part only), rebuilt as a fitted
     StandardScaler rather than refitted: the model's weights were learned on exactly it.
     """
+    # Imported here: scikit-learn (~0.8 s) is not on the way to a study's first trial.
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     scaler = StandardScaler()
     scaler.mean_ = np.asarray(refit.mean, dtype=float).copy()
     scaler.scale_ = np.asarray(refit.scale, dtype=float).copy()
