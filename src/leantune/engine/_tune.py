@@ -1,6 +1,7 @@
 """The Ray Tune backend: the search core's trials as Tune trials, on one machine or a cluster.
 
-This is the only module that imports Ray. It decides nothing: every report goes to the search
+This is the only module that imports Ray Tune (Ray's start and join are `_ray`'s, which the
+pool of Ray actors uses without Tune). It decides nothing: every report goes to the search
 core's trial book (leantune.search.TrialBook), which says whether the trial goes on; a worker
 may stop itself at once on the book's own latest-reading rules, but the trial's status is the
 book's, judged on its complete record.
