@@ -335,8 +335,8 @@ def _near_limit_blocks(summary: Summary, chosen: str, prefix: str) -> list[Block
             _id(prefix, "near_limits"),
             f"Verdicts near a limit ({len(near)}{shown}): trials judged on their complete record "
             f"within {NEAR_LIMIT_SHARE:.0%} of a limit, either side, where the machine's own "
-            "noise may judge them the other way (on a 2-core VM, quiet reruns alone moved such "
-            "costs by up to 11%)",
+            "noise may judge them the other way (on a 2-core VM, quiet reruns alone turned "
+            "configs that had run 4-8% under a limit)",
             pd.DataFrame(
                 rows,
                 columns=["trial", "config", "status", "limit on", "value", "limit", "margin %"],

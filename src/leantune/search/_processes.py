@@ -185,7 +185,8 @@ class _Driver:
         # A resumed or shuffled grid is worked out anew each time it is asked: asked once.
         self.to_run = request.configs_to_run()
         self.first_began: float | None = None  # when a worker began the search's first trial
-        self.trial_seconds: list[float] = []  # wall seconds of the trials ended so far
+        # Wall seconds of the latest trials ended: what `_grow` takes the median of.
+        self.trial_seconds: collections.deque[float] = collections.deque(maxlen=100)
 
     def run(self) -> None:
         checked = time.monotonic()
@@ -221,7 +222,7 @@ class _Driver:
         if self.pool.started >= self.pool.count:
             return
         if self.trial_seconds:
-            seconds = statistics.median(self.trial_seconds[-100:])
+            seconds = statistics.median(self.trial_seconds)
         elif self.first_began is not None and time.time() - self.first_began > GROW_AFTER_S:
             self.pool.grow()
             return
