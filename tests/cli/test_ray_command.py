@@ -8,6 +8,7 @@ import sys
 import pytest
 import yaml
 
+from leantune.study._state import read_trial_entries
 from leantune.testing import tiny_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
@@ -40,8 +41,8 @@ def test_a_study_joins_the_started_ray_and_stop_ends_only_that_ray(tmp_path):
         study.write_text(yaml.safe_dump(spec))
         ran = _leantune("run", "-q", str(study), env=env, cwd=tmp_path)
         assert ran.returncode == 0, ran.stderr
-        (trial,) = (tmp_path / "run" / "state" / "trials").glob("*.json")
-        assert json.loads(trial.read_text())["node_id"] == state["node_id"]
+        (trial,) = read_trial_entries(tmp_path / "run").values()
+        assert trial["node_id"] == state["node_id"]
         # The study only disconnected: the Ray it joined still runs.
         os.kill(state["pid"], 0)
     finally:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from leantune.errors import LeantuneError
 from leantune.spec import dump_spec
 from leantune.study import resume_study, run_study
 from leantune.study._recording import RecordingFailed
+from leantune.study._state import read_trial_entries
 from leantune.testing import tiny_spec
 from leantune.tracking import open_tracker
 
@@ -70,12 +72,14 @@ def _tracker(spec: leantune.StudySpec, run_dir: Path) -> Any:
 
 
 def _ended_trials(run_dir: Path) -> dict[str, dict]:
-    found = {}
-    for path in (run_dir / "state" / "trials").glob("*.json"):
-        data = json.loads(path.read_text())
-        if data["status"] != "running":
-            found[data["trial_id"]] = data
-    return found
+    entries = read_trial_entries(run_dir).items()
+    return {trial_id: data for trial_id, data in entries if data["status"] != "running"}
+
+
+def _rewrite_log(run_dir: Path, change: Callable[[list[str]], list[str]]) -> None:
+    """The trials' log (state/trials/log.jsonl), its lines changed by `change`."""
+    log = run_dir / "state" / "trials" / "log.jsonl"
+    log.write_text("".join(change(log.read_text().splitlines(keepends=True))))
 
 
 @pytest.fixture(scope="module")
@@ -155,12 +159,17 @@ def test_an_ended_trial_that_lost_its_reports_runs_again_under_its_id(
     unrecordable_run, tmp_path, capsys
 ):
     run_dir, store = _copy(unrecordable_run, tmp_path)
-    ended = _ended_trials(run_dir)
-    trial_id = sorted(ended)[0]
-    path = run_dir / "state" / "trials" / f"{trial_id}.json"
-    data = json.loads(path.read_text())
-    del data["reports"]
-    path.write_text(json.dumps(data))
+    trial_id = sorted(_ended_trials(run_dir))[0]
+
+    def without_reports(lines: list[str]) -> list[str]:
+        for index, line in enumerate(lines):
+            data = json.loads(line)
+            if data["trial_id"] == trial_id and data["status"] != "running":  # its end
+                del data["reports"]
+                lines[index] = json.dumps(data) + "\n"
+        return lines
+
+    _rewrite_log(run_dir, without_reports)
     console = Console(stderr=True, width=400)
     result = resume_study(run_dir, console=console, show_progress=False)
     assert f"lacks 'reports'; trial {trial_id} runs again" in capsys.readouterr().err
@@ -173,10 +182,12 @@ def test_an_ended_trial_that_lost_its_reports_runs_again_under_its_id(
 def test_a_deleted_trial_file_runs_again_into_its_mlflow_run(unrecordable_run, tmp_path, capsys):
     run_dir, store = _copy(unrecordable_run, tmp_path)
     trial_id = sorted(_ended_trials(run_dir))[0]
-    (run_dir / "state" / "trials" / f"{trial_id}.json").unlink()
+    _rewrite_log(
+        run_dir, lambda lines: [line for line in lines if json.loads(line)["trial_id"] != trial_id]
+    )
     result = resume_study(run_dir, console=Console(stderr=True, width=400), show_progress=False)
     said = capsys.readouterr().err
-    assert f"trial {trial_id}: MLflow holds its run, but its file" in said
+    assert f"trial {trial_id}: MLflow holds its run, but state/trials holds no record" in said
     assert "its config, read from MLflow, runs again under its id" in said
     assert sorted(r.config["learning_rate"] for r in result.records) == sorted(RATES)
     assert trial_id in {r.trial_id for r in result.records}
@@ -198,7 +209,6 @@ def test_damaged_state_is_refused_naming_the_file_before_anything_starts(
 ):
     run_dir, _ = _copy(unrecordable_run, tmp_path)
     study_json = run_dir / "state" / "study.json"
-    trial = sorted((run_dir / "state" / "trials").glob("*.json"))[0]
     if damage == "study-list":
         study_json.write_text("[]")
     elif damage == "sessions-missing":
@@ -206,9 +216,9 @@ def test_damaged_state_is_refused_naming_the_file_before_anything_starts(
         del meta["sessions"]
         study_json.write_text(json.dumps(meta))
     elif damage == "trial-empty":
-        trial.write_text("{}")
+        _rewrite_log(run_dir, lambda lines: ["{}\n", *lines[1:]])
     elif damage == "trial-list":
-        trial.write_text("[1, 2]")
+        _rewrite_log(run_dir, lambda lines: ["[1, 2]\n", *lines[1:]])
     else:
         (run_dir / "spec.yaml").write_text("- name: tiny\n")
     monkeypatch.setattr("leantune.study._runner.start_ray", _never)

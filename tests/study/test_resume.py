@@ -17,6 +17,7 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from leantune.study._state import read_trial_entries
 from leantune.testing import tiny_spec
 
 pytestmark = [pytest.mark.slow, pytest.mark.system]
@@ -53,12 +54,8 @@ def _start(args, cwd):
 
 
 def _trials(run_dir: Path) -> dict[str, dict]:
-    """Every trial state file, parsed (each must parse, whenever it is read)."""
-    found = {}
-    for path in (run_dir / "state" / "trials").glob("*.json"):
-        data = json.loads(path.read_text())
-        found[data["trial_id"]] = data
-    return found
+    """Every trial's state, parsed (each file and line must parse, whenever it is read)."""
+    return read_trial_entries(run_dir)
 
 
 def _wait_for_progress(run_dir: Path, ended_before: int, process, timeout=240) -> None:

@@ -14,7 +14,7 @@ from leantune.stoppers import StopReason
 from leantune.study import resume_study
 from leantune.study._state import (
     StudyState,
-    TrialFileWriter,
+    TrialLogWriter,
     record_from_dict,
     record_to_dict,
     write_json_atomic,
@@ -67,7 +67,7 @@ def test_a_running_trial_is_saved_without_its_reports(tmp_path):
 
 def test_trial_files_written_off_the_loop_come_back_in_order_once_on_disk(tmp_path):
     state = StudyState.create(tmp_path, study="s")
-    files = TrialFileWriter(state)
+    files = TrialLogWriter(state)
     records = [TrialRecord(f"t{i}", {"learning_rate": 0.1}) for i in range(5)]
     for record in records:
         files.save(record)  # started: nothing to hand back
@@ -84,7 +84,7 @@ def test_trial_files_written_off_the_loop_come_back_in_order_once_on_disk(tmp_pa
 
 def test_a_trial_file_that_cannot_be_written_is_raised_to_the_driver(tmp_path):
     state = StudyState.create(tmp_path, study="s")
-    files = TrialFileWriter(state)
+    files = TrialLogWriter(state)
     record = TrialRecord("t1", {"learning_rate": object.__new__(type("Bad", (), {"item": 1}))})
     record.ended_at = 1.0
     files.save(record, then="t1")
@@ -190,3 +190,76 @@ def test_the_study_run_joins_the_state_once_and_is_saved(tmp_path):
     assert StudyState.open(tmp_path).meta["parent_run_id"] is None
     state.set_parent_run("run-1")
     assert StudyState.open(tmp_path).meta["parent_run_id"] == "run-1"
+
+
+def _ended(trial_id, step=5):
+    config = {"model": "logistic", "batch_size": 8, "learning_rate": 0.1, "alpha": 1e-4}
+    record = TrialRecord(trial_id, config, reports=[{"step": step}])
+    record.status, record.ended_at = "feasible", 3.0
+    return record
+
+
+def test_a_trials_last_line_in_the_log_says_where_it_stands(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    running = TrialRecord("t1", {"learning_rate": 0.1})
+    state.save_trial(running)
+    assert [r.trial_id for r in state.load_trials()[1]] == ["t1"]  # running
+    state.save_trial(_ended("t1"))
+    state.save_trial(_ended("t2", step=7))
+    # One log, its lines appended: no file a trial.
+    assert [p.name for p in (tmp_path / "state" / "trials").iterdir()] == ["log.jsonl"]
+    ended, unfinished = state.load_trials()
+    assert [r.trial_id for r in ended] == ["t1", "t2"] and unfinished == []
+    # The book keeps only some reports once a trial is saved: every one is read back.
+    slim = TrialRecord("t2", {"learning_rate": 0.1})
+    assert state.reports_of(slim) == [{"step": 7}]
+
+
+def test_a_log_line_cut_short_is_left_out_said_and_cut_off_by_the_next_append(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    state.save_trial(_ended("t1"))
+    log = tmp_path / "state" / "trials" / "log.jsonl"
+    whole = log.read_bytes()
+    with open(log, "ab") as stream:  # a driver killed while appending t2's line
+        stream.write(b'{"trial_id": "t2", "config": {"learn')
+    resumed = StudyState.open(tmp_path)
+    ended, _ = resumed.load_trials()
+    assert [r.trial_id for r in ended] == ["t1"]
+    assert resumed.repaired == [
+        "state/trials/log.jsonl: its last line was cut short (the study was stopped while "
+        "writing it); the trial it held runs again"
+    ]
+    resumed.save_trial(_ended("t3"))  # the next session's first end
+    assert log.read_bytes().startswith(whole) and log.read_bytes().count(b"\n") == 2
+    ended, _ = resumed.load_trials()
+    assert [r.trial_id for r in ended] == ["t1", "t3"] and resumed.repaired == []
+
+
+def test_a_damaged_log_line_is_refused_naming_its_line_or_runs_its_trial_again(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    for trial_id in ("t1", "t2"):
+        state.save_trial(_ended(trial_id))
+    log = tmp_path / "state" / "trials" / "log.jsonl"
+    first, second = log.read_text().splitlines(keepends=True)
+    without_status = json.loads(second)
+    del without_status["status"]
+    log.write_text(first + json.dumps(without_status) + "\n")
+    ended, unfinished = state.load_trials()
+    assert [r.trial_id for r in ended] == ["t1"] and [r.trial_id for r in unfinished] == ["t2"]
+    assert state.repaired == [
+        "state/trials/log.jsonl line 2: it lacks 'status'; trial t2 runs again"
+    ]
+    log.write_text("not json\n" + second)
+    with pytest.raises(LeantuneError, match=r"log\.jsonl line 1 cannot be read"):
+        state.load_trials()
+
+
+def test_a_format_1_directory_with_a_file_per_ended_trial_still_resumes(tmp_path):
+    state = StudyState.create(tmp_path, study="s")
+    state.meta["format"] = 1
+    state.save_meta()
+    write_json_atomic(tmp_path / "state" / "trials" / "t1.json", record_to_dict(_ended("t1")))
+    again = StudyState.open(tmp_path)
+    ended, unfinished = again.load_trials()
+    assert [r.trial_id for r in ended] == ["t1"] and unfinished == []
+    assert again.reports_of(TrialRecord("t1", {})) == [{"step": 5}]

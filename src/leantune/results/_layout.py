@@ -19,9 +19,11 @@ REPORT_ASSETS_DIR = "report"
 MLFLOW_FILE, MLFLOW_ARTIFACTS_DIR = "mlflow.db", "mlartifacts"
 """The study's own MLflow store (the default), and its artifacts."""
 STATE_DIR = "state"
-"""What a resume needs (study/_state.py): the study's meta and one file per ended trial."""
+"""What a resume needs (study/_state.py): the study's meta and its trials' log."""
 STATE_STUDY_FILE = f"{STATE_DIR}/study.json"
 STATE_TRIALS_DIR = f"{STATE_DIR}/trials"
+STATE_TRIALS_LOG = f"{STATE_TRIALS_DIR}/log.jsonl"
+"""Every trial's start and end, a JSON line each (before it, format 1: a file a trial)."""
 
 # A --compare-stopping directory: one run directory per arm, and the comparison's headline.
 STOPPED_ARM, UNSTOPPED_ARM = "stopped", "unstopped"

@@ -120,6 +120,10 @@ class RunDir:
         return self.path / layout.STATE_TRIALS_DIR
 
     @property
+    def trials_log(self) -> Path:
+        return self.path / layout.STATE_TRIALS_LOG
+
+    @property
     def comparison_file(self) -> Path:
         return self.path / layout.COMPARISON_FILE
 

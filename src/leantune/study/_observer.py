@@ -9,7 +9,7 @@ from typing import Any
 from leantune._version import __version__
 from leantune.study._prepare import PreparedStudy
 from leantune.study._progress import ProgressDisplay
-from leantune.study._state import StudyState, TrialFileWriter
+from leantune.study._state import StudyState, TrialLogWriter
 from leantune.tracking import Tracker, store_file_identity
 from leantune.trials import TrialRecord
 
@@ -30,8 +30,8 @@ class StudyObserver:
         self.progress = progress
         self.state = state
         # Trial files are written off the driver's loop; a trial's end goes to the tracker
-        # once its file is durable (`_tell_tracker`).
-        self.files = TrialFileWriter(state) if state is not None else None
+        # once the ended trials' log holds it, durably (`_tell_tracker`).
+        self.files = TrialLogWriter(state) if state is not None else None
         # The sqlite store's URI and its file's identity, once the tracker is open. Not asked
         # here: a tracker still opening (the study's first seconds) would be waited for, and
         # the pool's workers start meanwhile.

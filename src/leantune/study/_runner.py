@@ -337,8 +337,8 @@ def _resume_study(
                 else "its config runs again as a new trial, and the old run stays in MLflow"
             )
             console.print(
-                f"[yellow]trial {escape(trial_id)}: MLflow holds its run, but its file "
-                f"state/trials/{escape(trial_id)}.json is gone; {how}[/]",
+                f"[yellow]trial {escape(trial_id)}: MLflow holds its run, but state/trials "
+                f"holds no record of it; {how}[/]",
                 highlight=False,
             )
     try:

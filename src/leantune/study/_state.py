@@ -1,16 +1,25 @@
 """A study's state in its run directory: what `leantune resume` reads to finish a study.
 
 `state/study.json` says which MLflow run is the study's and how each session ended;
-`state/trials/<trial_id>.json` holds one trial: written when it starts (its config) and again,
-whole, when it ends. Every file is replaced atomically (write a temporary file, fsync, rename),
-so a driver killed at any instant leaves each file either as it was or as it was meant to be,
-and a trial counts as ended exactly when its file says so. Each file is JSON as Python writes
-it (NaN and Infinity where a trial reported them).
+`state/trials/log.jsonl` holds each trial's start (its config) and end (the whole trial, every
+report), a JSON line each, appended as they happen; a trial's last line says where it stands,
+and a trial counts as ended exactly when the log holds its end. (Format 1 directories, made
+before the log, hold a file a trial, `state/trials/<trial_id>.json`: still read, and a line in
+the log overrides its trial's file.)
+
+Nothing a reader trusts is ever half written: `study.json` is replaced atomically (write a
+temporary file, then rename), and the log only grows by whole lines, an end fsynced before
+MLflow hears of it, so a driver killed at any instant leaves at most a last line cut short,
+which a resume leaves out (that trial runs again) and the next append cuts off. One log, not a
+file a trial: in a study of 10-ms trials, a new file a trial cost the driver's writer ~1 ms,
+more than the rest of its work (BENCHMARKS.md, P8). JSON as Python writes it (NaN and Infinity
+where a trial reported them).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import json
 import os
@@ -18,10 +27,10 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -32,7 +41,9 @@ from leantune.results import RunDir
 from leantune.stoppers import StopReason
 from leantune.trials import RUNNING
 
-FORMAT = 1
+FORMAT = 2
+# Format 1 (before the log): every trial in its own file, read as they are.
+RESUMABLE_FORMATS = (1, FORMAT)
 
 
 def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
@@ -89,7 +100,12 @@ class StudyState:
         self.run_dir = run_dir
         self.directory = RunDir(run_dir).state_dir
         self.trials_dir = RunDir(run_dir).state_trials_dir
+        self.log = RunDir(run_dir).trials_log
         self.meta = meta
+        self._log_unchecked = True
+        # Trial id -> (offset, length) of its last line in the log, built when first asked
+        # (reports_of), not kept as trials end: the driver stays flat.
+        self._log_index: dict[str, tuple[int, int]] | None = None
 
     @classmethod
     def create(cls, run_dir: Path, **meta: Any) -> StudyState:
@@ -121,10 +137,10 @@ class StudyState:
                 f"RUN_DIR: {path} is not a study's state ({problem}); resume cannot tell which "
                 "MLflow run and sessions the study had. Restore the file from a backup"
             )
-        if meta.get("format") != FORMAT:
+        if meta.get("format") not in RESUMABLE_FORMATS:
             raise LeantuneError(
                 f"RUN_DIR: {path} has state format {meta.get('format')!r}; this leantune "
-                f"resumes format {FORMAT}"
+                f"resumes formats {', '.join(map(str, RESUMABLE_FORMATS))}"
             )
         if meta.get("outcome") == "completed":
             raise LeantuneError(
@@ -175,32 +191,58 @@ class StudyState:
     # -- trials -------------------------------------------------------------------------------
 
     def save_trial(self, record: TrialRecord) -> None:
-        """Save a trial as it is now: when it starts (status running) and when it ends."""
-        path, data, durable = self._trial_file(record)
-        write_json_atomic(path, data, durable=durable)
+        """Save a trial as it is now, when it starts and when it ends (durable once this
+        returns)."""
+        self.append([self._trial_entry(record)])
 
-    def _trial_file(self, record: TrialRecord) -> tuple[Path, dict[str, Any], bool]:
-        """Where the trial's file goes, what it holds now, and whether it must be durable."""
+    def _trial_entry(self, record: TrialRecord) -> _TrialEntry:
+        """The trial's line in the log now."""
         data = record_to_dict(record)
         # What a backend may still change (a retry's errors, a running trial's reports),
-        # copied: the file may be written after this returns.
+        # copied: the entry may be written after this returns.
         data["config"], data["attempt_errors"] = dict(record.config), list(record.attempt_errors)
-        started = record.ended_at is None
-        if started:
+        ended = record.ended_at is not None
+        if ended:
+            data["reports"] = list(record.reports)
+        else:
             data["status"] = RUNNING
             data["reports"] = []  # reports of a running trial are redone if it runs again
-        else:
-            data["reports"] = list(record.reports)
-        # A trial's start need not survive a power cut (a resume would run it as new, as it
-        # does anyway); its end must.
-        return self.trials_dir / f"{_safe(record.trial_id)}.json", data, not started
+        return _TrialEntry(record.trial_id, data, ended)
+
+    def append(self, entries: Sequence[_TrialEntry]) -> None:
+        """Append trials' lines to the log in one write; where one ends a trial, wait until
+        they are on the disk: a trial's end must survive even a power cut (its start need
+        not: a resume runs it as new, as it does anyway)."""
+        text = "".join(json.dumps(entry.data, default=_jsonable) + "\n" for entry in entries)
+        # Opened for each batch, not held: a log moved or replaced under the study must fail
+        # the write, not go on into a file nobody reads.
+        with open(self.log, "ab") as stream:
+            if self._log_unchecked:  # only a killed driver leaves a line cut short
+                _cut_torn_line(stream)
+            stream.write(text.encode())
+            stream.flush()
+            if any(entry.ended for entry in entries):
+                os.fsync(stream.fileno())
+        if self._log_unchecked:
+            _sync_directory(self.trials_dir)  # the log's own name, if it was made here
+            self._log_unchecked = False
+        self._log_index = None  # built by reports_of: no longer covers the log
 
     def reports_of(self, record: TrialRecord) -> list[dict[str, Any]]:
-        """Every report of an ended trial, from its file (the driver keeps only some; see
-        leantune.search.TrialBook); the record's own where the file cannot tell."""
-        path = self.trials_dir / f"{_safe(record.trial_id)}.json"
+        """Every report of an ended trial, from the log (the driver keeps only some; see
+        leantune.search.TrialBook) or, in a format 1 directory, its file; the record's own
+        where neither can tell."""
+        if self._log_index is None:
+            self._log_index = _index_lines(self.log)
         try:
-            reports = json.loads(path.read_text()).get("reports")
+            where = self._log_index.get(record.trial_id)
+            if where is not None:
+                with open(self.log, "rb") as stream:
+                    stream.seek(where[0])
+                    data = json.loads(stream.read(where[1]))
+            else:
+                data = json.loads((self.trials_dir / f"{_safe(record.trial_id)}.json").read_text())
+            reports = data.get("reports")
         except (OSError, ValueError, AttributeError):
             return record.reports
         return reports if isinstance(reports, list) and reports else record.reports
@@ -208,40 +250,150 @@ class StudyState:
     def load_trials(self) -> tuple[list[TrialRecord], list[TrialRecord]]:
         """(ended, unfinished) trials, each in the order they started.
 
-        A trial file that names its trial and config but lost the rest (its reports, its
-        status) counts as unfinished: the trial runs again under its id, and `repaired` says
-        so. A file that does not even say which config it held raises LeantuneError.
+        A trial file or log line that names its trial and config but lost the rest (its
+        reports, its status) counts as unfinished: the trial runs again under its id, and
+        `repaired` says so. One that does not even say which config it held raises
+        LeantuneError. The log's last line cut short (a driver killed while appending it) is
+        left out, and `repaired` says so too.
         """
-        ended, unfinished = [], []
         self.repaired: list[str] = []
+        latest: dict[str, dict[str, Any]] = {}
         for path in sorted(self.trials_dir.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
             except (OSError, ValueError) as error:
                 raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
-            problem = _trial_problem(data, path)
-            if problem and not _names_its_config(data):
-                raise LeantuneError(
-                    f"RUN_DIR: {path} is not a trial record ({problem}); resume cannot tell "
-                    "which config it held. Restore it from a backup, or delete it and resume "
-                    "runs that config again as a new trial"
-                )
-            if problem:
+            data = self._trusted(data, path, _trial_problem(data, path))
+            latest[data["trial_id"]] = data
+        for number, line in _log_lines(self.log):
+            where = f"{self.log} line {number}"
+            if not line.endswith(b"\n"):
                 self.repaired.append(
-                    f"{path.relative_to(self.run_dir)}: {problem}; trial {data['trial_id']} "
-                    "runs again"
+                    f"{self.log.relative_to(self.run_dir)}: its last line was cut short "
+                    "(the study was stopped while writing it); the trial it held runs again"
                 )
-                data = {
-                    "trial_id": data["trial_id"],
-                    "config": data["config"],
-                    "status": RUNNING,
-                    "started_at": _number_or(data.get("started_at"), 0.0),
-                }
+                break
+            try:
+                data = json.loads(line)
+            except ValueError as error:
+                raise LeantuneError(f"RUN_DIR: {where} cannot be read ({error})") from None
+            data = self._trusted(data, Path(where), _trial_problem(data))
+            latest[data["trial_id"]] = data  # a later line overrides the trial's file
+        ended, unfinished = [], []
+        for data in latest.values():
             record = record_from_dict(data)
             (unfinished if data["status"] == RUNNING else ended).append(record)
         ended.sort(key=lambda r: (r.started_at, r.trial_id))
         unfinished.sort(key=lambda r: (r.started_at, r.trial_id))
         return ended, unfinished
+
+    def _trusted(self, data: Any, where: Path, problem: str | None) -> dict[str, Any]:
+        """A trial's entry as resume can trust it: as it is, or, where it lost what it held
+        but names its trial and config, as a trial to run again (noted in `repaired`)."""
+        if problem and not _names_its_config(data):
+            raise LeantuneError(
+                f"RUN_DIR: {where} is not a trial record ({problem}); resume cannot tell "
+                "which config it held. Restore it from a backup, or delete it and resume "
+                "runs that config again as a new trial"
+            )
+        if not problem:
+            return dict(data)
+        shown = where.relative_to(self.run_dir) if where.is_relative_to(self.run_dir) else where
+        self.repaired.append(f"{shown}: {problem}; trial {data['trial_id']} runs again")
+        return {
+            "trial_id": data["trial_id"],
+            "config": data["config"],
+            "status": RUNNING,
+            "started_at": _number_or(data.get("started_at"), 0.0),
+        }
+
+
+def read_trial_entries(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each trial's latest entry in a run directory's state (its file, or its last whole line
+    in the log), as JSON, unchecked: for a reader watching a study run (tests, tools). A
+    file replaced or a line appended meanwhile is read whole or not at all."""
+    files = RunDir(run_dir)
+    latest: dict[str, dict[str, Any]] = {}
+    for path in sorted(files.state_trials_dir.glob("*.json")):
+        with contextlib.suppress(FileNotFoundError):  # a file replaced as it is listed
+            data = json.loads(path.read_text())
+            latest[data["trial_id"]] = data
+    for _, line in _log_lines(files.trials_log):
+        if line.endswith(b"\n"):
+            data = json.loads(line)
+            latest[data["trial_id"]] = data
+    return latest
+
+
+class _TrialEntry(NamedTuple):
+    trial_id: str
+    data: dict[str, Any]
+    ended: bool
+
+
+def _log_lines(log: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, line with its newline) of the log; none where there is no log."""
+    try:
+        stream = open(log, "rb")  # noqa: SIM115  # closed below; absent is a study with none
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise LeantuneError(f"RUN_DIR: {log} cannot be read ({error})") from None
+    with stream:
+        yield from enumerate(stream, start=1)
+
+
+def _index_lines(log: Path) -> dict[str, tuple[int, int]]:
+    """Trial id -> (offset, length) of its last whole line in the log."""
+    index: dict[str, tuple[int, int]] = {}
+    offset = 0
+    for _, line in _log_lines(log):
+        if line.endswith(b"\n"):
+            trial_id = _leading_trial_id(line)
+            if trial_id is not None:
+                index[trial_id] = (offset, len(line))
+        offset += len(line)
+    return index
+
+
+_ID_PREFIX = b'{"trial_id": '
+
+
+def _leading_trial_id(line: bytes) -> str | None:
+    """The trial id a log line starts with (record_to_dict puts it first), without parsing
+    the trial's reports; the whole line parsed where it does not start so."""
+    try:
+        if line.startswith(_ID_PREFIX):
+            trial_id, _ = json.JSONDecoder().raw_decode(line[len(_ID_PREFIX) :].decode())
+        else:
+            trial_id = json.loads(line).get("trial_id")
+    except (ValueError, AttributeError):
+        return None
+    return trial_id if isinstance(trial_id, str) else None
+
+
+def _cut_torn_line(stream: BinaryIO) -> None:
+    """Cut a last line left without its newline (a driver killed while appending it), so
+    the next line starts a line of its own. `stream`: the log, opened to append."""
+    size = stream.seek(0, os.SEEK_END)
+    if size == 0:
+        return
+    with open(stream.name, "rb") as reader:
+        reader.seek(size - 1)
+        if reader.read(1) == b"\n":
+            return
+        # Back to the last newline, a block at a time: a torn line is one trial's at most.
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            reader.seek(start)
+            block = reader.read(end - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                stream.truncate(start + newline + 1)
+                return
+            end = start
+    stream.truncate(0)
 
 
 # -- schema: what a file must hold before resume trusts it ------------------------------------
@@ -284,8 +436,9 @@ def _study_problem(meta: Any) -> str | None:
     return None
 
 
-def _trial_problem(data: Any, path: Path) -> str | None:
-    """What is wrong with a trial file, or None when resume can trust it."""
+def _trial_problem(data: Any, path: Path | None = None) -> str | None:
+    """What is wrong with a trial's file (`path`) or log line, or None when resume can
+    trust it."""
     if not isinstance(data, dict):
         return f"a JSON object is expected; got {type(data).__name__}"
     missing = [key for key in _TRIAL_TYPES if key not in data]
@@ -300,7 +453,7 @@ def _trial_problem(data: Any, path: Path) -> str | None:
     unknown = sorted(set(data) - set(_TRIAL_TYPES) - set(_OPTIONAL_TYPES))
     if unknown:
         return f"unknown keys {unknown}"
-    if _safe(data["trial_id"]) != path.stem:
+    if path is not None and _safe(data["trial_id"]) != path.stem:
         return f"it names trial {data['trial_id']!r}, not {path.stem!r}"
     if not all(isinstance(report, dict) for report in data["reports"]):
         return "'reports' must be a list of objects"
@@ -363,13 +516,13 @@ def _jsonable(value: Any) -> Any:
 _NOTHING = object()  # no trial came before a held start fell due
 
 
-class TrialFileWriter:
-    """Writes a study's trial files on a thread, so the driver never waits on the disk.
+class TrialLogWriter:
+    """Writes a study's trials log on a thread, so the driver never waits on the disk.
 
-    `save(record, then)` takes the trial as it is now; once its file is written (and, for an
-    ended trial, durable: the files of a batch fsynced, then their directory once), `then`
+    `save(record, then)` takes the trial as it is now; once it is written (an ended trial
+    durable: the lines of a batch appended to the log in one write, fsynced once), `then`
     comes back from `written()` or `flush()`, in order. What comes back is what the driver
-    may now tell MLflow: a trial's end reaches the store only once its file holds it.
+    may now tell MLflow: a trial's end reaches the store only once the log holds it.
     A write that fails is raised by the next `save`, `written` or `flush`.
     """
 
@@ -389,7 +542,7 @@ class TrialFileWriter:
         self._raise_failure()
         if not self._thread.is_alive():
             self._thread.start()
-        self._waiting.put((*self.state._trial_file(record), then))
+        self._waiting.put((self.state._trial_entry(record), then))
 
     def written(self) -> list[Any]:
         """The `then` of every trial whose file is written since the last call, in order."""
@@ -413,8 +566,8 @@ class TrialFileWriter:
 
     def _write(self) -> None:
         # A trial's start is held back START_DELAY_S: a short trial's end arrives first and is
-        # written alone (each new file costs ~0.7 ms of CPU here). An end is written at once.
-        held: dict[Path, tuple[float, Any]] = {}
+        # written alone. An end is written at once.
+        held: dict[str, tuple[float, Any]] = {}
         closing = False
         while not closing:
             wait = min((due for due, _ in held.values()), default=None)
@@ -432,28 +585,25 @@ class TrialFileWriter:
                     break
             closing = batch[-1] is None
             now = time.monotonic()
-            items = []
+            items: list[tuple[_TrialEntry, Any]] = []
             for item in batch:
                 if item is None or item is _NOTHING:
                     continue
-                if not item[2]:  # a start
-                    held[item[0]] = (now + self.START_DELAY_S, item)
+                entry = item[0]
+                if not entry.ended:
+                    held[entry.trial_id] = (now + self.START_DELAY_S, item)
                     continue
-                held.pop(item[0], None)
+                held.pop(entry.trial_id, None)  # its end takes its held start's place
                 items.append(item)
-            for path, (due, item) in list(held.items()):
+            for trial_id, (due, item) in list(held.items()):
                 if due <= now or closing:
-                    del held[path]
+                    del held[trial_id]
                     items.append(item)
             if self._failure is not None or not items:
                 continue  # nothing more is written once a write failed
             try:
-                # Each file at most once here: a trial's end takes its held start's place.
-                for path, data, durable in (item[:3] for item in items):
-                    _replace_json(path, data, durable=durable)
-                if any(durable for _, _, durable, _ in items):
-                    _sync_directory(self.state.trials_dir)
+                self.state.append([entry for entry, _ in items])
             except BaseException as error:
                 self._failure = error
                 continue
-            self._done.extend(then for *_, then in items if then is not None)
+            self._done.extend(then for _, then in items if then is not None)
