@@ -38,16 +38,28 @@ def median_lower_bound(values: Sequence[float], confidence: float = 0.9) -> floa
     """A lower confidence bound of the median: the order statistic x_(k) with P(median < x_(k))
     at most 1 − confidence. With too few values for that, the smallest one (the most cautious
     bound the data can give)."""
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("median_lower_bound needs at least one value")
-    return ordered[_order_statistic_rank(len(ordered), confidence) - 1]
+    return sorted_median_lower_bound(sorted(values), confidence)
 
 
 def median_upper_bound(values: Sequence[float], confidence: float = 0.9) -> float:
     """An upper confidence bound of the median, the mirror of `median_lower_bound`: the
     largest value when there are too few for more."""
-    ordered = sorted(values)
+    return sorted_median_upper_bound(sorted(values), confidence)
+
+
+# The same bounds of values already sorted: the cost model keeps its readings sorted, so the
+# driver reads a bound at each report without sorting again.
+
+
+def sorted_median_lower_bound(ordered: Sequence[float], confidence: float = 0.9) -> float:
+    """`median_lower_bound` of `ordered`, which must be sorted ascending."""
+    if not ordered:
+        raise ValueError("median_lower_bound needs at least one value")
+    return ordered[_order_statistic_rank(len(ordered), confidence) - 1]
+
+
+def sorted_median_upper_bound(ordered: Sequence[float], confidence: float = 0.9) -> float:
+    """`median_upper_bound` of `ordered`, which must be sorted ascending."""
     if not ordered:
         raise ValueError("median_upper_bound needs at least one value")
     return ordered[len(ordered) - _order_statistic_rank(len(ordered), confidence)]

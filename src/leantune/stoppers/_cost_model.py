@@ -14,8 +14,9 @@ the trial's history given the model's state.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from leantune.stoppers._base import Decision, StopReason, TrialHistory, finite
-from leantune.stoppers._bounds import median_lower_bound, median_upper_bound
+from leantune.stoppers._bounds import sorted_median_lower_bound, sorted_median_upper_bound
 from leantune.trials._keys import STEPS_PLANNED
 from leantune.trials._space import config_key  # the leaf: trials imports stoppers
 
@@ -62,6 +63,33 @@ def _recent() -> deque[float]:
     return deque(maxlen=RECENT_READINGS)
 
 
+class _Readings:
+    """The RECENT_READINGS most recent readings, also kept sorted: the driver reads a median and
+    its bounds at every report, and sorting 256 readings each time was most of its cost.
+
+    `ordered` is exactly sorted(readings), ties in arrival order: a new reading goes after its
+    equals, and the evicted oldest is the first of its equals. Readings must not be nan."""
+
+    __slots__ = ("_arrived", "ordered")
+
+    def __init__(self) -> None:
+        self._arrived: deque[float] = _recent()
+        self.ordered: list[float] = []
+
+    def append(self, value: float) -> None:
+        if len(self._arrived) == self._arrived.maxlen:
+            del self.ordered[bisect_left(self.ordered, self._arrived[0])]
+        self._arrived.append(value)
+        insort(self.ordered, value)
+
+    def __len__(self) -> int:
+        return len(self._arrived)
+
+    def __iter__(self) -> Iterator[float]:
+        """In arrival order, oldest first."""
+        return iter(self._arrived)
+
+
 def cost_key(config: Mapping[str, Any]) -> tuple[str, int] | None:
     """(model, batch size): what a step costs depends on these, not on the learning rate."""
     model, batch = config.get("model"), config.get("batch_size")
@@ -72,11 +100,11 @@ def cost_key(config: Mapping[str, Any]) -> tuple[str, int] | None:
 
 @dataclass
 class _Group:
-    step_cost_s: deque[float] = field(default_factory=_recent)
+    step_cost_s: _Readings = field(default_factory=_Readings)
     """Training seconds per step (evaluation and reporting included), one value per report
     window of every twin; a trial's first reports' short windows are left out (one evaluation
     over a few steps is not what a step costs)."""
-    window_step_ms: deque[float] = field(default_factory=_recent)
+    window_step_ms: _Readings = field(default_factory=_Readings)
     """The steps' own time per step (evaluation left out), one value per window, first
     reports' included: what a lower bound of a step's cost rests on."""
     trials_rise: dict[str, float] = field(default_factory=dict)
@@ -144,9 +172,15 @@ class Calibration:
 
     def __init__(self, level: float = 0.9):
         self.level = level
-        self.errors: deque[float] = _recent()
+        self.errors = _Readings()
+        """log(final / forecast) of the recent finals, in arrival order and sorted."""
         self.steps: deque[float] = _recent()
         """Each error's trial length in steps (nan: not told), for the normalised band."""
+        # How many of the errors have each 1 / steps, and how many have none finite: the
+        # normalised band needs them all told and not all alike, and counting says so without
+        # an array (most of a study's calibrations, one length or none told, never need one).
+        self._inverse_lengths: dict[float, int] = {}
+        self._untold = 0
         # What band() reads, worked out once per new error, not once per forecast (the driver
         # asks for a band at every report): (pooled low, high), (noise, low, high scores).
         self._pooled: tuple[float, float] | None = None
@@ -154,9 +188,24 @@ class Calibration:
 
     def add(self, forecast: float, final: float, steps: float | None = None) -> None:
         if forecast > 0 and final > 0 and finite(forecast) and finite(final):
+            length = float(steps) if finite(steps) and steps > 0 else math.nan
+            if len(self.steps) == self.steps.maxlen:
+                self._count_length(self.steps[0], -1)
             self.errors.append(math.log(final / forecast))
-            self.steps.append(float(steps) if finite(steps) and steps > 0 else math.nan)
+            self.steps.append(length)
+            self._count_length(length, 1)
             self._pooled = self._normalised = None
+
+    def _count_length(self, length: float, change: int) -> None:
+        inverse = 1 / length  # as _noise's x: a tiny length's is inf, not told either
+        if not math.isfinite(inverse):
+            self._untold += change
+            return
+        count = self._inverse_lengths.get(inverse, 0) + change
+        if count:
+            self._inverse_lengths[inverse] = count
+        else:
+            del self._inverse_lengths[inverse]
 
     @property
     def calibrated(self) -> bool:
@@ -169,30 +218,30 @@ class Calibration:
         if k < 1:
             return 1 / (1 + UNCALIBRATED_SPREAD), 1 + UNCALIBRATED_SPREAD
         if self._pooled is None:
-            # numpy: a fast study's trials end every few milliseconds, each a new error, and the
-            # driver works this out again for each (BENCHMARKS.md, P8).
-            errors = np.fromiter(self.errors, float, len(self.errors))
-            ordered = np.sort(errors)
+            # A fast study's trials end every few milliseconds, each a new error, and the driver
+            # works this out again for each (BENCHMARKS.md, P8): the errors are kept sorted, and
+            # numpy is left to the normalised band, where the lengths are all told and differ.
+            ordered = self.errors.ordered
             self._pooled = math.exp(min(ordered[k - 1], 0.0)), math.exp(max(ordered[-k], 0.0))
-            noise = self._noise(errors)
-            if noise is not None:
-                a, b = noise
-                lengths = np.maximum(np.fromiter(self.steps, float, len(self.steps)), 1.0)
-                scores = np.sort(errors / np.sqrt(a + b / lengths))
-                self._normalised = noise, float(scores[k - 1]), float(scores[-k])
+            if not self._untold and len(self._inverse_lengths) > 1:
+                errors = np.fromiter(self.errors, float, len(self.errors))
+                lengths = np.fromiter(self.steps, float, len(self.steps))
+                noise = self._noise(errors, 1 / lengths)
+                if noise is not None:
+                    a, b = noise
+                    scores = np.sort(errors / np.sqrt(a + b / np.maximum(lengths, 1.0)))
+                    self._normalised = noise, float(scores[k - 1]), float(scores[-k])
         if self._normalised is None or not (finite(steps) and steps > 0):
             return self._pooled
         (a, b), low, high = self._normalised
         scale = math.sqrt(a + b / max(float(steps), 1.0))  # type: ignore[arg-type]  # finite
         return math.exp(min(low * scale, 0.0)), math.exp(max(high * scale, 0.0))
 
-    def _noise(self, errors: np.ndarray) -> tuple[float, float] | None:
+    @staticmethod
+    def _noise(errors: np.ndarray, x: np.ndarray) -> tuple[float, float] | None:
         """(a, b) of the noise n ↦ sqrt(a + b / n): least squares of the errors' squares on
-        (1, 1 / steps), a and b kept ≥ 0; None where the errors' lengths are not all told, or
-        all alike."""
-        x = 1 / np.fromiter(self.steps, float, len(self.steps))
-        if not np.isfinite(x).all() or np.ptp(x) == 0:
-            return None
+        x = 1 / steps (all finite, not all alike), a and b kept ≥ 0; None where they fit no
+        noise."""
         y = errors * errors
         mean_y, mean_x = float(y.mean()), float(x.mean())
         b = float(((x - mean_x) * (y - mean_y)).sum() / ((x - mean_x) ** 2).sum())
@@ -211,8 +260,9 @@ class Calibration:
         return math.ceil(2 / (1 - self.level) - 1 - 1e-9)
 
     def _rank(self) -> int:
-        # 1e-9: (1 - 0.9) is 0.0999…; 20 finals must give rank 1, not 0.
-        return math.floor((len(self.errors) + 1) * (1 - self.level) / 2 + 1e-9)
+        # 1e-9: (1 - 0.9) is 0.0999…; 20 finals must give rank 1, not 0. len(steps): as many
+        # as errors, and a deque's length is the cheaper read (the driver asks every report).
+        return math.floor((len(self.steps) + 1) * (1 - self.level) / 2 + 1e-9)
 
 
 @dataclass(frozen=True)
@@ -249,7 +299,7 @@ class CostModel:
     def __init__(self, confidence: float = 0.9):
         self.confidence = confidence
         self._groups: dict[tuple[str, int], _Group] = {}
-        self._per_model: dict[str, dict[str, deque[float]]] = {}
+        self._per_model: dict[str, dict[str, _Readings]] = {}
         self._seen: dict[str, int] = {}
         """Trial (config) key → reports taken in, so a history fed twice counts once (most
         recently observed last; the oldest forgotten past SEEN_TRIALS)."""
@@ -268,7 +318,7 @@ class CostModel:
         self._checkpoints: dict[str, int] = {}
         self._held: dict[tuple[str, str], _Tally] = {}
         """(when, metric) → how many forecasts a final was held against, and how many held."""
-        self._waiting: deque[float] = _recent()
+        self._waiting = _Readings()
         """The recent reports' `cpu_waiting_share`: how much the study's trials shared a CPU."""
         self._allowance: float | None = None  # of _waiting, kept until it changes
 
@@ -284,11 +334,14 @@ class CostModel:
         if not seen:
             self._before[trial] = self._forecasts_before(history)
             _forget_oldest(self._before)
-        group = self._groups.setdefault(key, _Group())
+        group = self._groups.get(key)
+        if group is None:  # not setdefault: that builds a group each report
+            group = self._groups[key] = _Group()
         if not seen:
             self._twins[key] = self._twins.get(key, 0) + 1
-        # Only the new reports, and the one before them for the first cost difference.
-        reports = history[max(seen - 1, 0) :]
+        # Only the new reports, and the one before them for the first cost difference (read one
+        # by one: a slice of a history copies each report).
+        reports = [history[i] for i in range(max(seen - 1, 0), len(history))]
         new = reports[1:] if seen else reports
         for before, after in pairwise(reports):
             if after.get("early_report"):
@@ -308,7 +361,9 @@ class CostModel:
             for metric in ("inference_latency_ms", "model_size_kb"):
                 if finite(report.get(metric)):
                     per_model = self._per_model.setdefault(key[0], {})
-                    per_model.setdefault(metric, _recent()).append(float(report[metric]))
+                    if metric not in per_model:
+                        per_model[metric] = _Readings()
+                    per_model[metric].append(float(report[metric]))
         _keep_recent(self._seen, trial, len(history), SEEN_TRIALS)
         last = history.last
         step, planned = last.get("step"), last.get(STEPS_PLANNED)
@@ -380,7 +435,7 @@ class CostModel:
             ],
             # How much the trials shared a CPU (the recent reports' median cpu_waiting_share;
             # None where the kernel does not say), and the allowance it gave a time's interval.
-            "cpu_waiting_share": _median(self._waiting) if self._waiting else None,
+            "cpu_waiting_share": _sorted_median(self._waiting.ordered) if self._waiting else None,
             "contention_allowance": self.contention_allowance(),
             **{
                 when: {m: t.as_dict() for (w, m), t in self._held.items() if w == when}
@@ -392,7 +447,9 @@ class CostModel:
         """1 + CONTENTION_ALLOWANCE × the recent reports' median waiting share: how many times
         its idle cost a contended reading may be (1 where the kernel does not say)."""
         if self._allowance is None:
-            self._allowance = contention_factor(_median(self._waiting) if self._waiting else 0.0)
+            self._allowance = contention_factor(
+                _sorted_median(self._waiting.ordered) if self._waiting else 0.0
+            )
         return self._allowance
 
     def calibration(self, metric: str, model: str | None = None) -> Calibration:
@@ -411,8 +468,14 @@ class CostModel:
 
     def _forecasts_before(self, history: TrialHistory) -> list[CostPrediction]:
         planned = history[0].get(STEPS_PLANNED)
-        forecasts = self.predict(history.config, int(planned)) if finite(planned) else []
-        cost = self.step_cost(history.config, planned if finite(planned) else None)
+        if not finite(planned):
+            cost = self.step_cost(history.config)
+            return [cost] if cost is not None else []
+        cost = self.step_cost(history.config, planned)
+        # predict's cost of a step is this one, unless the steps planned are not whole.
+        steps = int(planned)
+        of_steps = cost if steps == planned else self.step_cost(history.config, steps)
+        forecasts = self._predict(history.config, steps, of_steps)
         return [*forecasts, cost] if cost is not None else forecasts
 
     def step_cost(
@@ -431,11 +494,15 @@ class CostModel:
         if len(own) < MIN_READINGS and len(totals) < MIN_READINGS:
             return None
         # Totals once there are enough (a proper interval of what a step costs, reporting
-        # included); before that, the steps' own time, a floor.
-        point = totals if len(totals) >= MIN_READINGS else [ms / 1e3 for ms in own]
+        # included); before that, the steps' own time, a floor (sorted afresh: a study's
+        # first few reports only, and ms / 1e3 could make -0.0 of a tiny negative).
+        if len(totals) >= MIN_READINGS:
+            ordered: Sequence[float] = totals.ordered
+        else:
+            ordered = sorted([ms / 1e3 for ms in own])
         return self._calibrated(
             "step_cost_s",
-            point,
+            ordered,
             self._evidence(key, max(len(own), len(totals)), "windows"),
             key[0],
             steps=steps,
@@ -444,32 +511,32 @@ class CostModel:
     def _calibrated(
         self,
         metric: str,
-        readings: Sequence[float],
+        ordered: Sequence[float],
         evidence: str,
         model: str,
         steps: float | None = None,
     ) -> CostPrediction:
-        """The readings' median, in an interval of one trial's final: the median's own bounds,
-        widened to how far the study's finals fell from its forecasts (Calibration). Until
-        the study has measured that, a metric whose final is one more reading like these
-        (latency, model size, a window's step time, a twin's peak) is given at least the
-        readings' own spread: ±UNCALIBRATED_SPREAD held 56 % of the latency finals."""
-        readings = sorted(readings)  # once: the median and both bounds sort a sorted list fast
-        value = _median(readings)
+        """The median of the readings `ordered` (sorted ascending), in an interval of one
+        trial's final: the median's own bounds, widened to how far the study's finals fell from
+        its forecasts (Calibration). Until the study has measured that, a metric whose final is
+        one more reading like these (latency, model size, a window's step time, a twin's peak)
+        is given at least the readings' own spread: ±UNCALIBRATED_SPREAD held 56 % of the
+        latency finals."""
+        value = _sorted_median(ordered)
         calibration = self.calibration(metric, model)
         low, high = calibration.band(steps)
         if metric in _CONTENDED:
             low /= self.contention_allowance()
         if not calibration.calibrated and metric != "step_cost_s" and value > 0:
-            spread = _spread_of(readings, self.confidence)
+            spread = _sorted_spread(ordered, self.confidence)
             if spread is not None:
                 low, high = min(low, spread[0] / value), max(high, spread[1] / value)
         return CostPrediction(
             metric,
             value,
-            min(median_lower_bound(readings, self.confidence), value * low),
+            min(sorted_median_lower_bound(ordered, self.confidence), value * low),
             evidence,
-            upper=max(median_upper_bound(readings, self.confidence), value * high),
+            upper=max(sorted_median_upper_bound(ordered, self.confidence), value * high),
             level=calibration.level if calibration.calibrated else None,
         )
 
@@ -509,11 +576,16 @@ class CostModel:
 
     def predict(self, config: Mapping[str, Any], steps_planned: int) -> list[CostPrediction]:
         """Every end value the model can predict for `config` before it runs."""
+        return self._predict(config, steps_planned, self.step_cost(config, steps=steps_planned))
+
+    def _predict(
+        self, config: Mapping[str, Any], steps_planned: int, cost: CostPrediction | None
+    ) -> list[CostPrediction]:
+        """`predict`, given `step_cost(config, steps=steps_planned)`."""
         key = cost_key(config)
         if key is None:
             return []
         out: list[CostPrediction] = []
-        cost = self.step_cost(config, steps=steps_planned)
         if cost is not None:
             out.append(
                 CostPrediction(
@@ -530,17 +602,19 @@ class CostModel:
             values = group.window_step_ms
             evidence = self._evidence(key, len(values), "windows")
             out.append(
-                self._calibrated("step_time_ms", values, evidence, key[0], steps=steps_planned)
+                self._calibrated(
+                    "step_time_ms", values.ordered, evidence, key[0], steps=steps_planned
+                )
             )
         if group is not None and len(group.trials_rise) >= 2:
             # A peak is monotone: the smallest peak any twin reached is already a lower bound.
-            rises = list(group.trials_rise.values())
+            rises = sorted(group.trials_rise.values())  # a twin's peak rises: no kept order
             evidence = self._evidence(key, len(rises), "trials")
             out.append(self._calibrated("memory_rise_mb", rises, evidence, key[0]))
         for metric, values in self._per_model.get(key[0], {}).items():
             if len(values) >= MIN_READINGS:
                 evidence = f"{len(values)} readings of model {key[0]}"
-                out.append(self._calibrated(metric, values, evidence, key[0]))
+                out.append(self._calibrated(metric, values.ordered, evidence, key[0]))
         return out
 
     def _evidence(self, key: tuple[str, int] | None, count: int, what: str) -> str:
@@ -581,13 +655,13 @@ def _final(metric: str, last: Mapping[str, Any]) -> float | None:
     return float(last[metric]) if finite(last.get(metric)) else None
 
 
-def _spread_of(readings: Sequence[float], level: float) -> tuple[float, float] | None:
-    """The k-th lowest and highest readings: an interval holding one more reading like them
-    at `level` (the same rank rule as Calibration); None with too few readings."""
-    k = math.floor((len(readings) + 1) * (1 - level) / 2 + 1e-9)
+def _sorted_spread(ordered: Sequence[float], level: float) -> tuple[float, float] | None:
+    """The k-th lowest and highest of the readings `ordered` (sorted ascending): an interval
+    holding one more reading like them at `level` (the same rank rule as Calibration); None
+    with too few readings."""
+    k = math.floor((len(ordered) + 1) * (1 - level) / 2 + 1e-9)
     if k < 1:
         return None
-    ordered = sorted(readings)
     return ordered[k - 1], ordered[-k]
 
 
@@ -595,8 +669,8 @@ def _number(value: Any) -> float:
     return float(value) if finite(value) else float("nan")
 
 
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
+def _sorted_median(ordered: Sequence[float]) -> float:
+    """The median of `ordered`, sorted ascending."""
     middle = len(ordered) // 2
     if len(ordered) % 2:
         return ordered[middle]
