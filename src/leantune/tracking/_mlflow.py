@@ -67,8 +67,10 @@ _PROGRESS_SECONDS = 10.0
 _WRITE_BATCH = 500
 # The writer gathers writes this long after its last transaction before it starts the next: a
 # transaction costs the driver ~2 ms of CPU whatever it holds, and fast trials end a few at a
-# time (600 trials of 10 ms took 225 transactions without it).
-_WRITE_GATHER_S = 0.1
+# time (600 trials of 10 ms took 225 transactions without it). Replaying a 1,000-trial study's
+# writes, 0.5 s instead of 0.1 s took 1.64-1.74 -> 1.24-1.27 ms of CPU a trial (BENCHMARKS.md,
+# P8); `leantune ui` shows a run half a second later, and closing does not wait for it.
+_WRITE_GATHER_S = 0.5
 # Queued writes at most: a driver faster than the store waits for it rather than holding
 # every trial's points in memory until the writer catches up.
 _WRITE_BACKLOG = 2 * _WRITE_BATCH
@@ -170,6 +172,7 @@ class MlflowTracker:
         self._writes: queue.Queue[_Queued | None] = queue.Queue(_WRITE_BACKLOG)
         # New trial runs go straight into a SQL store's tables, many a transaction.
         self._rows = TrialRunRows.for_client(self.client, self.experiment_id)
+        self._closing = threading.Event()
         self._writer = threading.Thread(
             target=self._write_loop, name="leantune-mlflow", daemon=True
         )
@@ -184,7 +187,7 @@ class MlflowTracker:
         while not closing:
             batch = [self._writes.get()]
             if batch[-1] is not None:
-                time.sleep(max(0.0, written_at + _WRITE_GATHER_S - time.monotonic()))
+                self._closing.wait(max(0.0, written_at + _WRITE_GATHER_S - time.monotonic()))
             while batch[-1] is not None and len(batch) < _WRITE_BATCH:
                 try:
                     batch.append(self._writes.get_nowait())
@@ -240,6 +243,7 @@ class MlflowTracker:
     def close(self) -> None:
         """Wait until every queued write is in the store."""
         if self._writer.is_alive():
+            self._closing.set()  # what is queued is written now, not after a gather
             self._writes.put(None)
             self._writer.join()
 
