@@ -2,8 +2,9 @@
 
 A random search of N configs whose trials each cost a few to a hundred milliseconds, run as a
 user runs it (`leantune run`, MLflow on, in a fresh process), on each search backend: Ray Tune
-(one Tune trial per config), the process pool (long-lived workers pulling configs) and in
-process; beside it, the same trainings in Optuna's own in-process loop (`study.optimize`, no
+(one Tune trial per config), the pool on Ray (`ray-pool`: the same workers as Ray actors; on the
+Ray of `leantune ray start` where one runs), the process pool (long-lived workers pulling
+configs) and in process; beside it, the same trainings in Optuna's own in-process loop (`study.optimize`, no
 measurement kept, the ceiling a single-process user sees). For each: trials per second of the
 search, the driver's CPU per trial and as a share of the trials' CPU, how busy the cores were
 in trials, and the driver's peak memory.
@@ -39,7 +40,7 @@ BIN = Path(sys.executable).parent
 # Trial sizes: (label, batch size, epochs) on breast_cancer, 2 folds, logistic. A '10ms'
 # trial costs ~10 ms of CPU (9–11 ms in Optuna's loop here), a 'tiny' one ~5 ms.
 SIZES = {"tiny": (128, 1), "10ms": (16, 1), "small": (4, 1)}
-BACKENDS = ("ray", "processes", "in-process")
+BACKENDS = ("ray", "ray-pool", "processes", "in-process")
 
 
 def _spec(n: int, size: str, backend: str, out: Path) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """Trial packing on Ray: the process pool's workers as Ray actors, so the pool spans a cluster.
 
-One long-lived actor per CPU of the cluster (divided by cpus_per_trial) runs the process
-pool's worker loop (`leantune.search._processes.serve`), config after config, each trial
-still with its own reports, history, decisions and MLflow run. The dataset is put in the
-object store once (each node maps it zero-copy; another node fetches it once). Workers send
-their messages to one inbox actor on the driver's node, which the driver empties a batch at
-a time; the driver's tasks and stop flags reach a worker as calls its second thread serves
-while the first trains.
+Up to one long-lived actor per CPU of the cluster (divided by cpus_per_trial), started as the
+work needs them (the process pool's rule: one, then more while the configs left would keep
+each busy), runs the process pool's worker loop (`leantune.search._processes.serve`), config
+after config, each trial still with its own reports, history, decisions and MLflow run. The
+dataset is put in the object store once (each node maps it zero-copy; another node fetches it
+once). Workers send their messages to one inbox actor on the driver's node, which the driver
+empties a batch at a time; the driver's tasks and stop flags reach a worker as calls its
+second thread serves while the first trains.
 """
 
 from __future__ import annotations
@@ -141,8 +142,7 @@ class _ActorPool:
 
     def __init__(self, count: int, request: SearchRequest, worker_policy: StoppingPolicy | None):
         self.count = count
-        # Every actor is placed at start (a cluster's actors are spread at once).
-        self.started = count
+        self.started = 0
         here = ray.get_runtime_context().get_node_id()
         # On the driver's node: its messages never cross the network to come back here.
         self.inbox = (
@@ -163,23 +163,35 @@ class _ActorPool:
         self.placing: dict[int, Any] = {}
 
     def grow(self) -> bool:
-        return False  # every actor was placed at start
+        if self.started >= self.count:
+            return False
+        self._spawn(self.started)
+        # Not waited for: the driver goes on with the workers it has while this one starts
+        # (two actors starting at once on two cores each took longer than one alone).
+        self.placing[self.started] = self.actors[self.started].where.remote()
+        self.started += 1
+        return True
 
     def __enter__(self) -> _ActorPool:
-        for index in range(self.count):
-            self._spawn(index)
-        # Asked of all at once: the actors start side by side.
-        placed = ray.get([actor.where.remote() for actor in self.actors])
-        for index, (node, pid) in enumerate(placed):
-            self.nodes[index], self.pids[index] = node, pid
+        self.grow()
+        self.node_of(0, wait=True)  # the first actor is up (or Ray says why not)
         return self
+
+    def node_of(self, worker: int, wait: bool = False) -> str | None:
+        if worker in self.placing:  # a new or restarted actor: where it runs, once it does
+            placed, _ = ray.wait([self.placing[worker]], timeout=None if wait else 0)
+            if placed:
+                with contextlib.suppress(ray.exceptions.RayError):
+                    self.nodes[worker], self.pids[worker] = ray.get(self.placing.pop(worker))
+        return self.nodes[worker]
 
     def __exit__(self, *exc: Any) -> None:
         if exc[0] is None:
-            for actor in self.actors:
+            for actor in self.actors[: self.started]:
                 actor.give.remote(None)
-            ray.wait(self.loops, num_returns=self.count, timeout=_CLOSING_S)
-        for actor in [*self.actors, self.inbox]:
+            loops = self.loops[: self.started]
+            ray.wait(loops, num_returns=len(loops), timeout=_CLOSING_S)
+        for actor in [*self.actors[: self.started], self.inbox]:
             with contextlib.suppress(Exception):
                 ray.kill(actor)
 
@@ -199,11 +211,7 @@ class _ActorPool:
 
     def dead(self, worker: int) -> int | None:
         """The pid of `worker` if its actor died (or its loop ended), else None."""
-        if worker in self.placing:  # a restarted actor: where it runs, once it does
-            placed, _ = ray.wait([self.placing[worker]], timeout=0)
-            if placed:
-                with contextlib.suppress(ray.exceptions.RayError):
-                    self.nodes[worker], self.pids[worker] = ray.get(self.placing.pop(worker))
+        self.node_of(worker)
         ended, _ = ray.wait([self.loops[worker]], timeout=0)
         return self.pids[worker] if ended else None
 

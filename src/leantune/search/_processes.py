@@ -100,6 +100,11 @@ class WorkerPool(Protocol):
         """Start one more worker, if any is left to start; whether one was."""
         ...
 
+    def node_of(self, worker: int, wait: bool = False) -> str | None:
+        """`nodes[worker]`, learnt first if the worker has started but its node is not yet
+        known (`wait`: waiting for that, for a worker known to be up)."""
+        ...
+
     def send(self, worker: int, task: tuple) -> None: ...
 
     def stop(self, worker: int, number: int) -> None: ...
@@ -235,7 +240,7 @@ class _Driver:
     def _start(self, trial: _Running) -> None:
         self.running[trial.key] = trial
         self.assigned[trial.worker].append(trial.key)
-        if (node := self.pool.nodes[trial.worker]) is not None:
+        if (node := self.pool.node_of(trial.worker)) is not None:
             self.book.records[trial.key].node_id = node
         self.pool.send(trial.worker, (trial.number, trial.key, trial.config))
 
@@ -245,6 +250,8 @@ class _Driver:
         if trial is None or trial.number != number:
             return  # from an attempt already given up on (its worker died)
         record = self.book.records[key]
+        if record.node_id is None:  # handed to a worker still starting: it runs, so it is placed
+            record.node_id = self.pool.node_of(trial.worker, wait=True)
         if began is not None and record.attempts == 1:
             record.started_at = began  # when its worker began it, not when it was queued
         if began is not None and self.first_began is None:
@@ -346,6 +353,9 @@ class _Pool:
         self._spawn(self.started)
         self.started += 1
         return True
+
+    def node_of(self, worker: int, wait: bool = False) -> str | None:
+        return None  # this machine
 
     def __exit__(self, *exc: Any) -> None:
         processes = self.processes[: self.started]
