@@ -4,10 +4,10 @@ A random search of N configs whose trials each cost a few to a hundred milliseco
 user runs it (`leantune run`, MLflow on, in a fresh process), on each search backend: Ray Tune
 (one Tune trial per config), the pool on Ray (`ray-pool`: the same workers as Ray actors; on the
 Ray of `leantune ray start` where one runs), the process pool (long-lived workers pulling
-configs) and in process; beside it, the same trainings in Optuna's own in-process loop (`study.optimize`, no
-measurement kept, the ceiling a single-process user sees). For each: trials per second of the
-search, the driver's CPU per trial and as a share of the trials' CPU, how busy the cores were
-in trials, and the driver's peak memory.
+configs) and in process; beside it, the same trainings in Optuna's own in-process loop
+(`study.optimize`, no measurement kept, the ceiling a single-process user sees). For each:
+trials per second of the search, the driver's CPU per trial and as a share of the trials' CPU,
+how busy the cores were in trials, and the driver's peak memory.
 
     .venv/bin/python benchmarks/scale.py                       # N = 100 and 300, 2 sizes
     .venv/bin/python benchmarks/scale.py --sizes 1000 --repeats 1
