@@ -79,3 +79,34 @@ def test_a_trial_that_raises_is_failed_and_the_rest_finish(ray_session, tmp_path
     # the error's type and message; one attempt (resources.max_failures is 0 by default)
     assert by_model["nope"].error.startswith("ValueError: model must be one of")
     assert by_model["nope"].attempts == 1
+
+
+def test_tunes_failed_state_save_is_one_line_without_a_traceback():
+    """A full disk makes Tune log its failed experiment-state save with exc_info; the study
+    ends with leantune's own line, so Tune's says what failed, in one line."""
+    import io
+    import logging
+
+    from leantune.engine._tune import _EXPERIMENT_STATE_LOGGER, _quiet_incomplete_trials
+
+    logger, stream = logging.getLogger(_EXPERIMENT_STATE_LOGGER), io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    try:
+        with _quiet_incomplete_trials():
+            try:
+                raise OSError(28, "No space left on device")
+            except OSError:
+                logger.error(
+                    "Saving experiment state to storage at '%s' failed: ", "x", exc_info=True
+                )
+        logger.error("after", exc_info=(ValueError, ValueError("kept"), None))
+    finally:
+        logger.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == (
+        "Saving experiment state to storage at 'x' failed: "
+        "OSError: [Errno 28] No space left on device"
+    )
+    assert "Traceback" not in stream.getvalue().split("after")[0]
+    assert "ValueError: kept" in stream.getvalue()  # outside a search, Tune's lines are its own

@@ -210,16 +210,38 @@ class _IncompleteTrialsFilter(logging.Filter):
         return not str(record.msg).startswith("Trials did not complete")
 
 
+class _OneLineErrors(logging.Filter):
+    """Tune's own failures to save its experiment state (a full disk, a directory made
+    unwritable) come with a traceback; the same fault ends the study with leantune's one line
+    naming the run directory, so Tune's says only what failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None:
+            record.msg, record.args = f"{record.getMessage()}{type(error).__name__}: {error}", None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+# Where Tune logs its experiment state's failed saves, with exc_info.
+_EXPERIMENT_STATE_LOGGER = "ray.tune.execution.experiment_state"
+
+
 @contextlib.contextmanager
 def _quiet_incomplete_trials() -> Iterator[None]:
-    logger, quiet = logging.getLogger("ray.tune.tune"), _IncompleteTrialsFilter()
-    logger.addFilter(quiet)
+    filters = (
+        (logging.getLogger("ray.tune.tune"), _IncompleteTrialsFilter()),
+        (logging.getLogger(_EXPERIMENT_STATE_LOGGER), _OneLineErrors()),
+    )
+    for logger, quiet in filters:
+        logger.addFilter(quiet)
     added = [key for key in RAY_ENVIRONMENT if key not in os.environ]
     os.environ.update({key: RAY_ENVIRONMENT[key] for key in added})
     try:
         yield
     finally:
-        logger.removeFilter(quiet)
+        for logger, quiet in filters:
+            logger.removeFilter(quiet)
         for key in added:
             os.environ.pop(key, None)
 

@@ -539,8 +539,9 @@ class StoppingSpec(_Section):
 class ResourcesSpec(_Section):
     backend: Literal["ray", "ray-pool", "processes", "in-process"] = "ray"
     """What runs the trials. ray: Ray Tune, trials side by side (and on a cluster with
-    ray_address). ray-pool: trial packing on Ray: one long-lived Ray actor per CPU of the
-    cluster pulls config after config (short trials on a cluster, with ray_address).
+    ray_address). ray-pool: trial packing on Ray: up to one long-lived Ray actor per CPU of
+    the cluster (one, then more once the work left needs them) pulls config after config
+    (short trials on a cluster, with ray_address).
     processes: the same packing with worker processes, no Ray (one machine); it starts one
     worker, and more (up to one per CPU) once the work left needs them. in-process: one after
     another in leantune's own process, no Ray: for debugging a study (a breakpoint in a trial
