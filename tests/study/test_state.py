@@ -263,3 +263,5 @@ def test_a_format_1_directory_with_a_file_per_ended_trial_still_resumes(tmp_path
     ended, unfinished = again.load_trials()
     assert [r.trial_id for r in ended] == ["t1"] and unfinished == []
     assert again.reports_of(TrialRecord("t1", {})) == [{"step": 5}]
+    again.begin_session()  # it goes on in the log: a leantune reading only files refuses it
+    assert StudyState.open(tmp_path).meta["format"] == 2

@@ -175,6 +175,7 @@ class StudyState:
                 session["outcome"] = "killed"
         sessions.append({"session": len(sessions), "started_at": time.time(), "outcome": RUNNING})
         self.meta["outcome"] = RUNNING
+        self.meta["format"] = FORMAT  # a format 1 study resumed here goes on in the log
         self.save_meta()
         return len(sessions) - 1
 
