@@ -265,3 +265,14 @@ def test_a_format_1_directory_with_a_file_per_ended_trial_still_resumes(tmp_path
     assert again.reports_of(TrialRecord("t1", {})) == [{"step": 5}]
     again.begin_session()  # it goes on in the log: a leantune reading only files refuses it
     assert StudyState.open(tmp_path).meta["format"] == 2
+
+
+def test_a_log_line_nested_too_deep_is_refused_in_one_line(tmp_path):
+    """A tampered log: JSON nested past Python's recursion limit raises RecursionError, which
+    must end a resume with the line's name, not a traceback."""
+    state = StudyState.create(tmp_path, study="s")
+    state.save_trial(_ended("t1"))
+    with open(tmp_path / "state" / "trials" / "log.jsonl", "a") as stream:
+        stream.write("[" * 200_000 + "\n")
+    with pytest.raises(LeantuneError, match=r"log\.jsonl line 2 cannot be read"):
+        state.load_trials()

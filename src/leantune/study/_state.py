@@ -46,6 +46,11 @@ FORMAT = 2
 RESUMABLE_FORMATS = (1, FORMAT)
 
 
+# What parsing a state file or line may raise: JSON nested too deep (a tampered file) raises
+# RecursionError, not ValueError, and must end a resume in one line too.
+_JSON_ERRORS = (ValueError, RecursionError)
+
+
 def write_json_atomic(path: Path, data: Any, *, durable: bool = True) -> None:
     """Replace `path` with `data` as JSON so that no reader ever sees a partial file.
 
@@ -129,7 +134,7 @@ class StudyState:
             )
         try:
             meta = json.loads(path.read_text())
-        except (OSError, ValueError) as error:
+        except (OSError, *_JSON_ERRORS) as error:
             raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
         problem = _study_problem(meta)
         if problem:
@@ -244,7 +249,7 @@ class StudyState:
             else:
                 data = json.loads((self.trials_dir / f"{_safe(record.trial_id)}.json").read_text())
             reports = data.get("reports")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, AttributeError, *_JSON_ERRORS):
             return record.reports
         return reports if isinstance(reports, list) and reports else record.reports
 
@@ -262,7 +267,7 @@ class StudyState:
         for path in sorted(self.trials_dir.glob("*.json")):
             try:
                 data = json.loads(path.read_text())
-            except (OSError, ValueError) as error:
+            except (OSError, *_JSON_ERRORS) as error:
                 raise LeantuneError(f"RUN_DIR: {path} cannot be read ({error})") from None
             data = self._trusted(data, path, _trial_problem(data, path))
             latest[data["trial_id"]] = data
@@ -276,7 +281,7 @@ class StudyState:
                 break
             try:
                 data = json.loads(line)
-            except ValueError as error:
+            except _JSON_ERRORS as error:
                 raise LeantuneError(f"RUN_DIR: {where} cannot be read ({error})") from None
             data = self._trusted(data, Path(where), _trial_problem(data))
             latest[data["trial_id"]] = data  # a later line overrides the trial's file
@@ -368,7 +373,7 @@ def _leading_trial_id(line: bytes) -> str | None:
             trial_id, _ = json.JSONDecoder().raw_decode(line[len(_ID_PREFIX) :].decode())
         else:
             trial_id = json.loads(line).get("trial_id")
-    except (ValueError, AttributeError):
+    except (AttributeError, *_JSON_ERRORS):
         return None
     return trial_id if isinstance(trial_id, str) else None
 
