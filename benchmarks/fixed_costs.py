@@ -5,7 +5,8 @@ backend (each trial a few hundredths of a CPU-second), run as a user runs it (`l
 MLflow on, report on, in a fresh process). For each arm: the study's wall time, the CPU of the
 whole process tree (the driver and its workers, from wait4), the CPU the trials themselves
 measured (summary.json's trial_cpu_s), the workers' CPU outside their trials (start-up,
-imports), the driver's own CPU, and how long after the command started the first trial did.
+imports), the driver's own CPU, and how long after the command started the first trial started
+and the first trial ended.
 
 Arms are source trees of leantune run with this virtual environment, e.g. the code before a
 change checked out by `git worktree add /tmp/before <commit>`:
@@ -79,6 +80,9 @@ def _study(arm: str, rows: int, backend: str) -> dict[str, float]:
     summary = json.loads((work / "run" / "summary.json").read_text())
     trials = pd.read_parquet(work / "run" / "trials.parquet")
     first = pd.to_datetime(trials["started_at"]).min().timestamp() - started_at
+    # A trial's start is when its worker took it: before a worker's first trial it may still
+    # load its libraries. The first end is when the study has its first result.
+    first_end = pd.to_datetime(trials["ended_at"]).min().timestamp() - started_at
     worker_cpu = workers()
     in_trials = float(summary["trial_cpu_s"])
     shutil.rmtree(work, ignore_errors=True)
@@ -90,6 +94,7 @@ def _study(arm: str, rows: int, backend: str) -> dict[str, float]:
         "workers_outside_trials_cpu_s": max(worker_cpu - in_trials, 0.0),
         "driver_cpu_s": total - worker_cpu,
         "first_trial_after_s": first,
+        "first_end_after_s": first_end,
     }
 
 
@@ -126,6 +131,7 @@ COLUMNS = {
     "workers_outside_trials_cpu_s": "CPU-s in workers outside trials",
     "driver_cpu_s": "CPU-s on the driver",
     "first_trial_after_s": "first trial starts after (s)",
+    "first_end_after_s": "first trial ends after (s)",
 }
 
 

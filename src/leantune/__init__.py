@@ -6,10 +6,20 @@ from typing import TYPE_CHECKING, Any
 
 from leantune._version import __version__
 from leantune.errors import DatasetError, LeantuneError, SpecError
-from leantune.spec import StudySpec, load_spec
 
 if TYPE_CHECKING:
+    from leantune.spec import StudySpec, load_spec
     from leantune.study import StudyResult
+
+
+def __getattr__(name: str) -> Any:
+    # The spec's models (pydantic, ~0.3 s) load when first asked for, not with the package:
+    # every worker process imports leantune, and most never read a spec.
+    if name in ("StudySpec", "load_spec"):
+        from leantune import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module 'leantune' has no attribute {name!r}")
 
 
 def run(
@@ -31,6 +41,7 @@ def run(
     """
     from collections.abc import Mapping
 
+    from leantune.spec import load_spec
     from leantune.study import run_study
 
     if isinstance(spec, Mapping):

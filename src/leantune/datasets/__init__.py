@@ -3,6 +3,8 @@ synthetic stand-ins), checks, the catalogue behind `leantune datasets`, and leak
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from leantune.datasets._catalog import DatasetInfo, DatasetShape, list_datasets, pmlb_shape
 from leantune.datasets._dataset import Dataset
 from leantune.datasets._file import load_file
@@ -14,7 +16,9 @@ from leantune.datasets._split import Fold, Splits, fold_train_rows, make_splits
 from leantune.datasets._subsample import subsample
 from leantune.datasets._synthetic import load_synthetic_like, make_synthetic
 from leantune.errors import DatasetError
-from leantune.spec import DatasetSpec
+
+if TYPE_CHECKING:  # the spec's models are not loaded with the data (workers import this)
+    from leantune.spec import DatasetSpec
 
 
 def load_dataset(

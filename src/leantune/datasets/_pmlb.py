@@ -71,7 +71,8 @@ def load_pmlb(name: str, cache_dir: Path | None = None, task: str | None = None)
     """Load a PMLB set from the cache, downloading it first if needed. Rows with NaN are dropped
     (as pmlb does) and counted in the provenance."""
     cache_dir = resolve_cache_dir(cache_dir)
-    if name not in known_names() and cached_file(name, cache_dir) is None:
+    # A cached set needs no name check: pmlb's list costs its import (with requests).
+    if cached_file(name, cache_dir) is None and name not in known_names():
         close = difflib.get_close_matches(name, known_names(), n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise DatasetError(f"dataset.name: {name!r} is not a PMLB dataset{hint}")

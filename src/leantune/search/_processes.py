@@ -34,7 +34,13 @@ import cloudpickle
 import numpy as np
 
 from leantune.datasets import Fold
-from leantune.engine._trial import START_PHASE, StopTraining, TrialData, train_trial
+from leantune.engine._trial import (
+    START_PHASE,
+    StopTraining,
+    TrialData,
+    load_trial_libraries,
+    train_trial,
+)
 from leantune.search._book import TrialBook
 from leantune.search._in_process import _Configs, _quiet_optuna, _sigterm_as_ctrl_c
 from leantune.search._request import SearchRequest
@@ -441,6 +447,7 @@ def serve(
     """The worker loop of every pool: train each (number, key, config) `tasks.get()` gives,
     until None; `results.put` each message. `stop_flag.value` / `answered.value`: the trial
     number the driver stopped / the last start report it answered."""
+    load_trial_libraries(settings["plan"])
     while True:
         task = tasks.get()
         if task is None:
