@@ -28,14 +28,14 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 quickstart: $(VENV)/.installed
 	$(BIN)/leantune run examples/quickstart.yaml
 
-# The suite, in about 6 minutes on 2 cores: real Ray trials, a real sqlite MLflow store.
+# The suite, in 7 to 9 minutes on 2 cores: real Ray trials, a real sqlite MLflow store.
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -m "not system"
 
-# Whole-system scenarios, about 3 minutes more (CI runs them): signals and resume across real
-# processes, a killed worker, a 2-node Ray cluster, a PostgreSQL-backed MLflow server.
+# Whole-system scenarios, about 6 minutes more (CI runs them): signals and resume across real
+# processes, a killed worker, a 2-node Ray cluster, MLflow servers (one on PostgreSQL), a full disk.
 test-system: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m system
 

@@ -15,7 +15,9 @@ import yaml
 
 from leantune.testing import tiny_spec
 
-pytestmark = pytest.mark.slow
+# A whole-system scenario (a mounted filesystem, `leantune run` then `leantune resume` as real
+# processes, ~35 s): `make test-system` and CI run it.
+pytestmark = [pytest.mark.slow, pytest.mark.system]
 
 SPACE = {"batch_size": [1, 2, 4, 8, 16, 32], "learning_rate": [0.1, 0.01, 0.001], "alpha": [1e-4]}
 

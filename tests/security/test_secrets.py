@@ -111,6 +111,7 @@ def mlflow_server(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.system  # a real MLflow server and a real `leantune run` (~45 s): `make test-system`
 def test_a_study_on_a_store_with_a_password_keeps_it_nowhere(tmp_path, mlflow_server):
     port, store = mlflow_server
     work = tmp_path / "work"
