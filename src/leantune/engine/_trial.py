@@ -153,11 +153,13 @@ def load_trial_libraries(plan: TrainingPlan) -> None:
     """Load what a process's first trial of `plan` would load first: scikit-learn, and the
     minibatch backend's compiled kernels. A pool's worker calls it while it waits for its first
     config (the driver is still opening the store, ~1–2 s), so that config trains at once
-    instead of after a second of imports."""
-    import sklearn.linear_model  # noqa: F401
+    instead of after a second of imports. One that cannot load is left to the trial, which
+    then fails with the import's own error."""
+    with contextlib.suppress(ImportError):
+        import sklearn.linear_model  # noqa: F401
 
-    if plan.backend == "minibatch":
-        import leantune.models._minibatch  # noqa: F401
+        if plan.backend == "minibatch":
+            import leantune.models._minibatch  # noqa: F401
 
 
 def train_trial(
