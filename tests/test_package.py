@@ -63,3 +63,20 @@ def test_version_has_one_source():
     import leantune
 
     assert leantune.__version__ == version("leantune")
+
+
+def test_importing_leantune_loads_no_spec_yet_its_subpackages_are_reachable():
+    # Worker processes import leantune: the spec's models load only when first used, and a
+    # subpackage reached as an attribute (as before, when the package imported them) loads then.
+    code = textwrap.dedent(
+        """
+        import sys, leantune
+        loaded = "leantune.spec" in sys.modules
+        print(loaded, leantune.spec.StudySpec is leantune.StudySpec,
+              callable(leantune.metrics.final_value), hasattr(leantune, "no_such_part"))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, check=True
+    ).stdout
+    assert out.split() == ["False", "True", "True", "False"]

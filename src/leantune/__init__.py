@@ -14,12 +14,22 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     # The spec's models (pydantic, ~0.3 s) load when first asked for, not with the package:
-    # every worker process imports leantune, and most never read a spec.
+    # every worker process imports leantune, and most never read a spec. A subpackage the
+    # package no longer imports itself (leantune.spec, leantune.metrics, ...) loads on first
+    # use too, so `import leantune; leantune.metrics...` still works.
     if name in ("StudySpec", "load_spec"):
         from leantune import spec
 
         return getattr(spec, name)
-    raise AttributeError(f"module 'leantune' has no attribute {name!r}")
+    if not name.startswith("_"):
+        import importlib
+
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise  # the subpackage exists but needs something missing: say what
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(
