@@ -110,3 +110,29 @@ def test_the_cli_counts_them_and_warns_when_the_pick_is_one(tmp_path):
         "1 over)" in text
     )
     assert "near a limit: its train_time_s 2.91 is 3.0 % under the limit of 3" in text
+
+
+def _on_tune(**fields):
+    fields = {"trials": 300, "wall_time_s": 95.0, "trial_wall_s": 9.0, **fields}
+    backend = fields.pop("backend", "ray")
+    return tiny_summary(search={"method": "random", "backend": backend}, **fields)
+
+
+def test_short_trials_on_ray_tune_are_told_what_packs_them():
+    text = _printed(_on_tune(), report_line=False)
+    assert "Packing: the trials were at work for 9.0 s of the study's 95 s" in text
+    assert "300 trials, 0.03 s each" in text
+    assert "resources.backend: processes" in text and "ray-pool" in text
+
+
+def test_packing_is_suggested_only_where_it_would_save_real_time():
+    # Trials at work most of the time, a study too short to matter, a backend that packs
+    # already, and a run from before the trials' own time was recorded.
+    for summary in (
+        _on_tune(trial_wall_s=60.0),
+        _on_tune(wall_time_s=20.0, trial_wall_s=1.0),
+        _on_tune(backend="processes"),
+        _on_tune(trial_wall_s=None),
+        tiny_summary(trials=300, wall_time_s=95.0),
+    ):
+        assert "Packing" not in _printed(summary, report_line=False)

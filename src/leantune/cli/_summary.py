@@ -206,6 +206,33 @@ def _uncontended(ledger: dict[str, Any]) -> str:
     )
 
 
+# When the CLI suggests packing: a study of at least this much wall time on Ray Tune whose
+# trials were at work less than this share of it, even counted as if they ran one at a time.
+# Tune starts and ends each trial: 800 trials of ~0.01 s took 38 s on Tune, 8.6 s on the process
+# pool (BENCHMARKS.md P8, "Eighth session"); their own time was 7.2 s, a share of 0.19 quiet,
+# 0.31 beside a spinning core and 0.43 beside another study (waiting for a CPU counts as work).
+PACKING_HINT_AFTER_S = 30.0
+PACKING_HINT_BUSY_SHARE = 0.5
+
+
+def _packing_line(summary: Summary) -> str | None:
+    """A study on Ray Tune whose trials were too short for Tune's per-trial round trip: what
+    would run them faster. The share is an upper bound: `trial_wall_s` over the study's wall
+    counts the trials as one at a time, and any that ran side by side lower it."""
+    if summary.search.backend != "ray" or summary.trial_wall_s is None or not summary.trials:
+        return None
+    wall = summary.wall_time_s
+    if wall < PACKING_HINT_AFTER_S or summary.trial_wall_s >= PACKING_HINT_BUSY_SHARE * wall:
+        return None
+    return (
+        f"Packing: the trials were at work for {summary.trial_wall_s:.1f} s of the study's "
+        f"{wall:.0f} s ({summary.trials} trials, {summary.trial_wall_s / summary.trials:.2f} s "
+        "each): Ray Tune's start and end of a trial outweigh trials this short. "
+        "resources.backend: processes (this machine) or ray-pool (a cluster) runs them in "
+        'long-lived workers instead (README, "Search backends").'
+    )
+
+
 def _once_calibrated(got: dict[str, Any]) -> str:
     """The check of the stated level, where some forecasts were made before it was measured."""
     made, held = got.get("calibrated_forecasts"), got.get("calibrated_held")
@@ -334,6 +361,9 @@ def print_summary(
         f"trials · {summary.driver_cpu_s:.1f} CPU-s on the driver{resumed}",
         highlight=False,
     )
+    packing = _packing_line(summary)
+    if packing:
+        out(f"[yellow]{packing}[/]", highlight=False)
     run_dir = summary.run_dir
     # Paths and URIs are the user's text: printed as they are, never read as markup.
     plain = {"highlight": False, "markup": False}

@@ -36,6 +36,8 @@ class SearchSummary(_Part):
     method: str = "grid"
     scheduler: str | None = None
     stopping_enabled: bool = True
+    backend: str | None = None
+    """What ran the trials (resources.backend); None in runs from before it was recorded."""
 
 
 class Baseline(_Part):
@@ -116,6 +118,9 @@ class Summary(_Part):
     best: BestSummary | None
     wall_time_s: float
     trial_cpu_s: float
+    trial_wall_s: float | None = None
+    """The trials' own wall-clock time, summed, as their workers measured it (a trial's start
+    and end by its backend left out); None in runs from before it was recorded."""
     driver_cpu_s: float
     tracking_uri: Annotated[str, AfterValidator(redact)]
     """The store's URI, its password (if any) written as `***`: never stored."""

@@ -115,6 +115,7 @@ def build_summary(
             "method": spec.search.method,
             "scheduler": spec.search.scheduler.name if spec.search.scheduler else None,
             "stopping_enabled": spec.stopping.enabled,
+            "backend": spec.resources.backend,
         },
         "stopped_by": stops_by_label(records),
         "stopped_trials": [
@@ -156,6 +157,7 @@ def build_summary(
         "near_limits": near_limits(records, constraint_limits(spec, prepared.memory)[0]),
         "wall_time_s": wall_seconds,
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
+        "trial_wall_s": sum(_finite(r.last.get("wall_time_s")) for r in records),
         "driver_cpu_s": driver_cpu_seconds,
         "tracking_uri": tracker.uri,
         "mlflow_parent_run_id": getattr(tracker, "parent_run_id", None),
@@ -165,6 +167,10 @@ def build_summary(
         "environment": environment(),
     }
     return Summary.model_validate(summary)
+
+
+def _finite(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
 def _chosen_on(pick: Pick, final: FinalModel) -> str:
