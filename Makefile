@@ -35,7 +35,8 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m "not system"
 
 # Whole-system scenarios, about 6 minutes more (CI runs them): signals and resume across real
-# processes, a killed worker, a 2-node Ray cluster, MLflow servers (one on PostgreSQL), a full disk.
+# processes, a killed worker, a 2-node Ray cluster, MLflow servers (one on PostgreSQL), a full
+# disk, the thesis with both training backends.
 test-system: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -m system
 

@@ -374,7 +374,9 @@ def test_synthetic_missing_runs_the_labelled_stand_in(
     assert "SYNTHETIC DATA: mnist ran on seeded synthetic stand-ins" in text
 
 
-@pytest.mark.slow
+# Two arms of real pmlb data, each a whole study, then the chapter (~33 s): a whole-system
+# scenario, in `make test-system`, which keeps `make test` under its 10 minutes.
+@pytest.mark.system
 def test_both_backends_run_side_by_side_and_the_chapter_says_which_axis_is_which(
     ray_session, offline_cache, tmp_path, parsed
 ):
