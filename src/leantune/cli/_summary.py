@@ -208,10 +208,10 @@ def _uncontended(ledger: dict[str, Any]) -> str:
 
 # When the CLI suggests packing: a study of at least this much wall time on Ray Tune whose
 # trials were at work less than this share of it, even counted as if they ran one at a time.
-# Tune starts and ends each trial: 800 trials of ~0.01 s took 38 s on Tune, 8.6 s on the process
-# pool (BENCHMARKS.md P8, "Eighth session"); their own time was 7.2 s, a share of 0.19 quiet,
-# 0.31 beside a spinning core, 0.25 beside another study, 0.43 beside both (waiting for a CPU
-# counts in a trial's own time).
+# Tune starts and ends each trial: 800 trials of ~0.01 s ran at 28 trials/s on Tune and 145 on
+# the process pool, side by side (BENCHMARKS.md P8, "Eighth session"). Their own time was a
+# share of a Tune study's wall of 0.19 quiet, 0.31 beside a spinning core, 0.25 beside another
+# study, 0.43 beside both (waiting for a CPU counts in a trial's own time).
 PACKING_HINT_AFTER_S = 30.0
 PACKING_HINT_BUSY_SHARE = 0.5
 

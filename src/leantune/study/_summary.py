@@ -157,7 +157,11 @@ def build_summary(
         "near_limits": near_limits(records, constraint_limits(spec, prepared.memory)[0]),
         "wall_time_s": wall_seconds,
         "trial_cpu_s": sum(r.last.get("cpu_time_s", 0.0) for r in records),
-        "trial_wall_s": sum(_finite(r.last.get("wall_time_s")) for r in records),
+        "trial_wall_s": sum(
+            wall
+            for r in records
+            if isinstance(wall := r.last.get("wall_time_s"), int | float) and math.isfinite(wall)
+        ),
         "driver_cpu_s": driver_cpu_seconds,
         "tracking_uri": tracker.uri,
         "mlflow_parent_run_id": getattr(tracker, "parent_run_id", None),
@@ -167,10 +171,6 @@ def build_summary(
         "environment": environment(),
     }
     return Summary.model_validate(summary)
-
-
-def _finite(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else 0.0
 
 
 def _chosen_on(pick: Pick, final: FinalModel) -> str:
